@@ -1,0 +1,161 @@
+//! [`BaseCache`]: the one trait every backend implements.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::{Result, Ttl};
+
+/// The byte-level cache API that every backend implements.
+///
+/// Object safe: applications hold an `Arc<dyn BaseCache>` chosen by configuration and usually
+/// reach it through the typed [`crate::Cache`] facade. The semantics below are the same on every
+/// backend, and the conformance suite (`conformance-tests`) checks each of them:
+///
+/// * Keys are any UTF-8 string (spaces, unicode, hundreds of bytes); a backend with key rules of
+///   its own (memcached) maps keys to safe ones transparently.
+/// * Keys are scoped by the configured `CACHE_KEY_PREFIX`: two caches with different prefixes on
+///   one server never see each other's entries, and [`clear`](BaseCache::clear) removes only this
+///   cache's entries.
+/// * Expiry follows [`Ttl`]; a write whose `Ttl` is already over stores nothing and removes any
+///   live value.
+/// * Errors are [`crate::CacheError`]s, never panics.
+///
+/// The batch operations have default implementations that loop over the single ones; backends
+/// override them when they can do better (one round trip).
+///
+/// A backend of your own implements this trait and registers a factory under its name in a
+/// [`crate::Registry`]:
+///
+/// ```
+/// use std::collections::HashMap;
+/// use std::sync::Mutex;
+/// use cache_core::{async_trait, BaseCache, Bytes, Result, Ttl};
+///
+/// /// A toy backend: no expiry, one lock. (See the `custom-backend` example for a complete one.)
+/// #[derive(Default)]
+/// struct MapCache(Mutex<HashMap<String, Bytes>>);
+///
+/// #[async_trait]
+/// impl BaseCache for MapCache {
+///     fn type_name(&self) -> &'static str { "MapCache" }
+///     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
+///         Ok(self.0.lock().unwrap().get(key).cloned())
+///     }
+///     async fn set(&self, key: &str, value: Bytes, _ttl: Ttl) -> Result<()> {
+///         self.0.lock().unwrap().insert(key.to_owned(), value);
+///         Ok(())
+///     }
+///     async fn add(&self, key: &str, value: Bytes, _ttl: Ttl) -> Result<bool> {
+///         let mut map = self.0.lock().unwrap();
+///         if map.contains_key(key) { return Ok(false); }
+///         map.insert(key.to_owned(), value);
+///         Ok(true)
+///     }
+///     async fn delete(&self, key: &str) -> Result<bool> {
+///         Ok(self.0.lock().unwrap().remove(key).is_some())
+///     }
+///     async fn inc(&self, key: &str, delta: i64) -> Result<i64> {
+///         let mut map = self.0.lock().unwrap();
+///         let current = match map.get(key) {
+///             Some(v) => cache_core::codec::parse_counter(key, v)?,
+///             None => 0,
+///         };
+///         let next = cache_core::codec::checked_counter_add(key, current, delta)?;
+///         map.insert(key.to_owned(), cache_core::codec::encode_counter(next));
+///         Ok(next)
+///     }
+///     async fn touch(&self, key: &str, _ttl: Ttl) -> Result<bool> {
+///         Ok(self.0.lock().unwrap().contains_key(key))
+///     }
+///     async fn clear(&self) -> Result<()> {
+///         self.0.lock().unwrap().clear();
+///         Ok(())
+///     }
+/// }
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let cache = MapCache::default();
+/// cache.set("greeting", Bytes::from_static(b"hello"), Ttl::Never).await?;
+/// assert_eq!(cache.get("greeting").await?.as_deref(), Some(&b"hello"[..]));
+/// assert_eq!(cache.inc("hits", 2).await?, 2);
+/// # Ok::<(), cache_core::CacheError>(())
+/// # }).unwrap();
+/// ```
+#[async_trait]
+pub trait BaseCache: Send + Sync + 'static {
+    /// The backend's type name as used in `CACHE_TYPE` (e.g. `"RedisCache"`), for logs and errors.
+    fn type_name(&self) -> &'static str;
+
+    /// The value stored under `key`, or `None` if there is none (or it has expired).
+    async fn get(&self, key: &str) -> Result<Option<Bytes>>;
+
+    /// The values of `keys`, in the same order, with `None` for each miss. Duplicated keys give
+    /// duplicated answers.
+    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Bytes>>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            out.push(self.get(key).await?);
+        }
+        Ok(out)
+    }
+
+    /// Whether a live value is stored under `key`.
+    async fn has(&self, key: &str) -> Result<bool> {
+        Ok(self.get(key).await?.is_some())
+    }
+
+    /// Stores `value` under `key`, replacing any previous value and its expiry.
+    async fn set(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<()>;
+
+    /// Stores every `(key, value)` pair with the same `ttl`.
+    async fn set_many(&self, items: &[(&str, Bytes)], ttl: Ttl) -> Result<()> {
+        for (key, value) in items {
+            self.set(key, value.clone(), ttl).await?;
+        }
+        Ok(())
+    }
+
+    /// Stores `value` only if no live value is stored under `key`; returns whether it stored.
+    ///
+    /// Atomic: of any number of concurrent `add`s of one key (from any number of processes, for
+    /// shared backends) exactly one returns `true`.
+    async fn add(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<bool>;
+
+    /// Removes `key`; returns whether a live value was removed.
+    async fn delete(&self, key: &str) -> Result<bool>;
+
+    /// Removes every key in `keys`; returns how many live values were removed.
+    async fn delete_many(&self, keys: &[&str]) -> Result<u64> {
+        let mut removed = 0;
+        for key in keys {
+            if self.delete(key).await? {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Adds `delta` to the decimal integer stored under `key` and returns the new value.
+    ///
+    /// Atomic. An absent key is created at 0 (so the result is `delta`) with no expiry; a live key
+    /// keeps its expiry. A value that is not a decimal integer, or a result outside `i64`, is
+    /// [`crate::CacheError::NotAnInteger`] and leaves the value unchanged. Integers written through
+    /// the typed layer are decimal text, so `set("n", &5)` then `inc("n", 2)` gives 7.
+    async fn inc(&self, key: &str, delta: i64) -> Result<i64>;
+
+    /// Subtracts `delta`; the same rules as [`inc`](BaseCache::inc). Results may be negative.
+    async fn dec(&self, key: &str, delta: i64) -> Result<i64> {
+        let negated = delta.checked_neg().ok_or_else(|| {
+            crate::CacheError::not_an_integer(key, format!("cannot decrement by {delta}: out of range"))
+        })?;
+        self.inc(key, negated).await
+    }
+
+    /// Gives the live value under `key` a new expiry; returns whether there was one. A `ttl` that is
+    /// already over removes the value.
+    async fn touch(&self, key: &str, ttl: Ttl) -> Result<bool>;
+
+    /// Removes every entry of this cache (its key prefix), and nothing else: another application's
+    /// keys on a shared server are left alone.
+    async fn clear(&self) -> Result<()>;
+}

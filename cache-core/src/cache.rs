@@ -1,0 +1,382 @@
+//! [`Cache`]: the typed facade applications use.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::{BaseCache, BoxError, CacheError, Config, Memoized, Registry, Result, SingleFlight, Ttl, codec};
+
+/// The cache an application uses: typed values over any [`BaseCache`] backend, plus
+/// `get_or_set` with single-flight, memoization and hit/miss counters.
+///
+/// Cheap to clone (one `Arc`); clones share the backend, the counters and the single-flight table.
+///
+/// Behaviour with `CACHE_IGNORE_ERRORS`: a backend failure ([`CacheError::is_backend_failure`]) or
+/// a stored value that does not decode is logged with `tracing` and treated as a miss — reads
+/// return `None`, writes return `Ok` without storing, `add` returns `false`, `delete` and `touch`
+/// return `false`, `delete_many` returns 0. `inc`/`dec` still report the error: there is no value
+/// to make up. Without the setting every error is returned. Mistakes of the caller (a value too
+/// large, a key the backend cannot take) are always returned.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use cache_core::{Cache, Config, Ttl};
+/// # use cache_core::{async_trait, BaseCache, Bytes, Result};
+/// # use std::collections::HashMap; use std::sync::Mutex;
+/// # #[derive(Default)] struct MapCache(Mutex<HashMap<String, Bytes>>);
+/// # #[async_trait] impl BaseCache for MapCache {
+/// #   fn type_name(&self) -> &'static str { "MapCache" }
+/// #   async fn get(&self, k: &str) -> Result<Option<Bytes>> { Ok(self.0.lock().unwrap().get(k).cloned()) }
+/// #   async fn set(&self, k: &str, v: Bytes, _: Ttl) -> Result<()> { self.0.lock().unwrap().insert(k.into(), v); Ok(()) }
+/// #   async fn add(&self, k: &str, v: Bytes, _: Ttl) -> Result<bool> { let mut m = self.0.lock().unwrap(); if m.contains_key(k) { return Ok(false) } m.insert(k.into(), v); Ok(true) }
+/// #   async fn delete(&self, k: &str) -> Result<bool> { Ok(self.0.lock().unwrap().remove(k).is_some()) }
+/// #   async fn inc(&self, k: &str, d: i64) -> Result<i64> { let mut m = self.0.lock().unwrap(); let n = m.get(k).map(|v| cache_core::codec::parse_counter(k, v)).transpose()?.unwrap_or(0) + d; m.insert(k.into(), cache_core::codec::encode_counter(n)); Ok(n) }
+/// #   async fn touch(&self, k: &str, _: Ttl) -> Result<bool> { Ok(self.0.lock().unwrap().contains_key(k)) }
+/// #   async fn clear(&self) -> Result<()> { self.0.lock().unwrap().clear(); Ok(()) }
+/// # }
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// // Applications usually write `cachekit::Cache::from_env()?`; any backend works the same way.
+/// let cache = Cache::new(Arc::new(MapCache::default()), Config::default());
+///
+/// cache.set("n", &5, Ttl::Default).await?;
+/// assert_eq!(cache.inc("n", 2).await?, 7);
+/// assert_eq!(cache.get::<i64>("n").await?, Some(7));
+///
+/// let user: String = cache
+///     .get_or_set("user:1", Ttl::After(Duration::from_secs(60)), || async {
+///         Ok::<_, std::io::Error>("Ada".to_string()) // the slow load runs once
+///     })
+///     .await?;
+/// assert_eq!(user, "Ada");
+/// assert_eq!(cache.get::<String>("user:1").await?.as_deref(), Some("Ada"));
+///
+/// let stats = cache.stats();
+/// assert_eq!((stats.hits, stats.misses), (2, 1));
+/// # Ok::<(), cache_core::CacheError>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Cache {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    backend: Arc<dyn BaseCache>,
+    config: Config,
+    counters: Counters,
+    flights: SingleFlight<Result<Bytes>>,
+}
+
+#[derive(Default)]
+struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    errors: AtomicU64,
+    loads: AtomicU64,
+}
+
+/// A snapshot of a [`Cache`]'s counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct CacheStats {
+    /// Reads that found a value.
+    pub hits: u64,
+    /// Reads that found nothing (or, with `CACHE_IGNORE_ERRORS`, failed).
+    pub misses: u64,
+    /// Backend failures and undecodable values seen, whether returned or ignored.
+    pub errors: u64,
+    /// Loader runs of `get_or_set` / `memoize`.
+    pub loads: u64,
+}
+
+impl CacheStats {
+    /// `hits / (hits + misses)`, or 0 before any read.
+    pub fn hit_ratio(&self) -> f64 {
+        let reads = self.hits + self.misses;
+        if reads == 0 { 0.0 } else { self.hits as f64 / reads as f64 }
+    }
+}
+
+impl fmt::Debug for Cache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cache")
+            .field("backend", &self.inner.backend.type_name())
+            .field("config", &self.inner.config)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl Cache {
+    /// A cache over `backend`, with `config`'s default timeout and error policy.
+    pub fn new(backend: Arc<dyn BaseCache>, config: Config) -> Cache {
+        Cache {
+            inner: Arc::new(Inner { backend, config, counters: Counters::default(), flights: SingleFlight::new() }),
+        }
+    }
+
+    /// Builds the backend `config.cache_type` names from `registry`.
+    pub fn from_config_with(registry: &Registry, config: Config) -> Result<Cache> {
+        let backend = registry.build(&config)?;
+        Ok(Cache::new(backend, config))
+    }
+
+    /// The backend, for byte-level access.
+    pub fn backend(&self) -> &Arc<dyn BaseCache> {
+        &self.inner.backend
+    }
+
+    /// The configuration this cache was built with.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> CacheStats {
+        let c = &self.inner.counters;
+        CacheStats {
+            hits: c.hits.load(Relaxed),
+            misses: c.misses.load(Relaxed),
+            errors: c.errors.load(Relaxed),
+            loads: c.loads.load(Relaxed),
+        }
+    }
+
+    /// The value under `key` decoded as `T`, or `None`.
+    ///
+    /// A stored value that does not decode as `T` is a [`CacheError::Codec`] (a miss with
+    /// `CACHE_IGNORE_ERRORS`).
+    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        let raw = self.inner.backend.get(key).await;
+        let raw = self.absorb("get", key, raw, || None)?;
+        self.decode_read(key, raw)
+    }
+
+    /// The stored bytes under `key`, without decoding.
+    pub async fn get_bytes(&self, key: &str) -> Result<Option<Bytes>> {
+        let raw = self.inner.backend.get(key).await;
+        let raw = self.absorb("get", key, raw, || None)?;
+        self.count_read(raw.is_some());
+        Ok(raw)
+    }
+
+    /// The values of `keys` in order, `None` for misses.
+    pub async fn get_many<T: DeserializeOwned>(&self, keys: &[&str]) -> Result<Vec<Option<T>>> {
+        let raw = self.inner.backend.get_many(keys).await;
+        let raw = self.absorb("get_many", keys.first().copied().unwrap_or(""), raw, || vec![None; keys.len()])?;
+        keys.iter().zip(raw).map(|(key, value)| self.decode_read(key, value)).collect()
+    }
+
+    /// Whether `key` holds a live value (not counted as a hit or miss).
+    pub async fn has(&self, key: &str) -> Result<bool> {
+        let r = self.inner.backend.has(key).await;
+        self.absorb("has", key, r, || false)
+    }
+
+    /// Stores `value` under `key`.
+    pub async fn set<T: Serialize + ?Sized>(&self, key: &str, value: &T, ttl: Ttl) -> Result<()> {
+        let bytes = codec::encode(key, value)?;
+        self.set_bytes(key, bytes, ttl).await
+    }
+
+    /// Stores raw bytes under `key`, without encoding.
+    pub async fn set_bytes(&self, key: &str, value: impl Into<Bytes>, ttl: Ttl) -> Result<()> {
+        let r = self.inner.backend.set(key, value.into(), ttl).await;
+        self.absorb("set", key, r, || ())
+    }
+
+    /// Stores every `(key, value)` with the same `ttl`.
+    pub async fn set_many<T: Serialize>(&self, items: &[(&str, T)], ttl: Ttl) -> Result<()> {
+        let encoded =
+            items.iter().map(|(key, value)| Ok((*key, codec::encode(key, value)?))).collect::<Result<Vec<_>>>()?;
+        let r = self.inner.backend.set_many(&encoded, ttl).await;
+        self.absorb("set_many", items.first().map(|i| i.0).unwrap_or(""), r, || ())
+    }
+
+    /// Stores `value` only if `key` holds no live value; returns whether it stored. Atomic.
+    pub async fn add<T: Serialize + ?Sized>(&self, key: &str, value: &T, ttl: Ttl) -> Result<bool> {
+        let bytes = codec::encode(key, value)?;
+        let r = self.inner.backend.add(key, bytes, ttl).await;
+        self.absorb("add", key, r, || false)
+    }
+
+    /// Removes `key`; returns whether a live value was removed.
+    pub async fn delete(&self, key: &str) -> Result<bool> {
+        let r = self.inner.backend.delete(key).await;
+        self.absorb("delete", key, r, || false)
+    }
+
+    /// Removes `keys`; returns how many live values were removed.
+    pub async fn delete_many(&self, keys: &[&str]) -> Result<u64> {
+        let r = self.inner.backend.delete_many(keys).await;
+        self.absorb("delete_many", keys.first().copied().unwrap_or(""), r, || 0)
+    }
+
+    /// Atomically adds `delta` to the integer under `key` (created at 0); returns the new value.
+    pub async fn inc(&self, key: &str, delta: i64) -> Result<i64> {
+        let r = self.inner.backend.inc(key, delta).await;
+        self.note_failure(&r);
+        r
+    }
+
+    /// Atomically subtracts `delta`; returns the new value.
+    pub async fn dec(&self, key: &str, delta: i64) -> Result<i64> {
+        let r = self.inner.backend.dec(key, delta).await;
+        self.note_failure(&r);
+        r
+    }
+
+    /// Gives the live value under `key` a new expiry; returns whether there was one.
+    pub async fn touch(&self, key: &str, ttl: Ttl) -> Result<bool> {
+        let r = self.inner.backend.touch(key, ttl).await;
+        self.absorb("touch", key, r, || false)
+    }
+
+    /// Removes every entry of this cache (its key prefix) and nothing else.
+    pub async fn clear(&self) -> Result<()> {
+        let r = self.inner.backend.clear().await;
+        self.absorb("clear", "", r, || ())
+    }
+
+    /// The value under `key`, or else the result of `load`, stored with `ttl` and returned.
+    ///
+    /// Single-flight: concurrent misses of one key in this process run `load` once and all get
+    /// its value. If `load` fails, every waiter gets the same [`CacheError::Loader`] (the loader's
+    /// error is its source) and nothing is stored. Across processes, each process may load once.
+    ///
+    /// Do not call `get_or_set` for the same key from inside its own loader: it would wait for
+    /// itself.
+    pub async fn get_or_set<T, F, Fut, E>(&self, key: &str, ttl: Ttl, load: F) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = std::result::Result<T, E>>,
+        E: Into<BoxError>,
+    {
+        if let Some(value) = self.get::<T>(key).await? {
+            return Ok(value);
+        }
+        let mut loaded: Option<T> = None;
+        let shared = self
+            .inner
+            .flights
+            .run(key, || async {
+                // A flight for this key may have finished between our miss and joining: look once
+                // more before loading, so that one burst of misses means one load.
+                if let Ok(Some(bytes)) = self.inner.backend.get(key).await
+                    && codec::decode::<T>(key, &bytes).is_ok()
+                {
+                    return Ok(bytes);
+                }
+                self.inner.counters.loads.fetch_add(1, Relaxed);
+                let value = load().await.map_err(|e| CacheError::Loader(Arc::from(e.into())))?;
+                let bytes = codec::encode(key, &value)?;
+                let stored = self.inner.backend.set(key, bytes.clone(), ttl).await;
+                self.absorb("set", key, stored, || ())?;
+                loaded = Some(value);
+                Ok(bytes)
+            })
+            .await;
+        match loaded {
+            Some(value) => Ok(value),
+            None => codec::decode(key, &shared?),
+        }
+    }
+
+    /// A handle for memoizing the function `function` (a name unique in the cache, such as its
+    /// path): see [`Memoized`].
+    pub fn memoized(&self, function: &str, ttl: Ttl) -> Memoized {
+        Memoized::new(self.clone(), function, ttl)
+    }
+
+    /// `load()`'s result for `args`, memoized under `function`: shorthand for
+    /// `self.memoized(function, ttl).call(args, load)`.
+    pub async fn memoize<A, T, F, Fut, E>(&self, function: &str, args: &A, ttl: Ttl, load: F) -> Result<T>
+    where
+        A: Serialize + ?Sized,
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = std::result::Result<T, E>>,
+        E: Into<BoxError>,
+    {
+        self.memoized(function, ttl).call(args, load).await
+    }
+
+    /// Forgets the memoized result of `function` for one argument set.
+    pub async fn delete_memoized<A: Serialize + ?Sized>(&self, function: &str, args: &A) -> Result<bool> {
+        self.memoized(function, Ttl::Default).delete(args).await
+    }
+
+    /// Forgets the memoized results of `function` for every argument set, in O(1).
+    pub async fn delete_memoized_all(&self, function: &str) -> Result<()> {
+        self.memoized(function, Ttl::Default).delete_all().await
+    }
+
+    fn count_read(&self, hit: bool) {
+        let c = &self.inner.counters;
+        if hit { &c.hits } else { &c.misses }.fetch_add(1, Relaxed);
+    }
+
+    fn decode_read<T: DeserializeOwned>(&self, key: &str, raw: Option<Bytes>) -> Result<Option<T>> {
+        let Some(bytes) = raw else {
+            self.count_read(false);
+            return Ok(None);
+        };
+        match codec::decode(key, &bytes) {
+            Ok(value) => {
+                self.count_read(true);
+                Ok(Some(value))
+            }
+            Err(e) if self.inner.config.ignore_errors => {
+                self.inner.counters.errors.fetch_add(1, Relaxed);
+                self.count_read(false);
+                tracing::warn!(key, error = %e, "undecodable cache entry treated as a miss (CACHE_IGNORE_ERRORS)");
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn note_failure<T>(&self, r: &Result<T>) {
+        if let Err(e) = r
+            && e.is_backend_failure()
+        {
+            self.inner.counters.errors.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Applies `CACHE_IGNORE_ERRORS` to a backend result.
+    pub(crate) fn absorb<T>(
+        &self,
+        op: &'static str,
+        key: &str,
+        r: Result<T>,
+        fallback: impl FnOnce() -> T,
+    ) -> Result<T> {
+        match r {
+            Err(e) if e.is_backend_failure() => {
+                self.inner.counters.errors.fetch_add(1, Relaxed);
+                if self.inner.config.ignore_errors {
+                    tracing::warn!(
+                        backend = self.inner.backend.type_name(),
+                        op,
+                        key,
+                        error = %e,
+                        "cache backend failed; treated as a miss (CACHE_IGNORE_ERRORS)"
+                    );
+                    Ok(fallback())
+                } else {
+                    Err(e)
+                }
+            }
+            other => other,
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! The core of [cachekit](https://docs.rs/cachekit): the [`BaseCache`] trait every backend
+//! implements, [`Ttl`], [`CacheError`], the value [`codec`], [`Config`] (Flask-Caching's `CACHE_*`
+//! keys), the backend [`Registry`], and the typed [`Cache`] facade with `get_or_set`,
+//! [`SingleFlight`] and [`Memoized`] functions.
+//!
+//! Applications depend on the `cachekit` crate, which re-exports this one and registers the
+//! backends enabled by its cargo features. Authors of a backend depend on this crate alone.
+#![warn(missing_docs)]
+
+mod backend;
+mod cache;
+pub mod codec;
+pub mod config;
+mod error;
+mod memoize;
+mod registry;
+mod single_flight;
+pub mod suggest;
+mod ttl;
+
+pub use async_trait::async_trait;
+pub use backend::BaseCache;
+pub use bytes::Bytes;
+pub use cache::{Cache, CacheStats};
+pub use config::{Config, ConfigValue, Options};
+pub use error::{BoxError, CacheError, ErrorSource, Result};
+pub use memoize::Memoized;
+pub use registry::{Factory, Registry};
+pub use single_flight::SingleFlight;
+pub use ttl::{DEFAULT_TIMEOUT, Expiry, Ttl};

@@ -1,0 +1,125 @@
+//! [`Memoized`]: results of a function cached by its arguments, invalidated in O(1).
+
+use std::future::Future;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::{BoxError, Cache, Result, Ttl, codec};
+
+/// Memoizes one function: its results are cached per argument set, and all of them can be
+/// forgotten at once in O(1).
+///
+/// As in Flask-Caching, each function has a *version* stored in the cache (a random token under
+/// `memoize-version:<function>`); result keys are `memoize:<function>:<version>:<hash of args>`.
+/// [`delete_all`](Memoized::delete_all) removes the version, so the next call draws a new one and
+/// every older result becomes unreachable (and ages out). Versions are random rather than
+/// counters so that an evicted version key can never bring back results of an older version.
+///
+/// Arguments are anything `Serialize`; they are encoded and hashed with BLAKE3 (128 bits), so the
+/// key length does not depend on them. With `CACHE_SOURCE_CHECK`, a source hash given by
+/// [`with_source_hash`](Memoized::with_source_hash) becomes part of the function's name, so editing
+/// the function's code invalidates its results.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use std::sync::atomic::{AtomicUsize, Ordering};
+/// # use cache_core::{Cache, Config, Ttl};
+/// # async fn demo(cache: Cache) -> cache_core::Result<()> {
+/// let calls = AtomicUsize::new(0);
+/// let profile = cache.memoized("app::profile", Ttl::Default);
+/// let load = |id: u32| { calls.fetch_add(1, Ordering::SeqCst); async move { Ok::<_, std::io::Error>(format!("user {id}")) } };
+///
+/// assert_eq!(profile.call(&7, || load(7)).await?, "user 7");
+/// assert_eq!(profile.call(&7, || load(7)).await?, "user 7"); // cached
+/// assert_eq!(calls.load(Ordering::SeqCst), 1);
+///
+/// profile.delete_all().await?; // every argument set, in O(1)
+/// assert_eq!(profile.call(&7, || load(7)).await?, "user 7");
+/// assert_eq!(calls.load(Ordering::SeqCst), 2);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Memoized {
+    cache: Cache,
+    function: String,
+    ttl: Ttl,
+}
+
+impl Memoized {
+    /// A handle for `function` whose results live for `ttl`.
+    pub fn new(cache: Cache, function: &str, ttl: Ttl) -> Memoized {
+        Memoized { cache, function: function.to_owned(), ttl }
+    }
+
+    /// Adds the hash of the function's source to its name when `CACHE_SOURCE_CHECK` is on (the
+    /// `#[memoize]` attribute passes a hash of the function's tokens).
+    pub fn with_source_hash(mut self, source_hash: &str) -> Memoized {
+        if self.cache.config().source_check {
+            self.function = format!("{}#{source_hash}", self.function);
+        }
+        self
+    }
+
+    /// The function name used in keys.
+    pub fn function(&self) -> &str {
+        &self.function
+    }
+
+    /// The memoized result for `args`, or `load()`'s, stored and returned (single-flight, as
+    /// [`Cache::get_or_set`]).
+    pub async fn call<A, T, F, Fut, E>(&self, args: &A, load: F) -> Result<T>
+    where
+        A: Serialize + ?Sized,
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = std::result::Result<T, E>>,
+        E: Into<BoxError>,
+    {
+        let version = self.version(true).await?.unwrap_or_default();
+        let key = self.result_key(&version, args)?;
+        self.cache.get_or_set(&key, self.ttl, load).await
+    }
+
+    /// Forgets the result for one argument set; returns whether there was one.
+    pub async fn delete<A: Serialize + ?Sized>(&self, args: &A) -> Result<bool> {
+        match self.version(false).await? {
+            None => Ok(false),
+            Some(version) => self.cache.delete(&self.result_key(&version, args)?).await,
+        }
+    }
+
+    /// Forgets the results for every argument set, in O(1).
+    pub async fn delete_all(&self) -> Result<()> {
+        self.cache.delete(&self.version_key()).await.map(drop)
+    }
+
+    fn version_key(&self) -> String {
+        format!("memoize-version:{}", self.function)
+    }
+
+    fn result_key<A: Serialize + ?Sized>(&self, version: &str, args: &A) -> Result<String> {
+        let encoded = codec::encode(&self.function, args)?;
+        let hash = blake3::hash(&encoded);
+        let hex = hash.to_hex();
+        Ok(format!("memoize:{}:{version}:{}", self.function, &hex[..32]))
+    }
+
+    /// The function's current version; with `create`, draws one if there is none. `add` makes the
+    /// draw race-free: when several processes draw at once, one version wins and all use it.
+    async fn version(&self, create: bool) -> Result<Option<String>> {
+        let key = self.version_key();
+        if let Some(v) = self.cache.get::<String>(&key).await? {
+            return Ok(Some(v));
+        }
+        if !create {
+            return Ok(None);
+        }
+        let fresh = format!("{:016x}", rand::random::<u64>());
+        if self.cache.add(&key, &fresh, Ttl::Never).await? {
+            return Ok(Some(fresh));
+        }
+        // Another caller drew first: use theirs (or ours if the cache is failing and ignored).
+        Ok(Some(self.cache.get::<String>(&key).await?.unwrap_or(fresh)))
+    }
+}

@@ -1,0 +1,49 @@
+//! SimpleCache against the whole conformance suite, plus what is specific to it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cache_core::{BaseCache, Bytes, Config, Ttl};
+use cache_simple::SimpleCache;
+
+conformance_tests::conformance_suite!(simple, |config: Config| async move {
+    Ok(Arc::new(SimpleCache::new(&config)?) as Arc<dyn BaseCache>)
+});
+
+#[tokio::test]
+async fn threshold_bounds_the_entry_count() {
+    let cache = SimpleCache::new(&Config::from_map([("CACHE_THRESHOLD", "100")]).unwrap()).unwrap();
+    for i in 0..1_000 {
+        cache.set(&format!("k{i}"), Bytes::from_static(b"v"), Ttl::Never).await.unwrap();
+    }
+    let count = cache.entry_count().await;
+    assert!(count <= 100, "CACHE_THRESHOLD=100 but {count} entries are kept");
+    assert!(count > 0);
+}
+
+#[tokio::test]
+async fn threshold_zero_means_unbounded() {
+    let cache = SimpleCache::new(&Config::from_map([("CACHE_THRESHOLD", "0")]).unwrap()).unwrap();
+    for i in 0..2_000 {
+        cache.set(&format!("k{i}"), Bytes::from_static(b"v"), Ttl::Never).await.unwrap();
+    }
+    assert_eq!(cache.entry_count().await, 2_000);
+}
+
+#[tokio::test]
+async fn unknown_options_are_rejected() {
+    let config = Config::from_map([("CACHE_OPTIONS", "max_size=3")]).unwrap();
+    let err = SimpleCache::new(&config).unwrap_err().to_string();
+    assert!(err.contains("CACHE_OPTIONS.max_size"), "{err}");
+}
+
+#[tokio::test]
+async fn ttl_at_deadline_is_per_entry() {
+    let cache = SimpleCache::new(&Config::default()).unwrap();
+    let soon = std::time::SystemTime::now() + Duration::from_millis(200);
+    cache.set("soon", Bytes::from_static(b"1"), Ttl::At(soon)).await.unwrap();
+    cache.set("later", Bytes::from_static(b"2"), Ttl::After(Duration::from_secs(60))).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(cache.get("soon").await.unwrap(), None);
+    assert_eq!(cache.get("later").await.unwrap().as_deref(), Some(&b"2"[..]));
+}

@@ -1,0 +1,126 @@
+//! # cachekit
+//!
+//! Caching for Rust web services: one async cache API over backends chosen by configuration —
+//! what Flask-Caching gives a Flask app, for tokio.
+//!
+//! ```
+//! use std::time::Duration;
+//! use cachekit::{Cache, Config, Ttl};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! // In an application: `Cache::from_env()?` reads CACHE_TYPE, CACHE_DEFAULT_TIMEOUT, ...
+//! let cache = Cache::from_config(Config::from_map([("CACHE_TYPE", "SimpleCache")])?)?;
+//!
+//! cache.set("greeting", "hello", Ttl::Default).await?;
+//! assert_eq!(cache.get::<String>("greeting").await?.as_deref(), Some("hello"));
+//!
+//! cache.set("visits", &5, Ttl::Never).await?;
+//! assert_eq!(cache.inc("visits", 1).await?, 6);
+//!
+//! let report: String = cache
+//!     .get_or_set("report", Ttl::After(Duration::from_secs(60)), || async {
+//!         Ok::<_, std::io::Error>("expensive".to_string())
+//!     })
+//!     .await?;
+//! assert_eq!(report, "expensive");
+//! # Ok::<(), cachekit::CacheError>(())
+//! # }).unwrap();
+//! ```
+//!
+//! Backends are compiled in by cargo features (`simple` and `null` by default) and selected with
+//! `CACHE_TYPE`. A backend of your own implements [`BaseCache`] and is registered by name in a
+//! [`Registry`] (start from [`default_registry`]), then passes the `conformance-tests` suite.
+#![warn(missing_docs)]
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+pub use cache_core::{
+    BaseCache, BoxError, Bytes, CacheError, CacheStats, Config, ConfigValue, DEFAULT_TIMEOUT, Expiry, Factory,
+    Memoized, Options, Registry, Result, SingleFlight, Ttl, async_trait, codec, config,
+};
+
+/// The backends compiled into this build.
+pub mod backends {
+    #[cfg(feature = "null")]
+    pub use cache_null::NullCache;
+    #[cfg(feature = "simple")]
+    pub use cache_simple::SimpleCache;
+}
+
+/// A registry holding every backend enabled by this crate's cargo features. Add your own backends
+/// to it with [`Registry::register`].
+pub fn default_registry() -> Registry {
+    let mut registry = Registry::new();
+    // Each registration adds distinct built-in names to a fresh registry, so none can fail.
+    let mut add = |register: fn(&mut Registry) -> Result<()>| {
+        register(&mut registry).expect("built-in backend names are distinct");
+    };
+    #[cfg(feature = "null")]
+    add(cache_null::register);
+    #[cfg(feature = "simple")]
+    add(cache_simple::register);
+    let _ = &mut add;
+    registry
+}
+
+/// The cache an application uses: [`cache_core::Cache`] (typed get/set, `get_or_set`,
+/// memoization, counters — all reachable through `Deref`) plus constructors that build the
+/// configured backend from [`default_registry`].
+///
+/// ```
+/// # fn main() -> cachekit::Result<()> {
+/// // Reads CACHE_* variables; with none set, an in-process SimpleCache with a 300 s default.
+/// let cache = cachekit::Cache::from_env()?;
+/// assert_eq!(cache.backend().type_name(), "SimpleCache");
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Cache(cache_core::Cache);
+
+impl Cache {
+    /// The backend configured by `CACHE_*` environment variables (see [`Config::from_env`]).
+    pub fn from_env() -> Result<Cache> {
+        Cache::from_config(Config::from_env()?)
+    }
+
+    /// The backend `config` names, from [`default_registry`].
+    pub fn from_config(config: Config) -> Result<Cache> {
+        Cache::from_config_with(&default_registry(), config)
+    }
+
+    /// The backend `config` names, from `registry` (for backends of your own).
+    pub fn from_config_with(registry: &Registry, config: Config) -> Result<Cache> {
+        cache_core::Cache::from_config_with(registry, config).map(Cache)
+    }
+
+    /// A cache over a backend built by hand.
+    pub fn new(backend: Arc<dyn BaseCache>, config: Config) -> Cache {
+        Cache(cache_core::Cache::new(backend, config))
+    }
+
+    /// The underlying [`cache_core::Cache`] (what cache-http and other crates take).
+    pub fn into_inner(self) -> cache_core::Cache {
+        self.0
+    }
+}
+
+impl Deref for Cache {
+    type Target = cache_core::Cache;
+
+    fn deref(&self) -> &cache_core::Cache {
+        &self.0
+    }
+}
+
+impl From<Cache> for cache_core::Cache {
+    fn from(cache: Cache) -> cache_core::Cache {
+        cache.0
+    }
+}
+
+impl From<cache_core::Cache> for Cache {
+    fn from(cache: cache_core::Cache) -> Cache {
+        Cache(cache)
+    }
+}
