@@ -60,6 +60,16 @@ pub fn default_registry() -> Registry {
     add(cache_null::register);
     #[cfg(feature = "simple")]
     add(cache_simple::register);
+    #[cfg(feature = "filesystem")]
+    add(cache_fs::register);
+    #[cfg(feature = "redis")]
+    add(cache_redis::register);
+    #[cfg(feature = "redis-sentinel")]
+    add(cache_redis_sentinel::register);
+    #[cfg(feature = "redis-cluster")]
+    add(cache_redis_cluster::register);
+    #[cfg(feature = "memcached")]
+    add(cache_memcached::register);
     let _ = &mut add;
     registry
 }

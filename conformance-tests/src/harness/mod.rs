@@ -4,6 +4,8 @@
 //! A missing server binary is a test failure whose message names the package to install — never a
 //! silent skip. [`process`] holds the pieces every server type uses.
 
+pub mod memcached;
 pub mod process;
+pub mod redis;
 
 pub use process::{ServerProcess, free_port, require_binary, wait_for_tcp};

@@ -1,0 +1,1 @@
+//! The `#[memoize]` attribute (being written).

@@ -1,0 +1,1 @@
+//! memcached servers for tests (being written).
