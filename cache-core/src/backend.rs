@@ -159,3 +159,9 @@ pub trait BaseCache: Send + Sync + 'static {
     /// keys on a shared server are left alone.
     async fn clear(&self) -> Result<()>;
 }
+
+impl std::fmt::Debug for dyn BaseCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.type_name())
+    }
+}

@@ -76,9 +76,26 @@ impl Memoized {
         Fut: Future<Output = std::result::Result<T, E>>,
         E: Into<BoxError>,
     {
-        let version = self.version(true).await?.unwrap_or_default();
-        let key = self.result_key(&version, args)?;
+        let key = self.key(args).await?;
         self.cache.get_or_set(&key, self.ttl, load).await
+    }
+
+    /// The cache key of `args` under the function's current version (drawing a version if there
+    /// is none). With [`Memoized::ttl`] and [`Cache::get_or_set`] this is `call` in two steps, for
+    /// callers (like the `#[memoize]` attribute) whose loader must take the arguments by value.
+    pub async fn key<A: Serialize + ?Sized>(&self, args: &A) -> Result<String> {
+        let version = self.version(true).await?.unwrap_or_default();
+        self.result_key(&version, args)
+    }
+
+    /// The lifetime of the results.
+    pub fn ttl(&self) -> Ttl {
+        self.ttl
+    }
+
+    /// The cache the results live in.
+    pub fn cache(&self) -> &Cache {
+        &self.cache
     }
 
     /// Forgets the result for one argument set; returns whether there was one.

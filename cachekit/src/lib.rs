@@ -40,6 +40,13 @@ pub use cache_core::{
     Memoized, Options, Registry, Result, SingleFlight, Ttl, async_trait, codec, config,
 };
 
+pub use cache_macros::memoize;
+
+#[doc(hidden)]
+pub mod __macro_support {
+    pub use cache_core::{Cache, Memoized};
+}
+
 /// The backends compiled into this build.
 pub mod backends {
     #[cfg(feature = "null")]
