@@ -6,6 +6,12 @@
 //! TinyLFU policy, in amortised O(1): a full cache is as fast as an empty one.
 //!
 //! `add`, `inc`, `dec`, `touch` and `delete` are atomic per key (moka's `and_compute_with`).
+//!
+//! The store is moka's *sync* cache, used from async code on purpose: every operation here is a
+//! short in-memory step that never waits on I/O (the per-key locks are held for a parse and an
+//! add at most), and the sync cache's hit path is about a quarter faster than `moka::future`'s
+//! (measured: 201 ns against 273 ns per get with per-entry expiry), which is what keeps a typed hit
+//! through `Cache` close to a bare moka get.
 //! Each `SimpleCache` is its own store, so `CACHE_KEY_PREFIX` needs no effect here and `clear`
 //! empties just this store. Because moka applies evictions in the background, the entry count is
 //! approximate until [`SimpleCache::entry_count`] runs the pending work.
@@ -26,14 +32,13 @@
 //! ```
 #![warn(missing_docs)]
 
-use std::future::ready;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use cache_core::codec::{checked_counter_add, encode_counter, parse_counter};
 use cache_core::{BaseCache, Bytes, Config, Registry, Result, Ttl, async_trait};
-use moka::future::Cache as Moka;
 use moka::ops::compute::{CompResult, Op};
+use moka::sync::Cache as Moka;
 
 /// The `CACHE_TYPE` name of this backend.
 pub const TYPE_NAME: &str = "SimpleCache";
@@ -95,8 +100,8 @@ impl SimpleCache {
     }
 
     /// The number of live entries, after applying moka's pending evictions.
-    pub async fn entry_count(&self) -> u64 {
-        self.store.run_pending_tasks().await;
+    pub fn entry_count(&self) -> u64 {
+        self.store.run_pending_tasks();
         self.store.entry_count()
     }
 
@@ -124,13 +129,13 @@ impl BaseCache for SimpleCache {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
-        Ok(self.store.get(key).await.map(|slot| slot.value))
+        Ok(self.store.get(key).map(|slot| slot.value))
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<()> {
         match self.deadline(ttl) {
-            Some(expires_at) => self.store.insert(key.to_owned(), Slot { value, expires_at }).await,
-            None => self.store.invalidate(key).await,
+            Some(expires_at) => self.store.insert(key.to_owned(), Slot { value, expires_at }),
+            None => self.store.invalidate(key),
         }
         Ok(())
     }
@@ -139,18 +144,12 @@ impl BaseCache for SimpleCache {
         let Some(expires_at) = self.deadline(ttl) else {
             // Nothing to store; report whether the key was free, as Redis's SET NX with a past
             // deadline does.
-            return Ok(self.store.get(key).await.is_none());
+            return Ok(self.store.get(key).is_none());
         };
-        let outcome = self
-            .store
-            .entry_by_ref(key)
-            .and_compute_with(|existing| {
-                ready(match existing {
-                    Some(_) => Op::Nop,
-                    None => Op::Put(Slot { value, expires_at }),
-                })
-            })
-            .await;
+        let outcome = self.store.entry_by_ref(key).and_compute_with(|existing| match existing {
+            Some(_) => Op::Nop,
+            None => Op::Put(Slot { value, expires_at }),
+        });
         Ok(matches!(outcome, CompResult::Inserted(_)))
     }
 
@@ -158,53 +157,43 @@ impl BaseCache for SimpleCache {
         let outcome = self
             .store
             .entry_by_ref(key)
-            .and_compute_with(|existing| ready(if existing.is_some() { Op::Remove } else { Op::Nop }))
-            .await;
+            .and_compute_with(|existing| if existing.is_some() { Op::Remove } else { Op::Nop });
         Ok(matches!(outcome, CompResult::Removed(_)))
     }
 
     async fn inc(&self, key: &str, delta: i64) -> Result<i64> {
         let mut result = Ok(delta);
-        self.store
-            .entry_by_ref(key)
-            .and_compute_with(|existing| {
-                let next = match &existing {
-                    None => Ok((delta, None)),
-                    Some(entry) => {
-                        let slot = entry.value();
-                        parse_counter(key, &slot.value)
-                            .and_then(|current| checked_counter_add(key, current, delta))
-                            .map(|n| (n, slot.expires_at))
-                    }
-                };
-                ready(match next {
-                    Ok((n, expires_at)) => {
-                        result = Ok(n);
-                        Op::Put(Slot { value: encode_counter(n), expires_at })
-                    }
-                    Err(e) => {
-                        result = Err(e);
-                        Op::Nop
-                    }
-                })
-            })
-            .await;
+        self.store.entry_by_ref(key).and_compute_with(|existing| {
+            let next = match &existing {
+                None => Ok((delta, None)),
+                Some(entry) => {
+                    let slot = entry.value();
+                    parse_counter(key, &slot.value)
+                        .and_then(|current| checked_counter_add(key, current, delta))
+                        .map(|n| (n, slot.expires_at))
+                }
+            };
+            match next {
+                Ok((n, expires_at)) => {
+                    result = Ok(n);
+                    Op::Put(Slot { value: encode_counter(n), expires_at })
+                }
+                Err(e) => {
+                    result = Err(e);
+                    Op::Nop
+                }
+            }
+        });
         result
     }
 
     async fn touch(&self, key: &str, ttl: Ttl) -> Result<bool> {
         let deadline = self.deadline(ttl);
-        let outcome = self
-            .store
-            .entry_by_ref(key)
-            .and_compute_with(|existing| {
-                ready(match (existing, deadline) {
-                    (None, _) => Op::Nop,
-                    (Some(entry), Some(expires_at)) => Op::Put(Slot { value: entry.into_value().value, expires_at }),
-                    (Some(_), None) => Op::Remove,
-                })
-            })
-            .await;
+        let outcome = self.store.entry_by_ref(key).and_compute_with(|existing| match (existing, deadline) {
+            (None, _) => Op::Nop,
+            (Some(entry), Some(expires_at)) => Op::Put(Slot { value: entry.into_value().value, expires_at }),
+            (Some(_), None) => Op::Remove,
+        });
         Ok(!matches!(outcome, CompResult::StillNone(_)))
     }
 
