@@ -1,0 +1,87 @@
+//! cachectl as a user runs it: the real binary, configured by flags and CACHE_* variables.
+
+use std::process::{Command, Output};
+
+fn cachectl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cachectl")).args(args).env_remove("CACHE_TYPE").output().expect("cachectl runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn a_misspelled_setting_names_the_right_one() {
+    let out = cachectl(&["-o", "CACHE_DEFAULT_TIMOUT=3", "get", "k"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("did you mean CACHE_DEFAULT_TIMEOUT?"), "{}", stderr(&out));
+}
+
+#[test]
+fn an_unknown_backend_names_the_nearest() {
+    let out = cachectl(&["-o", "CACHE_TYPE=RedisCahce", "stats"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("Did you mean RedisCache?"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_bad_ttl_is_a_clear_error() {
+    let out = cachectl(&["set", "k", "v", "--ttl", "soon"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--ttl") && stderr(&out).contains("30s"), "{}", stderr(&out));
+}
+
+#[test]
+fn clear_asks_for_confirmation() {
+    let out = cachectl(&["-o", "CACHE_KEY_PREFIX=app:", "clear"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--yes") && stderr(&out).contains("app:"), "{}", stderr(&out));
+    let out = cachectl(&["clear", "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn a_miss_exits_with_1_and_warns_that_an_in_process_cache_starts_empty() {
+    let out = cachectl(&["get", "nothing-here"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("lives inside this cachectl process"), "{}", stderr(&out));
+}
+
+#[test]
+fn stats_probes_the_backend() {
+    let out = cachectl(&["stats"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("backend: SimpleCache") && text.contains("probe:   set"), "{text}");
+}
+
+#[test]
+fn bench_reports_throughput_of_both_phases() {
+    let out = cachectl(&["bench", "--ops", "2000", "--concurrency", "8"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("set: 2000 ops at 8 tasks") && text.contains("get: 2000 ops"), "{text}");
+}
+
+#[test]
+fn config_file_then_environment_then_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cache.toml");
+    std::fs::write(&file, "CACHE_TYPE = \"NullCache\"\nCACHE_NO_NULL_WARNING = true\nCACHE_KEY_PREFIX = \"file:\"\n")
+        .unwrap();
+    let path = file.to_str().unwrap();
+    let out = cachectl(&["--config", path, "stats"]);
+    assert!(stdout(&out).contains("backend: NullCache"), "{}", stdout(&out));
+    let out = Command::new(env!("CARGO_BIN_EXE_cachectl"))
+        .args(["--config", path, "stats"])
+        .env("CACHE_KEY_PREFIX", "env:")
+        .output()
+        .unwrap();
+    assert!(stdout(&out).contains("key_prefix: \"env:\""), "{}", stdout(&out));
+    let out = cachectl(&["--config", path, "-o", "CACHE_TYPE=SimpleCache", "stats"]);
+    assert!(stdout(&out).contains("backend: SimpleCache"), "{}", stdout(&out));
+}
