@@ -2,14 +2,11 @@
 //!
 //! One macro call in a test file runs every case against a backend, each case as its own test:
 //!
-//! ```no_run
+//! ```
+//! // tests/conformance.rs of a backend crate
 //! use std::sync::Arc;
 //! use cache_core::{BaseCache, Config};
-//! # mod cache_simple { pub struct SimpleCache; impl SimpleCache { pub fn new(_: &cache_core::Config) -> cache_core::Result<Self> { unimplemented!() } } }
-//! # use cache_simple::SimpleCache;
-//! # #[cfg(any())] mod x {
 //! use cache_simple::SimpleCache;
-//! # }
 //!
 //! conformance_tests::conformance_suite!(simple, |config: Config| async move {
 //!     Ok(Arc::new(SimpleCache::new(&config)?) as Arc<dyn BaseCache>)
