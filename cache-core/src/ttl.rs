@@ -1,6 +1,6 @@
 //! [`Ttl`]: how long an entry lives, and [`Expiry`], the form backends map to their own.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// The timeout Flask-Caching uses when `CACHE_DEFAULT_TIMEOUT` is not set: 300 seconds.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -18,7 +18,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 /// resolution (milliseconds for Redis, seconds for memcached), never down to zero.
 ///
 /// ```
-/// use std::time::{Duration, SystemTime};
+/// use std::time::{Duration, Instant, SystemTime};
 /// use cache_core::{Expiry, Ttl};
 ///
 /// let default = Ttl::After(Duration::from_secs(60));
@@ -108,6 +108,17 @@ impl Expiry {
     /// True if an entry written now with this expiry would already be gone.
     pub fn is_over(self, now: SystemTime) -> bool {
         self.remaining(now) == Some(Duration::ZERO)
+    }
+
+    /// The expiry as a monotonic deadline, for in-process stores: `Some(None)` never expires,
+    /// `Some(Some(t))` expires at `t`, `None` is already over (store nothing). A deadline too far to
+    /// represent as an `Instant` is taken as never.
+    pub fn instant_deadline(self) -> Option<Option<Instant>> {
+        match self.remaining(SystemTime::now()) {
+            None => Some(None),
+            Some(left) if left.is_zero() => None,
+            Some(left) => Some(Instant::now().checked_add(left)),
+        }
     }
 
     /// Remaining time in whole milliseconds, rounded up (at least 1 if any time is left);

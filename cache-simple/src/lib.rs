@@ -33,7 +33,7 @@
 #![warn(missing_docs)]
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use cache_core::codec::{checked_counter_add, encode_counter, parse_counter};
 use cache_core::{BaseCache, Bytes, Config, Registry, Result, Ttl, async_trait};
@@ -107,13 +107,7 @@ impl SimpleCache {
 
     /// The deadline for `ttl` as an `Instant`: `Some(None)` never, `None` already over.
     fn deadline(&self, ttl: Ttl) -> Option<Option<Instant>> {
-        let expiry = ttl.resolve(self.default_ttl);
-        match expiry.remaining(SystemTime::now()) {
-            None => Some(None),
-            Some(left) if left.is_zero() => None,
-            // A deadline too far to represent is as good as never.
-            Some(left) => Some(Instant::now().checked_add(left)),
-        }
+        ttl.resolve(self.default_ttl).instant_deadline()
     }
 }
 

@@ -25,7 +25,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use cachekit::codec::{checked_counter_add, encode_counter, parse_counter};
 use cachekit::{BaseCache, Bytes, Config, Registry, Result, Ttl, async_trait};
@@ -67,11 +67,7 @@ impl MapCache {
 
     /// `Some(deadline)` for a ttl (`Some(None)`: never), `None` if it is already over.
     fn deadline(&self, ttl: Ttl) -> Option<Option<Instant>> {
-        match ttl.resolve(self.default_ttl).remaining(SystemTime::now()) {
-            None => Some(None),
-            Some(left) if left.is_zero() => None,
-            Some(left) => Some(Instant::now().checked_add(left)),
-        }
+        ttl.resolve(self.default_ttl).instant_deadline()
     }
 
     /// The live entry under `key`, dropping it if it has expired.
