@@ -1,0 +1,186 @@
+//! FileSystemCache against the conformance suite, and what is specific to it: damaged files,
+//! other programs' files, permissions, the entry bound.
+
+use std::os::unix::fs::PermissionsExt;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use cache_core::{BaseCache, Bytes, CacheError, Config, Ttl};
+use cache_fs::FileSystemCache;
+
+/// One CACHE_DIR for the whole suite, as several applications would share one: each case's own
+/// key prefix gives it its own subdirectory.
+static ROOT: LazyLock<tempfile::TempDir> = LazyLock::new(|| tempfile::tempdir().unwrap());
+
+conformance_tests::conformance_suite!(filesystem, |mut config: Config| async move {
+    config.dir = Some(ROOT.path().to_owned());
+    config.threshold = 10_000;
+    Ok(Arc::new(FileSystemCache::new(&config)?) as Arc<dyn BaseCache>)
+});
+
+fn cache_in(dir: &std::path::Path, extra: &[(&str, &str)]) -> FileSystemCache {
+    let mut entries = vec![("CACHE_DIR", dir.to_str().unwrap())];
+    entries.extend_from_slice(extra);
+    FileSystemCache::new(&Config::from_map(entries).unwrap()).unwrap()
+}
+
+fn v(s: &str) -> Bytes {
+    Bytes::copy_from_slice(s.as_bytes())
+}
+
+#[test]
+fn cache_dir_is_required_and_named_in_the_error() {
+    let err = FileSystemCache::new(&Config::default()).unwrap_err();
+    assert!(matches!(&err, CacheError::Config { key, .. } if key == "CACHE_DIR"), "{err}");
+}
+
+#[test]
+fn bad_options_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_str().unwrap();
+    let err = FileSystemCache::new(&Config::from_map([("CACHE_DIR", path), ("CACHE_OPTIONS", "fsinc=true")]).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("CACHE_OPTIONS.fsinc") && err.contains("Did you mean fsync?"), "{err}");
+    let err = FileSystemCache::new(&Config::from_map([("CACHE_DIR", path), ("CACHE_OPTIONS", "mode=0400")]).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("CACHE_OPTIONS.mode"), "{err}");
+}
+
+#[tokio::test]
+async fn directory_is_created_0700_and_entries_are_0600_or_the_given_mode() {
+    let parent = tempfile::tempdir().unwrap();
+    let root = parent.path().join("new/cache");
+    let cache = cache_in(&root, &[]);
+    cache.set("k", v("v"), Ttl::Default).await.unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&root), 0o700);
+    assert_eq!(mode(&cache.entries_dir()), 0o700);
+    assert_eq!(mode(&cache.entry_path("k")), 0o600);
+
+    let shared = cache_in(&root, &[("CACHE_KEY_PREFIX", "shared:"), ("CACHE_OPTIONS", "mode=0640")]);
+    shared.set("k", v("v"), Ttl::Default).await.unwrap();
+    assert_eq!(mode(&shared.entry_path("k")), 0o640);
+}
+
+#[tokio::test]
+async fn damaged_files_are_misses_and_are_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache_in(dir.path(), &[]);
+    type Damage = Box<dyn Fn(Vec<u8>) -> Vec<u8>>;
+    let cases: Vec<(&str, Damage)> = vec![
+        ("truncated", Box::new(|b: Vec<u8>| b[..b.len() - 3].to_vec())),
+        ("header only half", Box::new(|b: Vec<u8>| b[..10].to_vec())),
+        ("empty", Box::new(|_| Vec::new())),
+        (
+            "other magic",
+            Box::new(|mut b: Vec<u8>| {
+                b[..4].copy_from_slice(b"GIF8");
+                b
+            }),
+        ),
+        (
+            "unknown version",
+            Box::new(|mut b: Vec<u8>| {
+                b[4] = 200;
+                b
+            }),
+        ),
+        (
+            "huge claimed length",
+            Box::new(|mut b: Vec<u8>| {
+                b[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
+                b
+            }),
+        ),
+    ];
+    for (name, damage) in cases {
+        cache.set("k", v("a value of some length"), Ttl::Default).await.unwrap();
+        let path = cache.entry_path("k");
+        let damaged = damage(std::fs::read(&path).unwrap());
+        std::fs::write(&path, damaged).unwrap();
+        assert_eq!(cache.get("k").await.unwrap(), None, "{name}: a damaged file is a miss");
+        assert!(!path.exists(), "{name}: the damaged file is removed");
+        assert!(cache.add("k", v("fresh"), Ttl::Default).await.unwrap(), "{name}");
+        assert_eq!(cache.get("k").await.unwrap(), Some(v("fresh")), "{name}");
+        assert!(cache.delete("k").await.unwrap());
+    }
+    assert_eq!(cache.entry_count().await.unwrap(), 0, "the count survives damaged files");
+}
+
+#[tokio::test]
+async fn clear_leaves_other_files_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache_in(dir.path(), &[]);
+    let other_app = dir.path().join("other-app.sqlite");
+    std::fs::write(&other_app, b"not ours").unwrap();
+    let beside_entries = cache.entries_dir().join("notes.txt");
+    std::fs::create_dir_all(cache.entries_dir()).unwrap();
+    std::fs::write(&beside_entries, b"not ours either").unwrap();
+    for i in 0..20 {
+        cache.set(&format!("k{i}"), v("x"), Ttl::Default).await.unwrap();
+    }
+    cache.clear().await.unwrap();
+    assert_eq!(std::fs::read(&other_app).unwrap(), b"not ours");
+    assert_eq!(std::fs::read(&beside_entries).unwrap(), b"not ours either");
+    assert_eq!(cache.get("k3").await.unwrap(), None);
+    assert_eq!(cache.entry_count().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn threshold_bounds_entries_and_the_count_matches_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Arc::new(cache_in(dir.path(), &[("CACHE_THRESHOLD", "100")]));
+    let tasks: Vec<_> = (0..8)
+        .map(|t| {
+            let cache = cache.clone();
+            tokio::spawn(async move {
+                for i in 0..100 {
+                    cache.set(&format!("t{t}-k{i}"), v("value"), Ttl::Default).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let files = std::fs::read_dir(cache.entries_dir())
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_str().unwrap().ends_with(".entry"))
+        .count() as u64;
+    let count = cache.entry_count().await.unwrap();
+    assert!(files <= 100, "CACHE_THRESHOLD=100 but {files} entry files remain");
+    assert_eq!(count, files, "the kept count is exact");
+    // The most recent writes survive pruning.
+    assert!(cache.get("t0-k99").await.unwrap().is_some() || cache.get("t7-k99").await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn pruning_removes_expired_entries_before_live_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache_in(dir.path(), &[("CACHE_THRESHOLD", "20")]);
+    for i in 0..10 {
+        cache.set(&format!("short{i}"), v("x"), Ttl::After(Duration::from_millis(50))).await.unwrap();
+    }
+    for i in 0..10 {
+        cache.set(&format!("long{i}"), v("x"), Ttl::Never).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    cache.set("one-more", v("x"), Ttl::Never).await.unwrap(); // 21 > 20: prune to 18
+    for i in 0..10 {
+        assert!(cache.get(&format!("long{i}")).await.unwrap().is_some(), "live long{i} was pruned before expired ones");
+    }
+    assert_eq!(cache.entry_count().await.unwrap(), 11);
+}
+
+#[tokio::test]
+async fn two_caches_on_one_directory_see_each_others_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = cache_in(dir.path(), &[("CACHE_KEY_PREFIX", "app:")]);
+    let b = cache_in(dir.path(), &[("CACHE_KEY_PREFIX", "app:")]);
+    a.set("k", v("from a"), Ttl::Default).await.unwrap();
+    assert_eq!(b.get("k").await.unwrap(), Some(v("from a")));
+    assert_eq!(b.inc("n", 2).await.unwrap(), 2);
+    assert_eq!(a.inc("n", 3).await.unwrap(), 5);
+}
