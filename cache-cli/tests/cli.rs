@@ -85,3 +85,25 @@ fn config_file_then_environment_then_flags() {
     let out = cachectl(&["--config", path, "-o", "CACHE_TYPE=SimpleCache", "stats"]);
     assert!(stdout(&out).contains("backend: SimpleCache"), "{}", stdout(&out));
 }
+
+#[test]
+fn a_shared_backend_keeps_values_between_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir_setting = format!("CACHE_DIR={}", dir.path().display());
+    let opts = |extra: &[&str]| {
+        let mut args = vec!["-o", "CACHE_TYPE=FileSystemCache", "-o", dir_setting.as_str()];
+        args.extend_from_slice(extra);
+        cachectl(&args)
+    };
+    assert!(opts(&["set", "greeting", "hello world"]).status.success());
+    assert!(opts(&["set", "n", "41", "--ttl", "1h"]).status.success());
+    let got = opts(&["get", "greeting"]);
+    assert_eq!(stdout(&got).trim(), "hello world", "{}", stderr(&got));
+    assert!(!stderr(&got).contains("lives inside"), "a shared backend gets no in-process warning");
+    assert_eq!(stdout(&opts(&["inc", "n"])).trim(), "42");
+    assert_eq!(stdout(&opts(&["dec", "n", "2"])).trim(), "40");
+    assert_eq!(stdout(&opts(&["delete", "greeting", "nothing"])).trim(), "1");
+    assert_eq!(opts(&["has", "greeting"]).status.code(), Some(1));
+    assert!(opts(&["clear", "--yes"]).status.success());
+    assert_eq!(opts(&["get", "n"]).status.code(), Some(1));
+}
