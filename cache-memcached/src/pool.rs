@@ -1,0 +1,325 @@
+//! Connections to one memcached server: dialing (with SASL), pipelined exchanges, and a small pool.
+//!
+//! A connection serves one exchange at a time. An exchange writes a batch of requests and reads
+//! their responses concurrently (so a large batch cannot deadlock on full socket buffers), and the
+//! whole exchange runs under the response timeout. A connection goes back to the pool only after an
+//! exchange that completed; any error, timeout or cancellation drops it, so a half-read response
+//! can never be mistaken for the answer to a later request.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use cache_core::{CacheError, Result};
+use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::Semaphore;
+
+use crate::proto::{ReadError, Request, Response, read_response, status};
+
+/// How connections are made and how long an exchange may take.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnSettings {
+    pub backend: &'static str,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub pool_size: usize,
+    pub connect_timeout: Duration,
+    pub response_timeout: Duration,
+}
+
+/// Why an exchange failed, before it is told in a [`CacheError`] naming the server.
+#[derive(Debug)]
+enum WireError {
+    Io(std::io::Error),
+    Malformed(String),
+}
+
+impl From<std::io::Error> for WireError {
+    fn from(e: std::io::Error) -> Self {
+        WireError::Io(e)
+    }
+}
+
+impl From<ReadError> for WireError {
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::Io(e) => WireError::Io(e),
+            ReadError::Malformed(m) => WireError::Malformed(m),
+        }
+    }
+}
+
+const BUFFER: usize = 64 * 1024;
+
+struct Connection {
+    reader: BufReader<OwnedReadHalf>,
+    writer: BufWriter<OwnedWriteHalf>,
+}
+
+impl Connection {
+    /// Sends `requests` (numbered 0.. through `opaque`) and reads their responses. The last request
+    /// must be one that always answers, so the end of the batch is known; answers of quiet
+    /// requests are `None` when the server had nothing to say.
+    async fn exchange(&mut self, requests: &[Request]) -> Result<Vec<Option<Response>>, WireError> {
+        let Connection { reader, writer } = self;
+        let write = async {
+            for (i, request) in requests.iter().enumerate() {
+                request.write_to(writer, i as u32).await?;
+            }
+            writer.flush().await?;
+            Ok::<(), WireError>(())
+        };
+        let read = async {
+            let mut out: Vec<Option<Response>> = (0..requests.len()).map(|_| None).collect();
+            let mut next = 0usize;
+            while next < requests.len() {
+                let response = read_response(reader).await?;
+                let i = response.opaque as usize;
+                if i < next || i >= requests.len() || response.opcode != requests[i].opcode {
+                    return Err(WireError::Malformed(format!(
+                        "a response (opcode 0x{:02x}, opaque {i}) does not belong to the next request",
+                        response.opcode
+                    )));
+                }
+                if let Some(skipped) = requests[next..i].iter().find(|r| !r.is_quiet()) {
+                    return Err(WireError::Malformed(format!(
+                        "no response to a request with opcode 0x{:02x}",
+                        skipped.opcode
+                    )));
+                }
+                out[i] = Some(response);
+                next = i + 1;
+            }
+            Ok(out)
+        };
+        let ((), out) = tokio::try_join!(write, read)?;
+        Ok(out)
+    }
+
+    /// False if the server closed the connection (or sent something unasked) while it was idle.
+    fn is_reusable(&mut self) -> bool {
+        if !self.reader.buffer().is_empty() {
+            return false;
+        }
+        let mut probe = [0u8; 1];
+        matches!(self.reader.get_ref().try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+    }
+}
+
+/// One server: its address, its connection pool, and this cache's namespace generation there.
+pub(crate) struct Server {
+    /// As configured (`host:port`), for routing and messages.
+    pub addr: String,
+    /// Rendezvous-hashing seed, from the address.
+    pub seed: u64,
+    generation: AtomicU64,
+    idle: Mutex<Vec<Connection>>,
+    permits: Semaphore,
+    settings: std::sync::Arc<ConnSettings>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("addr", &self.addr).finish_non_exhaustive()
+    }
+}
+
+const UNKNOWN_GENERATION: u64 = u64::MAX;
+
+impl Server {
+    pub fn new(addr: String, seed: u64, settings: std::sync::Arc<ConnSettings>) -> Server {
+        Server {
+            addr,
+            seed,
+            generation: AtomicU64::new(UNKNOWN_GENERATION),
+            idle: Mutex::new(Vec::new()),
+            permits: Semaphore::new(settings.pool_size),
+            settings,
+        }
+    }
+
+    /// The namespace generation last seen on this server, if any.
+    pub fn generation(&self) -> Option<u64> {
+        let g = self.generation.load(Ordering::Acquire);
+        (g != UNKNOWN_GENERATION).then_some(g)
+    }
+
+    /// Remembers the generation seen on the server (`None`: the server has none).
+    pub fn set_generation(&self, generation: Option<u64>) {
+        // Generations are drawn below 2^63 and bumped by one per clear, so they never reach the
+        // sentinel.
+        self.generation.store(generation.unwrap_or(UNKNOWN_GENERATION), Ordering::Release);
+    }
+
+    /// Runs one pipelined exchange on a pooled connection. `idempotent` requests are sent again,
+    /// once, on a new connection if a pooled one turns out to be dead (the server restarted since
+    /// it was last used).
+    pub async fn exchange(
+        &self,
+        operation: &'static str,
+        requests: &[Request],
+        idempotent: bool,
+    ) -> Result<Vec<Option<Response>>> {
+        if requests.is_empty() {
+            return Ok(Vec::new());
+        }
+        debug_assert!(!requests[requests.len() - 1].is_quiet(), "a batch must end with a request that answers");
+        let timeout = self.settings.response_timeout;
+        let _permit = match tokio::time::timeout(timeout, self.permits.acquire()).await {
+            Ok(permit) => permit.map_err(|_| self.backend_error("the connection pool is closed"))?,
+            Err(_) => {
+                return Err(CacheError::Timeout { backend: self.settings.backend, operation, after: timeout });
+            }
+        };
+        let (mut connection, reused) = match self.take_idle() {
+            Some(c) => (c, true),
+            None => (self.dial().await?, false),
+        };
+        match tokio::time::timeout(timeout, connection.exchange(requests)).await {
+            Ok(Ok(responses)) => {
+                self.put_idle(connection);
+                Ok(responses)
+            }
+            Ok(Err(WireError::Io(e))) if reused && idempotent => {
+                tracing::debug!("memcached {}: a pooled connection failed ({e}); retrying on a new one", self.addr);
+                drop(connection);
+                let mut connection = self.dial().await?;
+                match tokio::time::timeout(timeout, connection.exchange(requests)).await {
+                    Ok(Ok(responses)) => {
+                        self.put_idle(connection);
+                        Ok(responses)
+                    }
+                    Ok(Err(e)) => Err(self.wire_error(e)),
+                    Err(_) => Err(CacheError::Timeout { backend: self.settings.backend, operation, after: timeout }),
+                }
+            }
+            Ok(Err(e)) => Err(self.wire_error(e)),
+            Err(_) => Err(CacheError::Timeout { backend: self.settings.backend, operation, after: timeout }),
+        }
+    }
+
+    fn take_idle(&self) -> Option<Connection> {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        while let Some(mut connection) = idle.pop() {
+            if connection.is_reusable() {
+                return Some(connection);
+            }
+        }
+        None
+    }
+
+    fn put_idle(&self, connection: Connection) {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(connection);
+    }
+
+    async fn dial(&self) -> Result<Connection> {
+        let settings = &self.settings;
+        let connect = async {
+            let stream = TcpStream::connect(&self.addr).await.map_err(|e| self.connect_error(&e.to_string()))?;
+            stream.set_nodelay(true).map_err(|e| self.connect_error(&e.to_string()))?;
+            let (read, write) = stream.into_split();
+            let mut connection = Connection {
+                reader: BufReader::with_capacity(BUFFER, read),
+                writer: BufWriter::with_capacity(BUFFER, write),
+            };
+            if let (Some(user), Some(password)) = (&settings.username, &settings.password) {
+                self.authenticate(&mut connection, user, password).await?;
+            }
+            Ok(connection)
+        };
+        match tokio::time::timeout(settings.connect_timeout, connect).await {
+            Ok(result) => result,
+            Err(_) => Err(self.connect_error(&format!(
+                "no connection within {:?} (CACHE_OPTIONS.connect_timeout)",
+                settings.connect_timeout
+            ))),
+        }
+    }
+
+    async fn authenticate(&self, connection: &mut Connection, user: &str, password: &str) -> Result<()> {
+        let responses =
+            connection.exchange(&[Request::sasl_plain(user, password)]).await.map_err(|e| self.wire_error(e))?;
+        let response = responses.into_iter().next().flatten().ok_or_else(|| self.backend_error("no SASL answer"))?;
+        match response.status {
+            status::OK => Ok(()),
+            status::AUTH_ERROR => Err(CacheError::Authentication {
+                backend: self.settings.backend,
+                setting: "CACHE_MEMCACHED_PASSWORD",
+                message: format!(
+                    "memcached at {} refused SASL PLAIN login of user {user:?}: {} (check CACHE_MEMCACHED_USERNAME too)",
+                    self.addr,
+                    response.message()
+                ),
+            }),
+            status::UNKNOWN_COMMAND => Err(CacheError::Authentication {
+                backend: self.settings.backend,
+                setting: "CACHE_MEMCACHED_USERNAME",
+                message: format!(
+                    "memcached at {} does not have SASL enabled (start it with -S), but credentials are configured; \
+                     remove CACHE_MEMCACHED_USERNAME and CACHE_MEMCACHED_PASSWORD or enable SASL",
+                    self.addr
+                ),
+            }),
+            other => Err(self.backend_error(&format!(
+                "SASL authentication failed with status 0x{other:02x} ({}): {}",
+                status::name(other),
+                response.message()
+            ))),
+        }
+    }
+
+    fn connect_error(&self, message: &str) -> CacheError {
+        CacheError::Connection {
+            backend: self.settings.backend,
+            target: self.addr.clone(),
+            message: format!("{message}; check CACHE_MEMCACHED_SERVERS and that memcached runs there"),
+            source: None,
+        }
+    }
+
+    fn wire_error(&self, e: WireError) -> CacheError {
+        match e {
+            WireError::Io(e) => CacheError::Connection {
+                backend: self.settings.backend,
+                target: self.addr.clone(),
+                message: format!("lost the connection: {e}; check that memcached runs there"),
+                source: Some(std::sync::Arc::new(e)),
+            },
+            WireError::Malformed(m) => CacheError::Protocol {
+                backend: self.settings.backend,
+                message: format!("memcached at {}: {m}", self.addr),
+            },
+        }
+    }
+
+    pub fn backend_error(&self, message: &str) -> CacheError {
+        CacheError::backend(self.settings.backend, format!("memcached at {}: {message}", self.addr), None)
+    }
+
+    /// The error for a response status this backend did not expect from `operation`.
+    pub fn status_error(&self, operation: &str, response: &Response) -> CacheError {
+        match response.status {
+            status::AUTH_ERROR => CacheError::Authentication {
+                backend: self.settings.backend,
+                setting: "CACHE_MEMCACHED_USERNAME",
+                message: format!(
+                    "memcached at {} requires SASL authentication ({}); set CACHE_MEMCACHED_USERNAME and \
+                     CACHE_MEMCACHED_PASSWORD",
+                    self.addr,
+                    response.message()
+                ),
+            },
+            status::OUT_OF_MEMORY => self.backend_error(&format!(
+                "{operation}: the server is out of memory ({}); give it more memory (-m) or store less",
+                response.message()
+            )),
+            other => self.backend_error(&format!(
+                "{operation}: unexpected status 0x{other:02x} ({}): {}",
+                status::name(other),
+                response.message()
+            )),
+        }
+    }
+}
