@@ -634,6 +634,27 @@ impl Inner {
         )))
     }
 
+    /// Puts back the value an `incr` by `amount` turned into `result` (outside `i64`): written back
+    /// as it was (text, flags, expiry) if nothing changed it since, else undone by adding the
+    /// complement (which wraps back; memcached then may pad the shorter number with spaces).
+    async fn undo_increment(&self, s: usize, key: Bytes, result: u64, amount: u64) -> Result<()> {
+        let server = &self.servers[s];
+        let current = self.answer(server.exchange("inc", &[Request::getk(key.clone())], false).await?)?;
+        let unchanged = current.status == status::OK
+            && std::str::from_utf8(current.value.trim_ascii()).ok().and_then(|t| t.parse::<u64>().ok()) == Some(result);
+        if unchanged {
+            let old = Bytes::from(result.wrapping_sub(amount).to_string());
+            let life = Lifetime::from_flags(current.flags());
+            let restore = Request::store(opcode::SET, key.clone(), old, current.flags(), life.exptime, current.cas);
+            if self.answer(server.exchange("inc", &[restore], false).await?)?.status == status::OK {
+                return Ok(());
+            }
+        }
+        let undo = Request::increment(key, amount.wrapping_neg(), 0, NO_CREATE);
+        server.exchange("inc", &[undo], false).await?;
+        Ok(())
+    }
+
     /// Touches every piece of a spread value; false if one is gone.
     async fn touch_pieces(&self, head: &Head, exptime: u32) -> Result<bool> {
         let mut groups: Vec<Vec<u32>> = vec![Vec::new(); self.servers.len()];
@@ -917,10 +938,7 @@ impl BaseCache for MemcachedCache {
                     if value >= amount && value <= i64::MAX as u64 {
                         return Ok(value as i64);
                     }
-                    // Out of i64: undo (adding the complement wraps back to the old value).
-                    let undo =
-                        Request::increment(inner.data_key(generation, &at.body), amount.wrapping_neg(), 0, NO_CREATE);
-                    inner.servers[at.server].exchange("inc", &[undo], false).await?;
+                    inner.undo_increment(at.server, inner.data_key(generation, &at.body), value, amount).await?;
                     return Err(CacheError::not_an_integer(
                         key,
                         format!("adding {delta} gives a number outside i64 (the value is left unchanged)"),
