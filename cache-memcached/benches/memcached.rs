@@ -71,7 +71,7 @@ where
         .map(|t| {
             let (step, stop, done) = (step.clone(), stop.clone(), done.clone());
             tokio::spawn(async move {
-                let mut keys = Keys(0x9e37_79b9_7f4a_7c15 ^ (t as u64 + 1) * 0x1000_0000_01b3);
+                let mut keys = Keys(0x9e37_79b9_7f4a_7c15 ^ ((t as u64 + 1) * 0x1000_0000_01b3));
                 let mut n = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     step(keys.next()).await;
@@ -98,7 +98,7 @@ fn run_threads(step: impl Fn(usize) + Send + Sync + 'static) -> f64 {
         .map(|t| {
             let (step, stop) = (step.clone(), stop.clone());
             std::thread::spawn(move || {
-                let mut keys = Keys(0x9e37_79b9_7f4a_7c15 ^ (t as u64 + 1) * 0x1000_0000_01b3);
+                let mut keys = Keys(0x9e37_79b9_7f4a_7c15 ^ ((t as u64 + 1) * 0x1000_0000_01b3));
                 let mut n = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     step(keys.next());
