@@ -114,9 +114,11 @@
 //!
 //! `inc` by a delta >= 0 is one memcached `incr` that creates an absent key holding the delta (no
 //! expiry), atomic on the server and keeping a live key's expiry. memcached counts in unsigned 64
-//! bits while `BaseCache::inc` needs `i64`: a result above `i64::MAX` is undone at once by a
-//! wrapping `incr` of the complement and reported as `NotAnInteger` (for that instant another
-//! client could read the out-of-range value). `dec`, a negative delta, and a negative stored value
+//! bits while `BaseCache::inc` needs `i64`: a result above `i64::MAX` (or a stored number above it)
+//! is put back at once — the old text written back with a compare-and-swap, or, if another client
+//! changed it in that instant, a wrapping `incr` of the complement — and reported as `NotAnInteger`;
+//! for that instant another client could read the out-of-range number. `dec`, a negative delta,
+//! and a negative stored value
 //! (which memcached's `incr` refuses) go through a gets/compare-and-swap loop that keeps the expiry
 //! from the flags and creates an absent key with `add`, retrying on a race. memcached's `decr`
 //! is never used: it stops at 0 and pads shortened numbers with spaces.
@@ -142,8 +144,9 @@
 //!
 //! # Not supported
 //!
-//! memcached's ASCII authentication (`-Y`) forbids the binary protocol, so such servers are refused
-//! with a protocol error that says so; use SASL (`-S`). Unix sockets, UDP and TLS are not supported.
+//! memcached's ASCII authentication (`-Y`) and `-B ascii` forbid the binary protocol: such a server
+//! waits for an ASCII line, so operations end in a `Timeout` error (or a protocol error that names
+//! `-Y` if it answers); use SASL (`-S`) instead. Unix sockets, UDP and TLS are not supported.
 #![warn(missing_docs)]
 
 mod item;

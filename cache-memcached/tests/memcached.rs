@@ -585,3 +585,15 @@ async fn the_three_type_names_are_registered() {
         .unwrap_err();
     assert!(err.to_string().contains("CACHE_OPTIONS.spread"), "{err}");
 }
+
+#[tokio::test]
+async fn an_ascii_auth_server_is_an_error_not_a_hang() {
+    // -Y forbids the binary protocol this backend speaks; the answer must be an error, in time.
+    let server = MemcachedServer::start_with(MemcachedOptions::new().ascii_auth("u", "p"));
+    let mut target = server.target();
+    target.username = Some("u".into());
+    target.password = Some("p".into());
+    let cache = cache(&target, &unique_prefix("ascii-auth"), "connect_timeout=500ms,response_timeout=500ms");
+    let err = cache.get("k").await.unwrap_err();
+    assert!(err.is_backend_failure(), "{err:?}");
+}
