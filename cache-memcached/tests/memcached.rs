@@ -243,7 +243,10 @@ async fn the_servers_item_size_limit_is_respected() {
 
 #[tokio::test]
 async fn concurrent_spread_writes_never_mix() {
-    let target = memcached::pair();
+    // Own servers with room for every write, so that no piece is evicted under the readers.
+    let servers = [0, 1].map(|_| MemcachedServer::start_with(MemcachedOptions::new().memory_mb(128)));
+    let target =
+        MemcachedTarget { servers: servers.iter().map(|s| s.address()).collect(), username: None, password: None };
     let cache = cache(&target, &unique_prefix("mix"), "");
     let values = [big(2 * MIB + 1000, 10), big(2 * MIB + 1000, 11)];
     cache.set("k", values[0].clone(), Ttl::Default).await.unwrap();
@@ -488,16 +491,16 @@ async fn expiry_is_kept_by_dec_and_changed_by_touch() {
     let target = memcached::single();
     let cache = cache(&target, &unique_prefix("cas-expiry"), "");
     // dec goes through compare-and-swap, which must send an expiry: it keeps the key's own.
-    cache.set("n", b("-5"), Ttl::After(Duration::from_secs(2))).await.unwrap();
+    cache.set("n", b("-5"), Ttl::After(Duration::from_secs(3))).await.unwrap();
     assert_eq!(cache.dec("n", 1).await.unwrap(), -6);
     assert_eq!(cache.inc("n", -1).await.unwrap(), -7);
     // touch to a long life, then dec: the long life stays.
-    cache.set("m", b("5"), Ttl::After(Duration::from_secs(2))).await.unwrap();
+    cache.set("m", b("5"), Ttl::After(Duration::from_secs(3))).await.unwrap();
     assert!(cache.touch("m", Ttl::After(Duration::from_secs(600))).await.unwrap());
     assert_eq!(cache.dec("m", 10).await.unwrap(), -5);
     // a permanent counter stays permanent through dec
     assert_eq!(cache.dec("p", 1).await.unwrap(), -1);
-    tokio::time::sleep(Duration::from_millis(3500)).await;
+    tokio::time::sleep(Duration::from_millis(4500)).await;
     assert_eq!(cache.get("n").await.unwrap(), None, "dec made an expiring key permanent");
     assert_eq!(cache.get("m").await.unwrap(), Some(b("-5")), "dec shortened a touched key back");
     assert_eq!(cache.get("p").await.unwrap(), Some(b("-1")));
