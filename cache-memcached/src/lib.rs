@@ -90,11 +90,11 @@
 //!
 //! Correctness across processes comes first: every command is sent in one pipelined batch behind a
 //! read of the generation (`GETK gen; <command>`), so a `clear` by another process is seen by the
-//! very next operation. That costs no extra round trip, only one extra small command per request to the
-//! server (the benchmark measured about 5% fewer operations per second than with the check left
-//! out); and when the generation turns out to have changed, the command is sent again with the
-//! new one (a write that went to the old namespace is unreachable garbage). Each process remembers
-//! the last generation per server only to know which keys to ask for.
+//! very next operation. That costs no extra round trip, only one extra small command per request
+//! (the benchmark measured about 5% fewer operations per second than with the check left out).
+//! When the generation turns out to have changed, the command is sent again with the new one (a
+//! write that went to the old namespace is unreachable garbage). Each process remembers the last
+//! generation per server only to know which keys to ask for.
 //!
 //! A generation key that was evicted or lost (server restart) is recreated with a *random* 63-bit
 //! value, never by counting from zero again, so entries of an earlier generation can never become
@@ -118,11 +118,11 @@
 //! bits while `BaseCache::inc` needs `i64`: a result above `i64::MAX` (or a stored number above it)
 //! is put back at once — the old text written back with a compare-and-swap, or, if another client
 //! changed it in that instant, a wrapping `incr` of the complement — and reported as `NotAnInteger`;
-//! for that instant another client could read the out-of-range number. `dec`, a negative delta,
-//! and a negative stored value
-//! (which memcached's `incr` refuses) go through a gets/compare-and-swap loop that keeps the expiry
-//! from the flags and creates an absent key with `add`, retrying on a race. memcached's `decr`
-//! is never used: it stops at 0 and pads shortened numbers with spaces.
+//! for that instant another client could read the out-of-range number. `dec`, a negative delta, and
+//! a negative stored value (which memcached's `incr` refuses) go through a gets/compare-and-swap
+//! loop that keeps the expiry recorded in the flags and creates an absent key with `add`, retrying
+//! on a race (two round trips). memcached's `decr` is never used: it stops at 0 and pads shortened
+//! numbers with spaces.
 //!
 //! # Values over the item size limit
 //!
