@@ -1,1 +1,390 @@
-//! Redis servers for tests (being written).
+//! Redis servers for tests: a standalone server (plain, with a password, with an ACL user), a
+//! Sentinel topology (1 master, 1 replica, 3 sentinels) and a Cluster (3 masters + 3 replicas),
+//! started as local processes on free loopback ports; or servers you run yourself, named by
+//! environment variables.
+//!
+//! # Shared servers
+//!
+//! [`standalone`], [`sentinel`] and [`cluster`] return targets for topologies that live as long as
+//! the test process: the first call starts them, later calls (from any test thread) reuse them.
+//! Tests share them safely when each uses its own key prefix, as the conformance suite does.
+//!
+//! ```no_run
+//! use cache_core::Config;
+//! use conformance_tests::harness::redis;
+//!
+//! let mut config = Config::default();
+//! redis::standalone().apply(&mut config); // sets CACHE_REDIS_URL
+//! ```
+//!
+//! Fault tests (killing a master, restarting a server) start their own topology with
+//! [`RedisServer::start_with`], [`SentinelTopology::start`] or [`ClusterTopology::start`]: a server
+//! given by the environment cannot be killed by the test.
+//!
+//! # Servers you run yourself (containers in CI)
+//!
+//! | variable | used by | value |
+//! |---|---|---|
+//! | `CACHEKIT_TEST_REDIS_URL` | [`standalone`] | `redis://host:port` |
+//! | `CACHEKIT_TEST_REDIS_SENTINELS` | [`sentinel`] | `host:port,host:port,...` of the sentinels |
+//! | `CACHEKIT_TEST_REDIS_SENTINEL_MASTER` | [`sentinel`] | the monitored master's name (default `mymaster`) |
+//! | `CACHEKIT_TEST_REDIS_CLUSTER` | [`cluster`] | `host:port,...` of cluster nodes |
+//!
+//! A GitHub Actions job with a Redis service container:
+//!
+//! ```yaml
+//! jobs:
+//!   test:
+//!     runs-on: ubuntu-latest
+//!     services:
+//!       redis:
+//!         image: redis:7
+//!         ports: ["6379:6379"]
+//!         options: --health-cmd "redis-cli ping" --health-interval 1s --health-retries 30
+//!     env:
+//!       CACHEKIT_TEST_REDIS_URL: redis://127.0.0.1:6379
+//!     steps:
+//!       - uses: actions/checkout@v4
+//!       - run: cargo test -p my-backend
+//! ```
+//!
+//! The local servers need `redis-server` (Debian package `redis-server`), `redis-sentinel`
+//! (`redis-sentinel`) and `redis-cli` (`redis-tools`). A missing binary fails the test with the
+//! install command ([`require_binary`]).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use cache_core::Config;
+
+use super::process::{ServerProcess, free_port, require_binary, wait_for_tcp};
+
+/// Names a standalone server to use instead of starting one.
+pub const URL_ENV: &str = "CACHEKIT_TEST_REDIS_URL";
+/// Names sentinels to use instead of starting a topology.
+pub const SENTINELS_ENV: &str = "CACHEKIT_TEST_REDIS_SENTINELS";
+/// The master name of [`SENTINELS_ENV`].
+pub const SENTINEL_MASTER_ENV: &str = "CACHEKIT_TEST_REDIS_SENTINEL_MASTER";
+/// Names cluster nodes to use instead of starting a cluster.
+pub const CLUSTER_ENV: &str = "CACHEKIT_TEST_REDIS_CLUSTER";
+
+/// The master name of the local Sentinel topology.
+pub const MASTER_NAME: &str = "mymaster";
+
+/// How long a starting server may take to accept connections.
+const START_TIMEOUT: Duration = Duration::from_secs(15);
+
+fn require_server() {
+    require_binary("redis-server", "redis-server");
+}
+
+fn require_cli() {
+    require_binary("redis-cli", "redis-tools");
+}
+
+/// Where a cache under test finds a standalone Redis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisTarget {
+    /// `redis://[user:password@]127.0.0.1:<port>`.
+    pub url: String,
+}
+
+impl RedisTarget {
+    /// Sets `CACHE_REDIS_URL`.
+    pub fn apply(&self, config: &mut Config) {
+        config.redis_url = Some(self.url.clone());
+    }
+}
+
+/// How to start a redis-server.
+#[derive(Debug, Clone, Default)]
+pub struct RedisOptions {
+    password: Option<String>,
+    acl_user: Option<(String, String)>,
+    replica_of: Option<u16>,
+    cluster: bool,
+    extra: Vec<String>,
+}
+
+impl RedisOptions {
+    /// A plain server: no password, no persistence.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `requirepass` (the default user's password).
+    pub fn password(mut self, password: &str) -> Self {
+        self.password = Some(password.to_owned());
+        self
+    }
+
+    /// An ACL user with every permission on every key.
+    pub fn acl_user(mut self, user: &str, password: &str) -> Self {
+        self.acl_user = Some((user.to_owned(), password.to_owned()));
+        self
+    }
+
+    /// A replica of the server on 127.0.0.1:`port`.
+    pub fn replica_of(mut self, port: u16) -> Self {
+        self.replica_of = Some(port);
+        self
+    }
+
+    /// A cluster node (`cluster-enabled yes`, node timeout 2 s).
+    pub fn cluster_node(mut self) -> Self {
+        self.cluster = true;
+        self
+    }
+
+    /// Any other line of redis.conf.
+    pub fn conf(mut self, line: &str) -> Self {
+        self.extra.push(line.to_owned());
+        self
+    }
+}
+
+/// A redis-server on a loopback port, killed when this value is dropped (and when the test
+/// process dies).
+#[derive(Debug)]
+pub struct RedisServer {
+    port: u16,
+    options: RedisOptions,
+    dir: tempfile::TempDir,
+    process: Option<ServerProcess>,
+}
+
+impl RedisServer {
+    /// Starts a plain server and waits until it answers.
+    pub fn start() -> RedisServer {
+        Self::start_with(RedisOptions::new())
+    }
+
+    /// Starts a server with `options` and waits until it answers `PING`. Panics with the install
+    /// command if the binary is missing, or with the server's log if it does not start.
+    pub fn start_with(options: RedisOptions) -> RedisServer {
+        require_server();
+        require_cli();
+        let dir = tempfile::Builder::new()
+            .prefix("cachekit-redis-")
+            .tempdir()
+            .unwrap_or_else(|e| panic!("cannot create a temporary directory for redis: {e}"));
+        let mut server = RedisServer { port: free_port(), options, dir, process: None };
+        server.spawn_and_wait();
+        server
+    }
+
+    fn write_conf(&self) -> PathBuf {
+        let dir = self.dir.path();
+        let mut conf = vec![
+            format!("port {}", self.port),
+            "bind 127.0.0.1".to_owned(),
+            "daemonize no".to_owned(),
+            "save \"\"".to_owned(),
+            "appendonly no".to_owned(),
+            format!("dir {}", dir.display()),
+            format!("logfile {}", dir.join("redis.log").display()),
+            // Replicas sync at once instead of after redis's default 5 s delay.
+            "repl-diskless-sync-delay 0".to_owned(),
+        ];
+        if let Some(password) = &self.options.password {
+            conf.push(format!("requirepass {password}"));
+            conf.push(format!("masterauth {password}"));
+        }
+        if let Some((user, password)) = &self.options.acl_user {
+            conf.push(format!("user {user} on >{password} ~* &* +@all"));
+        }
+        if let Some(master) = self.options.replica_of {
+            conf.push(format!("replicaof 127.0.0.1 {master}"));
+        }
+        if self.options.cluster {
+            conf.push("cluster-enabled yes".to_owned());
+            conf.push(format!("cluster-config-file {}", dir.join("nodes.conf").display()));
+            conf.push("cluster-node-timeout 2000".to_owned());
+        }
+        conf.extend(self.options.extra.iter().cloned());
+        let path = dir.join("redis.conf");
+        std::fs::write(&path, conf.join("\n") + "\n").unwrap_or_else(|e| panic!("cannot write redis.conf: {e}"));
+        path
+    }
+
+    fn spawn_and_wait(&mut self) {
+        let conf = self.write_conf();
+        let mut command = Command::new("redis-server");
+        command.arg(&conf);
+        let log = self.dir.path().join("stdout.log");
+        let process = ServerProcess::spawn(format!("redis:{}", self.port), command, &log)
+            .unwrap_or_else(|e| panic!("cannot start redis-server: {e}"));
+        self.process = Some(process);
+        let addr: SocketAddr = ([127, 0, 0, 1], self.port).into();
+        let deadline = Instant::now() + START_TIMEOUT;
+        let ready = wait_for_tcp(addr, START_TIMEOUT).is_ok() && {
+            loop {
+                if self.cli(&["PING"]).trim() == "PONG" {
+                    break true;
+                }
+                if Instant::now() > deadline {
+                    break false;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+        if !ready {
+            panic!("redis-server on port {} did not start. Its log:\n{}", self.port, self.log_tail(30));
+        }
+    }
+
+    /// The port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// `redis://[:password@]127.0.0.1:<port>` (the default user).
+    pub fn url(&self) -> String {
+        match &self.options.password {
+            Some(p) => format!("redis://:{p}@127.0.0.1:{}", self.port),
+            None => format!("redis://127.0.0.1:{}", self.port),
+        }
+    }
+
+    /// This server as a target.
+    pub fn target(&self) -> RedisTarget {
+        RedisTarget { url: self.url() }
+    }
+
+    /// Runs one command with redis-cli (authenticated as the default user) and returns its raw
+    /// output (`--no-raw` off: plain values, one per line).
+    pub fn cli(&self, args: &[&str]) -> String {
+        cli(self.port, self.options.password.as_deref(), args)
+    }
+
+    /// One field of `INFO <section>`, e.g. `info_field("commandstats", "cmdstat_mget")`.
+    pub fn info_field(&self, section: &str, field: &str) -> Option<String> {
+        let info = self.cli(&["INFO", section]);
+        info.lines().find_map(|line| line.trim().strip_prefix(&format!("{field}:")).map(str::to_owned))
+    }
+
+    /// Kills the process with SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            process.kill();
+        }
+    }
+
+    /// Starts the server again on the same port (killing it first if it runs) and waits until it
+    /// answers. Without persistence it comes back empty.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn_and_wait();
+    }
+
+    /// Whether the process runs.
+    pub fn is_running(&mut self) -> bool {
+        self.process.as_mut().is_some_and(ServerProcess::is_running)
+    }
+
+    /// The last `lines` lines of the server's log file.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(self.dir.path().join("redis.log")).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// The server's temporary directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// `redis-cli -p <port> [-a password] <args>`: its standard output (an error reply is output too).
+pub fn cli(port: u16, password: Option<&str>, args: &[&str]) -> String {
+    let mut command = Command::new("redis-cli");
+    command.args(["-h", "127.0.0.1", "-p", &port.to_string()]);
+    if let Some(p) = password {
+        command.args(["--no-auth-warning", "-a", p]);
+    }
+    let output = command.args(args).output().unwrap_or_else(|e| panic!("cannot run redis-cli: {e}"));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A plain redis-server shared by the tests of this process (or `CACHEKIT_TEST_REDIS_URL`).
+pub fn standalone() -> RedisTarget {
+    if let Ok(url) = std::env::var(URL_ENV) {
+        return RedisTarget { url };
+    }
+    static SERVER: OnceLock<RedisServer> = OnceLock::new();
+    SERVER.get_or_init(|| keep_for_process(RedisServer::start())).target()
+}
+
+/// A server held in a `static` is never dropped: its process dies with the test process
+/// (PR_SET_PDEATHSIG), and its temporary directory is removed at exit here.
+fn keep_for_process<T: HasDirs>(topology: T) -> T {
+    static DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    static REGISTERED: OnceLock<()> = OnceLock::new();
+    extern "C" fn remove_dirs() {
+        if let Ok(dirs) = DIRS.lock() {
+            for dir in dirs.iter() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+    REGISTERED.get_or_init(|| {
+        // SAFETY: registers a plain `extern "C" fn` that only touches a static.
+        unsafe { libc::atexit(remove_dirs) };
+    });
+    DIRS.lock().unwrap_or_else(|p| p.into_inner()).extend(topology.dirs());
+    topology
+}
+
+/// Topologies whose temporary directories outlive a `static`.
+trait HasDirs {
+    fn dirs(&self) -> Vec<PathBuf>;
+}
+
+impl HasDirs for RedisServer {
+    fn dirs(&self) -> Vec<PathBuf> {
+        vec![self.dir().to_owned()]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standalone_answers_and_restarts_on_the_same_port() {
+        let mut server = RedisServer::start();
+        assert_eq!(server.cli(&["SET", "k", "v"]).trim(), "OK");
+        let port = server.port();
+        server.kill();
+        assert!(std::net::TcpStream::connect(server.address()).is_err());
+        server.restart();
+        assert_eq!(server.port(), port);
+        assert_eq!(server.cli(&["PING"]).trim(), "PONG");
+    }
+
+    #[test]
+    fn password_and_acl_user() {
+        let server = RedisServer::start_with(RedisOptions::new().password("secret").acl_user("app", "apppass"));
+        assert_eq!(server.cli(&["PING"]).trim(), "PONG");
+        assert!(cli(server.port(), None, &["PING"]).contains("NOAUTH"));
+        assert!(server.url().starts_with("redis://:secret@"));
+        let out = Command::new("redis-cli")
+            .args(["-p", &server.port().to_string(), "--user", "app", "--pass", "apppass", "--no-auth-warning", "PING"])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "PONG");
+    }
+
+    #[test]
+    fn shared_standalone_is_reused() {
+        assert_eq!(standalone(), standalone());
+    }
+}

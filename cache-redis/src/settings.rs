@@ -1,0 +1,123 @@
+//! Connection settings from CACHE_* keys, shared by the three Redis backends.
+
+use std::time::Duration;
+
+use cache_core::config::redact_url;
+use cache_core::{CacheError, Config, Result};
+use redis::aio::ConnectionManagerConfig;
+use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisConnectionInfo};
+
+/// The CACHE_OPTIONS every Redis backend understands.
+pub const OPTIONS: &[&str] = &["pool_size", "connect_timeout", "response_timeout"];
+
+/// CACHE_OPTIONS of the Redis backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionOptions {
+    /// Multiplexed connections per server (`pool_size`, default 1). One multiplexed connection
+    /// pipelines the commands of any number of concurrent tasks; more help only on many cores.
+    pub pool_size: usize,
+    /// Limit for establishing a connection (`connect_timeout`, default 2 s).
+    pub connect_timeout: Duration,
+    /// Limit for an answer (`response_timeout`, default 5 s). redis-rs's own default (about
+    /// 500 ms) is short for large values or a busy server.
+    pub response_timeout: Duration,
+}
+
+impl ConnectionOptions {
+    /// Reads and checks the options; `extra` are option names a backend adds to [`OPTIONS`].
+    pub fn from_config(config: &Config, backend: &str, extra: &[&str]) -> Result<ConnectionOptions> {
+        let known: Vec<&str> = OPTIONS.iter().chain(extra).copied().collect();
+        config.options.reject_unknown(backend, &known)?;
+        let pool_size = config.options.get_u64("pool_size")?.unwrap_or(1);
+        if !(1..=1024).contains(&pool_size) {
+            return Err(CacheError::config("CACHE_OPTIONS.pool_size", pool_size.to_string(), "expected 1 to 1024"));
+        }
+        Ok(ConnectionOptions {
+            pool_size: pool_size as usize,
+            connect_timeout: config.options.get_duration("connect_timeout")?.unwrap_or(Duration::from_secs(2)),
+            response_timeout: config.options.get_duration("response_timeout")?.unwrap_or(Duration::from_secs(5)),
+        })
+    }
+
+    /// The reconnecting connection's settings. Reconnection is retried twice with short delays, so
+    /// that while a server is down calls fail within about half a second instead of waiting out a
+    /// long back-off, and the first call after it is back reconnects at once.
+    pub fn manager_config(&self) -> ConnectionManagerConfig {
+        ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.connect_timeout))
+            .set_response_timeout(Some(self.response_timeout))
+            .set_number_of_retries(2)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_millis(250))
+    }
+}
+
+/// Database, user name and password from CACHE_REDIS_DB / USERNAME / PASSWORD.
+pub fn redis_settings(config: &Config) -> RedisConnectionInfo {
+    let mut info = RedisConnectionInfo::default().set_db(i64::from(config.redis_db.unwrap_or(0)));
+    if let Some(user) = &config.redis_username {
+        info = info.set_username(user);
+    }
+    if let Some(password) = &config.redis_password {
+        info = info.set_password(password);
+    }
+    info
+}
+
+/// Where a standalone server is, from CACHE_REDIS_URL or HOST / PORT / DB / USERNAME / PASSWORD.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// What redis-rs connects to.
+    pub info: ConnectionInfo,
+    /// The address for messages (no password).
+    pub target: String,
+    /// The setting(s) that gave the address.
+    pub address_setting: &'static str,
+    /// The setting(s) that gave the credentials.
+    pub password_setting: &'static str,
+    /// The setting(s) that gave the database index.
+    pub db_setting: &'static str,
+}
+
+/// The standalone endpoint `config` names. CACHE_REDIS_URL wins over the separate keys.
+pub fn endpoint(config: &Config) -> Result<Endpoint> {
+    if let Some(url) = &config.redis_url {
+        let shown = redact_url(url);
+        if url.starts_with("rediss://") {
+            install_tls_provider();
+        }
+        let info = url.as_str().into_connection_info().map_err(|e| {
+            CacheError::config(
+                "CACHE_REDIS_URL",
+                shown.clone(),
+                format!("not a Redis URL ({e}); expected redis://[user:password@]host:port/db, rediss://... for TLS, or unix:///path/to/socket"),
+            )
+        })?;
+        return Ok(Endpoint {
+            info,
+            target: shown,
+            address_setting: "CACHE_REDIS_URL",
+            password_setting: "the password in CACHE_REDIS_URL",
+            db_setting: "CACHE_REDIS_URL",
+        });
+    }
+    let host = config.redis_host.clone().unwrap_or_else(|| "localhost".to_owned());
+    let port = config.redis_port.unwrap_or(6379);
+    let info = ConnectionAddr::Tcp(host.clone(), port)
+        .into_connection_info()
+        .map_err(|e| CacheError::config("CACHE_REDIS_HOST", host.clone(), e.to_string()))?
+        .set_redis_settings(redis_settings(config));
+    Ok(Endpoint {
+        info,
+        target: format!("{host}:{port}"),
+        address_setting: "CACHE_REDIS_HOST / CACHE_REDIS_PORT",
+        password_setting: "CACHE_REDIS_PASSWORD / CACHE_REDIS_USERNAME",
+        db_setting: "CACHE_REDIS_DB",
+    })
+}
+
+/// redis-rs's rustls support panics at the first TLS connection unless a process-wide crypto
+/// provider is installed; install ring's once (a provider the application installed stays).
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -1,0 +1,102 @@
+//! [`Topology`]: how a Redis backend reaches its server(s). The commands are the same for every
+//! topology ([`crate::RedisBackend`]); only connecting differs.
+
+use std::future::Future;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use cache_core::{Config, Result};
+use redis::RedisError;
+use redis::aio::{ConnectionLike, ConnectionManager};
+
+use crate::errors::ErrorContext;
+use crate::settings::{ConnectionOptions, OPTIONS, endpoint};
+
+/// A way of reaching Redis: one server, a master found through sentinels, or a cluster.
+pub trait Topology: Send + Sync + Sized + 'static {
+    /// The `CACHE_TYPE` name of the backend.
+    const TYPE_NAME: &'static str;
+    /// True for Redis Cluster: a transaction or pipeline cannot span hash slots there.
+    const CLUSTER: bool = false;
+
+    /// What commands are sent on.
+    type Connection: ConnectionLike + Clone + Send + Sync + 'static;
+    /// What `clear` scans: the one server, or each cluster master.
+    type ScanConnection: ConnectionLike + Send + 'static;
+
+    /// Checks the settings and prepares clients; never connects (connections are made on first
+    /// use, so that an application starts while its cache server is down).
+    fn from_config(config: &Config) -> Result<Self>;
+
+    /// How errors name the settings.
+    fn error_context(&self) -> &ErrorContext;
+
+    /// A connection for the next command.
+    fn connection(&self) -> impl Future<Output = Result<Self::Connection>> + Send;
+
+    /// A connection to every server that holds keys, for `clear`.
+    fn scan_connections(&self) -> impl Future<Output = Result<Vec<Self::ScanConnection>>> + Send;
+
+    /// Sees every error a command returned, so that a topology can react to it (re-resolve a
+    /// master after a failover).
+    fn observe_error(&self, _error: &RedisError) {}
+}
+
+/// One Redis server, through redis-rs's reconnecting multiplexed connection(s).
+///
+/// Not deadpool-redis: its pool recycles every checkout with `UNWATCH` + `PING`, a round trip per
+/// cache operation, while a multiplexed connection needs no checkout at all — it pipelines the
+/// commands of all concurrent tasks on one socket — and `ConnectionManager` reconnects by itself.
+pub struct Standalone {
+    client: redis::Client,
+    options: ConnectionOptions,
+    connections: OnceLock<Box<[ConnectionManager]>>,
+    next: AtomicUsize,
+    errors: ErrorContext,
+}
+
+impl Topology for Standalone {
+    const TYPE_NAME: &'static str = "RedisCache";
+    type Connection = ConnectionManager;
+    type ScanConnection = ConnectionManager;
+
+    fn from_config(config: &Config) -> Result<Self> {
+        let options = ConnectionOptions::from_config(config, Self::TYPE_NAME, &[])?;
+        let endpoint = endpoint(config)?;
+        let errors = ErrorContext {
+            backend: Self::TYPE_NAME,
+            target: endpoint.target.clone(),
+            address_setting: endpoint.address_setting,
+            password_setting: endpoint.password_setting,
+            db_setting: endpoint.db_setting,
+        };
+        let client = redis::Client::open(endpoint.info).map_err(|e| errors.map("connect", e))?;
+        Ok(Standalone { client, options, connections: OnceLock::new(), next: AtomicUsize::new(0), errors })
+    }
+
+    fn error_context(&self) -> &ErrorContext {
+        &self.errors
+    }
+
+    async fn connection(&self) -> Result<ConnectionManager> {
+        // Made on first use, inside the runtime that uses them (a ConnectionManager drives its
+        // socket from a task of the runtime that created it).
+        let connections = self.connections.get_or_init(|| {
+            (0..self.options.pool_size)
+                .map(|_| {
+                    ConnectionManager::new_lazy_with_config(self.client.clone(), self.options.manager_config())
+                        .expect("a ConnectionManager without pub/sub settings always builds")
+                })
+                .collect()
+        });
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % connections.len();
+        Ok(connections[i].clone())
+    }
+
+    async fn scan_connections(&self) -> Result<Vec<ConnectionManager>> {
+        Ok(vec![self.connection().await?])
+    }
+}
+
+/// The CACHE_OPTIONS of [`Standalone`].
+pub const STANDALONE_OPTIONS: &[&str] = OPTIONS;
