@@ -1,8 +1,276 @@
-//! Being written (see the issue tracker); registers nothing yet.
+//! [`RedisSentinelCache`]: cachekit on a Redis master found through Sentinel, following failovers
+//! without a restart of the application.
+//!
+//! redis-rs resolves a Sentinel master once; following a failover is this crate's job:
+//!
+//! * The master's address is asked of the sentinels in `CACHE_REDIS_SENTINELS`, in order, until
+//!   one answers (`SENTINEL GET-MASTER-ADDR-BY-NAME <CACHE_REDIS_SENTINEL_MASTER>`).
+//! * Commands go to that master over a reconnecting multiplexed connection, exactly as
+//!   [`cache_redis::RedisCache`] does — the command layer is cache-redis's [`RedisBackend`].
+//! * A connection error, or a `READONLY` answer (the old master came back as a replica), marks the
+//!   address stale; the next call asks the sentinels again (at most every 100 ms) and, when they
+//!   name a new master, switches to it. While a failover is under way calls fail with
+//!   `CacheError::Connection` (misses through `Cache` with `CACHE_IGNORE_ERRORS`); once the
+//!   sentinels have promoted the replica, the next call writes to it.
+//!
+//! Settings: `CACHE_REDIS_SENTINELS` (host:port list), `CACHE_REDIS_SENTINEL_MASTER` (default
+//! `mymaster`), `CACHE_REDIS_PASSWORD` / `CACHE_REDIS_USERNAME` / `CACHE_REDIS_DB` for the master,
+//! `CACHE_REDIS_SENTINEL_PASSWORD` for the sentinels, and the CACHE_OPTIONS of RedisCache.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use cache_core::{Cache, Config, Ttl};
+//! use cache_redis_sentinel::RedisSentinelCache;
+//!
+//! # async fn demo() -> cache_core::Result<()> {
+//! let config = Config::from_map([
+//!     ("CACHE_TYPE", "RedisSentinelCache"),
+//!     ("CACHE_REDIS_SENTINELS", "10.0.0.1:26379,10.0.0.2:26379,10.0.0.3:26379"),
+//!     ("CACHE_REDIS_SENTINEL_MASTER", "mymaster"),
+//!     ("CACHE_KEY_PREFIX", "myapp:"),
+//! ])?;
+//! let cache = Cache::new(Arc::new(RedisSentinelCache::new(&config)?), config);
+//! cache.set("k", "v", Ttl::Default).await?;
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
 
-use cache_core::{Registry, Result};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
-/// Registers this crate's backends in `registry`.
-pub fn register(_registry: &mut Registry) -> Result<()> {
-    Ok(())
+use cache_core::{BaseCache, CacheError, Config, Registry, Result};
+use cache_redis::errors::ErrorContext;
+use cache_redis::settings::{ConnectionOptions, redis_settings};
+use cache_redis::{RedisBackend, Topology};
+use redis::aio::ConnectionManager;
+use redis::{AsyncConnectionConfig, ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo, RedisError};
+
+/// A cache on the master that Redis Sentinel names. See the crate docs.
+pub type RedisSentinelCache = RedisBackend<Sentinel>;
+
+/// The `CACHE_TYPE` name of [`RedisSentinelCache`].
+pub const TYPE_NAME: &str = <Sentinel as Topology>::TYPE_NAME;
+
+/// The least time between two questions to the sentinels.
+const RESOLVE_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Registers `RedisSentinelCache` in `registry`.
+pub fn register(registry: &mut Registry) -> Result<()> {
+    registry.register(TYPE_NAME, |config: &Config| Ok(Arc::new(RedisSentinelCache::new(config)?) as Arc<dyn BaseCache>))
+}
+
+/// The master Sentinel names, followed across failovers.
+pub struct Sentinel {
+    sentinels: Vec<(String, u16)>,
+    master_name: String,
+    sentinel_settings: RedisConnectionInfo,
+    master_settings: RedisConnectionInfo,
+    options: ConnectionOptions,
+    current: RwLock<Option<Master>>,
+    stale: AtomicBool,
+    /// One resolution at a time; the others wait for it and use its result.
+    resolving: tokio::sync::Mutex<Option<Instant>>,
+    errors: ErrorContext,
+}
+
+#[derive(Clone)]
+struct Master {
+    address: (String, u16),
+    connection: ConnectionManager,
+}
+
+impl Sentinel {
+    /// The master's address as last resolved, if any.
+    pub fn master_address(&self) -> Option<(String, u16)> {
+        self.current.read().unwrap_or_else(|p| p.into_inner()).as_ref().map(|m| m.address.clone())
+    }
+
+    /// Asks the sentinels, in order, for the master's address.
+    async fn ask_sentinels(&self) -> Result<(String, u16)> {
+        let mut failures = Vec::new();
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.options.connect_timeout))
+            .set_response_timeout(Some(self.options.connect_timeout));
+        for (host, port) in &self.sentinels {
+            let info = ConnectionAddr::Tcp(host.clone(), *port)
+                .into_connection_info()
+                .map(|i| i.set_redis_settings(self.sentinel_settings.clone()));
+            let answer = async {
+                let client = redis::Client::open(info?)?;
+                let mut conn = client.get_multiplexed_async_connection_with_config(&config).await?;
+                redis::cmd("SENTINEL")
+                    .arg("GET-MASTER-ADDR-BY-NAME")
+                    .arg(&self.master_name)
+                    .query_async::<Option<(String, u16)>>(&mut conn)
+                    .await
+            };
+            match answer.await {
+                Ok(Some(address)) => return Ok(address),
+                Ok(None) => failures.push(format!("{host}:{port} does not know a master named {:?}", self.master_name)),
+                Err(e) if e.kind() == redis::ErrorKind::AuthenticationFailed || e.code() == Some("NOAUTH") => {
+                    return Err(CacheError::Authentication {
+                        backend: TYPE_NAME,
+                        setting: "CACHE_REDIS_SENTINEL_PASSWORD",
+                        message: format!("sentinel {host}:{port} refused the credentials: {e}"),
+                    });
+                }
+                Err(e) => failures.push(format!("{host}:{port}: {e}")),
+            }
+        }
+        let unknown_master = failures.iter().all(|f| f.contains("does not know a master"));
+        if unknown_master {
+            return Err(CacheError::config(
+                "CACHE_REDIS_SENTINEL_MASTER",
+                self.master_name.clone(),
+                format!("no sentinel monitors a master of this name ({})", failures.join("; ")),
+            ));
+        }
+        Err(CacheError::Connection {
+            backend: TYPE_NAME,
+            target: self.errors.target.clone(),
+            message: format!(
+                "no sentinel named the master ({}); check CACHE_REDIS_SENTINELS and that the sentinels run",
+                failures.join("; ")
+            ),
+            source: None,
+        })
+    }
+
+    fn current(&self) -> Option<Master> {
+        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Resolves the master again (unless another task just did), switching connections if it moved.
+    async fn resolve(&self) -> Result<ConnectionManager> {
+        let mut last = self.resolving.lock().await;
+        if let Some(master) = self.current()
+            && (!self.stale.load(Ordering::Acquire) || last.is_some_and(|t| t.elapsed() < RESOLVE_INTERVAL))
+        {
+            return Ok(master.connection);
+        }
+        *last = Some(Instant::now());
+        let address = self.ask_sentinels().await?;
+        self.stale.store(false, Ordering::Release);
+        if let Some(master) = self.current()
+            && master.address == address
+        {
+            return Ok(master.connection);
+        }
+        let info = ConnectionAddr::Tcp(address.0.clone(), address.1)
+            .into_connection_info()
+            .map_err(|e| self.errors.map("connect", e))?
+            .set_redis_settings(self.master_settings.clone());
+        let client = redis::Client::open(info).map_err(|e| self.errors.map("connect", e))?;
+        let connection = ConnectionManager::new_lazy_with_config(client, self.options.manager_config())
+            .map_err(|e| self.errors.map("connect", e))?;
+        if let Some(old) = self.master_address() {
+            tracing::warn!(from = ?old, to = ?address, master = %self.master_name, "Redis Sentinel master moved; following it");
+        }
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) =
+            Some(Master { address, connection: connection.clone() });
+        Ok(connection)
+    }
+}
+
+fn parse_address(entry: &str) -> Result<(String, u16)> {
+    let bad = || {
+        CacheError::config(
+            "CACHE_REDIS_SENTINELS",
+            entry,
+            "expected host:port entries separated by commas, e.g. 10.0.0.1:26379,10.0.0.2:26379",
+        )
+    };
+    let (host, port) = entry.trim().rsplit_once(':').ok_or_else(bad)?;
+    let port = port.parse::<u16>().map_err(|_| bad())?;
+    if host.is_empty() {
+        return Err(bad());
+    }
+    Ok((host.trim_matches(['[', ']']).to_owned(), port))
+}
+
+impl Topology for Sentinel {
+    const TYPE_NAME: &'static str = "RedisSentinelCache";
+    type Connection = ConnectionManager;
+    type ScanConnection = ConnectionManager;
+
+    fn from_config(config: &Config) -> Result<Self> {
+        let options = ConnectionOptions::from_config(config, Self::TYPE_NAME, &[])?;
+        if config.redis_sentinels.is_empty() {
+            return Err(CacheError::config(
+                "CACHE_REDIS_SENTINELS",
+                "",
+                "RedisSentinelCache needs the sentinels' addresses, e.g. CACHE_REDIS_SENTINELS=10.0.0.1:26379,10.0.0.2:26379",
+            ));
+        }
+        let sentinels = config.redis_sentinels.iter().map(|s| parse_address(s)).collect::<Result<Vec<_>>>()?;
+        let master_name = config.redis_sentinel_master.clone().unwrap_or_else(|| "mymaster".to_owned());
+        let mut sentinel_settings = RedisConnectionInfo::default();
+        if let Some(password) = &config.redis_sentinel_password {
+            sentinel_settings = sentinel_settings.set_password(password);
+        }
+        let errors = ErrorContext {
+            backend: Self::TYPE_NAME,
+            target: format!("master {master_name:?} via sentinels {}", config.redis_sentinels.join(",")),
+            address_setting: "CACHE_REDIS_SENTINELS / CACHE_REDIS_SENTINEL_MASTER",
+            password_setting: "CACHE_REDIS_PASSWORD / CACHE_REDIS_USERNAME",
+            db_setting: "CACHE_REDIS_DB",
+        };
+        Ok(Sentinel {
+            sentinels,
+            master_name,
+            sentinel_settings,
+            master_settings: redis_settings(config),
+            options,
+            current: RwLock::new(None),
+            stale: AtomicBool::new(true),
+            resolving: tokio::sync::Mutex::new(None),
+            errors,
+        })
+    }
+
+    fn error_context(&self) -> &ErrorContext {
+        &self.errors
+    }
+
+    async fn connection(&self) -> Result<ConnectionManager> {
+        if !self.stale.load(Ordering::Acquire)
+            && let Some(master) = self.current()
+        {
+            return Ok(master.connection);
+        }
+        self.resolve().await
+    }
+
+    async fn scan_connections(&self) -> Result<Vec<ConnectionManager>> {
+        Ok(vec![self.connection().await?])
+    }
+
+    /// A dropped or refused connection, a timeout, or `READONLY` (the old master is back as a
+    /// replica) may mean a failover: ask the sentinels again before the next command.
+    fn observe_error(&self, error: &RedisError) {
+        let moved = error.is_io_error()
+            || error.is_connection_refusal()
+            || error.is_connection_dropped()
+            || error.is_timeout()
+            || matches!(error.kind(), redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly));
+        if moved {
+            self.stale.store(true, Ordering::Release);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sentinel_addresses_are_checked() {
+        assert_eq!(parse_address("10.0.0.1:26379").unwrap(), ("10.0.0.1".to_owned(), 26379));
+        assert_eq!(parse_address(" [::1]:26379 ").unwrap(), ("::1".to_owned(), 26379));
+        for bad in ["10.0.0.1", ":26379", "host:port", "host:99999"] {
+            let err = parse_address(bad).unwrap_err();
+            assert!(matches!(&err, CacheError::Config { key, .. } if key == "CACHE_REDIS_SENTINELS"), "{bad}: {err}");
+        }
+    }
 }

@@ -323,6 +323,152 @@ pub fn standalone() -> RedisTarget {
     SERVER.get_or_init(|| keep_for_process(RedisServer::start())).target()
 }
 
+/// Where a cache under test finds a Sentinel-managed master.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentinelTarget {
+    /// `host:port` of each sentinel.
+    pub sentinels: Vec<String>,
+    /// The monitored master's name.
+    pub master_name: String,
+}
+
+impl SentinelTarget {
+    /// Sets `CACHE_REDIS_SENTINELS` and `CACHE_REDIS_SENTINEL_MASTER`.
+    pub fn apply(&self, config: &mut Config) {
+        config.redis_sentinels = self.sentinels.clone();
+        config.redis_sentinel_master = Some(self.master_name.clone());
+    }
+}
+
+/// One master, one replica and three sentinels (quorum 2, `down-after-milliseconds` 1000,
+/// `failover-timeout` 3000), all on loopback. Killed when dropped.
+#[derive(Debug)]
+pub struct SentinelTopology {
+    master: RedisServer,
+    replica: RedisServer,
+    sentinels: Vec<(u16, tempfile::TempDir, ServerProcess)>,
+}
+
+impl SentinelTopology {
+    /// Starts the topology and waits until the sentinels know the master, the replica and each
+    /// other (about 2 s): the replica is synced before the sentinels start, so they find it in
+    /// their first poll instead of after 10 s.
+    pub fn start() -> SentinelTopology {
+        require_binary("redis-sentinel", "redis-sentinel");
+        let master = RedisServer::start();
+        let replica = RedisServer::start_with(RedisOptions::new().replica_of(master.port()));
+        wait_until(Duration::from_secs(20), "the replica to sync", || {
+            replica.info_field("replication", "master_link_status").as_deref() == Some("up")
+        });
+        let sentinels: Vec<_> = (0..3).map(|_| start_sentinel(master.port())).collect();
+        let topology = SentinelTopology { master, replica, sentinels };
+        let first = topology.sentinels[0].0;
+        wait_until(Duration::from_secs(30), "the sentinels to see the replica and each other", || {
+            let info = cli(first, None, &["SENTINEL", "MASTER", MASTER_NAME]);
+            let field = |name: &str| {
+                let lines: Vec<&str> = info.lines().map(str::trim).collect();
+                lines.iter().position(|l| *l == name).and_then(|i| lines.get(i + 1)).map(|v| v.to_string())
+            };
+            field("num-other-sentinels").as_deref() == Some("2") && field("num-slaves").as_deref() == Some("1")
+        });
+        topology
+    }
+
+    /// This topology as a target.
+    pub fn target(&self) -> SentinelTarget {
+        SentinelTarget {
+            sentinels: self.sentinels.iter().map(|(port, ..)| format!("127.0.0.1:{port}")).collect(),
+            master_name: MASTER_NAME.to_owned(),
+        }
+    }
+
+    /// The master's port as the first sentinel reports it now.
+    pub fn reported_master_port(&self) -> Option<u16> {
+        let out = cli(self.sentinels[0].0, None, &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER_NAME]);
+        out.lines().nth(1)?.trim().parse().ok()
+    }
+
+    /// The port of the master the topology started with.
+    pub fn original_master_port(&self) -> u16 {
+        self.master.port()
+    }
+
+    /// The port of the replica the topology started with.
+    pub fn original_replica_port(&self) -> u16 {
+        self.replica.port()
+    }
+
+    /// Kills the original master with SIGKILL, as a crash would.
+    pub fn kill_master(&mut self) {
+        self.master.kill();
+    }
+
+    /// Waits until every sentinel reports the original replica as master and it answers `ROLE`
+    /// as master; returns how long that took.
+    pub fn wait_for_failover(&self, limit: Duration) -> Duration {
+        let started = Instant::now();
+        let replica = self.replica.port();
+        wait_until(limit, "the sentinels to promote the replica", || {
+            self.sentinels.iter().all(|(port, ..)| {
+                let out = cli(*port, None, &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER_NAME]);
+                out.lines().nth(1).map(str::trim) == Some(&replica.to_string())
+            }) && self.replica.cli(&["ROLE"]).lines().next().map(str::trim) == Some("master")
+        });
+        started.elapsed()
+    }
+}
+
+fn start_sentinel(master_port: u16) -> (u16, tempfile::TempDir, ServerProcess) {
+    let port = free_port();
+    let dir = tempfile::Builder::new()
+        .prefix("cachekit-sentinel-")
+        .tempdir()
+        .unwrap_or_else(|e| panic!("cannot create a temporary directory for redis-sentinel: {e}"));
+    // Sentinel rewrites its config file, so it lives in the sentinel's own directory.
+    let conf = dir.path().join("sentinel.conf");
+    let text = format!(
+        "port {port}\nbind 127.0.0.1\ndaemonize no\ndir {dir}\nlogfile {log}\n\
+         sentinel monitor {MASTER_NAME} 127.0.0.1 {master_port} 2\n\
+         sentinel down-after-milliseconds {MASTER_NAME} 1000\n\
+         sentinel failover-timeout {MASTER_NAME} 3000\n\
+         sentinel parallel-syncs {MASTER_NAME} 1\n",
+        dir = dir.path().display(),
+        log = dir.path().join("sentinel.log").display(),
+    );
+    std::fs::write(&conf, text).unwrap_or_else(|e| panic!("cannot write sentinel.conf: {e}"));
+    let mut command = Command::new("redis-sentinel");
+    command.arg(&conf);
+    let process = ServerProcess::spawn(format!("sentinel:{port}"), command, &dir.path().join("stdout.log"))
+        .unwrap_or_else(|e| panic!("cannot start redis-sentinel: {e}"));
+    if let Err(e) = wait_for_tcp(([127, 0, 0, 1], port).into(), START_TIMEOUT) {
+        let log = std::fs::read_to_string(dir.path().join("sentinel.log")).unwrap_or_default();
+        panic!("redis-sentinel on port {port} did not start ({e}). Its log:\n{log}");
+    }
+    (port, dir, process)
+}
+
+fn wait_until(limit: Duration, what: &str, mut ready: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !ready() {
+        if started.elapsed() > limit {
+            panic!("gave up waiting for {what} after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// A Sentinel topology shared by the tests of this process (or the sentinels named by
+/// `CACHEKIT_TEST_REDIS_SENTINELS`).
+pub fn sentinel() -> SentinelTarget {
+    if let Ok(list) = std::env::var(SENTINELS_ENV) {
+        let sentinels = list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        let master_name = std::env::var(SENTINEL_MASTER_ENV).unwrap_or_else(|_| MASTER_NAME.to_owned());
+        return SentinelTarget { sentinels, master_name };
+    }
+    static TOPOLOGY: OnceLock<SentinelTopology> = OnceLock::new();
+    TOPOLOGY.get_or_init(|| keep_for_process(SentinelTopology::start())).target()
+}
+
 /// A server held in a `static` is never dropped: its process dies with the test process
 /// (PR_SET_PDEATHSIG), and its temporary directory is removed at exit here.
 fn keep_for_process<T: HasDirs>(topology: T) -> T {
@@ -354,6 +500,15 @@ impl HasDirs for RedisServer {
     }
 }
 
+impl HasDirs for SentinelTopology {
+    fn dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = self.master.dirs();
+        dirs.extend(self.replica.dirs());
+        dirs.extend(self.sentinels.iter().map(|(_, dir, _)| dir.path().to_owned()));
+        dirs
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,6 +536,18 @@ mod tests {
             .output()
             .unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "PONG");
+    }
+
+    #[test]
+    fn sentinel_topology_fails_over() {
+        let started = Instant::now();
+        let mut topology = SentinelTopology::start();
+        println!("sentinel topology ready in {:?}", started.elapsed());
+        assert_eq!(topology.reported_master_port(), Some(topology.original_master_port()));
+        topology.kill_master();
+        let took = topology.wait_for_failover(Duration::from_secs(30));
+        println!("sentinel failover took {took:?}");
+        assert_eq!(topology.reported_master_port(), Some(topology.original_replica_port()));
     }
 
     #[test]
