@@ -1,8 +1,206 @@
-//! Being written (see the issue tracker); registers nothing yet.
+//! [`RedisClusterCache`]: cachekit on Redis Cluster, through redis-rs's cluster-async client.
+//!
+//! * Every operation works across hash slots: `get_many` and `delete_many` are one `MGET` /
+//!   `UNLINK` that redis-rs splits per slot (answers kept in order; not atomic across slots);
+//!   `set_many` is one `MULTI`/`EXEC` transaction per slot, sent concurrently.
+//! * `clear` scans every master (`SCAN MATCH prefix*`, found with `CLUSTER NODES`) and unlinks what
+//!   it finds through the cluster connection. A master that is failing is skipped: its replica,
+//!   once promoted, is scanned instead.
+//! * A master's failover is followed by redis-rs, which refreshes the slot map on `MOVED` and on
+//!   connection errors. Commands are retried for up to about 2.5 s meanwhile, then fail with a
+//!   `CacheError::Connection` (misses through `Cache` with `CACHE_IGNORE_ERRORS`).
+//!
+//! Settings: `CACHE_REDIS_CLUSTER` (seed nodes, host:port list), `CACHE_REDIS_PASSWORD` /
+//! `CACHE_REDIS_USERNAME`, `CACHE_KEY_PREFIX`, and the CACHE_OPTIONS of RedisCache. Redis Cluster
+//! has one database, so `CACHE_REDIS_DB` must be 0 or unset.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use cache_core::{Cache, Config, Ttl};
+//! use cache_redis_cluster::RedisClusterCache;
+//!
+//! # async fn demo() -> cache_core::Result<()> {
+//! let config = Config::from_map([
+//!     ("CACHE_TYPE", "RedisClusterCache"),
+//!     ("CACHE_REDIS_CLUSTER", "10.0.0.1:7000,10.0.0.2:7000,10.0.0.3:7000"),
+//!     ("CACHE_KEY_PREFIX", "myapp:"),
+//! ])?;
+//! let cache = Cache::new(Arc::new(RedisClusterCache::new(&config)?), config);
+//! cache.set_many(&[("a", 1), ("b", 2)], Ttl::Default).await?;
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
 
-use cache_core::{Registry, Result};
+use std::sync::Arc;
 
-/// Registers this crate's backends in `registry`.
-pub fn register(_registry: &mut Registry) -> Result<()> {
-    Ok(())
+use cache_core::{BaseCache, CacheError, Config, Registry, Result};
+use cache_redis::errors::ErrorContext;
+use cache_redis::settings::ConnectionOptions;
+use cache_redis::{RedisBackend, Topology};
+use redis::aio::MultiplexedConnection;
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
+use redis::cluster_async::ClusterConnection;
+use redis::{AsyncConnectionConfig, ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo};
+use tokio::sync::OnceCell;
+
+/// A cache on a Redis Cluster. See the crate docs.
+pub type RedisClusterCache = RedisBackend<Cluster>;
+
+/// The `CACHE_TYPE` name of [`RedisClusterCache`].
+pub const TYPE_NAME: &str = <Cluster as Topology>::TYPE_NAME;
+
+/// Registers `RedisClusterCache` in `registry`.
+pub fn register(registry: &mut Registry) -> Result<()> {
+    registry.register(TYPE_NAME, |config: &Config| Ok(Arc::new(RedisClusterCache::new(config)?) as Arc<dyn BaseCache>))
+}
+
+/// A Redis Cluster, reached through its seed nodes.
+pub struct Cluster {
+    client: ClusterClient,
+    connection: OnceCell<ClusterConnection>,
+    node_settings: RedisConnectionInfo,
+    options: ConnectionOptions,
+    errors: ErrorContext,
+}
+
+impl Cluster {
+    /// The masters that are up, from `CLUSTER NODES` (`host:port`).
+    pub async fn masters(&self) -> Result<Vec<(String, u16)>> {
+        let mut conn = self.connection().await?;
+        let nodes: String =
+            redis::cmd("CLUSTER").arg("NODES").query_async(&mut conn).await.map_err(|e| self.errors.map("clear", e))?;
+        Ok(parse_masters(&nodes))
+    }
+}
+
+/// `<id> <ip:port@cport[,hostname]> <flags> ...` lines: the masters whose flags have no `fail`.
+fn parse_masters(nodes: &str) -> Vec<(String, u16)> {
+    nodes
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let address = fields.nth(1)?;
+            let flags = fields.next()?;
+            let is_live_master =
+                flags.split(',').any(|f| f == "master") && !flags.split(',').any(|f| f.starts_with("fail"));
+            if !is_live_master {
+                return None;
+            }
+            let host_port = address.split(['@', ',']).next()?;
+            let (host, port) = host_port.rsplit_once(':')?;
+            Some((host.to_owned(), port.parse().ok()?))
+        })
+        .collect()
+}
+
+impl Topology for Cluster {
+    const TYPE_NAME: &'static str = "RedisClusterCache";
+    const CLUSTER: bool = true;
+    type Connection = ClusterConnection;
+    type ScanConnection = MultiplexedConnection;
+
+    fn from_config(config: &Config) -> Result<Self> {
+        let options = ConnectionOptions::from_config(config, Self::TYPE_NAME, &[])?;
+        if config.redis_cluster.is_empty() {
+            return Err(CacheError::config(
+                "CACHE_REDIS_CLUSTER",
+                "",
+                "RedisClusterCache needs seed nodes, e.g. CACHE_REDIS_CLUSTER=10.0.0.1:7000,10.0.0.2:7000",
+            ));
+        }
+        if config.redis_db.is_some_and(|db| db != 0) {
+            return Err(CacheError::config(
+                "CACHE_REDIS_DB",
+                config.redis_db.unwrap_or_default().to_string(),
+                "Redis Cluster has only database 0; unset CACHE_REDIS_DB",
+            ));
+        }
+        let errors = ErrorContext {
+            backend: Self::TYPE_NAME,
+            target: config.redis_cluster.join(","),
+            address_setting: "CACHE_REDIS_CLUSTER",
+            password_setting: "CACHE_REDIS_PASSWORD / CACHE_REDIS_USERNAME",
+            db_setting: "CACHE_REDIS_DB",
+        };
+        let seeds = config
+            .redis_cluster
+            .iter()
+            .map(|node| {
+                let url = if node.contains("://") { node.clone() } else { format!("redis://{node}") };
+                url.as_str().into_connection_info().map_err(|e| {
+                    CacheError::config("CACHE_REDIS_CLUSTER", node.clone(), format!("expected host:port ({e})"))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut builder = ClusterClientBuilder::new(seeds)
+            .connection_timeout(options.connect_timeout)
+            .response_timeout(options.response_timeout)
+            // Retry through a failover for about 2.5 s (redis-rs's default would wait minutes).
+            .retries(5)
+            .min_retry_wait(50)
+            .max_retry_wait(500);
+        let mut node_settings = RedisConnectionInfo::default();
+        if let Some(user) = &config.redis_username {
+            builder = builder.username(user);
+            node_settings = node_settings.set_username(user);
+        }
+        if let Some(password) = &config.redis_password {
+            builder = builder.password(password);
+            node_settings = node_settings.set_password(password);
+        }
+        let client = builder.build().map_err(|e| errors.map("connect", e))?;
+        Ok(Cluster { client, connection: OnceCell::new(), node_settings, options, errors })
+    }
+
+    fn error_context(&self) -> &ErrorContext {
+        &self.errors
+    }
+
+    async fn connection(&self) -> Result<ClusterConnection> {
+        // Connected on first use; a failed first connection is retried on the next call.
+        let conn = self
+            .connection
+            .get_or_try_init(|| async {
+                self.client.get_async_connection().await.map_err(|e| self.errors.map("connect", e))
+            })
+            .await?;
+        Ok(conn.clone())
+    }
+
+    /// A direct connection to every live master: SCAN must visit each of them.
+    async fn scan_connections(&self) -> Result<Vec<MultiplexedConnection>> {
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.options.connect_timeout))
+            .set_response_timeout(Some(self.options.response_timeout));
+        let mut out = Vec::new();
+        for (host, port) in self.masters().await? {
+            let info = ConnectionAddr::Tcp(host, port)
+                .into_connection_info()
+                .map_err(|e| self.errors.map("clear", e))?
+                .set_redis_settings(self.node_settings.clone());
+            let client = redis::Client::open(info).map_err(|e| self.errors.map("clear", e))?;
+            let conn = client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await
+                .map_err(|e| self.errors.map("clear", e))?;
+            out.push(conn);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn live_masters_are_read_from_cluster_nodes() {
+        let nodes = "\
+a1 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-5460
+b2 127.0.0.1:7001@17001,host-b master - 0 0 2 connected 5461-10922
+c3 127.0.0.1:7002@17002 master,fail - 0 0 3 connected
+d4 127.0.0.1:7003@17003 slave a1 0 0 1 connected
+e5 127.0.0.1:7004@17004 master - 0 0 5 connected 10923-16383
+";
+        let masters = super::parse_masters(nodes);
+        assert_eq!(masters, vec![("127.0.0.1".into(), 7000), ("127.0.0.1".into(), 7001), ("127.0.0.1".into(), 7004)]);
+    }
 }

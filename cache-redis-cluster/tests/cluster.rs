@@ -1,0 +1,129 @@
+//! RedisClusterCache against a real cluster (3 masters + 3 replicas): the conformance suite,
+//! operations across slots, clear on every master, and a killed master's failover.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cache_core::{BaseCache, Bytes, Cache, CacheError, Config, Ttl};
+use cache_redis_cluster::RedisClusterCache;
+use conformance_tests::harness::redis::{self as harness, ClusterTopology};
+use redis::cluster_routing::Slot;
+
+conformance_tests::conformance_suite!(cluster, |mut config: Config| async move {
+    harness::cluster().apply(&mut config);
+    Ok(Arc::new(RedisClusterCache::new(&config)?) as Arc<dyn BaseCache>)
+});
+
+fn cache_with_prefix(prefix: &str) -> RedisClusterCache {
+    let mut config = Config::from_map([("CACHE_KEY_PREFIX", prefix)]).unwrap();
+    harness::cluster().apply(&mut config);
+    RedisClusterCache::new(&config).unwrap()
+}
+
+/// 200 keys spread over many slots (and so over all three masters).
+fn spread_keys() -> Vec<String> {
+    let keys: Vec<String> = (0..200).map(|i| format!("key-{i}")).collect();
+    let slots: std::collections::HashSet<_> = keys.iter().map(|k| Slot::for_key(format!("x:{k}"))).collect();
+    assert!(slots.len() > 100, "the keys must cover many slots");
+    keys
+}
+
+#[tokio::test]
+async fn batch_operations_work_across_slots() {
+    let cache = cache_with_prefix("x:");
+    let keys = spread_keys();
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let items: Vec<(&str, Bytes)> = keys.iter().map(|k| (k.as_str(), Bytes::from(k.clone()))).collect();
+    cache.set_many(&items, Ttl::After(Duration::from_secs(60))).await.unwrap();
+    let mut asked = refs.clone();
+    asked.reverse();
+    asked.insert(50, "missing");
+    let got = cache.get_many(&asked).await.unwrap();
+    for (key, value) in asked.iter().zip(&got) {
+        if *key == "missing" {
+            assert_eq!(value, &None);
+        } else {
+            assert_eq!(value.as_deref(), Some(key.as_bytes()), "{key}");
+        }
+    }
+    assert_eq!(cache.delete_many(&refs).await.unwrap(), 200);
+    assert!(cache.get_many(&refs).await.unwrap().iter().all(Option::is_none));
+    cache.set_many(&items, Ttl::Never).await.unwrap();
+    cache.clear().await.unwrap();
+}
+
+#[tokio::test]
+async fn clear_reaches_every_master_and_spares_other_prefixes() {
+    let mine = cache_with_prefix("clear-mine:");
+    let theirs = cache_with_prefix("clear-theirs:");
+    let keys = spread_keys();
+    for key in &keys {
+        mine.set(key, Bytes::from_static(b"v"), Ttl::Default).await.unwrap();
+    }
+    theirs.set("k", Bytes::from_static(b"kept"), Ttl::Default).await.unwrap();
+    mine.clear().await.unwrap();
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    assert!(mine.get_many(&refs).await.unwrap().iter().all(Option::is_none), "a key survived clear");
+    assert_eq!(theirs.get("k").await.unwrap().as_deref(), Some(&b"kept"[..]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_master_is_replaced_by_its_replica() {
+    let mut topology = ClusterTopology::start(3, 1);
+    let mut config = Config::from_map([("CACHE_KEY_PREFIX", "fo:")]).unwrap();
+    topology.target().apply(&mut config);
+    let cache = Cache::new(Arc::new(RedisClusterCache::new(&config).unwrap()), config);
+    // A key in slot 0's shard, written before the failure.
+    let key =
+        (0..).map(|i| format!("k{i}")).find(|k| Slot::for_key(format!("fo:{k}")) == Slot::for_key("fo:k0")).unwrap();
+    let slot = (0..16384u16).find(|s| Slot::new(*s) == Some(Slot::for_key(format!("fo:{key}")))).unwrap();
+    cache.set(&key, "before", Ttl::Never).await.unwrap();
+    let owner = topology.master_port_for_slot(slot).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await; // let the replica copy it
+
+    topology.kill_node(owner);
+    let killed = Instant::now();
+    let mut failures = 0;
+    let mut n = 0u64;
+    let recovered = loop {
+        n += 1;
+        match cache.set(&key, &n, Ttl::Never).await {
+            Ok(()) => break killed.elapsed(),
+            Err(e) => {
+                assert!(e.is_backend_failure(), "{e:?}");
+                failures += 1;
+            }
+        }
+        assert!(killed.elapsed() < Duration::from_secs(60), "no write succeeded within 60 s of the master's death");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    println!(
+        "writes to the killed master's slots succeeded again {recovered:?} after the kill ({failures} calls failed meanwhile)"
+    );
+    assert_ne!(topology.master_port_for_slot(slot), Some(owner));
+    assert_eq!(cache.get::<u64>(&key).await.unwrap(), Some(n));
+    // Keys on the other masters kept working, and clear copes with the dead node.
+    cache.set("elsewhere", "v", Ttl::Never).await.unwrap();
+    cache.clear().await.unwrap();
+    assert_eq!(cache.get::<String>("elsewhere").await.unwrap(), None);
+}
+
+#[test]
+fn settings_are_checked() {
+    let err = RedisClusterCache::new(&Config::default()).unwrap_err();
+    assert!(matches!(&err, CacheError::Config { key, .. } if key == "CACHE_REDIS_CLUSTER"), "{err}");
+    let err = RedisClusterCache::new(
+        &Config::from_map([("CACHE_REDIS_CLUSTER", "127.0.0.1:7000"), ("CACHE_REDIS_DB", "2")]).unwrap(),
+    )
+    .unwrap_err();
+    assert!(matches!(&err, CacheError::Config { key, .. } if key == "CACHE_REDIS_DB"), "{err}");
+}
+
+#[tokio::test]
+async fn unreachable_seeds_name_the_setting() {
+    let port = conformance_tests::harness::free_port();
+    let config = Config::from_map([("CACHE_REDIS_CLUSTER", format!("127.0.0.1:{port}"))]).unwrap();
+    let err = RedisClusterCache::new(&config).unwrap().get("k").await.unwrap_err();
+    assert!(err.is_backend_failure(), "{err:?}");
+    assert!(err.to_string().contains("CACHE_REDIS_CLUSTER"), "{err}");
+}
