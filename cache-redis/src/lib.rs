@@ -9,7 +9,8 @@
 //! * **Settings.** `CACHE_REDIS_URL` (`redis://[user:password@]host:port/db`, `rediss://` for TLS
 //!   with rustls, `unix:///path`), or `CACHE_REDIS_HOST` / `PORT` / `DB` / `USERNAME` (ACL) /
 //!   `PASSWORD`; `CACHE_KEY_PREFIX`; CACHE_OPTIONS `pool_size`, `connect_timeout` (2 s),
-//!   `response_timeout` (5 s).
+//!   `response_timeout` (5 s), `tls_ca_file` (a PEM CA to trust for `rediss://` instead of the
+//!   system's roots).
 //! * **Commands.** `get_many` is one `MGET`, `set_many` one `MULTI`/`EXEC` transaction (atomic),
 //!   `delete_many` one `UNLINK`, `add` is `SET NX`, `inc` is `INCRBY` on the decimal text the codec
 //!   writes, `touch` is `PEXPIRE`/`PEXPIREAT`/`PERSIST`. Expiry: `PX` in milliseconds for

@@ -11,7 +11,7 @@ use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisConnectionI
 pub const OPTIONS: &[&str] = &["pool_size", "connect_timeout", "response_timeout"];
 
 /// CACHE_OPTIONS of the Redis backends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionOptions {
     /// Multiplexed connections per server (`pool_size`, default 1). One multiplexed connection
     /// pipelines the commands of any number of concurrent tasks; more help only on many cores.
@@ -21,6 +21,9 @@ pub struct ConnectionOptions {
     /// Limit for an answer (`response_timeout`, default 5 s). redis-rs's own default (about
     /// 500 ms) is short for large values or a busy server.
     pub response_timeout: Duration,
+    /// PEM file of the certificate authority to trust for `rediss://` (`tls_ca_file`), instead of
+    /// the system's roots: for servers with a private or self-signed CA. RedisCache only.
+    pub tls_ca_file: Option<std::path::PathBuf>,
 }
 
 impl ConnectionOptions {
@@ -36,6 +39,7 @@ impl ConnectionOptions {
             pool_size: pool_size as usize,
             connect_timeout: config.options.get_duration("connect_timeout")?.unwrap_or(Duration::from_secs(2)),
             response_timeout: config.options.get_duration("response_timeout")?.unwrap_or(Duration::from_secs(5)),
+            tls_ca_file: config.options.get("tls_ca_file").map(std::path::PathBuf::from),
         })
     }
 
@@ -120,4 +124,22 @@ pub fn endpoint(config: &Config) -> Result<Endpoint> {
 /// provider is installed; install ring's once (a provider the application installed stays).
 pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A client for `info`, trusting `CACHE_OPTIONS.tls_ca_file` when it is set (TLS connections only).
+pub fn client(info: ConnectionInfo, options: &ConnectionOptions) -> Result<redis::Client> {
+    let setting = "CACHE_OPTIONS.tls_ca_file";
+    match &options.tls_ca_file {
+        None => redis::Client::open(info).map_err(|e| CacheError::config("CACHE_REDIS_URL", "", e.to_string())),
+        Some(path) => {
+            install_tls_provider();
+            let pem = std::fs::read(path).map_err(|e| {
+                CacheError::config(setting, path.display().to_string(), format!("cannot read the CA certificate: {e}"))
+            })?;
+            let certs = redis::TlsCertificates { client_tls: None, root_cert: Some(pem) };
+            redis::Client::build_with_tls(info, certs).map_err(|e| {
+                CacheError::config(setting, path.display().to_string(), format!("cannot use this CA certificate: {e}"))
+            })
+        }
+    }
 }

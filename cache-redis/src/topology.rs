@@ -10,7 +10,7 @@ use redis::RedisError;
 use redis::aio::{ConnectionLike, ConnectionManager};
 
 use crate::errors::ErrorContext;
-use crate::settings::{ConnectionOptions, OPTIONS, endpoint};
+use crate::settings::{ConnectionOptions, client, endpoint};
 
 /// A way of reaching Redis: one server, a master found through sentinels, or a cluster.
 pub trait Topology: Send + Sync + Sized + 'static {
@@ -61,7 +61,7 @@ impl Topology for Standalone {
     type ScanConnection = ConnectionManager;
 
     fn from_config(config: &Config) -> Result<Self> {
-        let options = ConnectionOptions::from_config(config, Self::TYPE_NAME, &[])?;
+        let options = ConnectionOptions::from_config(config, Self::TYPE_NAME, &["tls_ca_file"])?;
         let endpoint = endpoint(config)?;
         let errors = ErrorContext {
             backend: Self::TYPE_NAME,
@@ -70,7 +70,7 @@ impl Topology for Standalone {
             password_setting: endpoint.password_setting,
             db_setting: endpoint.db_setting,
         };
-        let client = redis::Client::open(endpoint.info).map_err(|e| errors.map("connect", e))?;
+        let client = client(endpoint.info, &options)?;
         Ok(Standalone { client, options, connections: OnceLock::new(), next: AtomicUsize::new(0), errors })
     }
 
@@ -98,5 +98,5 @@ impl Topology for Standalone {
     }
 }
 
-/// The CACHE_OPTIONS of [`Standalone`].
-pub const STANDALONE_OPTIONS: &[&str] = OPTIONS;
+/// The CACHE_OPTIONS of [`Standalone`]: the common ones and `tls_ca_file`.
+pub const STANDALONE_OPTIONS: &[&str] = &["pool_size", "connect_timeout", "response_timeout", "tls_ca_file"];

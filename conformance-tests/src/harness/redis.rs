@@ -106,6 +106,7 @@ pub struct RedisOptions {
     acl_user: Option<(String, String)>,
     replica_of: Option<u16>,
     cluster: bool,
+    tls: bool,
     extra: Vec<String>,
 }
 
@@ -136,6 +137,13 @@ impl RedisOptions {
     /// A cluster node (`cluster-enabled yes`, node timeout 2 s).
     pub fn cluster_node(mut self) -> Self {
         self.cluster = true;
+        self
+    }
+
+    /// Serve TLS only (`tls-port`), with a certificate for `localhost` and 127.0.0.1 signed by a
+    /// CA made for this server with openssl ([`RedisServer::ca_file`]).
+    pub fn tls(mut self) -> Self {
+        self.tls = true;
         self
     }
 
@@ -196,6 +204,15 @@ impl RedisServer {
         if let Some((user, password)) = &self.options.acl_user {
             conf.push(format!("user {user} on >{password} ~* &* +@all"));
         }
+        if self.options.tls {
+            make_certificates(dir);
+            conf[0] = "port 0".to_owned();
+            conf.push(format!("tls-port {}", self.port));
+            conf.push(format!("tls-cert-file {}", dir.join("server.crt").display()));
+            conf.push(format!("tls-key-file {}", dir.join("server.key").display()));
+            conf.push(format!("tls-ca-cert-file {}", dir.join("ca.crt").display()));
+            conf.push("tls-auth-clients no".to_owned());
+        }
         if let Some(master) = self.options.replica_of {
             conf.push(format!("replicaof 127.0.0.1 {master}"));
         }
@@ -246,8 +263,12 @@ impl RedisServer {
         format!("127.0.0.1:{}", self.port)
     }
 
-    /// `redis://[:password@]127.0.0.1:<port>` (the default user).
+    /// `redis://[:password@]127.0.0.1:<port>` (the default user); `rediss://localhost:<port>`
+    /// for a TLS server.
     pub fn url(&self) -> String {
+        if self.options.tls {
+            return format!("rediss://localhost:{}", self.port);
+        }
         match &self.options.password {
             Some(p) => format!("redis://:{p}@127.0.0.1:{}", self.port),
             None => format!("redis://127.0.0.1:{}", self.port),
@@ -262,7 +283,18 @@ impl RedisServer {
     /// Runs one command with redis-cli (authenticated as the default user) and returns its raw
     /// output (`--no-raw` off: plain values, one per line).
     pub fn cli(&self, args: &[&str]) -> String {
+        if self.options.tls {
+            let ca = self.ca_file();
+            let mut tls_args = vec!["--tls", "--cacert", ca.to_str().unwrap_or_default()];
+            tls_args.extend_from_slice(args);
+            return cli(self.port, self.options.password.as_deref(), &tls_args);
+        }
         cli(self.port, self.options.password.as_deref(), args)
+    }
+
+    /// The PEM file of the CA that signed a TLS server's certificate.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.crt")
     }
 
     /// One field of `INFO <section>`, e.g. `info_field("commandstats", "cmdstat_mget")`.
@@ -301,6 +333,67 @@ impl RedisServer {
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
+}
+
+/// A CA and a server certificate for `localhost` / 127.0.0.1 signed by it, in `dir`.
+fn make_certificates(dir: &Path) {
+    require_binary("openssl", "openssl");
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run openssl: {e}"));
+        if !out.status.success() {
+            panic!("openssl {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+        }
+    };
+    std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+        .unwrap_or_else(|e| panic!("cannot write san.ext: {e}"));
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=cachekit test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "server.crt",
+    ]);
 }
 
 /// `redis-cli -p <port> [-a password] <args>`: its standard output (an error reply is output too).
