@@ -28,7 +28,7 @@
 //! ```
 
 use bytes::Bytes;
-use serde::de::{DeserializeOwned, IntoDeserializer};
+use serde::de::{Deserialize, DeserializeOwned, IntoDeserializer};
 use serde::ser::{self, Impossible, Serialize};
 
 use crate::{CacheError, Result};
@@ -61,6 +61,23 @@ pub fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Bytes> {
 
 /// Decodes a stored value as `T` (`key` is only used in error messages).
 pub fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T> {
+    decode_borrowed(key, bytes)
+}
+
+/// Decodes a stored value as a `T` that may borrow from `bytes` (a `&str` or `&[u8]` field is then a
+/// slice of the stored value, not a copy): for large values read on a hot path. The same format,
+/// checks and limit as [`decode`].
+///
+/// ```
+/// use cache_core::codec;
+///
+/// let stored = codec::encode("k", &("text/plain", "a long body"))?;
+/// let (kind, body): (&str, &str) = codec::decode_borrowed("k", &stored)?;
+/// assert_eq!((kind, body), ("text/plain", "a long body"));
+/// assert!(stored.as_ptr_range().contains(&body.as_ptr()), "borrowed, not copied");
+/// # Ok::<(), cache_core::CacheError>(())
+/// ```
+pub fn decode_borrowed<'de, T: Deserialize<'de>>(key: &str, bytes: &'de [u8]) -> Result<T> {
     match bytes.first() {
         None => Err(CacheError::codec(key, "the stored value is empty (not written by cachekit's typed layer)")),
         Some(b'-' | b'0'..=b'9') => decode_integer(key, bytes),
@@ -71,8 +88,8 @@ pub fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T> {
                     format!("the stored value is {} bytes, over the decoding limit of {MAX_DECODE_BYTES}", bytes.len()),
                 ));
             }
-            let (value, used) =
-                bincode::serde::decode_from_slice::<T, _>(&bytes[1..], bincode_config()).map_err(|e| {
+            let (value, used) = bincode::serde::borrow_decode_from_slice::<T, _>(&bytes[1..], bincode_config())
+                .map_err(|e| {
                     CacheError::codec(key, format!("does not decode as {}: {e}", std::any::type_name::<T>()))
                 })?;
             if used != bytes.len() - 1 {
@@ -97,7 +114,7 @@ pub fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T> {
     }
 }
 
-fn decode_integer<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T> {
+fn decode_integer<'de, T: Deserialize<'de>>(key: &str, bytes: &[u8]) -> Result<T> {
     let text = std::str::from_utf8(bytes)
         .ok()
         .filter(|t| t.len() <= 40)
