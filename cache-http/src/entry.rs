@@ -1,0 +1,342 @@
+//! [`Entry`]: a response as it is stored — status, headers, body, validators and freshness.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::response;
+use serde::{Deserialize, Serialize};
+
+use crate::conditional::strong_etag;
+
+/// A stored response: its [`Head`], its headers and its body.
+///
+/// Stored as the triple `(head, headers, body)` with cache-core's tagged codec (so a later format
+/// change reads old entries as undecodable — a miss, then overwritten — never as garbage). The
+/// headers are one block of length-framed pairs (see [`HeaderBlock`]). A hit decodes the headers
+/// and the body as slices of the bytes the backend returned, so serving it copies neither: on a
+/// hit path measured in hundreds of nanoseconds, per-header allocations and byte-by-byte parsing
+/// were the largest costs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub head: Head,
+    /// The handler's headers (without hop-by-hop ones and those the layer sets per response) and
+    /// the validators, as a [`HeaderBlock`].
+    pub headers: Bytes,
+    pub body: Bytes,
+}
+
+/// What the layer needs to know of a stored response, besides its headers and body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Head {
+    pub status: u16,
+    /// Unix seconds: the handler's Last-Modified if it set one, else when it was rendered.
+    pub last_modified: u64,
+    /// Unix milliseconds (by the layer's clock) until which the entry is fresh; `None`: forever.
+    pub fresh_until_ms: Option<u64>,
+    /// Unix milliseconds until which it may be served stale while a refresh runs.
+    pub stale_until_ms: Option<u64>,
+    /// The request headers named by the response's `Vary`, with the values of the request that
+    /// rendered it: the entry serves only requests with the same values.
+    pub vary: Vec<(String, Option<serde_bytes::ByteBuf>)>,
+}
+
+/// How an entry stands at a given time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Freshness {
+    Fresh,
+    Stale,
+    Expired,
+}
+
+/// Headers that describe one connection, not the response (RFC 9110 7.6.1), and those the layer
+/// computes per response.
+fn is_not_stored(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "transfer-encoding"
+            | "te"
+            | "trailer"
+            | "upgrade"
+            | "content-length"
+            | "date"
+            | "x-cache"
+    )
+}
+
+pub(crate) fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl Entry {
+    /// The entry for a rendered response. `fresh` is how long it stays fresh (`None`: forever),
+    /// `stale` the margin after that; `vary_values` the request's values of the `Vary` headers.
+    ///
+    /// The validators are added to the stored headers here, once, so that serving a hit does not
+    /// format dates.
+    pub(crate) fn new(
+        head: &response::Parts,
+        body: Bytes,
+        now: SystemTime,
+        fresh: Option<Duration>,
+        stale: Duration,
+        vary: Vec<(String, Option<serde_bytes::ByteBuf>)>,
+    ) -> Entry {
+        let mut headers = HeaderBlock::default();
+        for (name, value) in head.headers.iter().filter(|(name, _)| !is_not_stored(name)) {
+            headers.push(name.as_str(), value.as_bytes());
+        }
+        let last_modified = head
+            .headers
+            .get(header::LAST_MODIFIED)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+            .unwrap_or(now);
+        if !head.headers.contains_key(header::ETAG) {
+            headers.push(header::ETAG.as_str(), strong_etag(&body).as_bytes());
+        }
+        if !head.headers.contains_key(header::LAST_MODIFIED) {
+            headers.push(header::LAST_MODIFIED.as_str(), httpdate::fmt_http_date(last_modified).as_bytes());
+        }
+        let now_ms = unix_ms(now);
+        let fresh_until_ms = fresh.map(|d| now_ms.saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)));
+        let stale_until_ms =
+            fresh_until_ms.map(|f| f.saturating_add(u64::try_from(stale.as_millis()).unwrap_or(u64::MAX)));
+        Entry {
+            head: Head {
+                status: head.status.as_u16(),
+                last_modified: last_modified.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+                fresh_until_ms,
+                stale_until_ms,
+                vary,
+            },
+            headers: Bytes::from(headers.0),
+            body,
+        }
+    }
+
+    /// The stored form.
+    pub(crate) fn encode(&self, key: &str) -> cache_core::Result<Bytes> {
+        let (headers, body) = (serde_bytes::Bytes::new(&self.headers), serde_bytes::Bytes::new(&self.body));
+        cache_core::codec::encode(key, &(&self.head, headers, body))
+    }
+
+    /// An entry from its stored form; the headers and the body are slices of `stored`.
+    pub(crate) fn decode(key: &str, stored: &Bytes) -> cache_core::Result<Entry> {
+        let (head, headers, body): (Head, &serde_bytes::Bytes, &serde_bytes::Bytes) =
+            cache_core::codec::decode_borrowed(key, stored)?;
+        Ok(Entry { head, headers: share(stored, headers), body: share(stored, body) })
+    }
+
+    pub(crate) fn freshness(&self, now: SystemTime) -> Freshness {
+        let now = unix_ms(now);
+        match (self.head.fresh_until_ms, self.head.stale_until_ms) {
+            (None, _) => Freshness::Fresh,
+            (Some(fresh), _) if now < fresh => Freshness::Fresh,
+            (Some(_), Some(stale)) if now < stale => Freshness::Stale,
+            _ => Freshness::Expired,
+        }
+    }
+
+    /// What is left of the fresh period at `now` (`None`: forever).
+    pub(crate) fn remaining_fresh(&self, now: SystemTime) -> Option<Duration> {
+        self.head.fresh_until_ms.map(|until| Duration::from_millis(until.saturating_sub(unix_ms(now))))
+    }
+
+    pub(crate) fn last_modified(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(self.head.last_modified)
+    }
+
+    /// Whether the request's headers have the values this entry was rendered for.
+    pub(crate) fn matches_vary(&self, request: &HeaderMap) -> bool {
+        self.head.vary.iter().all(|(name, stored)| {
+            let current = request.get(name.as_str()).map(HeaderValue::as_bytes);
+            current == stored.as_deref().map(|v| &v[..])
+        })
+    }
+
+    /// The stored headers, for a response, with room for `extra` more. The values are slices of
+    /// the stored block, checked again (an entry is data from outside the process: an invalid
+    /// header is dropped, not sent). They include the ETag (the handler's, or one from the body's
+    /// hash) and Last-Modified.
+    pub(crate) fn header_map(&self, extra: usize) -> HeaderMap {
+        // Sized exactly: a map sized for more than 6 allocates over 1 KiB, which glibc's malloc
+        // serves from its large bins at a measurable cost per hit.
+        let mut map = HeaderMap::with_capacity(HeaderBlock::pairs(&self.headers).count() + extra);
+        for (name, value) in HeaderBlock::pairs(&self.headers) {
+            let name = HeaderName::from_bytes(name);
+            let value = HeaderValue::from_maybe_shared(self.headers.slice_ref(value));
+            if let (Ok(name), Ok(value)) = (name, value) {
+                map.append(name, value);
+            }
+        }
+        map
+    }
+}
+
+/// Headers as one block of `(name length: u32 LE, name, value length: u32 LE, value)` frames:
+/// read back with a jump per header rather than a scan per byte. A truncated block ends early.
+#[derive(Default)]
+pub(crate) struct HeaderBlock(Vec<u8>);
+
+impl HeaderBlock {
+    fn push(&mut self, name: &str, value: &[u8]) {
+        for part in [name.as_bytes(), value] {
+            // Header names and values are far below 4 GiB (hyper refuses heads over 1 MiB).
+            self.0.extend_from_slice(&u32::try_from(part.len()).unwrap_or(u32::MAX).to_le_bytes());
+            self.0.extend_from_slice(part);
+        }
+    }
+
+    /// The `(name, value)` pairs of a block.
+    fn pairs(mut block: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+        fn take<'a>(block: &mut &'a [u8]) -> Option<&'a [u8]> {
+            let (len, rest) = block.split_first_chunk::<4>()?;
+            let len = usize::try_from(u32::from_le_bytes(*len)).ok()?;
+            if len > rest.len() {
+                return None;
+            }
+            let (part, rest) = rest.split_at(len);
+            *block = rest;
+            Some(part)
+        }
+        std::iter::from_fn(move || Some((take(&mut block)?, take(&mut block)?)))
+    }
+}
+
+/// `part` (decoded from `stored`) as a slice of `stored`. A borrowed decode always returns a slice
+/// of its input; copy in the impossible other case rather than let `slice_ref` panic.
+fn share(stored: &Bytes, part: &[u8]) -> Bytes {
+    if part.is_empty() {
+        Bytes::new()
+    } else if stored.as_ptr_range().contains(&part.as_ptr()) {
+        stored.slice_ref(part)
+    } else {
+        Bytes::copy_from_slice(part)
+    }
+}
+
+/// The request's values of the headers a response varies on; `None` if it varies on `*` (it
+/// cannot be stored).
+pub(crate) fn vary_values(
+    response: &HeaderMap,
+    request: &HeaderMap,
+) -> Option<Vec<(String, Option<serde_bytes::ByteBuf>)>> {
+    let mut out = Vec::new();
+    for value in response.get_all(header::VARY) {
+        for name in value.to_str().ok()?.split(',') {
+            let name = name.trim().to_ascii_lowercase();
+            if name == "*" {
+                return None;
+            }
+            if name.is_empty() || out.iter().any(|(n, _)| *n == name) {
+                continue;
+            }
+            let value = request.get(name.as_str()).map(|v| serde_bytes::ByteBuf::from(v.as_bytes()));
+            out.push((name, value));
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(headers: &[(&str, &str)]) -> response::Parts {
+        let mut builder = http::Response::builder().status(200);
+        for (n, v) in headers {
+            builder = builder.header(*n, *v);
+        }
+        builder.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn roundtrips_through_the_codec_and_drops_hop_by_hop_headers() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let head = head(&[("content-type", "text/plain"), ("connection", "close"), ("content-length", "5")]);
+        let entry =
+            Entry::new(&head, Bytes::from_static(b"hello"), now, Some(Duration::from_secs(10)), Duration::ZERO, vec![]);
+        let bytes = entry.encode("k").unwrap();
+        let back = Entry::decode("k", &bytes).unwrap();
+        assert_eq!(back, entry);
+        assert_eq!(back.header_map(0)["etag"], strong_etag(b"hello"));
+        assert!(bytes.as_ptr_range().contains(&back.body.as_ptr()), "the body is not copied");
+        assert!(bytes.as_ptr_range().contains(&back.headers.as_ptr()), "nor the headers");
+        let map = back.header_map(0);
+        assert_eq!(map.len(), 3, "{map:?}");
+        assert_eq!(map["content-type"], "text/plain");
+        assert_eq!(map["etag"], strong_etag(b"hello"));
+        assert_eq!(map["last-modified"], "Fri, 15 Jan 2027 08:00:00 GMT");
+        assert_eq!(back.last_modified(), now);
+    }
+
+    #[test]
+    fn a_damaged_header_block_gives_the_headers_before_the_damage() {
+        let mut block = HeaderBlock::default();
+        block.push("content-type", b"text/plain");
+        block.push("x-bad", b"line\r\nbreak");
+        block.push("x-after", b"ok");
+        let whole = block.0.clone();
+        let mut entry = Entry::new(&head(&[]), Bytes::new(), SystemTime::now(), None, Duration::ZERO, vec![]);
+        entry.headers = Bytes::from(whole.clone());
+        let map = entry.header_map(0);
+        assert_eq!(map.len(), 2, "an invalid value is dropped, not sent: {map:?}");
+        assert_eq!((map["content-type"].as_bytes(), map["x-after"].as_bytes()), (&b"text/plain"[..], &b"ok"[..]));
+        entry.headers = Bytes::from(whole[..whole.len() - 1].to_vec());
+        assert_eq!(entry.header_map(0).len(), 1, "a truncated frame ends the block");
+        entry.headers = Bytes::from_static(&[0xff, 0xff, 0xff, 0xff, b'x']);
+        assert!(entry.header_map(0).is_empty());
+    }
+
+    #[test]
+    fn freshness_and_stale_window() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let entry =
+            Entry::new(&head(&[]), Bytes::new(), now, Some(Duration::from_secs(10)), Duration::from_secs(5), vec![]);
+        assert_eq!(entry.freshness(now + Duration::from_secs(9)), Freshness::Fresh);
+        assert_eq!(entry.freshness(now + Duration::from_secs(10)), Freshness::Stale);
+        assert_eq!(entry.freshness(now + Duration::from_secs(15)), Freshness::Expired);
+        assert_eq!(entry.remaining_fresh(now + Duration::from_secs(4)), Some(Duration::from_secs(6)));
+        let forever = Entry::new(&head(&[]), Bytes::new(), now, None, Duration::ZERO, vec![]);
+        assert_eq!(forever.freshness(now + Duration::from_secs(1 << 40)), Freshness::Fresh);
+    }
+
+    #[test]
+    fn handler_validators_win_and_vary_is_matched() {
+        let now = SystemTime::now();
+        let head = head(&[
+            ("etag", "\"v1\""),
+            ("last-modified", "Sun, 06 Nov 1994 08:49:37 GMT"),
+            ("vary", "Accept-Language, accept-language"),
+        ]);
+        let mut request = HeaderMap::new();
+        request.insert("accept-language", "fr".parse().unwrap());
+        let vary = vary_values(&head.headers, &request).unwrap();
+        assert_eq!(vary.len(), 1);
+        let entry = Entry::new(&head, Bytes::new(), now, None, Duration::ZERO, vary);
+        assert_eq!(entry.header_map(0)["etag"], "\"v1\"");
+        assert_eq!(entry.head.last_modified, 784_111_777);
+        assert!(entry.matches_vary(&request));
+        request.insert("accept-language", "de".parse().unwrap());
+        assert!(!entry.matches_vary(&request));
+        request.remove("accept-language");
+        assert!(!entry.matches_vary(&request));
+        assert!(
+            vary_values(
+                &"*".parse::<HeaderValue>()
+                    .map(|v| {
+                        let mut m = HeaderMap::new();
+                        m.insert(header::VARY, v);
+                        m
+                    })
+                    .unwrap(),
+                &request
+            )
+            .is_none()
+        );
+    }
+}

@@ -1,0 +1,142 @@
+//! [`Refresher`]: re-renders named routes on a schedule, so their entries never go cold.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::Body;
+use http_body_util::{BodyExt, Empty};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::MissedTickBehavior;
+use tower::{Service, ServiceExt};
+
+use crate::service::Revalidate;
+
+/// Re-renders routes through a cached service every so often (the scheduler Flask apps bolt on
+/// with APScheduler): each tick sends a `GET` with the [`Revalidate`] extension, which makes the
+/// [`CacheLayer`](crate::CacheLayer) render the route and store the new response. The first
+/// render happens at once, warming the cache at start-up.
+///
+/// ```
+/// use std::time::Duration;
+/// use axum::{Router, routing::get};
+/// use cache_core::Cache;
+/// use cache_http::{CacheLayer, Refresher};
+///
+/// # async fn run(cache: Cache) {
+/// let app = Router::new()
+///     .route("/report", get(|| async { "an expensive report" }))
+///     .layer(CacheLayer::new(cache).timeout(Duration::from_secs(600)));
+/// let refresher = Refresher::new().route("/report", Duration::from_secs(300)).spawn(app.clone());
+/// // ... serve `app` until shutdown ...
+/// refresher.shutdown().await; // no refresh runs after this returns
+/// # }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Refresher {
+    routes: Vec<(String, Duration)>,
+}
+
+impl Refresher {
+    /// No routes yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Re-renders `path_and_query` (e.g. `/report?region=eu`) every `every`.
+    pub fn route(mut self, path_and_query: impl Into<String>, every: Duration) -> Self {
+        self.routes.push((path_and_query.into(), every.max(Duration::from_millis(1))));
+        self
+    }
+
+    /// Starts the schedule on the current tokio runtime, calling `service` (the cached app, e.g.
+    /// an axum `Router`) with bodiless `GET`s. A tower service over another request body type
+    /// takes them through `tower::ServiceExt::map_request`.
+    pub fn spawn<S, ResBody>(self, service: S) -> RefresherHandle
+    where
+        S: Service<Request<Empty<Bytes>>, Response = Response<ResBody>> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+        S::Error: std::fmt::Debug,
+        ResBody: Body + Send + 'static,
+    {
+        let (stop, stopped) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        for (path, every) in self.routes {
+            let (service, mut stopped) = (service.clone(), stopped.clone());
+            tasks.spawn(async move {
+                let mut ticks = tokio::time::interval(every);
+                ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        _ = stopped.wait_for(|stop| *stop) => break,
+                        _ = ticks.tick() => {}
+                    }
+                    // A shutdown cancels a render in progress; the layer's state stays consistent.
+                    tokio::select! {
+                        _ = stopped.wait_for(|stop| *stop) => break,
+                        _ = render(service.clone(), &path) => {}
+                    }
+                }
+            });
+        }
+        RefresherHandle { stop, tasks }
+    }
+}
+
+async fn render<S, ResBody>(service: S, path: &str)
+where
+    S: Service<Request<Empty<Bytes>>, Response = Response<ResBody>>,
+    S::Error: std::fmt::Debug,
+    ResBody: Body,
+{
+    let mut request = match Request::get(path).body(Empty::new()) {
+        Ok(request) => request,
+        Err(e) => {
+            tracing::error!(path, error = %e, "cache-http refresher: not a valid request path");
+            return;
+        }
+    };
+    request.extensions_mut().insert(Revalidate);
+    let response = match service.oneshot(request).await {
+        Ok(response) => response,
+        Err(e) => {
+            tracing::warn!(path, error = ?e, "cache-http refresher: the route failed");
+            return;
+        }
+    };
+    let status = response.status();
+    // Reading the body to its end is what stores a streamed response.
+    let mut body = std::pin::pin!(response.into_body());
+    let mut failed = false;
+    while let Some(frame) = body.frame().await {
+        failed |= frame.is_err();
+    }
+    if failed || !status.is_success() {
+        tracing::warn!(path, %status, "cache-http refresher: the route did not render");
+    }
+}
+
+/// The running schedule of a [`Refresher`]. [`shutdown`](Self::shutdown) stops it and waits;
+/// dropping the handle stops it without waiting.
+#[derive(Debug)]
+pub struct RefresherHandle {
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl RefresherHandle {
+    /// Stops every route's schedule (cancelling a render in progress) and waits until they have
+    /// stopped: no refresh runs after this returns.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+impl Drop for RefresherHandle {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        self.tasks.abort_all();
+    }
+}

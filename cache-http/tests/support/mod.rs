@@ -1,0 +1,163 @@
+//! What the HTTP tests share: an axum app on 127.0.0.1 with a real client, a clock the test moves,
+//! handler call counters, and caches on each backend.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use bytes::Bytes;
+use cache_core::{BaseCache, Cache, Config, Ttl};
+use cache_http::Clock;
+use conformance_tests::harness::{memcached, redis};
+
+/// A running app and a client for it.
+pub struct Server {
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+impl Server {
+    /// Serves `app` on a free loopback port until the test's runtime ends.
+    pub async fn start(app: Router) -> Server {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Server { base: format!("http://{addr}"), client: reqwest::Client::builder().build().unwrap() }
+    }
+
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, format!("{}{path}", self.base))
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        Reply::of(self.request(reqwest::Method::GET, path)).await
+    }
+
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut request = self.request(reqwest::Method::GET, path);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        Reply::of(request).await
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub async fn of(request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.expect("the app answers");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.expect("the body arrives whole");
+        Reply { status, headers, body }
+    }
+
+    /// A header's value, or "" if absent.
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).map_or("", |v| v.to_str().unwrap())
+    }
+
+    pub fn x_cache(&self) -> &str {
+        self.header("x-cache")
+    }
+
+    pub fn text(&self) -> &str {
+        std::str::from_utf8(&self.body).unwrap()
+    }
+}
+
+/// A wall clock that moves only when the test says so.
+#[derive(Clone)]
+pub struct FakeClock {
+    base: SystemTime,
+    offset_ms: Arc<AtomicU64>,
+}
+
+impl FakeClock {
+    pub fn at(base: SystemTime) -> FakeClock {
+        FakeClock { base, offset_ms: Arc::default() }
+    }
+
+    /// A clock at a round time in the near future.
+    pub fn new() -> FakeClock {
+        FakeClock::at(UNIX_EPOCH + Duration::from_secs(1_900_000_000))
+    }
+
+    pub fn clock(&self) -> Clock {
+        let (base, offset) = (self.base, self.offset_ms.clone());
+        Clock::from_fn(move || base + Duration::from_millis(offset.load(Ordering::SeqCst)))
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.offset_ms.fetch_add(by.as_millis() as u64, Ordering::SeqCst);
+    }
+}
+
+/// Counts a handler's calls.
+#[derive(Clone, Default)]
+pub struct Calls(Arc<AtomicUsize>);
+
+impl Calls {
+    /// Counts a call; returns its number (1 for the first).
+    pub fn hit(&self) -> usize {
+        self.0.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Waits until `done` holds; fails the test if it does not within 20 s (a hang, not a speed check).
+pub async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < Duration::from_secs(20), "gave up waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+fn config(case: &str) -> Config {
+    let mut config = Config::default();
+    config.key_prefix = format!("http-test:{case}:{:08x}:", rand_u32());
+    config.default_timeout = Ttl::After(Duration::from_secs(300));
+    config
+}
+
+fn rand_u32() -> u32 {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
+    nanos ^ std::process::id().rotate_left(16)
+}
+
+/// A SimpleCache of its own.
+pub async fn simple(case: &str) -> Cache {
+    let config = config(case);
+    let backend = cache_simple::SimpleCache::new(&config).unwrap();
+    Cache::new(Arc::new(backend) as Arc<dyn BaseCache>, config)
+}
+
+/// A RedisCache on the shared redis-server of the harness (or `CACHEKIT_TEST_REDIS_URL`).
+pub async fn redis(case: &str) -> Cache {
+    let mut config = config(case);
+    redis::standalone().apply(&mut config);
+    let backend = cache_redis::RedisCache::new(&config).unwrap();
+    Cache::new(Arc::new(backend) as Arc<dyn BaseCache>, config)
+}
+
+/// A MemcachedCache on the shared memcached of the harness (or `CACHEKIT_TEST_MEMCACHED_SERVERS`).
+pub async fn memcached(case: &str) -> Cache {
+    let mut config = config(case);
+    memcached::single().apply(&mut config);
+    let backend = cache_memcached::MemcachedCache::new(&config).unwrap();
+    Cache::new(Arc::new(backend) as Arc<dyn BaseCache>, config)
+}
