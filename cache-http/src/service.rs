@@ -131,6 +131,29 @@ fn asks_refresh(headers: &HeaderMap) -> bool {
 
 type Reply<B, E> = Result<Response<CacheBody<B>>, E>;
 
+/// The bounds of [`CacheService`]'s `Service` impl on the inner service, stated once for the
+/// functions below.
+trait Inner<ReqBody, ResBody>:
+    Service<Request<ReqBody>, Response = Response<ResBody>, Future: Send + 'static, Error: Send + 'static>
+    + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S, ReqBody, ResBody> Inner<ReqBody, ResBody> for S where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>, Future: Send + 'static, Error: Send + 'static>
+        + Clone
+        + Send
+        + 'static
+{
+}
+
+/// The bounds on the inner service's response body.
+trait StoredBody: Body<Data = Bytes, Error: Send + 'static> + Send + 'static {}
+
+impl<B> StoredBody for B where B: Body<Data = Bytes, Error: Send + 'static> + Send + 'static {}
+
 async fn cached<S, ReqBody, ResBody>(
     settings: Arc<Settings>,
     state: Arc<State>,
@@ -140,12 +163,9 @@ async fn cached<S, ReqBody, ResBody>(
     plan: Plan,
 ) -> Reply<ResBody, S::Error>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
+    S: Inner<ReqBody, ResBody>,
     ReqBody: Default + Send + 'static,
-    ResBody: Body<Data = Bytes> + Send + 'static,
-    ResBody::Error: Send + 'static,
+    ResBody: StoredBody,
 {
     let counters = &state.counters;
     if !plan.force {
@@ -177,12 +197,9 @@ async fn miss<S, ReqBody, ResBody>(
     plan: Plan,
 ) -> Reply<ResBody, S::Error>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
+    S: Inner<ReqBody, ResBody>,
     ReqBody: Default + Send + 'static,
-    ResBody: Body<Data = Bytes> + Send + 'static,
-    ResBody::Error: Send + 'static,
+    ResBody: StoredBody,
 {
     let counters = &state.counters;
     loop {

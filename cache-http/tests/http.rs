@@ -20,10 +20,21 @@ use tokio::sync::Semaphore;
 
 /// A route that counts its calls and answers `body`.
 fn counted(calls: &Calls, body: &'static str) -> axum::routing::MethodRouter {
+    counted_with(calls, move |_| body)
+}
+
+/// A route that counts its calls and answers `respond(the call's number)`.
+fn counted_with<R>(
+    calls: &Calls,
+    respond: impl Fn(usize) -> R + Clone + Send + Sync + 'static,
+) -> axum::routing::MethodRouter
+where
+    R: IntoResponse + Send + 'static,
+{
     let calls = calls.clone();
-    get(move || async move {
-        calls.hit();
-        body
+    get(move || {
+        let response = respond(calls.hit());
+        async move { response }
     })
 }
 
@@ -109,15 +120,8 @@ mod cases {
 
         // A handler's own no-store / private keeps it out of the cache too.
         let calls = Calls::default();
-        let c = calls.clone();
         let app = Router::new()
-            .route(
-                "/own",
-                get(move || async move {
-                    c.hit();
-                    ([(header::CACHE_CONTROL, "no-store")], "fresh every time")
-                }),
-            )
+            .route("/own", counted_with(&calls, |_| ([(header::CACHE_CONTROL, "no-store")], "fresh every time")))
             .layer(CacheLayer::new(cache));
         let server = Server::start(app).await;
         server.get("/own").await;
@@ -153,15 +157,8 @@ mod cases {
 
     pub async fn set_cookie_is_not_stored(cache: Cache) {
         let calls = Calls::default();
-        let c = calls.clone();
         let app = Router::new()
-            .route(
-                "/login",
-                get(move || async move {
-                    let n = c.hit();
-                    ([(header::SET_COOKIE, format!("session={n}"))], "welcome")
-                }),
-            )
+            .route("/login", counted_with(&calls, |n| ([(header::SET_COOKIE, format!("session={n}"))], "welcome")))
             .layer(CacheLayer::new(cache));
         let server = Server::start(app).await;
         let a = server.get("/login").await;
@@ -304,22 +301,15 @@ mod cases {
     pub async fn failed_refresh_keeps_the_stale_entry(cache: Cache) {
         let clock = FakeClock::new();
         let calls = Calls::default();
-        let c = calls.clone();
         let layer = CacheLayer::new(cache)
             .timeout(Duration::from_secs(10))
             .stale_while_revalidate(Duration::from_secs(60))
             .clock(clock.clock());
-        let app = Router::new()
-            .route(
-                "/flaky",
-                get(move || async move {
-                    match c.hit() {
-                        1 => (StatusCode::OK, "good"),
-                        _ => (StatusCode::INTERNAL_SERVER_ERROR, "broken"),
-                    }
-                }),
-            )
-            .layer(layer.clone());
+        let flaky = counted_with(&calls, |n| match n {
+            1 => (StatusCode::OK, "good"),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "broken"),
+        });
+        let app = Router::new().route("/flaky", flaky).layer(layer.clone());
         let server = Server::start(app).await;
         server.get("/flaky").await;
         clock.advance(Duration::from_secs(11));
@@ -469,17 +459,8 @@ mod cases {
 
     pub async fn large_bodies_are_passed_through(cache: Cache) {
         let calls = Calls::default();
-        let c = calls.clone();
         let layer = CacheLayer::new(cache).max_body_size(1024);
-        let app = Router::new()
-            .route(
-                "/big",
-                get(move || async move {
-                    c.hit();
-                    vec![b'x'; 4096]
-                }),
-            )
-            .layer(layer.clone());
+        let app = Router::new().route("/big", counted_with(&calls, |_| vec![b'x'; 4096])).layer(layer.clone());
         let server = Server::start(app).await;
         for _ in 0..2 {
             let r = server.get("/big").await;
@@ -518,16 +499,9 @@ mod cases {
 
     pub async fn unless_and_response_filter(cache: Cache) {
         let (calls, missing) = (Calls::default(), Calls::default());
-        let m = missing.clone();
         let app = Router::new()
             .route("/page", counted(&calls, "page"))
-            .route(
-                "/gone",
-                get(move || async move {
-                    m.hit();
-                    (StatusCode::NOT_FOUND, "no such thing")
-                }),
-            )
+            .route("/gone", counted_with(&missing, |_| (StatusCode::NOT_FOUND, "no such thing")))
             .layer(
                 CacheLayer::new(cache.clone())
                     .unless(|parts| parts.uri.query().is_some_and(|q| q.contains("preview")))
@@ -546,15 +520,8 @@ mod cases {
 
         // By default only 200s are stored.
         let other = Calls::default();
-        let o = other.clone();
         let app = Router::new()
-            .route(
-                "/missing",
-                get(move || async move {
-                    o.hit();
-                    StatusCode::NOT_FOUND
-                }),
-            )
+            .route("/missing", counted_with(&other, |_| StatusCode::NOT_FOUND))
             .layer(CacheLayer::new(cache));
         let server = Server::start(app).await;
         server.get("/missing").await;
