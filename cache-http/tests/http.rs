@@ -23,6 +23,16 @@ fn counted(calls: &Calls, body: &'static str) -> axum::routing::MethodRouter {
     counted_with(calls, move |_| body)
 }
 
+/// A route that greets in French or English by `Accept-Language`, and says it `Vary`s on it.
+fn greeting(calls: &Calls) -> axum::routing::MethodRouter {
+    let calls = calls.clone();
+    get(move |headers: HeaderMap| async move {
+        calls.hit();
+        let fr = headers.get("accept-language").is_some_and(|v| v == "fr");
+        ([(header::VARY, "Accept-Language")], if fr { "bonjour" } else { "hello" })
+    })
+}
+
 /// A route that counts its calls and answers `respond(the call's number)`.
 fn counted_with<R>(
     calls: &Calls,
@@ -364,16 +374,8 @@ mod cases {
 
     pub async fn response_vary_is_honoured(cache: Cache) {
         let calls = Calls::default();
-        let c = calls.clone();
         let app = Router::new()
-            .route(
-                "/greeting",
-                get(move |headers: HeaderMap| async move {
-                    c.hit();
-                    let fr = headers.get("accept-language").is_some_and(|v| v == "fr");
-                    ([(header::VARY, "Accept-Language")], if fr { "bonjour" } else { "hello" })
-                }),
-            )
+            .route("/greeting", greeting(&calls))
             .route("/star", get(|| async { ([(header::VARY, "*")], "never stored") }))
             .layer(CacheLayer::new(cache));
         let server = Server::start(app).await;
@@ -393,16 +395,8 @@ mod cases {
 
     pub async fn layer_vary_keys_each_value(cache: Cache) {
         let calls = Calls::default();
-        let c = calls.clone();
         let app = Router::new()
-            .route(
-                "/greeting",
-                get(move |headers: HeaderMap| async move {
-                    c.hit();
-                    let fr = headers.get("accept-language").is_some_and(|v| v == "fr");
-                    ([(header::VARY, "Accept-Language")], if fr { "bonjour" } else { "hello" })
-                }),
-            )
+            .route("/greeting", greeting(&calls))
             .layer(CacheLayer::new(cache).vary([HeaderName::from_static("accept-language")]));
         let server = Server::start(app).await;
         for _ in 0..2 {
