@@ -47,10 +47,20 @@ pub mod __macro_support {
     pub use cache_core::{Cache, Memoized};
 }
 
-/// The backends compiled into this build.
+/// The backends compiled into this build (one cargo feature each), for building one by hand.
 pub mod backends {
+    #[cfg(feature = "filesystem")]
+    pub use cache_fs::FileSystemCache;
+    #[cfg(feature = "memcached")]
+    pub use cache_memcached::MemcachedCache;
     #[cfg(feature = "null")]
     pub use cache_null::NullCache;
+    #[cfg(feature = "redis")]
+    pub use cache_redis::RedisCache;
+    #[cfg(feature = "redis-cluster")]
+    pub use cache_redis_cluster::RedisClusterCache;
+    #[cfg(feature = "redis-sentinel")]
+    pub use cache_redis_sentinel::RedisSentinelCache;
     #[cfg(feature = "simple")]
     pub use cache_simple::SimpleCache;
 }
