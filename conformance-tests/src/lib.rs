@@ -72,13 +72,22 @@ where
 /// A factory closure with settings for the suite.
 ///
 /// ```
-/// # use std::{sync::Arc, time::Duration};
-/// # use cache_core::{BaseCache, Config};
-/// use conformance_tests::Backend;
-/// # fn build(c: &Config) -> cache_core::Result<Arc<dyn BaseCache>> { unimplemented!() }
-/// // memcached expires in whole seconds:
-/// let backend = Backend::new(|config: Config| async move { build(&config) })
-///     .with_ttl_resolution(Duration::from_secs(1));
+/// use std::{sync::Arc, time::Duration};
+/// use cache_core::{BaseCache, Config};
+/// use cache_simple::SimpleCache;
+/// use conformance_tests::{Backend, BackendFactory};
+///
+/// // A backend that expires in whole seconds (as memcached does) says so:
+/// let backend = Backend::new(|config: Config| async move {
+///     Ok(Arc::new(SimpleCache::new(&config)?) as Arc<dyn BaseCache>)
+/// })
+/// .with_ttl_resolution(Duration::from_secs(1));
+/// assert_eq!(backend.ttl_resolution(), Duration::from_secs(1));
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let cache = backend.build(Config::default()).await?;
+/// assert_eq!(cache.type_name(), "SimpleCache");
+/// # Ok::<(), cache_core::CacheError>(())
+/// # }).unwrap();
 /// ```
 pub struct Backend<F> {
     factory: F,
