@@ -163,6 +163,18 @@ impl<B: Body<Data = Bytes>> Tee<B> {
         None
     }
 
+    /// Reads the body to its end, for a render no client reads (a background refresh): the whole
+    /// body if it stayed storable (within the limit, no trailers, no error), else `None`.
+    pub(crate) async fn collect(mut self) -> Option<Bytes> {
+        futures::future::poll_fn(|cx| match self.drain_ready(cx) {
+            Some(whole) => Poll::Ready(Some(whole)),
+            None if self.ended || !self.is_storing() => Poll::Ready(None),
+            // `drain_ready` polled the body, which will wake us.
+            None => Poll::Pending,
+        })
+        .await
+    }
+
     fn record(&mut self, frame: &Frame<Bytes>) {
         let Some(kept) = &mut self.kept else { return };
         match frame.data_ref() {
@@ -268,6 +280,23 @@ mod tests {
         let rest = client.collect().await.unwrap().to_bytes();
         assert_eq!(&rest[..], b"cd");
         assert_eq!(stored.lock().unwrap().clone(), Some(Some(Bytes::from_static(b"abcd"))));
+    }
+
+    #[tokio::test]
+    async fn collect_reads_a_stream_to_its_end_within_the_limit() {
+        let (tx, body) = channel();
+        let reader = tokio::spawn(Tee::new(body, Some(4)).collect());
+        tx.unbounded_send(Ok(Frame::data(Bytes::from_static(b"ab")))).unwrap();
+        tokio::task::yield_now().await;
+        tx.unbounded_send(Ok(Frame::data(Bytes::from_static(b"cd")))).unwrap();
+        drop(tx);
+        assert_eq!(reader.await.unwrap(), Some(Bytes::from_static(b"abcd")));
+        let (tx, body) = channel();
+        tx.unbounded_send(Ok(Frame::data(Bytes::from_static(b"abcde")))).unwrap();
+        assert_eq!(Tee::new(body, Some(4)).collect().await, None, "over the limit");
+        let (tx, body) = channel();
+        tx.unbounded_send(Ok(Frame::trailers(http::HeaderMap::new()))).unwrap();
+        assert_eq!(Tee::new(body, Some(4)).collect().await, None, "trailers cannot be stored");
     }
 
     #[tokio::test]

@@ -138,7 +138,14 @@ impl CacheControl {
     }
 }
 
-/// The directive names of a `Cache-Control` header value, lowercased (`max-age=60` gives `max-age`).
-pub(crate) fn directives(value: &str) -> impl Iterator<Item = String> + '_ {
-    value.split(',').map(|d| d.trim().split('=').next().unwrap_or("").to_ascii_lowercase())
+/// The directives of a `Cache-Control` header value: each name lowercased, with its value if it
+/// has one (`max-age=60` gives `("max-age", Some("60"))`).
+pub(crate) fn directives(value: &str) -> impl Iterator<Item = (String, Option<&str>)> + '_ {
+    value.split(',').map(|directive| {
+        let (name, value) = match directive.split_once('=') {
+            Some((name, value)) => (name, Some(value.trim().trim_matches('"'))),
+            None => (directive, None),
+        };
+        (name.trim().to_ascii_lowercase(), value)
+    })
 }

@@ -9,7 +9,6 @@ use cache_core::Ttl;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode, request, response};
 use http_body::Body;
-use http_body_util::BodyExt;
 use tower::{Service, ServiceExt};
 
 use crate::body::{CacheBody, Tee};
@@ -58,8 +57,6 @@ struct Plan {
     key: String,
     /// Render and store again without looking (a refresh).
     force: bool,
-    /// A `HEAD`: answered from the `GET` entry, without a body.
-    head: bool,
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for CacheService<S>
@@ -99,8 +96,7 @@ where
 
 /// Whether and under which key a request uses the cache.
 fn plan(settings: &Settings, parts: &request::Parts) -> Option<Plan> {
-    let head = parts.method == Method::HEAD;
-    if parts.method != Method::GET && !head {
+    if parts.method != Method::GET && parts.method != Method::HEAD {
         return None;
     }
     if settings.unless.as_ref().is_some_and(|skip| skip(parts)) {
@@ -116,16 +112,15 @@ fn plan(settings: &Settings, parts: &request::Parts) -> Option<Plan> {
     };
     let force =
         parts.extensions.get::<Revalidate>().is_some() || (settings.client_refresh && asks_refresh(&parts.headers));
-    Some(Plan { key: settings.cache_key(parts, user.as_deref()), force, head })
+    Some(Plan { key: settings.cache_key(parts, user.as_deref()), force })
 }
 
 /// A client's hard refresh: `Cache-Control: no-cache` (or `max-age=0`), or `Pragma: no-cache`.
 fn asks_refresh(headers: &HeaderMap) -> bool {
-    let cache_control = headers
-        .get_all(header::CACHE_CONTROL)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.split(',').any(|d| matches!(d.trim().to_ascii_lowercase().as_str(), "no-cache" | "max-age=0")));
+    let cache_control =
+        headers.get_all(header::CACHE_CONTROL).iter().filter_map(|v| v.to_str().ok()).any(|v| {
+            directives(v).any(|(name, value)| name == "no-cache" || (name == "max-age" && value == Some("0")))
+        });
     cache_control || headers.get(header::PRAGMA).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("no-cache"))
 }
 
@@ -173,12 +168,12 @@ where
         match lookup(&state, &plan.key, &parts, now).await {
             Some((entry, Freshness::Fresh)) => {
                 Counters::add(&counters.hits);
-                return Ok(serve(&settings, &state, entry, &parts, now, "HIT"));
+                return Ok(serve(&settings, &state, &entry, &parts, now, "HIT"));
             }
             Some((entry, _stale)) => {
                 Counters::add(&counters.stale);
-                spawn_refresh(settings.clone(), state.clone(), inner.clone(), parts.clone(), plan.key.clone());
-                return Ok(serve(&settings, &state, entry, &parts, now, "STALE"));
+                spawn_refresh(&settings, &state, &inner, &parts, &plan.key);
+                return Ok(serve(&settings, &state, &entry, &parts, now, "STALE"));
             }
             None => {}
         }
@@ -207,18 +202,15 @@ where
             Role::Follower(waiter) => match waiter.await {
                 Ok(Outcome::Stored(entry)) if entry.matches_vary(&parts.headers) => {
                     Counters::add(&counters.misses);
-                    let now = settings.clock.now();
-                    return Ok(serve(&settings, &state, Entry::clone(&entry), &parts, now, "MISS"));
+                    return Ok(serve(&settings, &state, &entry, &parts, settings.clock.now(), "MISS"));
                 }
                 // Not storable, or rendered for other Vary values: render our own, uncached.
                 Ok(_) => {
                     Counters::add(&counters.misses);
-                    let mut response = passthrough(inner, parts.clone(), body).await?;
+                    let (mut head, body) = passthrough(inner, parts.clone(), body).await?.into_parts();
                     let now = settings.clock.now();
-                    let (mut head, body) = response.into_parts();
-                    decorate_miss(&settings, &state, &parts, &mut head, now);
-                    response = Response::from_parts(head, body);
-                    return Ok(response);
+                    decorate_miss(&settings, &mut head, |head| fresh_period(&settings, &state, &parts, head, now));
+                    return Ok(Response::from_parts(head, body));
                 }
                 // The leader went away without an answer (client gone, error): look again, and
                 // lead if nobody else does.
@@ -228,7 +220,7 @@ where
                             lookup(&state, &plan.key, &parts, settings.clock.now()).await
                     {
                         Counters::add(&counters.hits);
-                        return Ok(serve(&settings, &state, entry, &parts, settings.clock.now(), "HIT"));
+                        return Ok(serve(&settings, &state, &entry, &parts, settings.clock.now(), "HIT"));
                     }
                 }
             },
@@ -239,9 +231,10 @@ where
                     && let Some((entry, Freshness::Fresh)) =
                         lookup(&state, &plan.key, &parts, settings.clock.now()).await
                 {
-                    leader.publish(Outcome::Stored(Arc::new(entry.clone())));
+                    let entry = Arc::new(entry);
+                    leader.publish(Outcome::Stored(entry.clone()));
                     Counters::add(&counters.hits);
-                    return Ok(serve(&settings, &state, entry, &parts, settings.clock.now(), "HIT"));
+                    return Ok(serve(&settings, &state, &entry, &parts, settings.clock.now(), "HIT"));
                 }
                 Counters::add(&counters.misses);
                 return render(settings, state, inner, parts, body, plan, leader).await;
@@ -329,7 +322,8 @@ where
     let response = inner.ready().await?.call(Request::from_parts(render_request(&parts), body)).await?;
     let (mut head, body) = response.into_parts();
     let now = settings.clock.now();
-    let store = store_plan(&settings, &state, &parts, &head, now);
+    let fresh = fresh_period(&settings, &state, &parts, &head, now);
+    let store = store_plan(&settings, &parts, &head, fresh);
     let declared = head.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     let limit = match (&store, declared) {
         (Some(_), Some(len)) if len > settings.max_body_size as u64 => None,
@@ -342,24 +336,23 @@ where
     match (store, whole) {
         // The whole body was ready: store it now, so the next request is a hit.
         (Some(store), Some(bytes)) => {
-            let entry = Entry::new(&head, bytes, now, store.fresh, settings.stale, store.vary);
-            put(&state, &plan.key, &entry, store.backend_ttl).await;
-            let shared = Arc::new(entry);
-            leader.publish(Outcome::Stored(shared.clone()));
-            let entry = Arc::try_unwrap(shared).unwrap_or_else(|shared| Entry::clone(&shared));
-            return Ok(serve(&settings, &state, entry, &parts, now, "MISS"));
+            let ttl = store.backend_ttl();
+            let entry = Arc::new(store.entry(&head, bytes, now));
+            put(&state, &plan.key, &entry, ttl).await;
+            leader.publish(Outcome::Stored(entry.clone()));
+            return Ok(serve(&settings, &state, &entry, &parts, now, "MISS"));
         }
         // A real stream: store it when the client has read it all.
         (Some(store), None) if tee.is_storing() => {
             let (state, key, stored_head) = (state.clone(), plan.key.clone(), head.clone());
-            let stale = settings.stale;
             tee.on_end(Box::new(move |whole| match whole {
                 Some(bytes) => {
-                    let entry = Entry::new(&stored_head, bytes, now, store.fresh, stale, store.vary);
+                    let ttl = store.backend_ttl();
+                    let entry = Arc::new(store.entry(&stored_head, bytes, now));
                     let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
                     runtime.spawn(async move {
-                        put(&state, &key, &entry, store.backend_ttl).await;
-                        leader.publish(Outcome::Stored(Arc::new(entry)));
+                        put(&state, &key, &entry, ttl).await;
+                        leader.publish(Outcome::Stored(entry));
                     });
                 }
                 None => leader.publish(Outcome::NotStorable),
@@ -367,8 +360,8 @@ where
         }
         _ => leader.publish(Outcome::NotStorable),
     }
-    decorate_miss(&settings, &state, &parts, &mut head, now);
-    if plan.head {
+    decorate_miss(&settings, &mut head, |_| fresh);
+    if parts.method == Method::HEAD {
         return Ok(Response::from_parts(head, CacheBody::empty()));
     }
     Ok(Response::from_parts(head, CacheBody::tee(tee)))
@@ -378,19 +371,18 @@ where
 /// `Cache-Control` if the response is the route's content (it passes the filter, sets no cookie),
 /// whether or not the layer stores it (a `private` route's responses are not stored, but clients
 /// must be told they are private).
+/// `fresh` gives the response's fresh period, computed only if the policy needs it.
 fn decorate_miss(
     settings: &Settings,
-    state: &State,
-    req: &request::Parts,
     head: &mut response::Parts,
-    now: SystemTime,
+    fresh: impl FnOnce(&response::Parts) -> Option<Duration>,
 ) {
     head.headers.insert(X_CACHE, HeaderValue::from_static("MISS"));
     if let Some(policy) = &settings.cache_control
         && !head.headers.contains_key(header::CACHE_CONTROL)
         && !head.headers.contains_key(header::SET_COOKIE)
         && (settings.response_filter)(head)
-        && let Ok(value) = HeaderValue::from_str(&policy.header_value(fresh_period(settings, state, req, head, now)))
+        && let Ok(value) = HeaderValue::from_str(&policy.header_value(fresh(head)))
     {
         head.headers.insert(header::CACHE_CONTROL, value);
     }
@@ -413,25 +405,37 @@ fn fresh_period(
 struct StorePlan {
     /// The fresh period (`None`: forever).
     fresh: Option<Duration>,
-    /// How long the backend keeps it: the fresh period plus the stale margin.
-    backend_ttl: Ttl,
+    /// The stale-while-revalidate margin after it.
+    stale: Duration,
     vary: Vec<(String, Option<serde_bytes::ByteBuf>)>,
 }
 
-/// Whether a rendered response may be stored, and for how long.
+impl StorePlan {
+    /// How long the backend keeps the entry: the fresh period plus the stale margin, relative to
+    /// the real clock whatever the layer's clock says.
+    fn backend_ttl(&self) -> Ttl {
+        self.fresh.map_or(Ttl::Never, |d| Ttl::After(d.saturating_add(self.stale)))
+    }
+
+    /// The entry for the response `head` + `body`, rendered at `now`.
+    fn entry(self, head: &response::Parts, body: Bytes, now: SystemTime) -> Entry {
+        Entry::new(head, body, now, self.fresh, self.stale, self.vary)
+    }
+}
+
+/// Whether a rendered response may be stored, given its fresh period (see [`fresh_period`]).
 fn store_plan(
     settings: &Settings,
-    state: &State,
     req: &request::Parts,
     res: &response::Parts,
-    now: SystemTime,
+    fresh: Option<Duration>,
 ) -> Option<StorePlan> {
     if !(settings.response_filter)(res) || res.headers.contains_key(header::SET_COOKIE) {
         return None;
     }
     let per_user = settings.per_user.is_some();
     for value in res.headers.get_all(header::CACHE_CONTROL) {
-        for directive in directives(value.to_str().ok()?) {
+        for (directive, _) in directives(value.to_str().ok()?) {
             if directive == "no-store" || (directive == "private" && !per_user) {
                 return None;
             }
@@ -442,15 +446,11 @@ fn store_plan(
     {
         return None;
     }
+    if fresh.is_some_and(|d| d.is_zero()) {
+        return None;
+    }
     let vary = vary_values(&res.headers, &req.headers)?;
-    let fresh = match fresh_period(settings, state, req, res, now) {
-        None => None,
-        Some(d) if d.is_zero() => return None,
-        Some(d) => Some(d),
-    };
-    // Relative to the real clock, whatever the layer's clock says.
-    let backend_ttl = fresh.map_or(Ttl::Never, |d| Ttl::After(d.saturating_add(settings.stale)));
-    Some(StorePlan { fresh, backend_ttl, vary })
+    Some(StorePlan { fresh, stale: settings.stale, vary })
 }
 
 async fn put(state: &State, key: &str, entry: &Entry, ttl: Ttl) {
@@ -471,7 +471,7 @@ async fn put(state: &State, key: &str, entry: &Entry, ttl: Ttl) {
 fn serve<B: Body>(
     settings: &Settings,
     state: &State,
-    entry: Entry,
+    entry: &Entry,
     parts: &request::Parts,
     now: SystemTime,
     x_cache: &'static str,
@@ -490,26 +490,16 @@ fn serve<B: Body>(
     let etag = headers.get(header::ETAG).and_then(|v| v.to_str().ok()).unwrap_or_default();
     if status.is_success() && not_modified(&parts.headers, etag, entry.last_modified()) {
         Counters::add(&state.counters.not_modified);
-        // RFC 9110 15.4.5: the headers a 200 would have carried that describe the cached copy.
-        headers.retain_only(&[
-            header::CACHE_CONTROL,
-            header::CONTENT_LOCATION,
-            header::ETAG,
-            header::EXPIRES,
-            header::LAST_MODIFIED,
-            header::VARY,
-            X_CACHE,
-        ]);
         let mut response = Response::new(CacheBody::empty());
         *response.status_mut() = StatusCode::NOT_MODIFIED;
-        *response.headers_mut() = headers;
+        *response.headers_mut() = not_modified_headers(&headers);
         return response;
     }
     let body = if parts.method == Method::HEAD {
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(entry.body.len()));
         CacheBody::empty()
     } else {
-        CacheBody::full(entry.body)
+        CacheBody::full(entry.body.clone())
     };
     let mut response = Response::new(body);
     *response.status_mut() = status;
@@ -517,46 +507,47 @@ fn serve<B: Body>(
     response
 }
 
-/// `HeaderMap::retain` for a list of names.
-trait RetainOnly {
-    fn retain_only(&mut self, names: &[header::HeaderName]);
-}
-
-impl RetainOnly for HeaderMap {
-    fn retain_only(&mut self, names: &[header::HeaderName]) {
-        let mut kept = HeaderMap::with_capacity(names.len());
-        for name in names {
-            for value in self.get_all(name) {
-                kept.append(name.clone(), value.clone());
-            }
+/// The headers of a `304` for a `200` with `headers`: those that describe the cached copy
+/// (RFC 9110 15.4.5), and `X-Cache`.
+fn not_modified_headers(headers: &HeaderMap) -> HeaderMap {
+    const KEPT: [header::HeaderName; 7] = [
+        header::CACHE_CONTROL,
+        header::CONTENT_LOCATION,
+        header::ETAG,
+        header::EXPIRES,
+        header::LAST_MODIFIED,
+        header::VARY,
+        X_CACHE,
+    ];
+    let mut kept = HeaderMap::with_capacity(KEPT.len());
+    for name in KEPT {
+        for value in headers.get_all(&name) {
+            kept.append(name.clone(), value.clone());
         }
-        *self = kept;
     }
+    kept
 }
 
-/// Starts the one background refresh of a stale entry, unless one is running for the key.
+/// Starts the one background refresh of a stale entry, unless one is running for the key. The
+/// request and the service are cloned only when a refresh starts: every other stale hit of the
+/// key costs a set lookup.
 fn spawn_refresh<S, ReqBody, ResBody>(
-    settings: Arc<Settings>,
-    state: Arc<State>,
-    inner: S,
-    parts: request::Parts,
-    key: String,
+    settings: &Arc<Settings>,
+    state: &Arc<State>,
+    inner: &S,
+    parts: &request::Parts,
+    key: &str,
 ) where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Send + 'static,
-    S::Future: Send + 'static,
+    S: Inner<ReqBody, ResBody>,
     ReqBody: Default + Send + 'static,
-    ResBody: Body<Data = Bytes> + Send + 'static,
+    ResBody: StoredBody,
 {
-    {
-        let mut refreshing = state.refreshing.lock().unwrap_or_else(|p| p.into_inner());
-        if !refreshing.insert(key.clone()) {
-            return;
-        }
-    }
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        state.refreshing.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+    if !state.refreshing.lock().unwrap_or_else(|p| p.into_inner()).insert(key.to_owned()) {
         return;
-    };
+    }
+    let (settings, state, inner, parts, key) =
+        (settings.clone(), state.clone(), inner.clone(), parts.clone(), key.to_owned());
     runtime.spawn(async move {
         let _done = Unmark { state: state.clone(), key: key.clone() };
         // One refresh per key across processes too: the lock is an atomic `add` in the shared
@@ -608,32 +599,19 @@ where
     };
     let (head, body) = response.into_parts();
     let now = settings.clock.now();
-    let Some(store) = store_plan(settings, state, parts, &head, now) else {
+    let fresh = fresh_period(settings, state, parts, &head, now);
+    let Some(store) = store_plan(settings, parts, &head, fresh) else {
         tracing::warn!(key, status = %head.status, "cache-http: background refresh gave a response that may not be stored; keeping the stale entry");
         return false;
     };
-    let Some(bytes) = collect_limited(body, settings.max_body_size).await else {
+    let Some(bytes) = Tee::new(body, Some(settings.max_body_size)).collect().await else {
         tracing::warn!(
             key,
             "cache-http: background refresh body failed or is over max_body_size; keeping the stale entry"
         );
         return false;
     };
-    let entry = Entry::new(&head, bytes, now, store.fresh, settings.stale, store.vary);
-    put(state, key, &entry, store.backend_ttl).await;
+    let ttl = store.backend_ttl();
+    put(state, key, &store.entry(&head, bytes, now), ttl).await;
     true
-}
-
-/// The whole body, if it ends without error or trailers within `limit` bytes.
-async fn collect_limited<B: Body<Data = Bytes>>(body: B, limit: usize) -> Option<Bytes> {
-    let mut body = std::pin::pin!(body);
-    let mut out = bytes::BytesMut::new();
-    while let Some(frame) = body.frame().await {
-        let data = frame.ok()?.into_data().ok()?;
-        if out.len() + data.len() > limit {
-            return None;
-        }
-        out.extend_from_slice(&data);
-    }
-    Some(out.freeze())
 }
