@@ -10,17 +10,9 @@ pub type KeyFn = Arc<dyn Fn(&Parts) -> String + Send + Sync>;
 /// What identifies a user, for routes that cache per user; `None` bypasses the cache.
 pub type UserFn = Arc<dyn Fn(&Parts) -> Option<String> + Send + Sync>;
 
-/// Method (HEAD as GET: a HEAD is served from the GET entry), path, the query with its
-/// parameters sorted (so `?b=2&a=1` and `?a=1&b=2` share an entry), and the values of the `vary`
-/// request headers.
-#[cfg(test)]
-fn default_key(parts: &Parts, vary: &[http::HeaderName]) -> String {
-    let mut key = String::new();
-    write_default_key(&mut key, parts, vary);
-    key
-}
-
-/// [`default_key`], appended to `key`.
+/// Appends the default key of a request to `key`: method (HEAD as GET: a HEAD is served from the
+/// GET entry), path, the query with its parameters sorted (so `?b=2&a=1` and `?a=1&b=2` share an
+/// entry), and the values of the `vary` request headers.
 pub(crate) fn write_default_key(key: &mut String, parts: &Parts, vary: &[http::HeaderName]) {
     let method = if parts.method == http::Method::HEAD { "GET" } else { parts.method.as_str() };
     key.reserve(method.len() + 1 + parts.uri.path().len() + parts.uri.query().map_or(0, |q| q.len() + 1));
@@ -30,8 +22,10 @@ pub(crate) fn write_default_key(key: &mut String, parts: &Parts, vary: &[http::H
     if let Some(query) = parts.uri.query().filter(|q| !q.is_empty()) {
         let mut pairs: Vec<&str> = query.split('&').filter(|p| !p.is_empty()).collect();
         pairs.sort_unstable();
-        key.push('?');
-        key.push_str(&pairs.join("&"));
+        for (i, pair) in pairs.iter().enumerate() {
+            key.push(if i == 0 { '?' } else { '&' });
+            key.push_str(pair);
+        }
     }
     for name in vary {
         key.push('\n');
@@ -47,6 +41,12 @@ pub(crate) fn write_default_key(key: &mut String, parts: &Parts, vary: &[http::H
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn default_key(parts: &Parts, vary: &[http::HeaderName]) -> String {
+        let mut key = String::new();
+        write_default_key(&mut key, parts, vary);
+        key
+    }
 
     fn parts(uri: &str, method: http::Method) -> Parts {
         http::Request::builder()

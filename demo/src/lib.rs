@@ -115,33 +115,37 @@ async fn slow(State(demo): State<Demo>) -> String {
     format!("A slow report, render #{render}, at unix time {}\n", unix_now())
 }
 
+/// The memoized function's name in the cache: shared by the view and the two forgets.
+const GREETING: &str = "demo::greeting";
+
 async fn hello(State(demo): State<Demo>, Path(user): Path<String>) -> impl IntoResponse {
     let started = Instant::now();
     let greeting = demo
         .cache
-        .memoize("demo::greeting", &user, Ttl::After(Duration::from_secs(300)), || async {
+        .memoize(GREETING, &user, Ttl::After(Duration::from_secs(300)), || async {
             tokio::time::sleep(demo.delays.greeting).await;
             demo.renders.greetings.fetch_add(1, Ordering::Relaxed);
             Ok::<_, std::convert::Infallible>(format!("Hello, {user}! (computed at unix time {})", unix_now()))
         })
         .await;
-    match greeting {
-        Ok(greeting) => (StatusCode::OK, format!("{greeting}\nanswered in {:?}\n", started.elapsed())),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("the cache failed: {e}\n")),
-    }
+    reply(greeting.map(|greeting| format!("{greeting}\nanswered in {:?}\n", started.elapsed())))
 }
 
 async fn forget(State(demo): State<Demo>, Path(user): Path<String>) -> impl IntoResponse {
-    match demo.cache.delete_memoized("demo::greeting", &user).await {
-        Ok(true) => (StatusCode::OK, format!("forgot the greeting of {user}\n")),
-        Ok(false) => (StatusCode::OK, format!("no greeting of {user} was stored\n")),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("the cache failed: {e}\n")),
-    }
+    reply(demo.cache.delete_memoized(GREETING, &user).await.map(|forgot| match forgot {
+        true => format!("forgot the greeting of {user}\n"),
+        false => format!("no greeting of {user} was stored\n"),
+    }))
 }
 
 async fn forget_all(State(demo): State<Demo>) -> impl IntoResponse {
-    match demo.cache.delete_memoized_all("demo::greeting").await {
-        Ok(()) => (StatusCode::OK, "forgot every greeting\n".to_owned()),
+    reply(demo.cache.delete_memoized_all(GREETING).await.map(|()| "forgot every greeting\n".to_owned()))
+}
+
+/// A text answer, or 503 naming the cache's failure.
+fn reply(result: cachekit::Result<String>) -> (StatusCode, String) {
+    match result {
+        Ok(text) => (StatusCode::OK, text),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("the cache failed: {e}\n")),
     }
 }

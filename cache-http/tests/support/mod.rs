@@ -129,14 +129,9 @@ pub async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 
 fn config(case: &str) -> Config {
     let mut config = Config::default();
-    config.key_prefix = format!("http-test:{case}:{:08x}:", rand_u32());
+    config.key_prefix = format!("http-test:{case}:{:08x}:", rand::random::<u32>());
     config.default_timeout = Ttl::After(Duration::from_secs(300));
     config
-}
-
-fn rand_u32() -> u32 {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
-    nanos ^ std::process::id().rotate_left(16)
 }
 
 /// A SimpleCache of its own.
