@@ -1,5 +1,5 @@
 //! `cachectl`: get, set, delete, clear, inc/dec, touch, stats and a load benchmark against any
-//! configured cachekit backend.
+//! configured cachette backend.
 //!
 //! The backend comes from the same configuration an application uses: a TOML file (`--config`),
 //! then `CACHE_*` environment variables, then `-o KEY=VALUE` overrides, in that order of precedence.
@@ -14,11 +14,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
-use cachekit::{Bytes, Cache, CacheError, Config, Ttl, codec};
+use cachette::{Bytes, Cache, CacheError, Config, Ttl, codec};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "cachectl", version, about = "Inspect and exercise a cachekit cache configured by CACHE_* settings")]
+#[command(name = "cachectl", version, about = "Inspect and exercise a cachette cache configured by CACHE_* settings")]
 struct Cli {
     /// A TOML file of CACHE_* keys (read first; environment variables and -o override it).
     #[arg(long, global = true)]
@@ -148,7 +148,7 @@ fn parse_ttl(text: &str) -> Result<Ttl, CacheError> {
     match text {
         "default" => Ok(Ttl::Default),
         "never" => Ok(Ttl::Never),
-        other => cachekit::config::parse_duration(other).map(Ttl::After).ok_or_else(|| {
+        other => cachette::config::parse_duration(other).map(Ttl::After).ok_or_else(|| {
             CacheError::config("--ttl", other, "expected default, never, or a duration such as 30s, 5m, 1h")
         }),
     }

@@ -9,7 +9,7 @@ use crate::{Result, Ttl};
 ///
 /// Object safe: applications hold an `Arc<dyn BaseCache>` chosen by configuration and usually
 /// reach it through the typed [`crate::Cache`] facade. The semantics below are the same on every
-/// backend, and the conformance suite (`conformance-tests`) checks each of them:
+/// backend, and the conformance suite (`cachette-conformance`) checks each of them:
 ///
 /// * Keys are any UTF-8 string (spaces, unicode, hundreds of bytes); a backend with key rules of
 ///   its own (memcached) maps keys to safe ones transparently.
@@ -29,9 +29,9 @@ use crate::{Result, Ttl};
 /// ```
 /// use std::collections::HashMap;
 /// use std::sync::Mutex;
-/// use cache_core::{async_trait, BaseCache, Bytes, Result, Ttl};
+/// use cachette_core::{async_trait, BaseCache, Bytes, Result, Ttl};
 ///
-/// /// A toy backend: no expiry, one lock. (See the `custom-backend` example for a complete one.)
+/// /// A toy backend: no expiry, one lock. (See the `cachette-example-custom-backend` example for a complete one.)
 /// #[derive(Default)]
 /// struct MapCache(Mutex<HashMap<String, Bytes>>);
 ///
@@ -57,11 +57,11 @@ use crate::{Result, Ttl};
 ///     async fn inc(&self, key: &str, delta: i64) -> Result<i64> {
 ///         let mut map = self.0.lock().unwrap();
 ///         let current = match map.get(key) {
-///             Some(v) => cache_core::codec::parse_counter(key, v)?,
+///             Some(v) => cachette_core::codec::parse_counter(key, v)?,
 ///             None => 0,
 ///         };
-///         let next = cache_core::codec::checked_counter_add(key, current, delta)?;
-///         map.insert(key.to_owned(), cache_core::codec::encode_counter(next));
+///         let next = cachette_core::codec::checked_counter_add(key, current, delta)?;
+///         map.insert(key.to_owned(), cachette_core::codec::encode_counter(next));
 ///         Ok(next)
 ///     }
 ///     async fn touch(&self, key: &str, _ttl: Ttl) -> Result<bool> {
@@ -78,7 +78,7 @@ use crate::{Result, Ttl};
 /// cache.set("greeting", Bytes::from_static(b"hello"), Ttl::Never).await?;
 /// assert_eq!(cache.get("greeting").await?.as_deref(), Some(&b"hello"[..]));
 /// assert_eq!(cache.inc("hits", 2).await?, 2);
-/// # Ok::<(), cache_core::CacheError>(())
+/// # Ok::<(), cachette_core::CacheError>(())
 /// # }).unwrap();
 /// ```
 #[async_trait]

@@ -26,8 +26,8 @@ use crate::{BaseCache, BoxError, CacheError, Config, Memoized, Registry, Result,
 /// ```
 /// use std::sync::Arc;
 /// use std::time::Duration;
-/// use cache_core::{Cache, Config, Ttl};
-/// # use cache_core::{async_trait, BaseCache, Bytes, Result};
+/// use cachette_core::{Cache, Config, Ttl};
+/// # use cachette_core::{async_trait, BaseCache, Bytes, Result};
 /// # use std::collections::HashMap; use std::sync::Mutex;
 /// # #[derive(Default)] struct MapCache(Mutex<HashMap<String, Bytes>>);
 /// # #[async_trait] impl BaseCache for MapCache {
@@ -36,13 +36,13 @@ use crate::{BaseCache, BoxError, CacheError, Config, Memoized, Registry, Result,
 /// #   async fn set(&self, k: &str, v: Bytes, _: Ttl) -> Result<()> { self.0.lock().unwrap().insert(k.into(), v); Ok(()) }
 /// #   async fn add(&self, k: &str, v: Bytes, _: Ttl) -> Result<bool> { let mut m = self.0.lock().unwrap(); if m.contains_key(k) { return Ok(false) } m.insert(k.into(), v); Ok(true) }
 /// #   async fn delete(&self, k: &str) -> Result<bool> { Ok(self.0.lock().unwrap().remove(k).is_some()) }
-/// #   async fn inc(&self, k: &str, d: i64) -> Result<i64> { let mut m = self.0.lock().unwrap(); let n = m.get(k).map(|v| cache_core::codec::parse_counter(k, v)).transpose()?.unwrap_or(0) + d; m.insert(k.into(), cache_core::codec::encode_counter(n)); Ok(n) }
+/// #   async fn inc(&self, k: &str, d: i64) -> Result<i64> { let mut m = self.0.lock().unwrap(); let n = m.get(k).map(|v| cachette_core::codec::parse_counter(k, v)).transpose()?.unwrap_or(0) + d; m.insert(k.into(), cachette_core::codec::encode_counter(n)); Ok(n) }
 /// #   async fn touch(&self, k: &str, _: Ttl) -> Result<bool> { Ok(self.0.lock().unwrap().contains_key(k)) }
 /// #   async fn clear(&self) -> Result<()> { self.0.lock().unwrap().clear(); Ok(()) }
 /// # }
 ///
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-/// // Applications usually write `cachekit::Cache::from_env()?`; any backend works the same way.
+/// // Applications usually write `cachette::Cache::from_env()?`; any backend works the same way.
 /// let cache = Cache::new(Arc::new(MapCache::default()), Config::default());
 ///
 /// cache.set("n", &5, Ttl::Default).await?;
@@ -59,7 +59,7 @@ use crate::{BaseCache, BoxError, CacheError, Config, Memoized, Registry, Result,
 ///
 /// let stats = cache.stats();
 /// assert_eq!((stats.hits, stats.misses), (2, 1));
-/// # Ok::<(), cache_core::CacheError>(())
+/// # Ok::<(), cachette_core::CacheError>(())
 /// # }).unwrap();
 /// ```
 #[derive(Clone)]

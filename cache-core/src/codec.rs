@@ -15,7 +15,7 @@
 //! decode as the asked type (including trailing bytes left over) is a `CacheError::Codec`.
 //!
 //! ```
-//! use cache_core::codec;
+//! use cachette_core::codec;
 //!
 //! assert_eq!(&codec::encode("n", &42i64)?[..], b"42");
 //! assert_eq!(codec::decode::<u16>("n", b"42")?, 42);
@@ -24,7 +24,7 @@
 //! assert_eq!(codec::decode::<Vec<String>>("k", &bytes)?, vec!["a", "b"]);
 //! // The wrong type is an error, not a panic.
 //! assert!(codec::decode::<String>("n", b"42").is_err());
-//! # Ok::<(), cache_core::CacheError>(())
+//! # Ok::<(), cachette_core::CacheError>(())
 //! ```
 
 use bytes::Bytes;
@@ -69,17 +69,17 @@ pub fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T> {
 /// checks and limit as [`decode`].
 ///
 /// ```
-/// use cache_core::codec;
+/// use cachette_core::codec;
 ///
 /// let stored = codec::encode("k", &("text/plain", "a long body"))?;
 /// let (kind, body): (&str, &str) = codec::decode_borrowed("k", &stored)?;
 /// assert_eq!((kind, body), ("text/plain", "a long body"));
 /// assert!(stored.as_ptr_range().contains(&body.as_ptr()), "borrowed, not copied");
-/// # Ok::<(), cache_core::CacheError>(())
+/// # Ok::<(), cachette_core::CacheError>(())
 /// ```
 pub fn decode_borrowed<'de, T: Deserialize<'de>>(key: &str, bytes: &'de [u8]) -> Result<T> {
     match bytes.first() {
-        None => Err(CacheError::codec(key, "the stored value is empty (not written by cachekit's typed layer)")),
+        None => Err(CacheError::codec(key, "the stored value is empty (not written by cachette's typed layer)")),
         Some(b'-' | b'0'..=b'9') => decode_integer(key, bytes),
         Some(&FORMAT_BINCODE2) => {
             if bytes.len() - 1 > MAX_DECODE_BYTES {
@@ -107,7 +107,7 @@ pub fn decode_borrowed<'de, T: Deserialize<'de>>(key: &str, bytes: &'de [u8]) ->
         Some(other) => Err(CacheError::codec(
             key,
             format!(
-                "unknown format byte 0x{other:02x}: the value was not written by this version of cachekit's typed layer \
+                "unknown format byte 0x{other:02x}: the value was not written by this version of cachette's typed layer \
                  (read it with get_bytes, or clear the cache after a format change)"
             ),
         )),

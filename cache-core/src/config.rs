@@ -11,18 +11,18 @@ use crate::suggest::did_you_mean;
 use crate::{CacheError, Result, Ttl};
 
 /// A built-in backend: its type name, the old lowercase names that still select it, and the
-/// cargo feature of the `cachekit` crate that compiles it in.
+/// cargo feature of the `cachette` crate that compiles it in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BuiltinBackend {
     /// The name used in `CACHE_TYPE`, e.g. `"RedisCache"`.
     pub type_name: &'static str,
     /// Deprecated lowercase names (Flask-Caching 1.x), e.g. `"redis"`.
     pub old_names: &'static [&'static str],
-    /// The `cachekit` cargo feature that provides it.
+    /// The `cachette` cargo feature that provides it.
     pub feature: &'static str,
 }
 
-/// Every backend that ships with cachekit.
+/// Every backend that ships with cachette.
 pub const BUILTIN_BACKENDS: &[BuiltinBackend] = &[
     BuiltinBackend { type_name: "NullCache", old_names: &["null"], feature: "null" },
     BuiltinBackend { type_name: "SimpleCache", old_names: &["simple"], feature: "simple" },
@@ -150,7 +150,7 @@ impl From<Vec<&str>> for ConfigValue {
 ///
 /// ```
 /// use std::time::Duration;
-/// use cache_core::Config;
+/// use cachette_core::Config;
 ///
 /// let config = Config::from_map([("CACHE_OPTIONS", "pool_size=16, response_timeout=750ms")])?;
 /// let options = &config.options;
@@ -158,7 +158,7 @@ impl From<Vec<&str>> for ConfigValue {
 /// assert_eq!(options.get_u64("pool_size")?, Some(16));
 /// assert_eq!(options.get_duration("response_timeout")?, Some(Duration::from_millis(750)));
 /// assert_eq!(options.get_duration("connect_timeout")?, None);
-/// # Ok::<(), cache_core::CacheError>(())
+/// # Ok::<(), cachette_core::CacheError>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Options(BTreeMap<String, String>);
@@ -258,7 +258,7 @@ fn parse_bool(text: &str) -> Option<bool> {
 ///
 /// ```
 /// use std::time::Duration;
-/// use cache_core::{Config, Ttl};
+/// use cachette_core::{Config, Ttl};
 ///
 /// let config = Config::from_map([
 ///     ("CACHE_TYPE", "RedisCache"),
@@ -279,7 +279,7 @@ fn parse_bool(text: &str) -> Option<bool> {
 ///     CACHE_OPTIONS = { pool_size = 8 }
 /// "#).unwrap();
 /// assert_eq!(config.threshold, 10000);
-/// # Ok::<(), cache_core::CacheError>(())
+/// # Ok::<(), cachette_core::CacheError>(())
 /// ```
 #[derive(Clone, PartialEq)]
 #[non_exhaustive]

@@ -1,9 +1,9 @@
-//! The core of [cachekit](https://docs.rs/cachekit): the [`BaseCache`] trait every backend
+//! The core of [cachette](https://docs.rs/cachette): the [`BaseCache`] trait every backend
 //! implements, [`Ttl`], [`CacheError`], the value [`codec`], [`Config`] (Flask-Caching's `CACHE_*`
 //! keys), the backend [`Registry`], and the typed [`Cache`] facade with `get_or_set`,
 //! [`SingleFlight`] and [`Memoized`] functions.
 //!
-//! Applications depend on the `cachekit` crate, which re-exports this one and registers the
+//! Applications depend on the `cachette` crate, which re-exports this one and registers the
 //! backends enabled by its cargo features. Authors of a backend depend on this crate alone.
 #![warn(missing_docs)]
 

@@ -24,8 +24,8 @@ use crate::{BoxError, Cache, Result, Ttl, codec};
 /// ```
 /// # use std::sync::Arc;
 /// # use std::sync::atomic::{AtomicUsize, Ordering};
-/// # use cache_core::{Cache, Config, Ttl};
-/// # async fn demo(cache: Cache) -> cache_core::Result<()> {
+/// # use cachette_core::{Cache, Config, Ttl};
+/// # async fn demo(cache: Cache) -> cachette_core::Result<()> {
 /// let calls = AtomicUsize::new(0);
 /// let profile = cache.memoized("app::profile", Ttl::Default);
 /// let load = |id: u32| { calls.fetch_add(1, Ordering::SeqCst); async move { Ok::<_, std::io::Error>(format!("user {id}")) } };

@@ -15,14 +15,14 @@ use crate::{BaseCache, CacheError, Config, Result};
 /// keeps start-up fast and lets an application start while its cache server is down.
 pub type Factory = Arc<dyn Fn(&Config) -> Result<Arc<dyn BaseCache>> + Send + Sync>;
 
-/// Maps `CACHE_TYPE` names to factories: the built-in backends (registered by the `cachekit`
+/// Maps `CACHE_TYPE` names to factories: the built-in backends (registered by the `cachette`
 /// crate according to its cargo features) and an application's own, under names it chooses
 /// (Flask-Caching's "import string" for custom backends).
 ///
 /// ```
 /// use std::sync::Arc;
-/// use cache_core::{BaseCache, Config, Registry};
-/// # use cache_core::{async_trait, Bytes, Result, Ttl};
+/// use cachette_core::{BaseCache, Config, Registry};
+/// # use cachette_core::{async_trait, Bytes, Result, Ttl};
 /// # struct MyCache;
 /// # #[async_trait]
 /// # impl BaseCache for MyCache {
@@ -48,7 +48,7 @@ pub type Factory = Arc<dyn Fn(&Config) -> Result<Arc<dyn BaseCache>> + Send + Sy
 /// let typo = Config::from_map([("CACHE_TYPE", "MyCashe")])?;
 /// let err = registry.build(&typo).err().unwrap();
 /// assert!(err.to_string().contains("Did you mean MyCache?"));
-/// # Ok::<(), cache_core::CacheError>(())
+/// # Ok::<(), cachette_core::CacheError>(())
 /// ```
 #[derive(Clone, Default)]
 pub struct Registry {
@@ -121,8 +121,8 @@ impl Registry {
                 "CACHE_TYPE",
                 name,
                 format!(
-                    "{name} is a built-in backend but it is not compiled in: enable the {:?} feature of cachekit \
-                     (cachekit = {{ version = \"0.1\", features = [\"{}\"] }})",
+                    "{name} is a built-in backend but it is not compiled in: enable the {:?} feature of cachette \
+                     (cachette = {{ version = \"0.1\", features = [\"{}\"] }})",
                     builtin.feature, builtin.feature
                 ),
             );

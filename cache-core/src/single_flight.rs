@@ -9,7 +9,7 @@ use tokio::sync::OnceCell;
 /// Runs at most one computation per key at a time within a process; callers that arrive while it
 /// runs wait for it and get a clone of its result.
 ///
-/// Used by [`crate::Cache::get_or_set`] and by cache-http so that a thousand concurrent misses of
+/// Used by [`crate::Cache::get_or_set`] and by cachette-http so that a thousand concurrent misses of
 /// one key call the loader (or the handler) once. If the caller running the computation is
 /// cancelled (its future dropped), one of the waiters takes over and runs its own computation, so a
 /// cancelled request never leaves the others hanging. Once a result is ready the key is released:
@@ -18,7 +18,7 @@ use tokio::sync::OnceCell;
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};
 /// use std::sync::Arc;
-/// use cache_core::SingleFlight;
+/// use cachette_core::SingleFlight;
 ///
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let flights = Arc::new(SingleFlight::<u32>::new());

@@ -19,7 +19,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 ///
 /// ```
 /// use std::time::{Duration, Instant, SystemTime};
-/// use cache_core::{Expiry, Ttl};
+/// use cachette_core::{Expiry, Ttl};
 ///
 /// let default = Ttl::After(Duration::from_secs(60));
 /// assert_eq!(Ttl::Default.resolve(default), Expiry::After(Duration::from_secs(60)));

@@ -1,7 +1,7 @@
-//! Set and get of 1 KiB values through `cache_core::Cache` over FileSystemCache against plain
+//! Set and get of 1 KiB values through `cachette_core::Cache` over FileSystemCache against plain
 //! `std::fs::write` + `rename` and `std::fs::read` of the same bytes, side by side in one run.
 //!
-//! `cargo bench -p cache-fs --bench fs`
+//! `cargo bench -p cachette-fs --bench fs`
 //!
 //! Three lines per operation: the plain std calls on the bench thread (the baseline); the
 //! same std calls through `spawn_blocking` (what any async caller pays to keep file I/O off the
@@ -10,8 +10,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use cache_core::{Cache, Config, Ttl};
-use cache_fs::FileSystemCache;
+use cachette_core::{Cache, Config, Ttl};
+use cachette_fs::FileSystemCache;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const KEYS: usize = 1_000;
@@ -52,7 +52,7 @@ fn bench(c: &mut Criterion) {
             async move { tokio::task::spawn_blocking(move || plain_write(&dir, i, &value)).await.unwrap() }
         })
     });
-    group.bench_function("cachekit_filesystem", |b| {
+    group.bench_function("cachette_filesystem", |b| {
         b.to_async(&rt).iter(|| async { cache.set_bytes(&keys[pick()], value.to_vec(), Ttl::Default).await.unwrap() })
     });
     group.finish();
@@ -76,7 +76,7 @@ fn bench(c: &mut Criterion) {
             async move { tokio::task::block_in_place(move || std::fs::read(dir.join(i.to_string())).unwrap()) }
         })
     });
-    group.bench_function("cachekit_filesystem", |b| {
+    group.bench_function("cachette_filesystem", |b| {
         b.to_async(&rt).iter(|| async { std::hint::black_box(cache.get_bytes(&keys[pick()]).await.unwrap().unwrap()) })
     });
     group.finish();

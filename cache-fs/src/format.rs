@@ -25,9 +25,9 @@ const VERSION: u8 = 1;
 pub enum NotAnEntry {
     /// Shorter than a header.
     Truncated,
-    /// Another magic: not a cachekit file.
+    /// Another magic: not a cachette file.
     NotOurs,
-    /// A format version this build does not know (written by a newer cachekit).
+    /// A format version this build does not know (written by a newer cachette).
     UnknownVersion(u8),
     /// The length field disagrees with the file's size (truncated or padded).
     LengthMismatch,

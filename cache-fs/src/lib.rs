@@ -37,8 +37,8 @@
 //! `CACHE_DEFAULT_TIMEOUT`, `CACHE_KEY_PREFIX`, and CACHE_OPTIONS `fsync=true|false`, `mode=0600`.
 //!
 //! ```
-//! use cache_core::{BaseCache, Bytes, Config, Ttl};
-//! use cache_fs::FileSystemCache;
+//! use cachette_core::{BaseCache, Bytes, Config, Ttl};
+//! use cachette_fs::FileSystemCache;
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let dir = tempfile::tempdir().unwrap();
@@ -47,7 +47,7 @@
 //! cache.set("page:/", Bytes::from_static(b"<html>"), Ttl::Default).await?;
 //! assert_eq!(cache.get("page:/").await?.as_deref(), Some(&b"<html>"[..]));
 //! assert_eq!(cache.inc("hits", 1).await?, 1);
-//! # Ok::<(), cache_core::CacheError>(())
+//! # Ok::<(), cachette_core::CacheError>(())
 //! # }).unwrap();
 //! ```
 #![warn(missing_docs)]
@@ -58,7 +58,7 @@ mod store;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use cache_core::{BaseCache, Bytes, CacheError, Config, Registry, Result, Ttl, async_trait};
+use cachette_core::{BaseCache, Bytes, CacheError, Config, Registry, Result, Ttl, async_trait};
 
 pub use format::{HEADER_LEN, Header, NotAnEntry, decode as decode_entry};
 
@@ -106,7 +106,7 @@ impl FileSystemCache {
         let fsync = config.options.get_bool("fsync")?.unwrap_or(false);
         let prefix_hash = blake3::hash(config.key_prefix.as_bytes()).to_hex();
         let settings = store::Settings {
-            dir: root.join(format!("cachekit-{}", &prefix_hash[..16])),
+            dir: root.join(format!("cachette-{}", &prefix_hash[..16])),
             threshold: config.threshold as u64,
             fsync,
             mode,

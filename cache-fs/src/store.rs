@@ -8,19 +8,19 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use cache_core::codec::{checked_counter_add, encode_counter, parse_counter};
-use cache_core::{Bytes, CacheError, Expiry, Result};
+use cachette_core::codec::{checked_counter_add, encode_counter, parse_counter};
+use cachette_core::{Bytes, CacheError, Expiry, Result};
 
 use crate::TYPE_NAME;
 use crate::format::{self, HEADER_LEN, Header};
 
 /// Name of the state file in a cache's directory: its `flock` serialises every change of the
 /// directory across processes, and its first 8 bytes hold the entry count.
-const STATE_FILE: &str = ".cachekit-state";
+const STATE_FILE: &str = ".cachette-state";
 /// Suffix of entry files; the stem is 32 hex digits.
 const ENTRY_SUFFIX: &str = ".entry";
 /// Prefix of temporary files being written.
-const TEMP_PREFIX: &str = ".cachekit-tmp-";
+const TEMP_PREFIX: &str = ".cachette-tmp-";
 /// A temporary file older than this was left by a writer that died; younger ones may be another
 /// process's write in flight and are never touched.
 const STALE_TEMP_AGE: Duration = Duration::from_secs(600);

@@ -5,14 +5,14 @@ use std::os::unix::fs::PermissionsExt;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use cache_core::{BaseCache, Bytes, CacheError, Config, Ttl};
-use cache_fs::FileSystemCache;
+use cachette_core::{BaseCache, Bytes, CacheError, Config, Ttl};
+use cachette_fs::FileSystemCache;
 
 /// One CACHE_DIR for the whole suite, as several applications would share one: each case's own
 /// key prefix gives it its own subdirectory.
 static ROOT: LazyLock<tempfile::TempDir> = LazyLock::new(|| tempfile::tempdir().unwrap());
 
-conformance_tests::conformance_suite!(filesystem, |mut config: Config| async move {
+cachette_conformance::conformance_suite!(filesystem, |mut config: Config| async move {
     config.dir = Some(ROOT.path().to_owned());
     config.threshold = 10_000;
     Ok(Arc::new(FileSystemCache::new(&config)?) as Arc<dyn BaseCache>)

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cache_core::{BaseCache, Bytes, Config, Ttl};
-use cache_fs::FileSystemCache;
+use cachette_core::{BaseCache, Bytes, Config, Ttl};
+use cachette_fs::FileSystemCache;
 
 const WORKERS: usize = 4;
 

@@ -3,7 +3,7 @@
 //! wrk (Debian's `wrk` package) over HTTP/1.1 keep-alive at 50 connections. Five rounds, alternating
 //! which route goes first; medians and the ratio are printed.
 //!
-//! `cargo bench -p cache-http --bench http` (`BENCH_SECS=10` for longer rounds).
+//! `cargo bench -p cachette-http --bench http` (`BENCH_SECS=10` for longer rounds).
 //!
 //! The server runs on one tokio worker and wrk on one thread, so each has a core of a 2-core
 //! machine and the ratio measures what the layer costs per request on the server.
@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use cache_core::{BaseCache, Cache, Config, Ttl};
-use cache_http::CacheLayer;
+use cachette_core::{BaseCache, Cache, Config, Ttl};
+use cachette_http::CacheLayer;
 
 const ROUNDS: usize = 5;
 const BODY: &[u8] = &[b'x'; 1024];
@@ -42,7 +42,7 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let addr = runtime.block_on(async {
         let config = Config::default();
-        let backend = cache_simple::SimpleCache::new(&config).unwrap();
+        let backend = cachette_simple::SimpleCache::new(&config).unwrap();
         let cache = Cache::new(Arc::new(backend) as Arc<dyn BaseCache>, config);
         let app = Router::new()
             .route("/cached", get(|| async { BODY }).layer(CacheLayer::new(cache.clone()).timeout(Ttl::Never)))

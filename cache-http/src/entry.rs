@@ -11,7 +11,7 @@ use crate::conditional::strong_etag;
 
 /// A stored response: its [`Head`], its headers and its body.
 ///
-/// Stored as the triple `(head, headers, body)` with cache-core's tagged codec (so a later format
+/// Stored as the triple `(head, headers, body)` with cachette-core's tagged codec (so a later format
 /// change reads old entries as undecodable — a miss, then overwritten — never as garbage). The
 /// headers are one block of length-framed pairs (see [`HeaderBlock`]). A hit decodes the headers
 /// and the body as slices of the bytes the backend returned, so serving it copies neither: on a
@@ -119,15 +119,15 @@ impl Entry {
     }
 
     /// The stored form.
-    pub(crate) fn encode(&self, key: &str) -> cache_core::Result<Bytes> {
+    pub(crate) fn encode(&self, key: &str) -> cachette_core::Result<Bytes> {
         let (headers, body) = (serde_bytes::Bytes::new(&self.headers), serde_bytes::Bytes::new(&self.body));
-        cache_core::codec::encode(key, &(&self.head, headers, body))
+        cachette_core::codec::encode(key, &(&self.head, headers, body))
     }
 
     /// An entry from its stored form; the headers and the body are slices of `stored`.
-    pub(crate) fn decode(key: &str, stored: &Bytes) -> cache_core::Result<Entry> {
+    pub(crate) fn decode(key: &str, stored: &Bytes) -> cachette_core::Result<Entry> {
         let (head, headers, body): (Head, &serde_bytes::Bytes, &serde_bytes::Bytes) =
-            cache_core::codec::decode_borrowed(key, stored)?;
+            cachette_core::codec::decode_borrowed(key, stored)?;
         Ok(Entry { head, headers: share(stored, headers), body: share(stored, body) })
     }
 

@@ -1,6 +1,6 @@
 //! One render per key at a time: concurrent misses of a key wait for the first one's response.
 //!
-//! cache-core's `SingleFlight` shares the result of a future; it cannot serve here, because a miss
+//! cachette-core's `SingleFlight` shares the result of a future; it cannot serve here, because a miss
 //! is not finished when the handler's future is: its body is still being streamed to the first
 //! client, and the entry exists only after the last byte. So the leader holds a [`Leader`] guard
 //! that travels with the streamed body and publishes the stored entry when the body ends; dropping

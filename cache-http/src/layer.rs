@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cache_core::{Cache, Result};
+use cachette_core::{Cache, Result};
 use http::{HeaderName, request, response};
 use tower::Layer;
 
@@ -53,8 +53,8 @@ pub type ResponseFilterFn = Arc<dyn Fn(&response::Parts) -> bool + Send + Sync>;
 /// ```
 /// use std::time::Duration;
 /// use axum::{Router, routing::get};
-/// use cache_core::{Cache, Config};
-/// use cache_http::{CacheControl, CacheLayer, Timeout};
+/// use cachette_core::{Cache, Config};
+/// use cachette_http::{CacheControl, CacheLayer, Timeout};
 ///
 /// # fn build(cache: Cache) -> Router {
 /// let layer = CacheLayer::new(cache)
@@ -140,7 +140,7 @@ pub struct HttpCacheStats {
 }
 
 impl CacheLayer {
-    /// A layer that stores responses in `cache` (any backend: `cachekit::Cache` converts with
+    /// A layer that stores responses in `cache` (any backend: `cachette::Cache` converts with
     /// `.into()`), with the cache's default timeout and no `Cache-Control` policy.
     pub fn new(cache: impl Into<Cache>) -> CacheLayer {
         CacheLayer {
@@ -285,7 +285,7 @@ impl CacheLayer {
     pub async fn invalidate(&self, path_and_query: &str) -> Result<bool> {
         let parts = http::Request::get(path_and_query)
             .body(())
-            .map_err(|e| cache_core::CacheError::InvalidKey {
+            .map_err(|e| cachette_core::CacheError::InvalidKey {
                 key: path_and_query.to_owned(),
                 message: format!("not a request path ({e}): give a path such as /report?day=1"),
             })?

@@ -2,7 +2,7 @@
 //! view, plus what its users had to bolt on by hand.
 //!
 //! [`CacheLayer`] is a tower `Layer` for an axum `Router`, a single route, or any tower `Service`
-//! of `http::Request`s. It stores whole responses in a cachekit [`Cache`](cache_core::Cache) (any
+//! of `http::Request`s. It stores whole responses in a cachette [`Cache`](cachette_core::Cache) (any
 //! backend), and adds:
 //!
 //! * **Dynamic timeouts**: fixed, [`Timeout::until_midnight`], computed per response
@@ -21,9 +21,9 @@
 //! ```
 //! use std::time::Duration;
 //! use axum::{Router, routing::get};
-//! use cache_core::{Cache, Config, Ttl};
-//! use cache_http::{CacheControl, CacheLayer, Timeout};
-//! # use cache_core::{async_trait, BaseCache, Bytes, Result};
+//! use cachette_core::{Cache, Config, Ttl};
+//! use cachette_http::{CacheControl, CacheLayer, Timeout};
+//! # use cachette_core::{async_trait, BaseCache, Bytes, Result};
 //! # use std::{collections::HashMap, sync::{Arc, Mutex}};
 //! # #[derive(Default)] struct MapCache(Mutex<HashMap<String, Bytes>>);
 //! # #[async_trait] impl BaseCache for MapCache {
@@ -39,7 +39,7 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
-//! // In an application: `cachekit::Cache::from_env()?.into()` (SimpleCache, Redis, ... by CACHE_TYPE).
+//! // In an application: `cachette::Cache::from_env()?.into()` (SimpleCache, Redis, ... by CACHE_TYPE).
 //! let cache = Cache::new(Arc::new(MapCache::default()), Config::default());
 //!
 //! let daily = CacheLayer::new(cache.clone())

@@ -17,7 +17,7 @@ pub enum MaxAge {
 ///
 /// ```
 /// use std::time::Duration;
-/// use cache_http::CacheControl;
+/// use cachette_http::CacheControl;
 ///
 /// let policy = CacheControl::public().max_age_until_expiry().stale_while_revalidate(Duration::from_secs(30));
 /// assert_eq!(policy.header_value(Some(Duration::from_secs(120))), "public, max-age=120, stale-while-revalidate=30");
@@ -41,13 +41,13 @@ impl CacheControl {
         CacheControl { public: true, ..Self::default() }
     }
 
-    /// `private`: only the user's own browser may store it. cache-http never stores a private
+    /// `private`: only the user's own browser may store it. cachette-http never stores a private
     /// response in the shared entry (only per user, see `CacheLayer::per_user`).
     pub fn private() -> Self {
         CacheControl { private: true, ..Self::default() }
     }
 
-    /// `no-store`: nobody stores it, cache-http included.
+    /// `no-store`: nobody stores it, cachette-http included.
     pub fn no_store() -> Self {
         CacheControl { no_store: true, ..Self::default() }
     }

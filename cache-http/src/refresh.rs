@@ -21,8 +21,8 @@ use crate::service::Revalidate;
 /// ```
 /// use std::time::Duration;
 /// use axum::{Router, routing::get};
-/// use cache_core::Cache;
-/// use cache_http::{CacheLayer, Refresher};
+/// use cachette_core::Cache;
+/// use cachette_http::{CacheLayer, Refresher};
 ///
 /// # async fn run(cache: Cache) {
 /// let app = Router::new()
@@ -93,7 +93,7 @@ where
     let mut request = match Request::get(path).body(Empty::new()) {
         Ok(request) => request,
         Err(e) => {
-            tracing::error!(path, error = %e, "cache-http refresher: not a valid request path");
+            tracing::error!(path, error = %e, "cachette-http refresher: not a valid request path");
             return;
         }
     };
@@ -101,7 +101,7 @@ where
     let response = match service.oneshot(request).await {
         Ok(response) => response,
         Err(e) => {
-            tracing::warn!(path, error = ?e, "cache-http refresher: the route failed");
+            tracing::warn!(path, error = ?e, "cachette-http refresher: the route failed");
             return;
         }
     };
@@ -113,7 +113,7 @@ where
         failed |= frame.is_err();
     }
     if failed || !status.is_success() {
-        tracing::warn!(path, %status, "cache-http refresher: the route did not render");
+        tracing::warn!(path, %status, "cachette-http refresher: the route did not render");
     }
 }
 

@@ -5,7 +5,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use cache_core::Ttl;
+use cachette_core::Ttl;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode, request, response};
 use http_body::Body;
@@ -262,14 +262,14 @@ async fn lookup(state: &State, key: &str, parts: &request::Parts, now: SystemTim
         Ok(found) => found?,
         Err(e) => {
             Counters::add(&state.counters.errors);
-            tracing::warn!(key, error = %e, "cache-http: the cache failed; rendering the response instead");
+            tracing::warn!(key, error = %e, "cachette-http: the cache failed; rendering the response instead");
             return None;
         }
     };
     let entry = match Entry::decode(key, &bytes) {
         Ok(entry) => entry,
         Err(e) => {
-            tracing::warn!(key, error = %e, "cache-http: a stored response does not decode; rendering it again");
+            tracing::warn!(key, error = %e, "cachette-http: a stored response does not decode; rendering it again");
             return None;
         }
     };
@@ -462,7 +462,7 @@ async fn put(state: &State, key: &str, entry: &Entry, ttl: Ttl) {
         Ok(()) => Counters::add(&state.counters.stored),
         Err(e) => {
             Counters::add(&state.counters.errors);
-            tracing::warn!(key, error = %e, "cache-http: cannot store the response; it was served uncached");
+            tracing::warn!(key, error = %e, "cachette-http: cannot store the response; it was served uncached");
         }
     }
 }
@@ -593,7 +593,7 @@ where
     let Ok(response) = inner.oneshot(Request::from_parts(render_request(parts), ReqBody::default())).await else {
         tracing::warn!(
             key,
-            "cache-http: background refresh failed (the inner service errored); keeping the stale entry"
+            "cachette-http: background refresh failed (the inner service errored); keeping the stale entry"
         );
         return false;
     };
@@ -601,13 +601,13 @@ where
     let now = settings.clock.now();
     let fresh = fresh_period(settings, state, parts, &head, now);
     let Some(store) = store_plan(settings, parts, &head, fresh) else {
-        tracing::warn!(key, status = %head.status, "cache-http: background refresh gave a response that may not be stored; keeping the stale entry");
+        tracing::warn!(key, status = %head.status, "cachette-http: background refresh gave a response that may not be stored; keeping the stale entry");
         return false;
     };
     let Some(bytes) = Tee::new(body, Some(settings.max_body_size)).collect().await else {
         tracing::warn!(
             key,
-            "cache-http: background refresh body failed or is over max_body_size; keeping the stale entry"
+            "cachette-http: background refresh body failed or is over max_body_size; keeping the stale entry"
         );
         return false;
     };

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use cache_core::Ttl;
+use cachette_core::Ttl;
 
 /// What time it is, for freshness and for timeouts such as "until midnight". Tests inject a
 /// fixed clock; applications use [`Clock::system`].
@@ -39,8 +39,8 @@ impl std::fmt::Debug for Clock {
 /// ```
 /// use std::time::Duration;
 /// use axum::{Extension, response::IntoResponse};
-/// use cache_core::Ttl;
-/// use cache_http::CacheTtl;
+/// use cachette_core::Ttl;
+/// use cachette_http::CacheTtl;
 ///
 /// async fn handler() -> impl IntoResponse {
 ///     (Extension(CacheTtl(Ttl::After(Duration::from_secs(10)))), "cached for 10 s")
@@ -56,8 +56,8 @@ pub type TimeoutFn = Arc<dyn Fn(&http::request::Parts, &http::response::Parts, S
 ///
 /// ```
 /// use std::time::Duration;
-/// use cache_core::Ttl;
-/// use cache_http::Timeout;
+/// use cachette_core::Ttl;
+/// use cachette_http::Timeout;
 ///
 /// let fixed: Timeout = Duration::from_secs(60).into();
 /// let default: Timeout = Ttl::Default.into(); // the cache's CACHE_DEFAULT_TIMEOUT
@@ -130,7 +130,7 @@ impl Timeout {
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use cache_http::next_midnight;
+/// use cachette_http::next_midnight;
 ///
 /// let evening = UNIX_EPOCH + Duration::from_secs(86_400 * 20_000 + 23 * 3600 + 59 * 60); // 23:59 UTC
 /// assert_eq!(next_midnight(evening, 0), UNIX_EPOCH + Duration::from_secs(86_400 * 20_001));

@@ -1,4 +1,4 @@
-//! cache-http over real HTTP: axum bound to 127.0.0.1, reqwest as the client. Every case runs on
+//! cachette-http over real HTTP: axum bound to 127.0.0.1, reqwest as the client. Every case runs on
 //! SimpleCache, on RedisCache (a real redis-server from the harness) and on MemcachedCache (a real
 //! memcached): the layer behaves the same on each backend.
 
@@ -12,8 +12,8 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use bytes::Bytes;
-use cache_core::{Cache, Ttl};
-use cache_http::{CacheControl, CacheLayer, CacheTtl, Refresher, Timeout, strong_etag};
+use cachette_core::{Cache, Ttl};
+use cachette_http::{CacheControl, CacheLayer, CacheTtl, Refresher, Timeout, strong_etag};
 use http::{HeaderMap, HeaderName, StatusCode, header};
 use support::{Calls, FakeClock, Reply, Server, wait_until};
 use tokio::sync::Semaphore;
@@ -587,13 +587,13 @@ every_backend!(simple, redis, memcached);
 /// A cache backend that is down never takes the site down: every request is served by the handler.
 #[tokio::test]
 async fn a_failing_backend_serves_from_the_handler() {
-    let port = conformance_tests::harness::free_port();
-    let config = cache_core::Config::from_map([
+    let port = cachette_conformance::harness::free_port();
+    let config = cachette_core::Config::from_map([
         ("CACHE_REDIS_URL", format!("redis://127.0.0.1:{port}")),
         ("CACHE_OPTIONS", "connect_timeout=200ms,response_timeout=200ms".into()),
     ])
     .unwrap();
-    let cache = Cache::new(Arc::new(cache_redis::RedisCache::new(&config).unwrap()), config);
+    let cache = Cache::new(Arc::new(cachette_redis::RedisCache::new(&config).unwrap()), config);
     let calls = Calls::default();
     let layer = CacheLayer::new(cache);
     let app = Router::new().route("/page", counted(&calls, "still up")).layer(layer.clone());
@@ -633,6 +633,6 @@ async fn works_on_any_tower_service() {
 }
 
 #[allow(unused)]
-fn _assert_into_response(r: http::Response<cache_http::CacheBody<Body>>) -> impl IntoResponse {
+fn _assert_into_response(r: http::Response<cachette_http::CacheBody<Body>>) -> impl IntoResponse {
     r
 }

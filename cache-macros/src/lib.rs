@@ -1,4 +1,4 @@
-//! The `#[memoize]` attribute of cachekit. Use it through `cachekit::memoize`; see its docs there.
+//! The `#[memoize]` attribute of cachette. Use it through `cachette::memoize`; see its docs there.
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
@@ -7,16 +7,16 @@ use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Expr, FnArg, GenericArgument, ItemFn, LitStr, Pat, PathArguments, ReturnType, Token, Type};
 
-/// Memoizes an async function in a cachekit cache: results are cached per argument set.
+/// Memoizes an async function in a cachette cache: results are cached per argument set.
 ///
 /// `#[memoize(cache = <expr>, ttl = <expr>, name = "<name>")]` — `cache` is required (anything that
-/// dereferences to a `Cache`: a `static LazyLock<cachekit::Cache>`, `state.cache`, `self.cache`;
+/// dereferences to a `Cache`: a `static LazyLock<cachette::Cache>`, `state.cache`, `self.cache`;
 /// it may use the function's arguments); `ttl` defaults to `Ttl::Default`; `name` defaults to the
 /// function's module path and name.
 ///
 /// The function must be `async`, and its arguments (except `self`) plain `name: Type` patterns
 /// whose types are `Serialize`; they form the key. `self` is not part of the key. A function
-/// returning `Result<T, E>` becomes one returning `Result<T, cachekit::CacheError>` (your `E` is the
+/// returning `Result<T, E>` becomes one returning `Result<T, cachette::CacheError>` (your `E` is the
 /// source of `CacheError::Loader`); one returning `T` becomes `Result<T, CacheError>`.
 /// A companion `<name>_memoized(cache) -> Memoized` is generated for invalidation
 /// (`.delete(&(args,))`, `.delete_all()`).
@@ -115,9 +115,9 @@ fn expand(args: MemoizeArgs, function: ItemFn) -> syn::Result<TokenStream2> {
             quote!(::core::concat!(::core::module_path!(), "::", #ident))
         }
     };
-    let ttl = args.ttl.map(|t| quote!(#t)).unwrap_or_else(|| quote!(::cachekit::Ttl::Default));
+    let ttl = args.ttl.map(|t| quote!(#t)).unwrap_or_else(|| quote!(::cachette::Ttl::Default));
     let cache_expr = &args.cache;
-    let support = quote!(::cachekit::__macro_support);
+    let support = quote!(::cachette::__macro_support);
 
     let original_output = match &sig.output {
         ReturnType::Default => quote!(()),
@@ -138,7 +138,7 @@ fn expand(args: MemoizeArgs, function: ItemFn) -> syn::Result<TokenStream2> {
     };
 
     let mut new_sig = sig.clone();
-    new_sig.output = syn::parse_quote!(-> ::core::result::Result<#ok_type, ::cachekit::CacheError>);
+    new_sig.output = syn::parse_quote!(-> ::core::result::Result<#ok_type, ::cachette::CacheError>);
     let companion = format_ident!("{}_memoized", fn_name);
     let companion_doc = format!("The `Memoized` handle of `{fn_name}`, for invalidating its results.");
     let (impl_generics, _, where_clause) = sig.generics.split_for_impl();
@@ -147,11 +147,11 @@ fn expand(args: MemoizeArgs, function: ItemFn) -> syn::Result<TokenStream2> {
     Ok(quote! {
         #(#attrs)*
         #vis #new_sig {
-            const __CACHEKIT_SOURCE_HASH: &str = #source_hash;
+            const __CACHETTE_SOURCE_HASH: &str = #source_hash;
             // A clone (one Arc), so that the cache expression may borrow an argument that the
             // loader then takes by value.
             let __cache: #support::Cache = { let __c: &#support::Cache = &(#cache_expr); __c.clone() };
-            let __memo = __cache.memoized(#name, #ttl).with_source_hash(__CACHEKIT_SOURCE_HASH);
+            let __memo = __cache.memoized(#name, #ttl).with_source_hash(__CACHETTE_SOURCE_HASH);
             let __key = __memo.key(&(#(&#arg_names,)*)).await?;
             __cache.get_or_set(&__key, __memo.ttl(), move || async move #loader_body).await
         }

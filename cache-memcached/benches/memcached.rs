@@ -11,16 +11,16 @@
 //!
 //! Each mode runs for `BENCH_SECS` seconds (default 3), three rounds interleaved; the median
 //! ops/s of each is printed with its ratio to the raw client. Run with
-//! `cargo bench -p cache-memcached --bench memcached`. No timing is asserted.
+//! `cargo bench -p cachette-memcached --bench memcached`. No timing is asserted.
 
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use cache_core::{BaseCache, Bytes, Cache, Config, Ttl};
-use cache_memcached::MemcachedCache;
-use conformance_tests::harness::memcached::{MemcachedOptions, MemcachedServer};
+use cachette_conformance::harness::memcached::{MemcachedOptions, MemcachedServer};
+use cachette_core::{BaseCache, Bytes, Cache, Config, Ttl};
+use cachette_memcached::MemcachedCache;
 
 const TASKS: usize = 50;
 const KEYS: usize = 1000;

@@ -3,7 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cache_core::Ttl;
+use cachette_core::Ttl;
 
 /// memcached reads an exptime up to 30 days as relative seconds, and anything larger as an
 /// absolute unix time.

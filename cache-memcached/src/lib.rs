@@ -1,4 +1,4 @@
-//! [`MemcachedCache`]: cachekit on memcached — several servers, SASL, values over the item size
+//! [`MemcachedCache`]: cachette on memcached — several servers, SASL, values over the item size
 //! limit, and a `clear()` that never runs `flush_all`.
 //!
 //! Three `CACHE_TYPE` names build it, all registered by [`register`]:
@@ -10,8 +10,8 @@
 //! | `SpreadSASLMemcachedCache` | used if given (Flask-Caching apps pick it for spreading alone) | always spread |
 //!
 //! ```no_run
-//! use cache_core::{BaseCache, Bytes, Config, Ttl};
-//! use cache_memcached::MemcachedCache;
+//! use cachette_core::{BaseCache, Bytes, Config, Ttl};
+//! use cachette_memcached::MemcachedCache;
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let config = Config::from_map([
@@ -26,7 +26,7 @@
 //! cache.set("greeting", Bytes::from_static(b"hello"), Ttl::Default).await?;
 //! assert_eq!(cache.inc("visits", 1).await?, 1);
 //! cache.clear().await?; // only myapp:'s keys become unreachable
-//! # Ok::<(), cache_core::CacheError>(())
+//! # Ok::<(), cachette_core::CacheError>(())
 //! # }).unwrap();
 //! ```
 //!
@@ -140,7 +140,7 @@
 //!
 //! Why spreading is on by default: values up to the limit are stored exactly as without it (one
 //! item, one round trip), so it costs nothing until a value would otherwise be refused, and with it
-//! `MemcachedCache` accepts the 1 MiB values every cachekit backend accepts (the conformance suite
+//! `MemcachedCache` accepts the 1 MiB values every cachette backend accepts (the conformance suite
 //! checks that) against a stock memcached. `spread=false` gives Flask-Caching's behaviour without
 //! its silent drop.
 //!
@@ -162,8 +162,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::BytesMut;
-use cache_core::codec::{checked_counter_add, encode_counter, parse_counter};
-use cache_core::{BaseCache, Bytes, CacheError, Config, Registry, Result, Ttl, async_trait};
+use cachette_core::codec::{checked_counter_add, encode_counter, parse_counter};
+use cachette_core::{BaseCache, Bytes, CacheError, Config, Registry, Result, Ttl, async_trait};
 use futures::future::try_join_all;
 
 use crate::item::{HEAD_FLAGS, Head, Lifetime};

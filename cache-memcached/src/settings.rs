@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use cache_core::{CacheError, Config, Result};
+use cachette_core::{CacheError, Config, Result};
 
 use crate::pool::ConnSettings;
 

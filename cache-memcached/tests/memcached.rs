@@ -4,30 +4,30 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cache_core::{BaseCache, Bytes, Cache, CacheError, Config, Ttl};
-use cache_memcached::MemcachedCache;
-use conformance_tests::Backend;
-use conformance_tests::harness::memcached::{self, MemcachedOptions, MemcachedServer, MemcachedTarget};
+use cachette_conformance::Backend;
+use cachette_conformance::harness::memcached::{self, MemcachedOptions, MemcachedServer, MemcachedTarget};
+use cachette_core::{BaseCache, Bytes, Cache, CacheError, Config, Ttl};
+use cachette_memcached::MemcachedCache;
 
-fn build(target: MemcachedTarget, mut config: Config) -> cache_core::Result<Arc<dyn BaseCache>> {
+fn build(target: MemcachedTarget, mut config: Config) -> cachette_core::Result<Arc<dyn BaseCache>> {
     target.apply(&mut config);
     Ok(Arc::new(MemcachedCache::new(&config)?) as Arc<dyn BaseCache>)
 }
 
 // memcached expires in whole seconds.
-conformance_tests::conformance_suite!(
+cachette_conformance::conformance_suite!(
     one_server,
     Backend::new(|config: Config| async move { build(memcached::single(), config) })
         .with_ttl_resolution(Duration::from_secs(1))
 );
 
-conformance_tests::conformance_suite!(
+cachette_conformance::conformance_suite!(
     two_servers,
     Backend::new(|config: Config| async move { build(memcached::pair(), config) })
         .with_ttl_resolution(Duration::from_secs(1))
 );
 
-conformance_tests::conformance_suite!(
+cachette_conformance::conformance_suite!(
     sasl,
     Backend::new(|mut config: Config| async move {
         config.cache_type = "SASLMemcachedCache".to_owned();
@@ -113,7 +113,16 @@ fn dump(addr: &str, needle: &str) -> Vec<(String, i64)> {
         }
         String::from_utf8(out).unwrap()
     }
-    ascii(addr, "lru_crawler metadump all\r\n")
+    // The crawler answers BUSY while another crawl of this server runs: wait for it.
+    let mut listing = ascii(addr, "lru_crawler metadump all\r\n");
+    for _ in 0..100 {
+        if !listing.starts_with("BUSY") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        listing = ascii(addr, "lru_crawler metadump all\r\n");
+    }
+    listing
         .lines()
         .filter_map(|line| {
             let mut fields = line.split(' ');
@@ -336,7 +345,15 @@ async fn an_evicted_generation_never_brings_old_entries_back() {
     let prefix = unique_prefix("lost-generation");
     let cache = cache(&server.target(), &prefix, "");
     cache.set("old", b("before"), Ttl::Never).await.unwrap();
-    let generation_keys: Vec<String> = dump(&server.address(), ":gen").into_iter().map(|(k, _)| k).collect();
+    // A crawl may not list an item stored a moment ago: look again for a while.
+    let mut generation_keys: Vec<String> = Vec::new();
+    for _ in 0..50 {
+        generation_keys = dump(&server.address(), ":gen").into_iter().map(|(k, _)| k).collect();
+        if !generation_keys.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     assert_eq!(generation_keys.len(), 1, "{generation_keys:?}");
     // Simulate the LRU evicting the generation key.
     assert_eq!(ascii(&server.address(), &format!("delete {}\r\n", generation_keys[0])), "DELETED\r\n");
@@ -566,8 +583,8 @@ async fn counters_outside_i64_are_refused_unchanged() {
 
 #[tokio::test]
 async fn the_three_type_names_are_registered() {
-    let mut registry = cache_core::Registry::new();
-    cache_memcached::register(&mut registry).unwrap();
+    let mut registry = cachette_core::Registry::new();
+    cachette_memcached::register(&mut registry).unwrap();
     let target = memcached::single();
     for name in ["MemcachedCache", "SASLMemcachedCache", "SpreadSASLMemcachedCache"] {
         let mut config = Config::from_map([("CACHE_TYPE", name)]).unwrap();

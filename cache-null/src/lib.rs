@@ -10,21 +10,21 @@
 //! `inc`/`dec` → the delta applied to 0 (what a fresh counter would read).
 //!
 //! ```
-//! use cache_core::{BaseCache, Bytes, Config, Ttl};
-//! use cache_null::NullCache;
+//! use cachette_core::{BaseCache, Bytes, Config, Ttl};
+//! use cachette_null::NullCache;
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let cache = NullCache::new(&Config::from_map([("CACHE_NO_NULL_WARNING", "true")])?);
 //! cache.set("k", Bytes::from_static(b"v"), Ttl::Default).await?;
 //! assert_eq!(cache.get("k").await?, None);
-//! # Ok::<(), cache_core::CacheError>(())
+//! # Ok::<(), cachette_core::CacheError>(())
 //! # }).unwrap();
 //! ```
 #![warn(missing_docs)]
 
 use std::sync::Arc;
 
-use cache_core::{BaseCache, Bytes, Config, Registry, Result, Ttl, async_trait};
+use cachette_core::{BaseCache, Bytes, Config, Registry, Result, Ttl, async_trait};
 
 /// The `CACHE_TYPE` name of this backend.
 pub const TYPE_NAME: &str = "NullCache";

@@ -1,4 +1,4 @@
-//! [`RedisClusterCache`]: cachekit on Redis Cluster, through redis-rs's cluster-async client.
+//! [`RedisClusterCache`]: cachette on Redis Cluster, through redis-rs's cluster-async client.
 //!
 //! * Every operation works across hash slots: `get_many` and `delete_many` are one `MGET` /
 //!   `UNLINK` that redis-rs splits per slot (answers kept in order; not atomic across slots);
@@ -16,10 +16,10 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use cache_core::{Cache, Config, Ttl};
-//! use cache_redis_cluster::RedisClusterCache;
+//! use cachette_core::{Cache, Config, Ttl};
+//! use cachette_redis_cluster::RedisClusterCache;
 //!
-//! # async fn demo() -> cache_core::Result<()> {
+//! # async fn demo() -> cachette_core::Result<()> {
 //! let config = Config::from_map([
 //!     ("CACHE_TYPE", "RedisClusterCache"),
 //!     ("CACHE_REDIS_CLUSTER", "10.0.0.1:7000,10.0.0.2:7000,10.0.0.3:7000"),
@@ -33,10 +33,10 @@
 
 use std::sync::Arc;
 
-use cache_core::{BaseCache, CacheError, Config, Registry, Result};
-use cache_redis::errors::ErrorContext;
-use cache_redis::settings::ConnectionOptions;
-use cache_redis::{RedisBackend, Topology};
+use cachette_core::{BaseCache, CacheError, Config, Registry, Result};
+use cachette_redis::errors::ErrorContext;
+use cachette_redis::settings::ConnectionOptions;
+use cachette_redis::{RedisBackend, Topology};
 use redis::aio::MultiplexedConnection;
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;

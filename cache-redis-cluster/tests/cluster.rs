@@ -4,12 +4,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cache_core::{BaseCache, Bytes, Cache, CacheError, Config, Ttl};
-use cache_redis_cluster::RedisClusterCache;
-use conformance_tests::harness::redis::{self as harness, ClusterTopology};
+use cachette_conformance::harness::redis::{self as harness, ClusterTopology};
+use cachette_core::{BaseCache, Bytes, Cache, CacheError, Config, Ttl};
+use cachette_redis_cluster::RedisClusterCache;
 use redis::cluster_routing::Slot;
 
-conformance_tests::conformance_suite!(cluster, |mut config: Config| async move {
+cachette_conformance::conformance_suite!(cluster, |mut config: Config| async move {
     harness::cluster().apply(&mut config);
     Ok(Arc::new(RedisClusterCache::new(&config)?) as Arc<dyn BaseCache>)
 });
@@ -121,7 +121,7 @@ fn settings_are_checked() {
 
 #[tokio::test]
 async fn unreachable_seeds_name_the_setting() {
-    let port = conformance_tests::harness::free_port();
+    let port = cachette_conformance::harness::free_port();
     let config = Config::from_map([("CACHE_REDIS_CLUSTER", format!("127.0.0.1:{port}"))]).unwrap();
     let err = RedisClusterCache::new(&config).unwrap().get("k").await.unwrap_err();
     assert!(err.is_backend_failure(), "{err:?}");

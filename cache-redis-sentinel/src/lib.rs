@@ -1,4 +1,4 @@
-//! [`RedisSentinelCache`]: cachekit on a Redis master found through Sentinel, following failovers
+//! [`RedisSentinelCache`]: cachette on a Redis master found through Sentinel, following failovers
 //! without a restart of the application.
 //!
 //! redis-rs resolves a Sentinel master once; following a failover is this crate's job:
@@ -6,7 +6,7 @@
 //! * The master's address is asked of the sentinels in `CACHE_REDIS_SENTINELS`, in order, until
 //!   one answers (`SENTINEL GET-MASTER-ADDR-BY-NAME <CACHE_REDIS_SENTINEL_MASTER>`).
 //! * Commands go to that master over a reconnecting multiplexed connection, exactly as
-//!   [`cache_redis::RedisCache`] does — the command layer is cache-redis's [`RedisBackend`].
+//!   [`cachette_redis::RedisCache`] does — the command layer is cachette-redis's [`RedisBackend`].
 //! * A connection error, or a `READONLY` answer (the old master came back as a replica), marks the
 //!   address stale; the next call asks the sentinels again (at most every 100 ms) and, when they
 //!   name a new master, switches to it. While a failover is under way calls fail with
@@ -19,10 +19,10 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use cache_core::{Cache, Config, Ttl};
-//! use cache_redis_sentinel::RedisSentinelCache;
+//! use cachette_core::{Cache, Config, Ttl};
+//! use cachette_redis_sentinel::RedisSentinelCache;
 //!
-//! # async fn demo() -> cache_core::Result<()> {
+//! # async fn demo() -> cachette_core::Result<()> {
 //! let config = Config::from_map([
 //!     ("CACHE_TYPE", "RedisSentinelCache"),
 //!     ("CACHE_REDIS_SENTINELS", "10.0.0.1:26379,10.0.0.2:26379,10.0.0.3:26379"),
@@ -39,10 +39,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use cache_core::{BaseCache, CacheError, Config, Registry, Result};
-use cache_redis::errors::ErrorContext;
-use cache_redis::settings::{ConnectionOptions, redis_settings};
-use cache_redis::{RedisBackend, Topology};
+use cachette_core::{BaseCache, CacheError, Config, Registry, Result};
+use cachette_redis::errors::ErrorContext;
+use cachette_redis::settings::{ConnectionOptions, redis_settings};
+use cachette_redis::{RedisBackend, Topology};
 use redis::aio::ConnectionManager;
 use redis::{AsyncConnectionConfig, ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo, RedisError};
 

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cache_core::{BaseCache, Cache, CacheError, Config, Ttl};
-use cache_redis_sentinel::RedisSentinelCache;
-use conformance_tests::harness::redis::{self, SentinelTopology};
+use cachette_conformance::harness::redis::{self, SentinelTopology};
+use cachette_core::{BaseCache, Cache, CacheError, Config, Ttl};
+use cachette_redis_sentinel::RedisSentinelCache;
 
-conformance_tests::conformance_suite!(sentinel, |mut config: Config| async move {
+cachette_conformance::conformance_suite!(sentinel, |mut config: Config| async move {
     redis::sentinel().apply(&mut config);
     Ok(Arc::new(RedisSentinelCache::new(&config)?) as Arc<dyn BaseCache>)
 });
@@ -59,7 +59,7 @@ async fn an_unknown_master_name_names_the_setting() {
 
 #[tokio::test]
 async fn unreachable_sentinels_name_the_setting() {
-    let ports = [conformance_tests::harness::free_port(), conformance_tests::harness::free_port()];
+    let ports = [cachette_conformance::harness::free_port(), cachette_conformance::harness::free_port()];
     let config =
         Config::from_map([("CACHE_REDIS_SENTINELS", format!("127.0.0.1:{},127.0.0.1:{}", ports[0], ports[1]))])
             .unwrap();

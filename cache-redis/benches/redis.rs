@@ -4,15 +4,15 @@
 //! (unpipelined) — side by side in one run, five rounds (alternating which client goes first), medians and
 //! ratios printed.
 //!
-//! `cargo bench -p cache-redis --bench redis` (starts its own redis-server on a free port).
+//! `cargo bench -p cachette-redis --bench redis` (starts its own redis-server on a free port).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use cache_core::{Cache, Config, Ttl};
-use cache_redis::RedisCache;
-use conformance_tests::harness::redis::RedisServer;
+use cachette_conformance::harness::redis::RedisServer;
+use cachette_core::{Cache, Config, Ttl};
+use cachette_redis::RedisCache;
 
 const TASKS: usize = 50;
 const OPS: usize = 200_000;
@@ -70,7 +70,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    conformance_tests::harness::require_binary("redis-benchmark", "redis-tools");
+    cachette_conformance::harness::require_binary("redis-benchmark", "redis-tools");
     let server = RedisServer::start();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let value: String = "v".repeat(100);

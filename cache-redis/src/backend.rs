@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cache_core::{BaseCache, Bytes, CacheError, Config, Expiry, Result, Ttl, async_trait};
+use cachette_core::{BaseCache, Bytes, CacheError, Config, Expiry, Result, Ttl, async_trait};
 use redis::cluster_routing::Slot;
 use redis::{Cmd, FromRedisValue, Pipeline, Value};
 
@@ -23,7 +23,7 @@ static PERSIST_IF_EXISTS: LazyLock<redis::Script> = LazyLock::new(|| {
 });
 
 /// A Redis cache over a topology: [`crate::RedisCache`] (one server), and the Sentinel and
-/// Cluster caches of the cache-redis-sentinel and cache-redis-cluster crates.
+/// Cluster caches of the cachette-redis-sentinel and cachette-redis-cluster crates.
 ///
 /// Every key is stored under `CACHE_KEY_PREFIX`. Expiry maps exactly: `Ttl::After` is `PX` (in
 /// milliseconds, rounded up), `Ttl::At` is `PXAT` (an absolute deadline, so "until midnight" does

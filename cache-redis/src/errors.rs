@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use cache_core::CacheError;
+use cachette_core::CacheError;
 use redis::{ErrorKind, RedisError, ServerErrorKind};
 
 /// What an error message needs to know about the connection: the backend, where it connects
@@ -25,7 +25,7 @@ impl ErrorContext {
     /// Maps a redis-rs error from `operation`.
     pub fn map(&self, operation: &'static str, error: RedisError) -> CacheError {
         let backend = self.backend;
-        let source = Some(Arc::new(error.clone()) as cache_core::ErrorSource);
+        let source = Some(Arc::new(error.clone()) as cachette_core::ErrorSource);
         if error.kind() == ErrorKind::AuthenticationFailed
             || matches!(error.kind(), ErrorKind::Server(ServerErrorKind::NoPerm))
             || error.code() == Some("NOAUTH")

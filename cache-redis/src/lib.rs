@@ -1,4 +1,4 @@
-//! [`RedisCache`]: cachekit on one Redis server — and the command layer ([`RedisBackend`],
+//! [`RedisCache`]: cachette on one Redis server — and the command layer ([`RedisBackend`],
 //! [`Topology`], [`errors`], [`settings`]) that `RedisSentinelCache` and `RedisClusterCache` share.
 //!
 //! * **Connections.** redis-rs's reconnecting multiplexed connection (`ConnectionManager`):
@@ -20,11 +20,11 @@
 //!   named, dangerous whole-database flush.
 //!
 //! ```no_run
-//! use cache_core::{Cache, Config, Ttl};
-//! use cache_redis::RedisCache;
+//! use cachette_core::{Cache, Config, Ttl};
+//! use cachette_redis::RedisCache;
 //! use std::sync::Arc;
 //!
-//! # async fn demo() -> cache_core::Result<()> {
+//! # async fn demo() -> cachette_core::Result<()> {
 //! let config = Config::from_map([
 //!     ("CACHE_TYPE", "RedisCache"),
 //!     ("CACHE_REDIS_URL", "redis://127.0.0.1:6379/0"),
@@ -43,7 +43,7 @@ mod topology;
 
 use std::sync::Arc;
 
-use cache_core::{BaseCache, Config, Registry, Result};
+use cachette_core::{BaseCache, Config, Registry, Result};
 
 pub use backend::RedisBackend;
 pub use topology::{STANDALONE_OPTIONS, Standalone, Topology};

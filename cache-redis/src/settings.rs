@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use cache_core::config::redact_url;
-use cache_core::{CacheError, Config, Result};
+use cachette_core::config::redact_url;
+use cachette_core::{CacheError, Config, Result};
 use redis::aio::ConnectionManagerConfig;
 use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisConnectionInfo};
 

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use cache_core::{Config, Result};
+use cachette_core::{Config, Result};
 use redis::RedisError;
 use redis::aio::{ConnectionLike, ConnectionManager};
 

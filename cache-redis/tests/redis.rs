@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use cache_core::{BaseCache, Bytes, Cache, CacheError, Config, Ttl};
-use cache_redis::RedisCache;
-use conformance_tests::harness::redis::{self, RedisOptions, RedisServer};
+use cachette_conformance::harness::redis::{self, RedisOptions, RedisServer};
+use cachette_core::{BaseCache, Bytes, Cache, CacheError, Config, Ttl};
+use cachette_redis::RedisCache;
 
-conformance_tests::conformance_suite!(standalone, |mut config: Config| async move {
+cachette_conformance::conformance_suite!(standalone, |mut config: Config| async move {
     redis::standalone().apply(&mut config);
     Ok(Arc::new(RedisCache::new(&config)?) as Arc<dyn BaseCache>)
 });
@@ -171,7 +171,7 @@ async fn wrong_database_index_names_the_setting() {
 
 #[tokio::test]
 async fn unreachable_host_names_the_setting() {
-    let port = conformance_tests::harness::free_port(); // nothing listens there
+    let port = cachette_conformance::harness::free_port(); // nothing listens there
     let cache = RedisCache::new(&config_for(&format!("redis://127.0.0.1:{port}"), "u:")).unwrap();
     let started = Instant::now();
     let err = cache.get("k").await.unwrap_err();
@@ -193,7 +193,7 @@ fn malformed_settings_are_config_errors() {
 #[test]
 fn the_factory_does_not_connect() {
     // An application starts while its cache server is down: building the backend never connects.
-    let port = conformance_tests::harness::free_port();
+    let port = cachette_conformance::harness::free_port();
     RedisCache::new(&config_for(&format!("redis://127.0.0.1:{port}"), "")).unwrap();
 }
 
@@ -201,7 +201,7 @@ fn the_factory_does_not_connect() {
 async fn until_ok<F, Fut, T>(limit: Duration, mut op: F) -> Duration
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = cache_core::Result<T>>,
+    Fut: std::future::Future<Output = cachette_core::Result<T>>,
 {
     let started = Instant::now();
     loop {

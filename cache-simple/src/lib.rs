@@ -1,6 +1,6 @@
 //! [`SimpleCache`]: an in-process cache on [moka](https://docs.rs/moka).
 //!
-//! The embedded default of cachekit: no server, thread-safe, with a per-entry expiry (each entry
+//! The embedded default of cachette: no server, thread-safe, with a per-entry expiry (each entry
 //! keeps the [`Ttl`] it was written with, including `Ttl::At` deadlines) and `CACHE_THRESHOLD` as
 //! the bound on the number of entries (0: unbounded). When the bound is reached moka evicts by its
 //! TinyLFU policy, in amortised O(1): a full cache is as fast as an empty one.
@@ -18,8 +18,8 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use cache_core::{BaseCache, Bytes, Config, Ttl};
-//! use cache_simple::SimpleCache;
+//! use cachette_core::{BaseCache, Bytes, Config, Ttl};
+//! use cachette_simple::SimpleCache;
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let cache = SimpleCache::new(&Config::from_map([("CACHE_THRESHOLD", "10000")])?)?;
@@ -27,7 +27,7 @@
 //! assert_eq!(cache.get("k").await?.as_deref(), Some(&b"v"[..]));
 //! assert!(!cache.add("k", Bytes::from_static(b"other"), Ttl::Default).await?);
 //! assert_eq!(cache.inc("hits", 1).await?, 1);
-//! # Ok::<(), cache_core::CacheError>(())
+//! # Ok::<(), cachette_core::CacheError>(())
 //! # }).unwrap();
 //! ```
 #![warn(missing_docs)]
@@ -35,8 +35,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cache_core::codec::{checked_counter_add, encode_counter, parse_counter};
-use cache_core::{BaseCache, Bytes, Config, Registry, Result, Ttl, async_trait};
+use cachette_core::codec::{checked_counter_add, encode_counter, parse_counter};
+use cachette_core::{BaseCache, Bytes, Config, Registry, Result, Ttl, async_trait};
 use moka::ops::compute::{CompResult, Op};
 use moka::sync::Cache as Moka;
 

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cache_core::{BaseCache, Bytes, Config, Ttl};
-use cache_simple::SimpleCache;
+use cachette_core::{BaseCache, Bytes, Config, Ttl};
+use cachette_simple::SimpleCache;
 
-conformance_tests::conformance_suite!(simple, |config: Config| async move {
+cachette_conformance::conformance_suite!(simple, |config: Config| async move {
     Ok(Arc::new(SimpleCache::new(&config)?) as Arc<dyn BaseCache>)
 });
 

@@ -1,11 +1,11 @@
 //! The conformance cases. Each takes a [`Ctx`] and panics with a message naming the case and what
-//! differed when the backend does not behave as [`BaseCache`](cache_core::BaseCache) documents.
+//! differed when the backend does not behave as [`BaseCache`](cachette_core::BaseCache) documents.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
-use cache_core::{BaseCache, Bytes, CacheError, Ttl};
+use cachette_core::{BaseCache, Bytes, CacheError, Ttl};
 use serde::{Deserialize, Serialize};
 
 use crate::Ctx;

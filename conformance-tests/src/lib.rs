@@ -1,20 +1,20 @@
-//! The conformance suite that every cachekit backend passes — the built-in ones and yours.
+//! The conformance suite that every cachette backend passes — the built-in ones and yours.
 //!
 //! One macro call in a test file runs every case against a backend, each case as its own test:
 //!
 //! ```
 //! // tests/conformance.rs of a backend crate
 //! use std::sync::Arc;
-//! use cache_core::{BaseCache, Config};
-//! use cache_simple::SimpleCache;
+//! use cachette_core::{BaseCache, Config};
+//! use cachette_simple::SimpleCache;
 //!
-//! conformance_tests::conformance_suite!(simple, |config: Config| async move {
+//! cachette_conformance::conformance_suite!(simple, |config: Config| async move {
 //!     Ok(Arc::new(SimpleCache::new(&config)?) as Arc<dyn BaseCache>)
 //! });
 //! # fn main() {}
 //! ```
 //!
-//! The factory receives a [`Config`](cache_core::Config) with the key prefix and default timeout
+//! The factory receives a [`Config`](cachette_core::Config) with the key prefix and default timeout
 //! that a case needs (every case uses its own random prefix, so cases can share one server) and
 //! fills in its own settings (server address, directory, ...). A backend whose expiry has a coarse
 //! resolution says so with [`Backend::with_ttl_resolution`], and the expiry cases wait accordingly.
@@ -33,7 +33,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cache_core::{BaseCache, Cache, Config, Result, Ttl};
+use cachette_core::{BaseCache, Cache, Config, Result, Ttl};
 
 #[doc(hidden)]
 pub mod __private {
@@ -73,9 +73,9 @@ where
 ///
 /// ```
 /// use std::{sync::Arc, time::Duration};
-/// use cache_core::{BaseCache, Config};
-/// use cache_simple::SimpleCache;
-/// use conformance_tests::{Backend, BackendFactory};
+/// use cachette_core::{BaseCache, Config};
+/// use cachette_simple::SimpleCache;
+/// use cachette_conformance::{Backend, BackendFactory};
 ///
 /// // A backend that expires in whole seconds (as memcached does) says so:
 /// let backend = Backend::new(|config: Config| async move {
@@ -86,7 +86,7 @@ where
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let cache = backend.build(Config::default()).await?;
 /// assert_eq!(cache.type_name(), "SimpleCache");
-/// # Ok::<(), cache_core::CacheError>(())
+/// # Ok::<(), cachette_core::CacheError>(())
 /// # }).unwrap();
 /// ```
 pub struct Backend<F> {

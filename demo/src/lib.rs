@@ -1,4 +1,4 @@
-//! The cachekit demo: an axum app whose views show each kind of caching. `main.rs` serves it; the
+//! The cachette demo: an axum app whose views show each kind of caching. `main.rs` serves it; the
 //! tests drive it over HTTP.
 //!
 //! * `GET /daily` — cached until midnight UTC (`Timeout::until_midnight`), with ETag / 304 and a
@@ -18,8 +18,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json};
 use axum::routing::{get, post};
-use cache_http::{CacheControl, CacheLayer, Refresher, RefresherHandle, Timeout};
-use cachekit::{Cache, Ttl};
+use cachette::{Cache, Ttl};
+use cachette_http::{CacheControl, CacheLayer, Refresher, RefresherHandle, Timeout};
 
 /// How long the slow view and the memoized greeting take to compute.
 #[derive(Debug, Clone, Copy)]
@@ -89,7 +89,7 @@ impl Demo {
 }
 
 async fn index() -> &'static str {
-    "cachekit demo\n\
+    "cachette demo\n\
      \n\
      GET  /daily                  cached until midnight UTC (ETag, 304, Cache-Control)\n\
      GET  /slow                   2 s to render; fresh 10 s, then served STALE while it refreshes\n\
@@ -143,7 +143,7 @@ async fn forget_all(State(demo): State<Demo>) -> impl IntoResponse {
 }
 
 /// A text answer, or 503 naming the cache's failure.
-fn reply(result: cachekit::Result<String>) -> (StatusCode, String) {
+fn reply(result: cachette::Result<String>) -> (StatusCode, String) {
     match result {
         Ok(text) => (StatusCode::OK, text),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("the cache failed: {e}\n")),

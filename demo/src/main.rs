@@ -1,10 +1,10 @@
-//! `cargo run -p cachekit-demo`: the demo app on http://127.0.0.1:3000 (`DEMO_ADDR` to change),
+//! `cargo run -p cachette-demo`: the demo app on http://127.0.0.1:3000 (`DEMO_ADDR` to change),
 //! on an in-process SimpleCache unless CACHE_* variables say otherwise, e.g.
-//! `CACHE_TYPE=RedisCache CACHE_REDIS_URL=redis://127.0.0.1:6379 cargo run -p cachekit-demo`.
+//! `CACHE_TYPE=RedisCache CACHE_REDIS_URL=redis://127.0.0.1:6379 cargo run -p cachette-demo`.
 
 use std::time::Duration;
 
-use cachekit_demo::{Delays, Demo};
+use cachette_demo::{Delays, Demo};
 
 #[tokio::main]
 async fn main() {
@@ -18,7 +18,7 @@ async fn main() {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let cache = cachekit::Cache::from_env()?;
+    let cache = cachette::Cache::from_env()?;
     let demo = Demo::new(cache.clone(), Delays::default());
     let app = demo.router();
     let refresher = Demo::refresher(app.clone(), Duration::from_secs(25));
@@ -28,7 +28,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         format!("cannot listen on {addr} ({e}): set DEMO_ADDR to a free address, e.g. DEMO_ADDR=127.0.0.1:3001")
     })?;
     let base = format!("http://{}", listener.local_addr()?);
-    println!("cachekit demo on {base} — cache: {} (CACHE_TYPE)", cache.backend().type_name());
+    println!("cachette demo on {base} — cache: {} (CACHE_TYPE)", cache.backend().type_name());
     println!("try:");
     println!("  curl -i {base}/daily                    # X-Cache: MISS, then HIT; note the ETag");
     println!("  curl -i {base}/daily -H 'If-None-Match: <the ETag>'   # 304 Not Modified");

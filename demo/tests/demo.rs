@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use cachekit::Config;
-use cachekit_demo::{Delays, Demo};
+use cachette::Config;
+use cachette_demo::{Delays, Demo};
 
 async fn start() -> (String, reqwest::Client, axum::Router) {
-    let cache = cachekit::Cache::from_config(Config::from_map([("CACHE_TYPE", "SimpleCache")]).unwrap()).unwrap();
+    let cache = cachette::Cache::from_config(Config::from_map([("CACHE_TYPE", "SimpleCache")]).unwrap()).unwrap();
     let demo = Demo::new(cache, Delays { slow: Duration::from_millis(300), greeting: Duration::from_millis(100) });
     let app = demo.router();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use bytes::Bytes;
-use cache_core::{BaseCache, Cache, Config, Ttl};
-use cache_http::Clock;
-use conformance_tests::harness::{memcached, redis};
+use cachette_conformance::harness::{memcached, redis};
+use cachette_core::{BaseCache, Cache, Config, Ttl};
+use cachette_http::Clock;
 
 /// A running app and a client for it.
 pub struct Server {
@@ -137,22 +137,22 @@ fn config(case: &str) -> Config {
 /// A SimpleCache of its own.
 pub async fn simple(case: &str) -> Cache {
     let config = config(case);
-    let backend = cache_simple::SimpleCache::new(&config).unwrap();
+    let backend = cachette_simple::SimpleCache::new(&config).unwrap();
     Cache::new(Arc::new(backend) as Arc<dyn BaseCache>, config)
 }
 
-/// A RedisCache on the shared redis-server of the harness (or `CACHEKIT_TEST_REDIS_URL`).
+/// A RedisCache on the shared redis-server of the harness (or `CACHETTE_TEST_REDIS_URL`).
 pub async fn redis(case: &str) -> Cache {
     let mut config = config(case);
     redis::standalone().apply(&mut config);
-    let backend = cache_redis::RedisCache::new(&config).unwrap();
+    let backend = cachette_redis::RedisCache::new(&config).unwrap();
     Cache::new(Arc::new(backend) as Arc<dyn BaseCache>, config)
 }
 
-/// A MemcachedCache on the shared memcached of the harness (or `CACHEKIT_TEST_MEMCACHED_SERVERS`).
+/// A MemcachedCache on the shared memcached of the harness (or `CACHETTE_TEST_MEMCACHED_SERVERS`).
 pub async fn memcached(case: &str) -> Cache {
     let mut config = config(case);
     memcached::single().apply(&mut config);
-    let backend = cache_memcached::MemcachedCache::new(&config).unwrap();
+    let backend = cachette_memcached::MemcachedCache::new(&config).unwrap();
     Cache::new(Arc::new(backend) as Arc<dyn BaseCache>, config)
 }

@@ -10,8 +10,8 @@
 //! key prefix, as the conformance suite does.
 //!
 //! ```no_run
-//! use conformance_tests::harness::memcached;
-//! use cache_core::Config;
+//! use cachette_conformance::harness::memcached;
+//! use cachette_core::Config;
 //!
 //! let mut config = Config::default();
 //! memcached::single().apply(&mut config); // sets CACHE_MEMCACHED_SERVERS (and credentials)
@@ -23,9 +23,9 @@
 //!
 //! | variable | used by | value |
 //! |---|---|---|
-//! | `CACHEKIT_TEST_MEMCACHED_SERVERS` | [`single`] (first server), [`pair`] (all, at least two) | `host:port,host:port` |
-//! | `CACHEKIT_TEST_MEMCACHED_SASL_SERVERS` | [`sasl`] | `host:port` (a memcached started with `-S`) |
-//! | `CACHEKIT_TEST_MEMCACHED_USERNAME` / `CACHEKIT_TEST_MEMCACHED_PASSWORD` | [`sasl`] | its SASL user |
+//! | `CACHETTE_TEST_MEMCACHED_SERVERS` | [`single`] (first server), [`pair`] (all, at least two) | `host:port,host:port` |
+//! | `CACHETTE_TEST_MEMCACHED_SASL_SERVERS` | [`sasl`] | `host:port` (a memcached started with `-S`) |
+//! | `CACHETTE_TEST_MEMCACHED_USERNAME` / `CACHETTE_TEST_MEMCACHED_PASSWORD` | [`sasl`] | its SASL user |
 //!
 //! Fault tests (kill a server, restart it) always start their own local process with
 //! [`MemcachedServer::start`] — a server given by the environment cannot be killed by the test.
@@ -33,7 +33,7 @@
 //! # Own servers
 //!
 //! ```no_run
-//! use conformance_tests::harness::memcached::{MemcachedOptions, MemcachedServer};
+//! use cachette_conformance::harness::memcached::{MemcachedOptions, MemcachedServer};
 //!
 //! let mut server = MemcachedServer::start_with(MemcachedOptions::new().sasl("app", "secret").item_size("2m"));
 //! let target = server.target(); // 127.0.0.1:<port>, app / secret
@@ -52,23 +52,23 @@ use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use cache_core::Config;
+use cachette_core::Config;
 
 use super::process::{ServerProcess, free_port, require_binary, wait_for_tcp};
 
 /// Environment variable naming memcached servers to use instead of starting local ones.
-pub const SERVERS_ENV: &str = "CACHEKIT_TEST_MEMCACHED_SERVERS";
+pub const SERVERS_ENV: &str = "CACHETTE_TEST_MEMCACHED_SERVERS";
 /// Environment variable naming a SASL-enabled memcached to use instead of starting one.
-pub const SASL_SERVERS_ENV: &str = "CACHEKIT_TEST_MEMCACHED_SASL_SERVERS";
+pub const SASL_SERVERS_ENV: &str = "CACHETTE_TEST_MEMCACHED_SASL_SERVERS";
 /// The SASL user of [`SASL_SERVERS_ENV`].
-pub const USERNAME_ENV: &str = "CACHEKIT_TEST_MEMCACHED_USERNAME";
+pub const USERNAME_ENV: &str = "CACHETTE_TEST_MEMCACHED_USERNAME";
 /// The SASL password of [`SASL_SERVERS_ENV`].
-pub const PASSWORD_ENV: &str = "CACHEKIT_TEST_MEMCACHED_PASSWORD";
+pub const PASSWORD_ENV: &str = "CACHETTE_TEST_MEMCACHED_PASSWORD";
 
 /// The SASL user of the shared local SASL server.
-pub const SASL_USERNAME: &str = "cachekit";
+pub const SASL_USERNAME: &str = "cachette";
 /// The SASL password of the shared local SASL server.
-pub const SASL_PASSWORD: &str = "cachekit-test-password";
+pub const SASL_PASSWORD: &str = "cachette-test-password";
 
 /// How long a starting memcached may take to accept connections.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
@@ -174,7 +174,7 @@ impl MemcachedServer {
     pub fn start_with(options: MemcachedOptions) -> MemcachedServer {
         require_binary("memcached", "memcached");
         let dir = tempfile::Builder::new()
-            .prefix("cachekit-memcached-")
+            .prefix("cachette-memcached-")
             .tempdir()
             .unwrap_or_else(|e| panic!("cannot create a temporary directory for memcached: {e}"));
         if let Some((user, password)) = &options.sasl {
@@ -309,7 +309,7 @@ fn write_sasl_db(dir: &Path, user: &str, password: &str) {
 }
 
 /// A plain memcached shared by the tests of this process (or the first of
-/// `CACHEKIT_TEST_MEMCACHED_SERVERS`).
+/// `CACHETTE_TEST_MEMCACHED_SERVERS`).
 pub fn single() -> MemcachedTarget {
     if let Some(servers) = env_list(SERVERS_ENV) {
         return MemcachedTarget { servers: servers[..1].to_vec(), username: None, password: None };
@@ -319,7 +319,7 @@ pub fn single() -> MemcachedTarget {
 }
 
 /// Two plain memcached servers shared by the tests of this process (or every server of
-/// `CACHEKIT_TEST_MEMCACHED_SERVERS`, which must then name at least two).
+/// `CACHETTE_TEST_MEMCACHED_SERVERS`, which must then name at least two).
 pub fn pair() -> MemcachedTarget {
     if let Some(servers) = env_list(SERVERS_ENV) {
         assert!(
@@ -339,8 +339,8 @@ pub fn pair() -> MemcachedTarget {
 }
 
 /// A SASL-enabled memcached (user [`SASL_USERNAME`], password [`SASL_PASSWORD`]) shared by the
-/// tests of this process, or the one named by `CACHEKIT_TEST_MEMCACHED_SASL_SERVERS` with
-/// `CACHEKIT_TEST_MEMCACHED_USERNAME` / `CACHEKIT_TEST_MEMCACHED_PASSWORD`.
+/// tests of this process, or the one named by `CACHETTE_TEST_MEMCACHED_SASL_SERVERS` with
+/// `CACHETTE_TEST_MEMCACHED_USERNAME` / `CACHETTE_TEST_MEMCACHED_PASSWORD`.
 pub fn sasl() -> MemcachedTarget {
     if let Some(servers) = env_list(SASL_SERVERS_ENV) {
         let get = |name: &str| {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 /// The path of `binary` on `PATH`; panics with the install command if it is missing.
 ///
 /// ```no_run
-/// let redis = conformance_tests::harness::require_binary("redis-server", "redis-server");
+/// let redis = cachette_conformance::harness::require_binary("redis-server", "redis-server");
 /// ```
 pub fn require_binary(binary: &str, debian_package: &str) -> PathBuf {
     let found = std::env::var_os("PATH").and_then(|paths| {
@@ -24,7 +24,7 @@ pub fn require_binary(binary: &str, debian_package: &str) -> PathBuf {
             "`{binary}` is not installed, and this test needs a real server. Install it with \
              `sudo apt-get install -y {debian_package}`, or run ./scripts/test, which installs every \
              server the test suite needs. (Or point the tests at running servers with the \
-             environment variables described in the conformance-tests docs.)"
+             environment variables described in the cachette-conformance docs.)"
         )
     })
 }

@@ -10,8 +10,8 @@
 //! Tests share them safely when each uses its own key prefix, as the conformance suite does.
 //!
 //! ```no_run
-//! use cache_core::Config;
-//! use conformance_tests::harness::redis;
+//! use cachette_core::Config;
+//! use cachette_conformance::harness::redis;
 //!
 //! let mut config = Config::default();
 //! redis::standalone().apply(&mut config); // sets CACHE_REDIS_URL
@@ -25,10 +25,10 @@
 //!
 //! | variable | used by | value |
 //! |---|---|---|
-//! | `CACHEKIT_TEST_REDIS_URL` | [`standalone`] | `redis://host:port` |
-//! | `CACHEKIT_TEST_REDIS_SENTINELS` | [`sentinel`] | `host:port,host:port,...` of the sentinels |
-//! | `CACHEKIT_TEST_REDIS_SENTINEL_MASTER` | [`sentinel`] | the monitored master's name (default `mymaster`) |
-//! | `CACHEKIT_TEST_REDIS_CLUSTER` | [`cluster`] | `host:port,...` of cluster nodes |
+//! | `CACHETTE_TEST_REDIS_URL` | [`standalone`] | `redis://host:port` |
+//! | `CACHETTE_TEST_REDIS_SENTINELS` | [`sentinel`] | `host:port,host:port,...` of the sentinels |
+//! | `CACHETTE_TEST_REDIS_SENTINEL_MASTER` | [`sentinel`] | the monitored master's name (default `mymaster`) |
+//! | `CACHETTE_TEST_REDIS_CLUSTER` | [`cluster`] | `host:port,...` of cluster nodes |
 //!
 //! A GitHub Actions job with a Redis service container:
 //!
@@ -42,7 +42,7 @@
 //!         ports: ["6379:6379"]
 //!         options: --health-cmd "redis-cli ping" --health-interval 1s --health-retries 30
 //!     env:
-//!       CACHEKIT_TEST_REDIS_URL: redis://127.0.0.1:6379
+//!       CACHETTE_TEST_REDIS_URL: redis://127.0.0.1:6379
 //!     steps:
 //!       - uses: actions/checkout@v4
 //!       - run: cargo test -p my-backend
@@ -58,18 +58,18 @@ use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use cache_core::Config;
+use cachette_core::Config;
 
 use super::process::{ServerProcess, free_port, require_binary, wait_for_tcp};
 
 /// Names a standalone server to use instead of starting one.
-pub const URL_ENV: &str = "CACHEKIT_TEST_REDIS_URL";
+pub const URL_ENV: &str = "CACHETTE_TEST_REDIS_URL";
 /// Names sentinels to use instead of starting a topology.
-pub const SENTINELS_ENV: &str = "CACHEKIT_TEST_REDIS_SENTINELS";
+pub const SENTINELS_ENV: &str = "CACHETTE_TEST_REDIS_SENTINELS";
 /// The master name of [`SENTINELS_ENV`].
-pub const SENTINEL_MASTER_ENV: &str = "CACHEKIT_TEST_REDIS_SENTINEL_MASTER";
+pub const SENTINEL_MASTER_ENV: &str = "CACHETTE_TEST_REDIS_SENTINEL_MASTER";
 /// Names cluster nodes to use instead of starting a cluster.
-pub const CLUSTER_ENV: &str = "CACHEKIT_TEST_REDIS_CLUSTER";
+pub const CLUSTER_ENV: &str = "CACHETTE_TEST_REDIS_CLUSTER";
 
 /// The master name of the local Sentinel topology.
 pub const MASTER_NAME: &str = "mymaster";
@@ -176,7 +176,7 @@ impl RedisServer {
         require_server();
         require_cli();
         let dir = tempfile::Builder::new()
-            .prefix("cachekit-redis-")
+            .prefix("cachette-redis-")
             .tempdir()
             .unwrap_or_else(|e| panic!("cannot create a temporary directory for redis: {e}"));
         let mut server = RedisServer { port: free_port(), options, dir, process: None };
@@ -359,7 +359,7 @@ fn make_certificates(dir: &Path) {
         "-days",
         "2",
         "-subj",
-        "/CN=cachekit test CA",
+        "/CN=cachette test CA",
         "-keyout",
         "ca.key",
         "-out",
@@ -407,7 +407,7 @@ pub fn cli(port: u16, password: Option<&str>, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// A plain redis-server shared by the tests of this process (or `CACHEKIT_TEST_REDIS_URL`).
+/// A plain redis-server shared by the tests of this process (or `CACHETTE_TEST_REDIS_URL`).
 pub fn standalone() -> RedisTarget {
     if let Ok(url) = std::env::var(URL_ENV) {
         return RedisTarget { url };
@@ -514,7 +514,7 @@ impl SentinelTopology {
 fn start_sentinel(master_port: u16) -> (u16, tempfile::TempDir, ServerProcess) {
     let port = free_port();
     let dir = tempfile::Builder::new()
-        .prefix("cachekit-sentinel-")
+        .prefix("cachette-sentinel-")
         .tempdir()
         .unwrap_or_else(|e| panic!("cannot create a temporary directory for redis-sentinel: {e}"));
     // Sentinel rewrites its config file, so it lives in the sentinel's own directory.
@@ -551,7 +551,7 @@ fn wait_until(limit: Duration, what: &str, mut ready: impl FnMut() -> bool) {
 }
 
 /// A Sentinel topology shared by the tests of this process (or the sentinels named by
-/// `CACHEKIT_TEST_REDIS_SENTINELS`).
+/// `CACHETTE_TEST_REDIS_SENTINELS`).
 pub fn sentinel() -> SentinelTarget {
     if let Ok(list) = std::env::var(SENTINELS_ENV) {
         let sentinels = list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
@@ -689,7 +689,7 @@ impl ClusterTopology {
 }
 
 /// A 3 masters + 3 replicas cluster shared by the tests of this process (or the nodes named by
-/// `CACHEKIT_TEST_REDIS_CLUSTER`).
+/// `CACHETTE_TEST_REDIS_CLUSTER`).
 pub fn cluster() -> ClusterTarget {
     if let Ok(list) = std::env::var(CLUSTER_ENV) {
         return ClusterTarget {

@@ -1,5 +1,5 @@
 //! A cache backend of your own, in full: `MapCache`, a `HashMap` behind a mutex with per-entry
-//! expiry, registered under the name `"MapCache"` and passing cachekit's conformance suite
+//! expiry, registered under the name `"MapCache"` and passing cachette's conformance suite
 //! (`tests/conformance.rs`, one macro call).
 //!
 //! The steps for any backend:
@@ -8,18 +8,18 @@
 //! 2. give it a constructor from [`Config`] that checks its settings and never blocks (connect
 //!    lazily if it talks to a server);
 //! 3. register a factory under your name in a [`Registry`] (start from
-//!    `cachekit::default_registry()` to keep the built-in backends);
-//! 4. run `conformance_tests::conformance_suite!` against it in your CI.
+//!    `cachette::default_registry()` to keep the built-in backends);
+//! 4. run `cachette_conformance::conformance_suite!` against it in your CI.
 //!
 //! ```
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
-//! let mut registry = cachekit::default_registry();
-//! custom_backend::register(&mut registry)?;
-//! let config = cachekit::Config::from_map([("CACHE_TYPE", "MapCache")])?;
-//! let cache = cachekit::Cache::from_config_with(&registry, config)?;
-//! cache.set("answer", &42, cachekit::Ttl::Default).await?;
+//! let mut registry = cachette::default_registry();
+//! cachette_example_custom_backend::register(&mut registry)?;
+//! let config = cachette::Config::from_map([("CACHE_TYPE", "MapCache")])?;
+//! let cache = cachette::Cache::from_config_with(&registry, config)?;
+//! cache.set("answer", &42, cachette::Ttl::Default).await?;
 //! assert_eq!(cache.get::<u32>("answer").await?, Some(42));
-//! # Ok::<(), cachekit::CacheError>(())
+//! # Ok::<(), cachette::CacheError>(())
 //! # }).unwrap();
 //! ```
 
@@ -27,15 +27,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use cachekit::codec::{checked_counter_add, encode_counter, parse_counter};
-use cachekit::{BaseCache, Bytes, Config, Registry, Result, Ttl, async_trait};
+use cachette::codec::{checked_counter_add, encode_counter, parse_counter};
+use cachette::{BaseCache, Bytes, Config, Registry, Result, Ttl, async_trait};
 
 /// The name this backend is registered under (what `CACHE_TYPE` selects).
 pub const TYPE_NAME: &str = "MapCache";
 
 /// An in-process cache: a `HashMap` behind a mutex, each entry with its own deadline. Expired
 /// entries are dropped when they are next touched; `CACHE_THRESHOLD` is not enforced (a real
-/// backend would; cachekit's SimpleCache does, on moka).
+/// backend would; cachette's SimpleCache does, on moka).
 pub struct MapCache {
     entries: Mutex<HashMap<String, Entry>>,
     default_ttl: Ttl,

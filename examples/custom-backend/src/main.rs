@@ -1,16 +1,16 @@
 //! Selects the custom backend by configuration, as an application would:
-//! `CACHE_TYPE=MapCache cargo run -p custom-backend`.
+//! `CACHE_TYPE=MapCache cargo run -p cachette-example-custom-backend`.
 
-use cachekit::{Cache, Config, Ttl};
+use cachette::{Cache, Config, Ttl};
 
 #[tokio::main]
-async fn main() -> Result<(), cachekit::CacheError> {
-    let mut registry = cachekit::default_registry();
-    custom_backend::register(&mut registry)?;
+async fn main() -> Result<(), cachette::CacheError> {
+    let mut registry = cachette::default_registry();
+    cachette_example_custom_backend::register(&mut registry)?;
 
     let mut config = Config::from_env()?;
     if std::env::var_os("CACHE_TYPE").is_none() {
-        config.cache_type = custom_backend::TYPE_NAME.to_owned();
+        config.cache_type = cachette_example_custom_backend::TYPE_NAME.to_owned();
     }
     let cache = Cache::from_config_with(&registry, config)?;
     println!("backend: {}", cache.backend().type_name());

@@ -1,12 +1,12 @@
-//! cachekit in one screen: the backend comes from CACHE_* variables (SimpleCache, in-process, when
+//! cachette in one screen: the backend comes from CACHE_* variables (SimpleCache, in-process, when
 //! none are set), then set/get, a counter, a memoized function and the hit/miss counters.
 //!
-//!     cargo run -p cachekit --example quickstart
-//!     CACHE_DEFAULT_TIMEOUT=5m CACHE_KEY_PREFIX=demo: cargo run -p cachekit --example quickstart
+//!     cargo run -p cachette --example quickstart
+//!     CACHE_DEFAULT_TIMEOUT=5m CACHE_KEY_PREFIX=demo: cargo run -p cachette --example quickstart
 
 use std::time::{Duration, Instant};
 
-use cachekit::{Cache, Ttl};
+use cachette::{Cache, Ttl};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -30,7 +30,7 @@ async fn main() {
     }
 }
 
-async fn run() -> Result<(), cachekit::CacheError> {
+async fn run() -> Result<(), cachette::CacheError> {
     let cache = Cache::from_env()?;
     let config = cache.config();
     println!(

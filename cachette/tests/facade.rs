@@ -1,11 +1,11 @@
-//! The `Cache` facade through the `cachekit` crate: construction from configuration, the error
+//! The `Cache` facade through the `cachette` crate: construction from configuration, the error
 //! policy (CACHE_IGNORE_ERRORS), counters, and the `#[memoize]` attribute.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use cachekit::{BaseCache, Bytes, Cache, CacheError, Config, Registry, Result, Ttl, async_trait};
+use cachette::{BaseCache, Bytes, Cache, CacheError, Config, Registry, Result, Ttl, async_trait};
 use serde::{Deserialize, Serialize};
 
 /// A backend whose server is always unreachable: every operation fails as a real client would.
@@ -93,7 +93,7 @@ fn a_builtin_that_is_not_registered_names_its_feature() {
 
 #[tokio::test]
 async fn users_register_their_own_backend_next_to_the_builtins() {
-    let mut registry = cachekit::default_registry();
+    let mut registry = cachette::default_registry();
     registry.register("AlwaysDown", |_: &Config| Ok(Arc::new(UnreachableCache) as Arc<dyn BaseCache>)).unwrap();
     assert!(
         registry.register("SimpleCache", |_: &Config| Ok(Arc::new(UnreachableCache) as Arc<dyn BaseCache>)).is_err()
@@ -170,7 +170,7 @@ struct Profile {
 static CACHE: std::sync::LazyLock<Cache> = std::sync::LazyLock::new(|| Cache::from_config(Config::default()).unwrap());
 static PROFILE_LOADS: AtomicUsize = AtomicUsize::new(0);
 
-#[cachekit::memoize(cache = CACHE, ttl = Ttl::After(Duration::from_secs(60)))]
+#[cachette::memoize(cache = CACHE, ttl = Ttl::After(Duration::from_secs(60)))]
 async fn profile(id: u64, name: String) -> std::result::Result<Profile, std::io::Error> {
     PROFILE_LOADS.fetch_add(1, Ordering::SeqCst);
     if id == 0 {
@@ -185,7 +185,7 @@ struct Service {
 }
 
 impl Service {
-    #[cachekit::memoize(cache = self.cache)]
+    #[cachette::memoize(cache = self.cache)]
     async fn double(&self, n: i64) -> i64 {
         self.calls.fetch_add(1, Ordering::SeqCst);
         n * 2

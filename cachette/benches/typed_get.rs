@@ -1,13 +1,13 @@
-//! Typed `get` hits of a 100-byte value through `cachekit::Cache` (SimpleCache) against the same
+//! Typed `get` hits of a 100-byte value through `cachette::Cache` (SimpleCache) against the same
 //! gets on a bare `moka::future::Cache`, side by side in one run.
 //!
-//! Run: `cargo bench -p cachekit --bench typed_get`. Both sides read the same 1,000 keys in
-//! turn and return an owned `String`, so the difference is what cachekit adds: the trait call,
+//! Run: `cargo bench -p cachette --bench typed_get`. Both sides read the same 1,000 keys in
+//! turn and return an owned `String`, so the difference is what cachette adds: the trait call,
 //! the codec and the counters.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use cachekit::{Cache, Config, Ttl};
+use cachette::{Cache, Config, Ttl};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const KEYS: usize = 1_000;
@@ -38,7 +38,7 @@ fn bench(c: &mut Criterion) {
             std::hint::black_box(v)
         })
     });
-    group.bench_function("cachekit", |b| {
+    group.bench_function("cachette", |b| {
         b.to_async(&rt).iter(|| async {
             let key = &keys[next.fetch_add(1, Ordering::Relaxed) % KEYS];
             let v: String = cache.get::<String>(key).await.unwrap().unwrap();

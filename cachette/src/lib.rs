@@ -1,11 +1,11 @@
-//! # cachekit
+//! # cachette
 //!
 //! Caching for Rust web services: one async cache API over backends chosen by configuration —
 //! what Flask-Caching gives a Flask app, for tokio.
 //!
 //! ```
 //! use std::time::Duration;
-//! use cachekit::{Cache, Config, Ttl};
+//! use cachette::{Cache, Config, Ttl};
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! // In an application: `Cache::from_env()?` reads CACHE_TYPE, CACHE_DEFAULT_TIMEOUT, ...
@@ -23,46 +23,46 @@
 //!     })
 //!     .await?;
 //! assert_eq!(report, "expensive");
-//! # Ok::<(), cachekit::CacheError>(())
+//! # Ok::<(), cachette::CacheError>(())
 //! # }).unwrap();
 //! ```
 //!
 //! Backends are compiled in by cargo features (`simple` and `null` by default) and selected with
 //! `CACHE_TYPE`. A backend of your own implements [`BaseCache`] and is registered by name in a
-//! [`Registry`] (start from [`default_registry`]), then passes the `conformance-tests` suite.
+//! [`Registry`] (start from [`default_registry`]), then passes the `cachette-conformance` suite.
 #![warn(missing_docs)]
 
 use std::ops::Deref;
 use std::sync::Arc;
 
-pub use cache_core::{
+pub use cachette_core::{
     BaseCache, BoxError, Bytes, CacheError, CacheStats, Config, ConfigValue, DEFAULT_TIMEOUT, Expiry, Factory,
     Memoized, Options, Registry, Result, SingleFlight, Ttl, async_trait, codec, config,
 };
 
-pub use cache_macros::memoize;
+pub use cachette_macros::memoize;
 
 #[doc(hidden)]
 pub mod __macro_support {
-    pub use cache_core::{Cache, Memoized};
+    pub use cachette_core::{Cache, Memoized};
 }
 
 /// The backends compiled into this build (one cargo feature each), for building one by hand.
 pub mod backends {
     #[cfg(feature = "filesystem")]
-    pub use cache_fs::FileSystemCache;
+    pub use cachette_fs::FileSystemCache;
     #[cfg(feature = "memcached")]
-    pub use cache_memcached::MemcachedCache;
+    pub use cachette_memcached::MemcachedCache;
     #[cfg(feature = "null")]
-    pub use cache_null::NullCache;
+    pub use cachette_null::NullCache;
     #[cfg(feature = "redis")]
-    pub use cache_redis::RedisCache;
+    pub use cachette_redis::RedisCache;
     #[cfg(feature = "redis-cluster")]
-    pub use cache_redis_cluster::RedisClusterCache;
+    pub use cachette_redis_cluster::RedisClusterCache;
     #[cfg(feature = "redis-sentinel")]
-    pub use cache_redis_sentinel::RedisSentinelCache;
+    pub use cachette_redis_sentinel::RedisSentinelCache;
     #[cfg(feature = "simple")]
-    pub use cache_simple::SimpleCache;
+    pub use cachette_simple::SimpleCache;
 }
 
 /// A registry holding every backend enabled by this crate's cargo features. Add your own backends
@@ -74,36 +74,36 @@ pub fn default_registry() -> Registry {
         register(&mut registry).expect("built-in backend names are distinct");
     };
     #[cfg(feature = "null")]
-    add(cache_null::register);
+    add(cachette_null::register);
     #[cfg(feature = "simple")]
-    add(cache_simple::register);
+    add(cachette_simple::register);
     #[cfg(feature = "filesystem")]
-    add(cache_fs::register);
+    add(cachette_fs::register);
     #[cfg(feature = "redis")]
-    add(cache_redis::register);
+    add(cachette_redis::register);
     #[cfg(feature = "redis-sentinel")]
-    add(cache_redis_sentinel::register);
+    add(cachette_redis_sentinel::register);
     #[cfg(feature = "redis-cluster")]
-    add(cache_redis_cluster::register);
+    add(cachette_redis_cluster::register);
     #[cfg(feature = "memcached")]
-    add(cache_memcached::register);
+    add(cachette_memcached::register);
     let _ = &mut add;
     registry
 }
 
-/// The cache an application uses: [`cache_core::Cache`] (typed get/set, `get_or_set`,
+/// The cache an application uses: [`cachette_core::Cache`] (typed get/set, `get_or_set`,
 /// memoization, counters — all reachable through `Deref`) plus constructors that build the
 /// configured backend from [`default_registry`].
 ///
 /// ```
-/// # fn main() -> cachekit::Result<()> {
+/// # fn main() -> cachette::Result<()> {
 /// // Reads CACHE_* variables; with none set, an in-process SimpleCache with a 300 s default.
-/// let cache = cachekit::Cache::from_env()?;
+/// let cache = cachette::Cache::from_env()?;
 /// assert_eq!(cache.backend().type_name(), "SimpleCache");
 /// # Ok(()) }
 /// ```
 #[derive(Clone, Debug)]
-pub struct Cache(cache_core::Cache);
+pub struct Cache(cachette_core::Cache);
 
 impl Cache {
     /// The backend configured by `CACHE_*` environment variables (see [`Config::from_env`]).
@@ -118,36 +118,36 @@ impl Cache {
 
     /// The backend `config` names, from `registry` (for backends of your own).
     pub fn from_config_with(registry: &Registry, config: Config) -> Result<Cache> {
-        cache_core::Cache::from_config_with(registry, config).map(Cache)
+        cachette_core::Cache::from_config_with(registry, config).map(Cache)
     }
 
     /// A cache over a backend built by hand.
     pub fn new(backend: Arc<dyn BaseCache>, config: Config) -> Cache {
-        Cache(cache_core::Cache::new(backend, config))
+        Cache(cachette_core::Cache::new(backend, config))
     }
 
-    /// The underlying [`cache_core::Cache`] (what cache-http and other crates take).
-    pub fn into_inner(self) -> cache_core::Cache {
+    /// The underlying [`cachette_core::Cache`] (what cachette-http and other crates take).
+    pub fn into_inner(self) -> cachette_core::Cache {
         self.0
     }
 }
 
 impl Deref for Cache {
-    type Target = cache_core::Cache;
+    type Target = cachette_core::Cache;
 
-    fn deref(&self) -> &cache_core::Cache {
+    fn deref(&self) -> &cachette_core::Cache {
         &self.0
     }
 }
 
-impl From<Cache> for cache_core::Cache {
-    fn from(cache: Cache) -> cache_core::Cache {
+impl From<Cache> for cachette_core::Cache {
+    fn from(cache: Cache) -> cachette_core::Cache {
         cache.0
     }
 }
 
-impl From<cache_core::Cache> for Cache {
-    fn from(cache: cache_core::Cache) -> Cache {
+impl From<cachette_core::Cache> for Cache {
+    fn from(cache: cachette_core::Cache) -> Cache {
         Cache(cache)
     }
 }
