@@ -122,7 +122,22 @@ impl Cache {
         }
     }
 
-    /// Builds the backend `config.cache_type` names from `registry`.
+    /// The backend configured by the `CACHE_*` environment variables (see [`Config::from_env`]);
+    /// with none set, an in-process SimpleCache with a 300 s default timeout (when the `simple`
+    /// feature of `cachette` is on, as it is by default).
+    pub fn from_env() -> Result<Cache> {
+        Cache::from_config(Config::from_env()?)
+    }
+
+    /// Builds the backend `config.cache_type` names, from the backends linked into the program
+    /// ([`Registry::linked`]: those the `cachette` crate's features enable, and any crate that
+    /// links itself with [`link_backend!`](crate::link_backend)).
+    pub fn from_config(config: Config) -> Result<Cache> {
+        Cache::from_config_with(&Registry::linked(), config)
+    }
+
+    /// Builds the backend `config.cache_type` names from `registry` (for backends of your own
+    /// registered by hand).
     pub fn from_config_with(registry: &Registry, config: Config) -> Result<Cache> {
         let backend = registry.build(&config)?;
         Ok(Cache::new(backend, config))

@@ -218,27 +218,34 @@ impl Options {
         self.parsed(name, "true or false", parse_bool)
     }
 
-    /// A duration option: `500ms`, `2s`, `1.5s`, `5m`, `1h`, `1d`; a bare number is seconds.
+    /// A duration option: `500ms`, `2s`, `5m`, `1h30m`, `1d`; a bare number is seconds (see
+    /// [`parse_duration`]).
     pub fn get_duration(&self, name: &str) -> Result<Option<Duration>> {
-        self.parsed(name, "a duration such as 500ms, 2s, 5m (a bare number is seconds)", parse_duration)
+        self.parsed(name, "a duration such as 500ms, 2s, 5m, 1h30m (a bare number is seconds)", parse_duration)
     }
 }
 
-/// Parses `500ms`, `2s`, `1.5s`, `5m`, `1h`, `1d`, or a bare number of seconds.
+/// Parses a duration: a bare number of seconds (`300`, `2.5`), or units as jiff's friendly
+/// format reads them, compound ones included: `500ms`, `90s`, `1.5s`, `5m`, `1h30m`, `1h 30m`,
+/// `2 days`, `1d`, `1w` (days and weeks are 24 h and 7 × 24 h; months and years, whose length
+/// varies, are refused). Negative durations are refused.
+///
+/// ```
+/// use std::time::Duration;
+/// use cachette_core::config::parse_duration;
+///
+/// assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+/// assert_eq!(parse_duration("300"), Some(Duration::from_secs(300)));
+/// assert_eq!(parse_duration("-5s"), None);
+/// ```
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number.parse().ok()?;
-    let seconds = match unit.trim() {
-        "" | "s" | "sec" | "secs" => number,
-        "ms" => number / 1000.0,
-        "m" | "min" => number * 60.0,
-        "h" => number * 3600.0,
-        "d" => number * 86400.0,
-        _ => return None,
-    };
-    Duration::try_from_secs_f64(seconds).ok()
+    if let Ok(seconds) = text.parse::<f64>() {
+        return Duration::try_from_secs_f64(seconds).ok();
+    }
+    let span: jiff::Span = text.parse().ok()?;
+    let signed = span.to_duration(jiff::SpanRelativeTo::days_are_24_hours()).ok()?;
+    Duration::try_from(signed).ok()
 }
 
 fn parse_bool(text: &str) -> Option<bool> {
@@ -427,7 +434,14 @@ impl Config {
     }
 
     /// A config from the process environment: every variable whose name starts with `CACHE_`.
-    /// An unknown `CACHE_*` variable is an error (a typo would otherwise be silently ignored).
+    ///
+    /// The environment holds variables that are not for us: an unknown `CACHE_*` variable is a
+    /// warning naming the nearest known key (`did you mean CACHE_DEFAULT_TIMEOUT?`), not an error,
+    /// and Kubernetes' service links (`CACHE_PORT=tcp://10.0.0.5:6379`, `CACHE_SERVICE_HOST`, ...,
+    /// injected into every pod when a Service is named `cache`) are skipped with a debug event,
+    /// even where one collides with a key (`CACHE_REDIS_PORT=tcp://...` for a Service named
+    /// `cache-redis`). A malformed value of a known key is still an error. From a map or a file
+    /// ([`Config::from_map`], serde) an unknown key is an error.
     pub fn from_env() -> Result<Config> {
         Config::from_env_vars(std::env::vars_os())
     }
@@ -447,6 +461,18 @@ impl Config {
             let value = value
                 .into_string()
                 .map_err(|v| CacheError::config(name, v.to_string_lossy(), "the value is not valid UTF-8"))?;
+            if is_service_link(name, &value) {
+                tracing::debug!(variable = name, "skipped a Kubernetes service-link variable");
+                continue;
+            }
+            if !KEYS.iter().any(|k| k.name.eq_ignore_ascii_case(name)) {
+                tracing::warn!(
+                    variable = name,
+                    "unknown cache setting in the environment, ignored;{}",
+                    unknown_key_hint(&name.to_ascii_uppercase())
+                );
+                continue;
+            }
             config.set(name, value)?;
         }
         Ok(config)
@@ -483,13 +509,11 @@ impl Config {
             "CACHE_MEMCACHED_USERNAME" => self.memcached_username = optional(text(&value).map_err(bad)?),
             "CACHE_MEMCACHED_PASSWORD" => self.memcached_password = optional(text(&value).map_err(bad)?),
             _ => {
-                let hint = did_you_mean(&name, KEYS.iter().map(|k| k.name));
-                let hint = if hint.is_empty() {
-                    format!(" Known keys: {}.", KEYS.iter().map(|k| k.name).collect::<Vec<_>>().join(", "))
-                } else {
-                    hint.replace("Did", "did")
-                };
-                return Err(CacheError::config(&name, &raw, format!("unknown configuration key;{hint}")));
+                return Err(CacheError::config(
+                    &name,
+                    &raw,
+                    format!("unknown configuration key;{}", unknown_key_hint(&name)),
+                ));
             }
         }
         Ok(())
@@ -509,6 +533,33 @@ impl<'de> Deserialize<'de> for Config {
         let map = BTreeMap::<String, ConfigValue>::deserialize(deserializer)?;
         Config::from_map(map).map_err(serde::de::Error::custom)
     }
+}
+
+/// ` did you mean CACHE_X?`, or the list of known keys when none is near.
+fn unknown_key_hint(name: &str) -> String {
+    let hint = did_you_mean(name, KEYS.iter().map(|k| k.name));
+    if hint.is_empty() {
+        format!(" Known keys: {}.", KEYS.iter().map(|k| k.name).collect::<Vec<_>>().join(", "))
+    } else {
+        hint.replace("Did", "did")
+    }
+}
+
+/// Whether an environment variable is one of the service links Kubernetes injects for a Service
+/// whose name starts with `cache` (`CACHE_PORT=tcp://10.0.0.5:6379`, `CACHE_SERVICE_HOST=10.0.0.5`,
+/// `CACHE_SERVICE_PORT_REDIS=6379`, `CACHE_PORT_6379_TCP_ADDR=10.0.0.5`, ...).
+fn is_service_link(name: &str, value: &str) -> bool {
+    let value = value.trim();
+    let is_url = ["tcp://", "udp://", "sctp://"].iter().any(|scheme| value.starts_with(scheme));
+    let has_port_suffix = name.split("_PORT_").nth(1).is_some_and(|rest| {
+        let mut parts = rest.split('_');
+        parts.next().is_some_and(|port| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
+            && parts.next().is_some_and(|proto| matches!(proto, "TCP" | "UDP" | "SCTP"))
+    });
+    (name.ends_with("_PORT") && is_url)
+        || name.ends_with("_SERVICE_HOST")
+        || name.contains("_SERVICE_PORT")
+        || has_port_suffix
 }
 
 /// Maps old lowercase names and Flask-Caching import paths to type names, with a warning.
@@ -741,8 +792,52 @@ mod tests {
         let c = Config::from_env_vars(vars).unwrap();
         assert_eq!(c.cache_type, "NullCache");
         assert_eq!(c.key_prefix, "app:");
-        let vars = [("CACHE_TYPO", "x")].map(|(k, v)| (OsString::from(k), OsString::from(v)));
-        assert!(Config::from_env_vars(vars).is_err());
+    }
+
+    fn env(vars: &[(&str, &str)]) -> Result<Config> {
+        Config::from_env_vars(vars.iter().map(|(k, v)| (OsString::from(k), OsString::from(v))))
+    }
+
+    #[test]
+    fn an_unknown_variable_in_the_environment_is_a_warning_but_an_error_in_a_map() {
+        let (config, logged) = crate::test_log::capture(|| env(&[("CACHE_DEFAULT_TIMOUT", "60")]));
+        assert_eq!(config.unwrap().default_timeout, Ttl::After(crate::DEFAULT_TIMEOUT));
+        assert!(logged.contains("WARN") && logged.contains("CACHE_DEFAULT_TIMOUT"), "{logged}");
+        assert!(logged.contains("did you mean CACHE_DEFAULT_TIMEOUT?"), "{logged}");
+        assert!(Config::from_map([("CACHE_DEFAULT_TIMOUT", "60")]).is_err());
+    }
+
+    #[test]
+    fn kubernetes_service_links_in_the_environment_are_skipped() {
+        let links = [
+            ("CACHE_PORT", "tcp://10.0.0.5:6379"),
+            ("CACHE_PORT_6379_TCP", "tcp://10.0.0.5:6379"),
+            ("CACHE_PORT_6379_TCP_ADDR", "10.0.0.5"),
+            ("CACHE_PORT_6379_TCP_PORT", "6379"),
+            ("CACHE_PORT_6379_TCP_PROTO", "tcp"),
+            ("CACHE_SERVICE_HOST", "10.0.0.5"),
+            ("CACHE_SERVICE_PORT", "6379"),
+            ("CACHE_SERVICE_PORT_REDIS", "6379"),
+            // a Service named cache-redis: its link collides with a key
+            ("CACHE_REDIS_PORT", "tcp://10.0.0.6:6379"),
+            ("CACHE_TYPE", "RedisCache"),
+        ];
+        let (config, logged) = crate::test_log::capture(|| env(&links));
+        let config = config.unwrap();
+        assert_eq!((config.cache_type.as_str(), config.redis_port), ("RedisCache", None));
+        assert!(!logged.contains("WARN"), "service links are not warnings: {logged}");
+        // A malformed value of a known key is still an error, from the environment too.
+        assert!(env(&[("CACHE_REDIS_PORT", "sixty")]).is_err());
+    }
+
+    #[test]
+    fn durations_may_be_compound() {
+        let c = Config::from_map([("CACHE_DEFAULT_TIMEOUT", "1h30m")]).unwrap();
+        assert_eq!(c.default_timeout, Ttl::After(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("1h 30m 15s"), Some(Duration::from_secs(5415)));
+        assert_eq!(parse_duration("1w"), Some(Duration::from_secs(7 * 86400)));
+        assert_eq!(parse_duration("1 month"), None, "months have no fixed length");
+        assert_eq!(parse_duration("-1s"), None);
     }
 
     #[test]

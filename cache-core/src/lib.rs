@@ -7,6 +7,8 @@
 //! backends enabled by its cargo features. Authors of a backend depend on this crate alone.
 #![warn(missing_docs)]
 
+#[cfg(feature = "axum")]
+mod axum;
 mod backend;
 mod cache;
 pub mod codec;
@@ -16,6 +18,8 @@ mod memoize;
 mod registry;
 mod single_flight;
 pub mod suggest;
+#[cfg(test)]
+mod test_log;
 mod ttl;
 
 pub use async_trait::async_trait;
@@ -25,6 +29,9 @@ pub use cache::{Cache, CacheStats};
 pub use config::{Config, ConfigValue, Options};
 pub use error::{BoxError, CacheError, ErrorSource, Result};
 pub use memoize::Memoized;
-pub use registry::{Factory, Registry};
+pub use registry::{Factory, LinkedBackend, Registry};
+
+#[doc(hidden)]
+pub use inventory as __inventory;
 pub use single_flight::SingleFlight;
 pub use ttl::{DEFAULT_TIMEOUT, Expiry, Ttl};

@@ -15,9 +15,9 @@ use crate::{BaseCache, CacheError, Config, Result};
 /// keeps start-up fast and lets an application start while its cache server is down.
 pub type Factory = Arc<dyn Fn(&Config) -> Result<Arc<dyn BaseCache>> + Send + Sync>;
 
-/// Maps `CACHE_TYPE` names to factories: the built-in backends (registered by the `cachette`
-/// crate according to its cargo features) and an application's own, under names it chooses
-/// (Flask-Caching's "import string" for custom backends).
+/// Maps `CACHE_TYPE` names to factories: the backends linked into the program (see
+/// [`Registry::linked`]) and an application's own, under names it chooses (Flask-Caching's
+/// "import string" for custom backends).
 ///
 /// ```
 /// use std::sync::Arc;
@@ -65,6 +65,26 @@ impl Registry {
     /// An empty registry.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Every backend linked into this program: each backend crate adds itself with
+    /// [`link_backend!`](crate::link_backend), so the `cachette` crate's cargo features (or a
+    /// direct dependency on a backend crate) decide what is here. [`Cache::from_config`] and
+    /// [`Cache::from_env`] build from this registry.
+    ///
+    /// A name registered twice (two crates claiming one `CACHE_TYPE`) keeps the first
+    /// registration and logs a warning naming the name.
+    ///
+    /// [`Cache::from_config`]: crate::Cache::from_config
+    /// [`Cache::from_env`]: crate::Cache::from_env
+    pub fn linked() -> Self {
+        let mut registry = Registry::new();
+        for backend in inventory::iter::<LinkedBackend> {
+            if let Err(e) = (backend.register)(&mut registry) {
+                tracing::warn!(error = %e, "a linked cache backend could not register itself; the first registration of its name stays");
+            }
+        }
+        registry
     }
 
     /// Registers `factory` under `name`.
@@ -140,4 +160,59 @@ impl Registry {
             ),
         )
     }
+}
+
+/// A backend that adds itself to [`Registry::linked`] in every program it is linked into; made by
+/// [`link_backend!`](crate::link_backend).
+///
+/// Why link-time registration (the `inventory` crate) rather than a list in the `cachette`
+/// crate: [`crate::Cache`] lives here, below the crates that implement backends, so
+/// `Cache::from_env()` cannot name them; each backend crate names itself instead.
+#[derive(Debug)]
+pub struct LinkedBackend {
+    register: fn(&mut Registry) -> Result<()>,
+}
+
+impl LinkedBackend {
+    /// A backend whose `register` adds its names to a registry.
+    pub const fn new(register: fn(&mut Registry) -> Result<()>) -> Self {
+        LinkedBackend { register }
+    }
+}
+
+inventory::collect!(LinkedBackend);
+
+/// Adds a backend to [`Registry::linked`] in every program this crate is linked into, so that
+/// `Cache::from_env()` finds it by `CACHE_TYPE`. Give it a function that registers the backend's
+/// names:
+///
+/// ```
+/// use std::sync::Arc;
+/// use cachette_core::{BaseCache, Config, Registry, Result};
+/// # use cachette_core::{async_trait, Bytes, Ttl};
+/// # struct MyCache;
+/// # #[async_trait]
+/// # impl BaseCache for MyCache {
+/// #     fn type_name(&self) -> &'static str { "MyCache" }
+/// #     async fn get(&self, _: &str) -> Result<Option<Bytes>> { Ok(None) }
+/// #     async fn set(&self, _: &str, _: Bytes, _: Ttl) -> Result<()> { Ok(()) }
+/// #     async fn add(&self, _: &str, _: Bytes, _: Ttl) -> Result<bool> { Ok(true) }
+/// #     async fn delete(&self, _: &str) -> Result<bool> { Ok(false) }
+/// #     async fn inc(&self, _: &str, d: i64) -> Result<i64> { Ok(d) }
+/// #     async fn touch(&self, _: &str, _: Ttl) -> Result<bool> { Ok(false) }
+/// #     async fn clear(&self) -> Result<()> { Ok(()) }
+/// # }
+///
+/// pub fn register(registry: &mut Registry) -> Result<()> {
+///     registry.register("MyCache", |_: &Config| Ok(Arc::new(MyCache) as Arc<dyn BaseCache>))
+/// }
+/// cachette_core::link_backend!(register);
+///
+/// assert!(Registry::linked().contains("MyCache"));
+/// ```
+#[macro_export]
+macro_rules! link_backend {
+    ($register:path) => {
+        $crate::__inventory::submit! { $crate::LinkedBackend::new($register) }
+    };
 }

@@ -140,9 +140,9 @@ pub struct HttpCacheStats {
 }
 
 impl CacheLayer {
-    /// A layer that stores responses in `cache` (any backend: `cachette::Cache` converts with
-    /// `.into()`), with the cache's default timeout and no `Cache-Control` policy.
-    pub fn new(cache: impl Into<Cache>) -> CacheLayer {
+    /// A layer that stores responses in `cache` (any backend), with the cache's default timeout
+    /// and no `Cache-Control` policy.
+    pub fn new(cache: Cache) -> CacheLayer {
         CacheLayer {
             settings: Arc::new(Settings {
                 timeout: Timeout::default(),
@@ -159,7 +159,7 @@ impl CacheLayer {
                 namespace: "http:".into(),
             }),
             state: Arc::new(State {
-                cache: cache.into(),
+                cache,
                 flights: Arc::default(),
                 refreshing: Mutex::default(),
                 counters: Counters::default(),

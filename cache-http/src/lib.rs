@@ -39,7 +39,7 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
-//! // In an application: `cachette::Cache::from_env()?.into()` (SimpleCache, Redis, ... by CACHE_TYPE).
+//! // In an application: `cachette::Cache::from_env()?` (SimpleCache, Redis, ... by CACHE_TYPE).
 //! let cache = Cache::new(Arc::new(MapCache::default()), Config::default());
 //!
 //! let daily = CacheLayer::new(cache.clone())

@@ -202,6 +202,9 @@ pub fn register(registry: &mut Registry) -> Result<()> {
     })
 }
 
+// `Cache::from_env()` finds this backend in every program this crate is linked into.
+cachette_core::link_backend!(register);
+
 /// A cache on one or more memcached servers. See the crate docs. Cloning is cheap and shares the
 /// connection pools.
 #[derive(Clone)]

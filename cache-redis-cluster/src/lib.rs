@@ -54,6 +54,9 @@ pub fn register(registry: &mut Registry) -> Result<()> {
     registry.register(TYPE_NAME, |config: &Config| Ok(Arc::new(RedisClusterCache::new(config)?) as Arc<dyn BaseCache>))
 }
 
+// `Cache::from_env()` finds this backend in every program this crate is linked into.
+cachette_core::link_backend!(register);
+
 /// A Redis Cluster, reached through its seed nodes.
 pub struct Cluster {
     client: ClusterClient,

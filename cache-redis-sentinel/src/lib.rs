@@ -60,6 +60,9 @@ pub fn register(registry: &mut Registry) -> Result<()> {
     registry.register(TYPE_NAME, |config: &Config| Ok(Arc::new(RedisSentinelCache::new(config)?) as Arc<dyn BaseCache>))
 }
 
+// `Cache::from_env()` finds this backend in every program this crate is linked into.
+cachette_core::link_backend!(register);
+
 /// The master Sentinel names, followed across failovers.
 pub struct Sentinel {
     sentinels: Vec<(String, u16)>,

@@ -58,3 +58,6 @@ pub const TYPE_NAME: &str = <Standalone as Topology>::TYPE_NAME;
 pub fn register(registry: &mut Registry) -> Result<()> {
     registry.register(TYPE_NAME, |config: &Config| Ok(Arc::new(RedisCache::new(config)?) as Arc<dyn BaseCache>))
 }
+
+// `Cache::from_env()` finds this backend in every program this crate is linked into.
+cachette_core::link_backend!(register);

@@ -116,6 +116,9 @@ pub fn register(registry: &mut Registry) -> Result<()> {
     registry.register(TYPE_NAME, |config: &Config| Ok(Arc::new(SimpleCache::new(config)?) as Arc<dyn BaseCache>))
 }
 
+// `Cache::from_env()` finds this backend in every program this crate is linked into.
+cachette_core::link_backend!(register);
+
 #[async_trait]
 impl BaseCache for SimpleCache {
     fn type_name(&self) -> &'static str {

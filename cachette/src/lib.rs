@@ -1,7 +1,16 @@
 //! # cachette
 //!
 //! Caching for Rust web services: one async cache API over backends chosen by configuration —
-//! what Flask-Caching gives a Flask app, for tokio.
+//! what Flask-Caching gives a Flask app, for tokio — with typed values, memoized functions,
+//! single-flight loading and cached HTTP views for axum and tower.
+//!
+//! * [Quick start](#quick-start)
+//! * [Choosing a backend](#choosing-a-backend)
+//! * [Cached HTTP views](#cached-http-views)
+//! * [A backend of your own](#a-backend-of-your-own)
+//! * [Cargo features](#cargo-features)
+//!
+//! ## Quick start
 //!
 //! ```
 //! use std::time::Duration;
@@ -27,20 +36,49 @@
 //! # }).unwrap();
 //! ```
 //!
-//! Backends are compiled in by cargo features (`simple` and `null` by default) and selected with
-//! `CACHE_TYPE`. A backend of your own implements [`BaseCache`] and is registered by name in a
-//! [`Registry`] (start from [`default_registry`]), then passes the `cachette-conformance` suite.
+//! ## Choosing a backend
+//!
+//! Backends are compiled in by cargo features (`simple` and `null` by default; `full` for all)
+//! and selected at run time with `CACHE_TYPE` and the other `CACHE_*` settings ([`Config`]).
+//! [`Cache::from_env`] and [`Cache::from_config`] build the configured one; the types themselves
+//! are in [`backends`] for building one by hand.
+//!
+//! ```
+//! # fn main() -> cachette::Result<()> {
+//! // Reads CACHE_* variables; with none set, an in-process SimpleCache with a 300 s default.
+//! let cache = cachette::Cache::from_env()?;
+//! assert_eq!(cache.backend().type_name(), "SimpleCache");
+//! # Ok(()) }
+//! ```
+//!
+//! ## Cached HTTP views
+//!
+//! With the `http` feature, [`http`] is the tower `Layer` that caches whole responses
+//! (`cachette::http::CacheLayer`); with `axum`, [`CacheError`] is also an axum `IntoResponse`
+//! (a logged `503`), so handlers can use `?` on cache calls.
+//!
+//! ## A backend of your own
+//!
+//! Implement [`BaseCache`], register it under a name of your own in a [`Registry`] (start from
+//! [`default_registry`]) or link it with [`link_backend!`], and run the `cachette-conformance`
+//! suite on it.
+//!
+//! ## Cargo features
+#![doc = document_features::document_features!()]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
-use std::ops::Deref;
-use std::sync::Arc;
-
 pub use cachette_core::{
-    BaseCache, BoxError, Bytes, CacheError, CacheStats, Config, ConfigValue, DEFAULT_TIMEOUT, Expiry, Factory,
-    Memoized, Options, Registry, Result, SingleFlight, Ttl, async_trait, codec, config,
+    BaseCache, BoxError, Bytes, Cache, CacheError, CacheStats, Config, ConfigValue, DEFAULT_TIMEOUT, Expiry, Factory,
+    LinkedBackend, Memoized, Options, Registry, Result, SingleFlight, Ttl, async_trait, codec, config, link_backend,
 };
 
 pub use cachette_macros::memoize;
+
+/// Cached HTTP views: the tower `Layer` of the `cachette-http` crate.
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub use cachette_http as http;
 
 #[doc(hidden)]
 pub mod __macro_support {
@@ -65,89 +103,9 @@ pub mod backends {
     pub use cachette_simple::SimpleCache;
 }
 
-/// A registry holding every backend enabled by this crate's cargo features. Add your own backends
-/// to it with [`Registry::register`].
+/// A registry holding every backend enabled by this crate's cargo features (and any other linked
+/// into the program): [`Registry::linked`]. Add your own backends to it with
+/// [`Registry::register`], then build with [`Cache::from_config_with`].
 pub fn default_registry() -> Registry {
-    let mut registry = Registry::new();
-    // Each registration adds distinct built-in names to a fresh registry, so none can fail.
-    let mut add = |register: fn(&mut Registry) -> Result<()>| {
-        register(&mut registry).expect("built-in backend names are distinct");
-    };
-    #[cfg(feature = "null")]
-    add(cachette_null::register);
-    #[cfg(feature = "simple")]
-    add(cachette_simple::register);
-    #[cfg(feature = "filesystem")]
-    add(cachette_fs::register);
-    #[cfg(feature = "redis")]
-    add(cachette_redis::register);
-    #[cfg(feature = "redis-sentinel")]
-    add(cachette_redis_sentinel::register);
-    #[cfg(feature = "redis-cluster")]
-    add(cachette_redis_cluster::register);
-    #[cfg(feature = "memcached")]
-    add(cachette_memcached::register);
-    let _ = &mut add;
-    registry
-}
-
-/// The cache an application uses: [`cachette_core::Cache`] (typed get/set, `get_or_set`,
-/// memoization, counters — all reachable through `Deref`) plus constructors that build the
-/// configured backend from [`default_registry`].
-///
-/// ```
-/// # fn main() -> cachette::Result<()> {
-/// // Reads CACHE_* variables; with none set, an in-process SimpleCache with a 300 s default.
-/// let cache = cachette::Cache::from_env()?;
-/// assert_eq!(cache.backend().type_name(), "SimpleCache");
-/// # Ok(()) }
-/// ```
-#[derive(Clone, Debug)]
-pub struct Cache(cachette_core::Cache);
-
-impl Cache {
-    /// The backend configured by `CACHE_*` environment variables (see [`Config::from_env`]).
-    pub fn from_env() -> Result<Cache> {
-        Cache::from_config(Config::from_env()?)
-    }
-
-    /// The backend `config` names, from [`default_registry`].
-    pub fn from_config(config: Config) -> Result<Cache> {
-        Cache::from_config_with(&default_registry(), config)
-    }
-
-    /// The backend `config` names, from `registry` (for backends of your own).
-    pub fn from_config_with(registry: &Registry, config: Config) -> Result<Cache> {
-        cachette_core::Cache::from_config_with(registry, config).map(Cache)
-    }
-
-    /// A cache over a backend built by hand.
-    pub fn new(backend: Arc<dyn BaseCache>, config: Config) -> Cache {
-        Cache(cachette_core::Cache::new(backend, config))
-    }
-
-    /// The underlying [`cachette_core::Cache`] (what cachette-http and other crates take).
-    pub fn into_inner(self) -> cachette_core::Cache {
-        self.0
-    }
-}
-
-impl Deref for Cache {
-    type Target = cachette_core::Cache;
-
-    fn deref(&self) -> &cachette_core::Cache {
-        &self.0
-    }
-}
-
-impl From<Cache> for cachette_core::Cache {
-    fn from(cache: Cache) -> cachette_core::Cache {
-        cache.0
-    }
-}
-
-impl From<cachette_core::Cache> for Cache {
-    fn from(cache: cachette_core::Cache) -> Cache {
-        Cache(cache)
-    }
+    Registry::linked()
 }

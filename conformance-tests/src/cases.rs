@@ -1,5 +1,5 @@
 //! The conformance cases. Each takes a [`Ctx`] and panics with a message naming the case and what
-//! differed when the backend does not behave as [`BaseCache`](cachette_core::BaseCache) documents.
+//! differed when the backend does not behave as [`BaseCache`] documents.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

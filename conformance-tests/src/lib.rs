@@ -14,7 +14,7 @@
 //! # fn main() {}
 //! ```
 //!
-//! The factory receives a [`Config`](cachette_core::Config) with the key prefix and default timeout
+//! The factory receives a [`Config`] with the key prefix and default timeout
 //! that a case needs (every case uses its own random prefix, so cases can share one server) and
 //! fills in its own settings (server address, directory, ...). A backend whose expiry has a coarse
 //! resolution says so with [`Backend::with_ttl_resolution`], and the expiry cases wait accordingly.

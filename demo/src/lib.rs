@@ -15,11 +15,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Json};
+use axum::response::Json;
 use axum::routing::{get, post};
+use cachette::http::{CacheControl, CacheLayer, Refresher, RefresherHandle, Timeout};
 use cachette::{Cache, Ttl};
-use cachette_http::{CacheControl, CacheLayer, Refresher, RefresherHandle, Timeout};
 
 /// How long the slow view and the memoized greeting take to compute.
 #[derive(Debug, Clone, Copy)]
@@ -56,11 +55,10 @@ struct Renders {
 impl Demo {
     /// The demo's views over `cache`.
     pub fn new(cache: Cache, delays: Delays) -> Demo {
-        let http = cache.clone().into_inner();
-        let daily = CacheLayer::new(http.clone())
+        let daily = CacheLayer::new(cache.clone())
             .timeout(Timeout::until_midnight(0))
             .cache_control(CacheControl::public().max_age_until_expiry());
-        let slow = CacheLayer::new(http)
+        let slow = CacheLayer::new(cache.clone())
             .timeout(Duration::from_secs(10))
             .stale_while_revalidate(Duration::from_secs(60))
             .cache_control(
@@ -118,7 +116,9 @@ async fn slow(State(demo): State<Demo>) -> String {
 /// The memoized function's name in the cache: shared by the view and the two forgets.
 const GREETING: &str = "demo::greeting";
 
-async fn hello(State(demo): State<Demo>, Path(user): Path<String>) -> impl IntoResponse {
+// Handlers return `cachette::Result`: a cache failure is a logged 503 (the `axum` feature).
+
+async fn hello(State(demo): State<Demo>, Path(user): Path<String>) -> cachette::Result<String> {
     let started = Instant::now();
     let greeting = demo
         .cache
@@ -127,27 +127,20 @@ async fn hello(State(demo): State<Demo>, Path(user): Path<String>) -> impl IntoR
             demo.renders.greetings.fetch_add(1, Ordering::Relaxed);
             Ok::<_, std::convert::Infallible>(format!("Hello, {user}! (computed at unix time {})", unix_now()))
         })
-        .await;
-    reply(greeting.map(|greeting| format!("{greeting}\nanswered in {:?}\n", started.elapsed())))
+        .await?;
+    Ok(format!("{greeting}\nanswered in {:?}\n", started.elapsed()))
 }
 
-async fn forget(State(demo): State<Demo>, Path(user): Path<String>) -> impl IntoResponse {
-    reply(demo.cache.delete_memoized(GREETING, &user).await.map(|forgot| match forgot {
+async fn forget(State(demo): State<Demo>, Path(user): Path<String>) -> cachette::Result<String> {
+    Ok(match demo.cache.delete_memoized(GREETING, &user).await? {
         true => format!("forgot the greeting of {user}\n"),
         false => format!("no greeting of {user} was stored\n"),
-    }))
+    })
 }
 
-async fn forget_all(State(demo): State<Demo>) -> impl IntoResponse {
-    reply(demo.cache.delete_memoized_all(GREETING).await.map(|()| "forgot every greeting\n".to_owned()))
-}
-
-/// A text answer, or 503 naming the cache's failure.
-fn reply(result: cachette::Result<String>) -> (StatusCode, String) {
-    match result {
-        Ok(text) => (StatusCode::OK, text),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("the cache failed: {e}\n")),
-    }
+async fn forget_all(State(demo): State<Demo>) -> cachette::Result<&'static str> {
+    demo.cache.delete_memoized_all(GREETING).await?;
+    Ok("forgot every greeting\n")
 }
 
 async fn stats(State(demo): State<Demo>) -> Json<serde_json::Value> {
