@@ -31,7 +31,7 @@ use crate::{Result, Ttl};
 /// use std::sync::Mutex;
 /// use cachette_core::{async_trait, BaseCache, Bytes, Result, Ttl};
 ///
-/// /// A toy backend: no expiry, one lock. (See the `cachette-example-custom-backend` example for a complete one.)
+/// /// A toy backend: no expiry, one lock. (See `examples/custom-backend` in the repository for a complete one.)
 /// #[derive(Default)]
 /// struct MapCache(Mutex<HashMap<String, Bytes>>);
 ///

@@ -142,7 +142,7 @@ impl Registry {
                 name,
                 format!(
                     "{name} is a built-in backend but it is not compiled in: enable the {:?} feature of cachette \
-                     (cachette = {{ version = \"0.1\", features = [\"{}\"] }})",
+                     (cargo add cachette --features {})",
                     builtin.feature, builtin.feature
                 ),
             );

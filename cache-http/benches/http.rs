@@ -21,9 +21,10 @@ const ROUNDS: usize = 5;
 const BODY: &[u8] = &[b'x'; 1024];
 
 fn wrk(url: &str, secs: u64) -> f64 {
-    let output = Command::new("wrk").args(["-t1", "-c50", &format!("-d{secs}s"), url]).output().unwrap_or_else(|e| {
-        panic!("cannot run wrk ({e}): install it with `apt-get install -y wrk` (./scripts/install-servers)")
-    });
+    let output = Command::new("wrk")
+        .args(["-t1", "-c50", &format!("-d{secs}s"), url])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run wrk ({e}): install it with `apt-get install -y wrk` (./scripts/setup)"));
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(!text.contains("Non-2xx"), "wrk saw errors against {url}:\n{text}");
     text.lines()

@@ -23,9 +23,7 @@ fn app(cache: Cache) -> Router {
     let cached = CacheLayer::new(cache.clone())
         .timeout(Duration::from_secs(60))
         .cache_control(CacheControl::public().max_age_until_expiry());
-    Router::new()
-        .route("/report", get(report).layer(cached))
-        .route("/visits", get(move || visits(cache.clone())))
+    Router::new().route("/report", get(report).layer(cached)).route("/visits", get(move || visits(cache.clone())))
 }
 
 #[tokio::main]
