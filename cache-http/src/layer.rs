@@ -1,28 +1,20 @@
-//! [`CacheLayer`]: the options of a cached route, and the state its services share.
+//! [`CacheLayer`]: the builder of a cached route's options, and its `Layer` impl.
 
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use cachette_core::{Cache, Result};
 use http::{HeaderName, request, response};
 use tower::Layer;
 
-use crate::flight::Flights;
-use crate::key::{KeyFn, UserFn, write_default_key};
 use crate::policy::CacheControl;
 use crate::service::CacheService;
+use crate::shared::{Settings, State};
+use crate::stats::HttpCacheStats;
 use crate::timeout::{Clock, Timeout};
 
 /// The largest body stored by default: 1 MiB. Larger responses are streamed through, not stored.
 pub const DEFAULT_MAX_BODY_SIZE: usize = 1024 * 1024;
-
-/// A predicate on a request: `true` skips the cache for it.
-pub type UnlessFn = Arc<dyn Fn(&request::Parts) -> bool + Send + Sync>;
-
-/// A predicate on a response: `true` lets it be stored.
-pub type ResponseFilterFn = Arc<dyn Fn(&response::Parts) -> bool + Send + Sync>;
 
 /// Caches whole responses of the services it wraps: an axum `Router`, one route, or any tower
 /// `Service` of `http::Request`s.
@@ -70,75 +62,6 @@ pub struct CacheLayer {
     pub(crate) state: Arc<State>,
 }
 
-/// The options of a layer, fixed once its services are made.
-#[derive(Clone)]
-pub(crate) struct Settings {
-    pub timeout: Timeout,
-    pub stale: Duration,
-    pub key: Option<KeyFn>,
-    pub vary: Vec<HeaderName>,
-    pub per_user: Option<UserFn>,
-    pub unless: Option<UnlessFn>,
-    pub response_filter: ResponseFilterFn,
-    pub cache_control: Option<CacheControl>,
-    pub client_refresh: bool,
-    pub max_body_size: usize,
-    pub clock: Clock,
-    pub namespace: String,
-}
-
-/// What every service of a layer shares: the cache, the renders in flight, the refreshes running
-/// and the counters.
-pub(crate) struct State {
-    pub cache: Cache,
-    pub flights: Arc<Flights>,
-    pub refreshing: Mutex<HashSet<String>>,
-    pub counters: Counters,
-}
-
-#[derive(Default)]
-pub(crate) struct Counters {
-    pub hits: AtomicU64,
-    pub stale: AtomicU64,
-    pub misses: AtomicU64,
-    pub bypassed: AtomicU64,
-    pub stored: AtomicU64,
-    pub not_modified: AtomicU64,
-    pub refreshes: AtomicU64,
-    pub refresh_failures: AtomicU64,
-    pub errors: AtomicU64,
-}
-
-impl Counters {
-    pub(crate) fn add(counter: &AtomicU64) {
-        counter.fetch_add(1, Relaxed);
-    }
-}
-
-/// A snapshot of a [`CacheLayer`]'s counters (shared by every route and clone of the layer).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-#[non_exhaustive]
-pub struct HttpCacheStats {
-    /// Requests answered from a fresh entry (including those answered `304`).
-    pub hits: u64,
-    /// Requests answered from a stale entry while it was refreshed.
-    pub stale: u64,
-    /// Requests rendered by the inner service (or answered by a concurrent render of the key).
-    pub misses: u64,
-    /// Requests that did not use the cache (method, `unless`, credentials).
-    pub bypassed: u64,
-    /// Responses stored.
-    pub stored: u64,
-    /// `304 Not Modified` answers.
-    pub not_modified: u64,
-    /// Background refreshes started (stale-while-revalidate).
-    pub refreshes: u64,
-    /// Background refreshes that kept the stale entry (error, or a response that may not be stored).
-    pub refresh_failures: u64,
-    /// Cache backend errors (the request was served by the inner service).
-    pub errors: u64,
-}
-
 impl CacheLayer {
     /// A layer that stores responses in `cache` (any backend), with the cache's default timeout
     /// and no `Cache-Control` policy.
@@ -158,12 +81,7 @@ impl CacheLayer {
                 clock: Clock::system(),
                 namespace: "http:".into(),
             }),
-            state: Arc::new(State {
-                cache,
-                flights: Arc::default(),
-                refreshing: Mutex::default(),
-                counters: Counters::default(),
-            }),
+            state: Arc::new(State::new(cache)),
         }
     }
 
@@ -261,18 +179,7 @@ impl CacheLayer {
 
     /// The counters of this layer and every clone of it.
     pub fn stats(&self) -> HttpCacheStats {
-        let c = &self.state.counters;
-        HttpCacheStats {
-            hits: c.hits.load(Relaxed),
-            stale: c.stale.load(Relaxed),
-            misses: c.misses.load(Relaxed),
-            bypassed: c.bypassed.load(Relaxed),
-            stored: c.stored.load(Relaxed),
-            not_modified: c.not_modified.load(Relaxed),
-            refreshes: c.refreshes.load(Relaxed),
-            refresh_failures: c.refresh_failures.load(Relaxed),
-            errors: c.errors.load(Relaxed),
-        }
+        self.state.counters.snapshot()
     }
 
     /// The cache the layer stores responses in.
@@ -293,23 +200,6 @@ impl CacheLayer {
             .0;
         let key = self.settings.cache_key(&parts, None);
         self.state.cache.delete(&key).await
-    }
-}
-
-impl Settings {
-    /// The key of a request: namespace, then the custom or default key, then the user.
-    pub(crate) fn cache_key(&self, parts: &request::Parts, user: Option<&str>) -> String {
-        let mut key = String::with_capacity(self.namespace.len() + 64);
-        key.push_str(&self.namespace);
-        match &self.key {
-            Some(custom) => key.push_str(&custom(parts)),
-            None => write_default_key(&mut key, parts, &self.vary),
-        }
-        if let Some(user) = user {
-            key.push_str("\nuser:");
-            key.push_str(user);
-        }
-        key
     }
 }
 

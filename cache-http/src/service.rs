@@ -16,8 +16,9 @@ use crate::conditional::not_modified;
 use crate::entry::{Entry, Freshness, vary_values};
 use crate::flight::{Leader, Outcome, Role};
 use crate::future::ResponseFuture;
-use crate::layer::{Counters, Settings, State};
 use crate::policy::directives;
+use crate::shared::{Settings, State};
+use crate::stats::Counters;
 use crate::timeout::CacheTtl;
 
 /// The `X-Cache` header: `HIT`, `MISS` or `STALE`.

@@ -1,0 +1,75 @@
+//! What every service of a layer shares: its [`Settings`] (fixed once the services are made) and
+//! its [`State`] (the cache, the renders in flight, the refreshes running, the counters).
+//!
+//! [`CacheLayer`](crate::CacheLayer) builds them and each [`CacheService`](crate::CacheService)
+//! holds both behind `Arc`s; this module depends on neither, so that the builder and the request
+//! paths can both use it without importing each other.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cachette_core::Cache;
+use http::{HeaderName, request, response};
+
+use crate::flight::Flights;
+use crate::key::{KeyFn, UserFn, write_default_key};
+use crate::policy::CacheControl;
+use crate::stats::Counters;
+use crate::timeout::{Clock, Timeout};
+
+/// A predicate on a request: `true` skips the cache for it.
+pub type UnlessFn = Arc<dyn Fn(&request::Parts) -> bool + Send + Sync>;
+
+/// A predicate on a response: `true` lets it be stored.
+pub type ResponseFilterFn = Arc<dyn Fn(&response::Parts) -> bool + Send + Sync>;
+
+/// The options of a layer (see the builder methods of [`CacheLayer`](crate::CacheLayer)).
+#[derive(Clone)]
+pub(crate) struct Settings {
+    pub timeout: Timeout,
+    pub stale: Duration,
+    pub key: Option<KeyFn>,
+    pub vary: Vec<HeaderName>,
+    pub per_user: Option<UserFn>,
+    pub unless: Option<UnlessFn>,
+    pub response_filter: ResponseFilterFn,
+    pub cache_control: Option<CacheControl>,
+    pub client_refresh: bool,
+    pub max_body_size: usize,
+    pub clock: Clock,
+    pub namespace: String,
+}
+
+impl Settings {
+    /// The key of a request: namespace, then the custom or default key, then the user.
+    pub(crate) fn cache_key(&self, parts: &request::Parts, user: Option<&str>) -> String {
+        let mut key = String::with_capacity(self.namespace.len() + 64);
+        key.push_str(&self.namespace);
+        match &self.key {
+            Some(custom) => key.push_str(&custom(parts)),
+            None => write_default_key(&mut key, parts, &self.vary),
+        }
+        if let Some(user) = user {
+            key.push_str("\nuser:");
+            key.push_str(user);
+        }
+        key
+    }
+}
+
+/// What every service of a layer shares at run time.
+pub(crate) struct State {
+    pub cache: Cache,
+    pub flights: Arc<Flights>,
+    /// The keys whose background refresh runs in this process.
+    pub refreshing: Mutex<HashSet<String>>,
+    pub counters: Counters,
+}
+
+impl State {
+    /// The state of a new layer over `cache`: nothing in flight, every counter at zero.
+    pub(crate) fn new(cache: Cache) -> State {
+        State { cache, flights: Arc::default(), refreshing: Mutex::default(), counters: Counters::default() }
+    }
+}

@@ -1,0 +1,65 @@
+//! [`HttpCacheStats`]: what a layer counted, and the counters behind it.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// The live counters of a layer, shared by its services. Relaxed atomics: each counter is read
+/// on its own, so no ordering between them is promised (nor needed by a stats page).
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub hits: AtomicU64,
+    pub stale: AtomicU64,
+    pub misses: AtomicU64,
+    pub bypassed: AtomicU64,
+    pub stored: AtomicU64,
+    pub not_modified: AtomicU64,
+    pub refreshes: AtomicU64,
+    pub refresh_failures: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+impl Counters {
+    /// Counts one more.
+    pub(crate) fn add(counter: &AtomicU64) {
+        counter.fetch_add(1, Relaxed);
+    }
+
+    /// What the counters say now.
+    pub(crate) fn snapshot(&self) -> HttpCacheStats {
+        HttpCacheStats {
+            hits: self.hits.load(Relaxed),
+            stale: self.stale.load(Relaxed),
+            misses: self.misses.load(Relaxed),
+            bypassed: self.bypassed.load(Relaxed),
+            stored: self.stored.load(Relaxed),
+            not_modified: self.not_modified.load(Relaxed),
+            refreshes: self.refreshes.load(Relaxed),
+            refresh_failures: self.refresh_failures.load(Relaxed),
+            errors: self.errors.load(Relaxed),
+        }
+    }
+}
+
+/// A snapshot of a [`CacheLayer`](crate::CacheLayer)'s counters (shared by every route and clone
+/// of the layer).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct HttpCacheStats {
+    /// Requests answered from a fresh entry (including those answered `304`).
+    pub hits: u64,
+    /// Requests answered from a stale entry while it was refreshed.
+    pub stale: u64,
+    /// Requests rendered by the inner service (or answered by a concurrent render of the key).
+    pub misses: u64,
+    /// Requests that did not use the cache (method, `unless`, credentials).
+    pub bypassed: u64,
+    /// Responses stored.
+    pub stored: u64,
+    /// `304 Not Modified` answers.
+    pub not_modified: u64,
+    /// Background refreshes started (stale-while-revalidate).
+    pub refreshes: u64,
+    /// Background refreshes that kept the stale entry (error, or a response that may not be stored).
+    pub refresh_failures: u64,
+    /// Cache backend errors (the request was served by the inner service).
+    pub errors: u64,
+}
