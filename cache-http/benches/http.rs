@@ -46,7 +46,7 @@ fn main() {
         let backend = cachette_simple::SimpleCache::new(&config).unwrap();
         let cache = Cache::new(Arc::new(backend) as Arc<dyn BaseCache>, config);
         let app = Router::new()
-            .route("/cached", get(|| async { BODY }).layer(CacheLayer::new(cache.clone()).timeout(Ttl::Never)))
+            .route("/cached", get(|| async { BODY }).layer(CacheLayer::new(cache.clone()).fresh_for(Ttl::Never)))
             .route("/plain", get(|| async { BODY }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -41,9 +41,11 @@ pub(crate) struct Head {
     pub vary: Vec<(String, Option<serde_bytes::ByteBuf>)>,
 }
 
-/// How an entry stands at a given time.
+/// How an entry stands at a given time: within its fresh period, within the stale-while-revalidate
+/// margin after it, or past both (then it is a miss). Not to be confused with
+/// [`Freshness`](crate::Freshness), the layer's setting that decides how long the fresh period is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Freshness {
+pub(crate) enum Staleness {
     Fresh,
     Stale,
     Expired,
@@ -131,13 +133,13 @@ impl Entry {
         Ok(Entry { head, headers: share(stored, headers), body: share(stored, body) })
     }
 
-    pub(crate) fn freshness(&self, now: SystemTime) -> Freshness {
+    pub(crate) fn staleness(&self, now: SystemTime) -> Staleness {
         let now = unix_ms(now);
         match (self.head.fresh_until_ms, self.head.stale_until_ms) {
-            (None, _) => Freshness::Fresh,
-            (Some(fresh), _) if now < fresh => Freshness::Fresh,
-            (Some(_), Some(stale)) if now < stale => Freshness::Stale,
-            _ => Freshness::Expired,
+            (None, _) => Staleness::Fresh,
+            (Some(fresh), _) if now < fresh => Staleness::Fresh,
+            (Some(_), Some(stale)) if now < stale => Staleness::Stale,
+            _ => Staleness::Expired,
         }
     }
 
@@ -293,16 +295,16 @@ mod tests {
     }
 
     #[test]
-    fn freshness_and_stale_window() {
+    fn an_entry_is_fresh_then_stale_then_expired() {
         let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let entry =
             Entry::new(&head(&[]), Bytes::new(), now, Some(Duration::from_secs(10)), Duration::from_secs(5), vec![]);
-        assert_eq!(entry.freshness(now + Duration::from_secs(9)), Freshness::Fresh);
-        assert_eq!(entry.freshness(now + Duration::from_secs(10)), Freshness::Stale);
-        assert_eq!(entry.freshness(now + Duration::from_secs(15)), Freshness::Expired);
+        assert_eq!(entry.staleness(now + Duration::from_secs(9)), Staleness::Fresh);
+        assert_eq!(entry.staleness(now + Duration::from_secs(10)), Staleness::Stale);
+        assert_eq!(entry.staleness(now + Duration::from_secs(15)), Staleness::Expired);
         assert_eq!(entry.remaining_fresh(now + Duration::from_secs(4)), Some(Duration::from_secs(6)));
         let forever = Entry::new(&head(&[]), Bytes::new(), now, None, Duration::ZERO, vec![]);
-        assert_eq!(forever.freshness(now + Duration::from_secs(1 << 40)), Freshness::Fresh);
+        assert_eq!(forever.staleness(now + Duration::from_secs(1 << 40)), Staleness::Fresh);
     }
 
     #[test]

@@ -7,11 +7,12 @@ use cachette_core::{Cache, Result};
 use http::{HeaderName, request, response};
 use tower::Layer;
 
+use crate::clock::Clock;
+use crate::freshness::Freshness;
 use crate::policy::CacheControl;
 use crate::service::CacheService;
 use crate::shared::{Settings, State};
 use crate::stats::HttpCacheStats;
-use crate::timeout::{Clock, Timeout};
 
 /// The largest body stored by default: 1 MiB. Larger responses are streamed through, not stored.
 pub const DEFAULT_MAX_BODY_SIZE: usize = 1024 * 1024;
@@ -36,7 +37,7 @@ pub const DEFAULT_MAX_BODY_SIZE: usize = 1024 * 1024;
 ///   by default a `200` without `Set-Cookie`, not `no-store`, not `private` (except per user), not
 ///   `Vary: *`, and at most [`max_body_size`](Self::max_body_size) bytes.
 /// * How long it stays fresh: the handler's [`CacheTtl`](crate::CacheTtl) response extension if
-///   it set one, else the layer's [`timeout`](Self::timeout) (by default the cache's
+///   it set one, else the layer's [`fresh_for`](Self::fresh_for) (by default the cache's
 ///   `CACHE_DEFAULT_TIMEOUT`).
 ///
 /// A failing cache backend never fails a request: the error is logged with `tracing`, counted in
@@ -46,11 +47,11 @@ pub const DEFAULT_MAX_BODY_SIZE: usize = 1024 * 1024;
 /// use std::time::Duration;
 /// use axum::{Router, routing::get};
 /// use cachette_core::{Cache, Config};
-/// use cachette_http::{CacheControl, CacheLayer, Timeout};
+/// use cachette_http::{CacheControl, CacheLayer, Freshness};
 ///
 /// # fn build(cache: Cache) -> Router {
 /// let layer = CacheLayer::new(cache)
-///     .timeout(Timeout::until_midnight(0))
+///     .fresh_for(Freshness::until_midnight(0))
 ///     .stale_while_revalidate(Duration::from_secs(60))
 ///     .cache_control(CacheControl::public().max_age_until_expiry());
 /// Router::new().route("/report", get(|| async { "today's report" })).layer(layer)
@@ -63,12 +64,12 @@ pub struct CacheLayer {
 }
 
 impl CacheLayer {
-    /// A layer that stores responses in `cache` (any backend), with the cache's default timeout
+    /// A layer that stores responses in `cache` (any backend), with the cache's default fresh period
     /// and no `Cache-Control` policy.
     pub fn new(cache: Cache) -> CacheLayer {
         CacheLayer {
             settings: Arc::new(Settings {
-                timeout: Timeout::default(),
+                fresh_for: Freshness::default(),
                 stale: Duration::ZERO,
                 key: None,
                 vary: Vec::new(),
@@ -89,10 +90,11 @@ impl CacheLayer {
         Arc::make_mut(&mut self.settings)
     }
 
-    /// How long a response stays fresh: a `Ttl` or `Duration`, [`Timeout::until_midnight`], or
-    /// [`Timeout::from_fn`] computed per response. A handler's [`CacheTtl`](crate::CacheTtl) wins.
-    pub fn timeout(mut self, timeout: impl Into<Timeout>) -> Self {
-        self.settings().timeout = timeout.into();
+    /// How long a response stays fresh: a `Ttl` or `Duration`, [`Freshness::until_midnight`], or
+    /// [`Freshness::from_fn`] computed per response. A handler's [`CacheTtl`](crate::CacheTtl) wins.
+    /// By default, `Ttl::Default`: the cache's `CACHE_DEFAULT_TIMEOUT`.
+    pub fn fresh_for(mut self, freshness: impl Into<Freshness>) -> Self {
+        self.settings().fresh_for = freshness.into();
         self
     }
 
@@ -164,7 +166,7 @@ impl CacheLayer {
         self
     }
 
-    /// The clock for freshness and computed timeouts (tests inject a fixed one).
+    /// The clock for freshness and computed fresh periods (tests inject a fixed one).
     pub fn clock(mut self, clock: Clock) -> Self {
         self.settings().clock = clock;
         self
@@ -214,7 +216,7 @@ impl<S> Layer<S> for CacheLayer {
 impl std::fmt::Debug for CacheLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CacheLayer")
-            .field("timeout", &self.settings.timeout)
+            .field("fresh_for", &self.settings.fresh_for)
             .field("stale_while_revalidate", &self.settings.stale)
             .field("cache_control", &self.settings.cache_control)
             .field("max_body_size", &self.settings.max_body_size)

@@ -5,8 +5,8 @@
 //! of `http::Request`s. It stores whole responses in a cachette [`Cache`](cachette_core::Cache) (any
 //! backend), and adds:
 //!
-//! * **Dynamic timeouts**: fixed, [`Timeout::until_midnight`], computed per response
-//!   ([`Timeout::from_fn`]), or set by the handler on its own response ([`CacheTtl`]).
+//! * **Dynamic freshness**: fixed, [`Freshness::until_midnight`], computed per response
+//!   ([`Freshness::from_fn`]), or set by the handler on its own response ([`CacheTtl`]).
 //! * **Stale-while-revalidate**: past the fresh period and within a margin, the stored response is
 //!   served at once while one background refresh renders a new one; a [`Refresher`] re-renders
 //!   named routes on a schedule.
@@ -22,7 +22,7 @@
 //! use std::time::Duration;
 //! use axum::{Router, routing::get};
 //! use cachette_core::{Cache, Config, Ttl};
-//! use cachette_http::{CacheControl, CacheLayer, Timeout};
+//! use cachette_http::{CacheControl, CacheLayer, Freshness};
 //! # use cachette_core::{async_trait, BaseCache, Bytes, Result};
 //! # use std::{collections::HashMap, sync::{Arc, Mutex}};
 //! # #[derive(Default)] struct MapCache(Mutex<HashMap<String, Bytes>>);
@@ -43,10 +43,10 @@
 //! let cache = Cache::new(Arc::new(MapCache::default()), Config::default());
 //!
 //! let daily = CacheLayer::new(cache.clone())
-//!     .timeout(Timeout::until_midnight(0)) // fresh until 00:00 UTC
+//!     .fresh_for(Freshness::until_midnight(0)) // fresh until 00:00 UTC
 //!     .cache_control(CacheControl::public().max_age_until_expiry());
 //! let slow = CacheLayer::new(cache.clone())
-//!     .timeout(Duration::from_secs(10))
+//!     .fresh_for(Duration::from_secs(10))
 //!     .stale_while_revalidate(Duration::from_secs(60));
 //!
 //! let app = Router::new()
@@ -69,9 +69,11 @@
 #![warn(missing_docs)]
 
 mod body;
+mod clock;
 mod conditional;
 mod entry;
 mod flight;
+mod freshness;
 mod future;
 mod key;
 mod layer;
@@ -80,10 +82,11 @@ mod refresh;
 mod service;
 mod shared;
 mod stats;
-mod timeout;
 
 pub use body::CacheBody;
+pub use clock::Clock;
 pub use conditional::strong_etag;
+pub use freshness::{CacheTtl, Freshness, FreshnessFn, next_midnight};
 pub use future::ResponseFuture;
 pub use key::{KeyFn, UserFn};
 pub use layer::{CacheLayer, DEFAULT_MAX_BODY_SIZE};
@@ -92,4 +95,3 @@ pub use refresh::{Refresher, RefresherHandle};
 pub use service::{CacheService, Revalidate, X_CACHE};
 pub use shared::{ResponseFilterFn, UnlessFn};
 pub use stats::HttpCacheStats;
-pub use timeout::{CacheTtl, Clock, Timeout, TimeoutFn, next_midnight};

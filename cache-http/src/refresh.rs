@@ -27,7 +27,7 @@ use crate::service::Revalidate;
 /// # async fn run(cache: Cache) {
 /// let app = Router::new()
 ///     .route("/report", get(|| async { "an expensive report" }))
-///     .layer(CacheLayer::new(cache).timeout(Duration::from_secs(600)));
+///     .layer(CacheLayer::new(cache).fresh_for(Duration::from_secs(600)));
 /// let refresher = Refresher::new().route("/report", Duration::from_secs(300)).spawn(app.clone());
 /// // ... serve `app` until shutdown ...
 /// refresher.shutdown().await; // no refresh runs after this returns

@@ -13,13 +13,13 @@ use tower::{Service, ServiceExt};
 
 use crate::body::{CacheBody, Tee};
 use crate::conditional::not_modified;
-use crate::entry::{Entry, Freshness, vary_values};
+use crate::entry::{Entry, Staleness, vary_values};
 use crate::flight::{Leader, Outcome, Role};
+use crate::freshness::CacheTtl;
 use crate::future::ResponseFuture;
 use crate::policy::directives;
 use crate::shared::{Settings, State};
 use crate::stats::Counters;
-use crate::timeout::CacheTtl;
 
 /// The `X-Cache` header: `HIT`, `MISS` or `STALE`.
 pub const X_CACHE: header::HeaderName = header::HeaderName::from_static("x-cache");
@@ -167,7 +167,7 @@ where
     if !plan.force {
         let now = settings.clock.now();
         match lookup(&state, &plan.key, &parts, now).await {
-            Some((entry, Freshness::Fresh)) => {
+            Some((entry, Staleness::Fresh)) => {
                 Counters::add(&counters.hits);
                 return Ok(serve(&settings, &state, &entry, &parts, now, "HIT"));
             }
@@ -217,7 +217,7 @@ where
                 // lead if nobody else does.
                 Err(_) => {
                     if !plan.force
-                        && let Some((entry, Freshness::Fresh)) =
+                        && let Some((entry, Staleness::Fresh)) =
                             lookup(&state, &plan.key, &parts, settings.clock.now()).await
                     {
                         Counters::add(&counters.hits);
@@ -229,7 +229,7 @@ where
                 // A render of this key may have finished between our miss and our lead: look once
                 // more, so that one burst of misses is one render.
                 if !plan.force
-                    && let Some((entry, Freshness::Fresh)) =
+                    && let Some((entry, Staleness::Fresh)) =
                         lookup(&state, &plan.key, &parts, settings.clock.now()).await
                 {
                     let entry = Arc::new(entry);
@@ -258,7 +258,7 @@ where
 }
 
 /// The stored entry for `key`, if it serves this request and is not expired.
-async fn lookup(state: &State, key: &str, parts: &request::Parts, now: SystemTime) -> Option<(Entry, Freshness)> {
+async fn lookup(state: &State, key: &str, parts: &request::Parts, now: SystemTime) -> Option<(Entry, Staleness)> {
     let bytes = match state.cache.get_bytes(key).await {
         Ok(found) => found?,
         Err(e) => {
@@ -277,9 +277,9 @@ async fn lookup(state: &State, key: &str, parts: &request::Parts, now: SystemTim
     if !entry.matches_vary(&parts.headers) {
         return None;
     }
-    match entry.freshness(now) {
-        Freshness::Expired => None,
-        freshness => Some((entry, freshness)),
+    match entry.staleness(now) {
+        Staleness::Expired => None,
+        staleness => Some((entry, staleness)),
     }
 }
 
@@ -390,7 +390,7 @@ fn decorate_miss(
 }
 
 /// How long a rendered response stays fresh (`None`: forever): the handler's [`CacheTtl`] if it
-/// set one, else the layer's timeout.
+/// set one, else the layer's [`Freshness`](crate::Freshness).
 fn fresh_period(
     settings: &Settings,
     state: &State,
@@ -398,7 +398,7 @@ fn fresh_period(
     res: &response::Parts,
     now: SystemTime,
 ) -> Option<Duration> {
-    let ttl = res.extensions.get::<CacheTtl>().map_or_else(|| settings.timeout.resolve(req, res, now), |t| t.0);
+    let ttl = res.extensions.get::<CacheTtl>().map_or_else(|| settings.fresh_for.resolve(req, res, now), |t| t.0);
     ttl.resolve(state.cache.config().default_timeout).remaining(now)
 }
 

@@ -12,11 +12,12 @@ use std::time::Duration;
 use cachette_core::Cache;
 use http::{HeaderName, request, response};
 
+use crate::clock::Clock;
 use crate::flight::Flights;
+use crate::freshness::Freshness;
 use crate::key::{KeyFn, UserFn, write_default_key};
 use crate::policy::CacheControl;
 use crate::stats::Counters;
-use crate::timeout::{Clock, Timeout};
 
 /// A predicate on a request: `true` skips the cache for it.
 pub type UnlessFn = Arc<dyn Fn(&request::Parts) -> bool + Send + Sync>;
@@ -27,7 +28,7 @@ pub type ResponseFilterFn = Arc<dyn Fn(&response::Parts) -> bool + Send + Sync>;
 /// The options of a layer (see the builder methods of [`CacheLayer`](crate::CacheLayer)).
 #[derive(Clone)]
 pub(crate) struct Settings {
-    pub timeout: Timeout,
+    pub fresh_for: Freshness,
     pub stale: Duration,
     pub key: Option<KeyFn>,
     pub vary: Vec<HeaderName>,

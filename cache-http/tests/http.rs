@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use bytes::Bytes;
 use cachette_core::{Cache, Ttl};
-use cachette_http::{CacheControl, CacheLayer, CacheTtl, Refresher, Timeout, strong_etag};
+use cachette_http::{CacheControl, CacheLayer, CacheTtl, Freshness, Refresher, strong_etag};
 use http::{HeaderMap, HeaderName, StatusCode, header};
 use support::{Calls, FakeClock, Reply, Server, wait_until};
 use tokio::sync::Semaphore;
@@ -98,7 +98,7 @@ mod cases {
             .route(
                 "/public",
                 counted(&public, "p").layer(
-                    CacheLayer::new(cache.clone()).timeout(Duration::from_secs(120)).cache_control(
+                    CacheLayer::new(cache.clone()).fresh_for(Duration::from_secs(120)).cache_control(
                         CacheControl::public().max_age(Duration::from_secs(60)).s_maxage(Duration::from_secs(600)),
                     ),
                 ),
@@ -214,7 +214,7 @@ mod cases {
         let calls = Calls::default();
         let app = Router::new().route("/daily", counted(&calls, "today")).layer(
             CacheLayer::new(cache)
-                .timeout(Timeout::until_midnight(0))
+                .fresh_for(Freshness::until_midnight(0))
                 .cache_control(CacheControl::public().max_age_until_expiry())
                 .clock(clock.clock()),
         );
@@ -235,7 +235,7 @@ mod cases {
         let clock = FakeClock::new();
         let (short, plain) = (Calls::default(), Calls::default());
         let s = short.clone();
-        let layer = CacheLayer::new(cache).timeout(Duration::from_secs(3600)).clock(clock.clock());
+        let layer = CacheLayer::new(cache).fresh_for(Duration::from_secs(3600)).clock(clock.clock());
         let app = Router::new()
             .route(
                 "/short",
@@ -262,7 +262,7 @@ mod cases {
         let gate = Arc::new(Semaphore::new(0));
         let (c, g) = (calls.clone(), gate.clone());
         let layer = CacheLayer::new(cache)
-            .timeout(Duration::from_secs(10))
+            .fresh_for(Duration::from_secs(10))
             .stale_while_revalidate(Duration::from_secs(60))
             .clock(clock.clock());
         let app = Router::new()
@@ -312,7 +312,7 @@ mod cases {
         let clock = FakeClock::new();
         let calls = Calls::default();
         let layer = CacheLayer::new(cache)
-            .timeout(Duration::from_secs(10))
+            .fresh_for(Duration::from_secs(10))
             .stale_while_revalidate(Duration::from_secs(60))
             .clock(clock.clock());
         let flaky = counted_with(&calls, |n| match n {
@@ -537,7 +537,7 @@ mod cases {
 
     pub async fn refresher_renders_on_schedule_and_stops(cache: Cache) {
         let calls = Calls::default();
-        let layer = CacheLayer::new(cache).timeout(Duration::from_secs(3600));
+        let layer = CacheLayer::new(cache).fresh_for(Duration::from_secs(3600));
         let app = Router::new().route("/report", counted(&calls, "report")).layer(layer.clone());
         let refresher = Refresher::new().route("/report", Duration::from_millis(50)).spawn(app.clone());
         // Stored, not just rendered: a shutdown cancels a render that has not stored yet.

@@ -1,7 +1,7 @@
 //! The cachette demo: an axum app whose views show each kind of caching. `main.rs` serves it; the
 //! tests drive it over HTTP.
 //!
-//! * `GET /daily` — cached until midnight UTC (`Timeout::until_midnight`), with ETag / 304 and a
+//! * `GET /daily` — cached until midnight UTC (`Freshness::until_midnight`), with ETag / 304 and a
 //!   `Cache-Control: public, max-age=<seconds until midnight>`.
 //! * `GET /slow` — a 2-second view, fresh for 10 s and then served stale for up to 60 s while one
 //!   background refresh renders it (`X-Cache: STALE`); a `Refresher` re-renders it every 25 s.
@@ -17,7 +17,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Json;
 use axum::routing::{get, post};
-use cachette::http::{CacheControl, CacheLayer, Refresher, RefresherHandle, Timeout};
+use cachette::http::{CacheControl, CacheLayer, Freshness, Refresher, RefresherHandle};
 use cachette::{Cache, Ttl};
 
 /// How long the slow view and the memoized greeting take to compute.
@@ -56,10 +56,10 @@ impl Demo {
     /// The demo's views over `cache`.
     pub fn new(cache: Cache, delays: Delays) -> Demo {
         let daily = CacheLayer::new(cache.clone())
-            .timeout(Timeout::until_midnight(0))
+            .fresh_for(Freshness::until_midnight(0))
             .cache_control(CacheControl::public().max_age_until_expiry());
         let slow = CacheLayer::new(cache.clone())
-            .timeout(Duration::from_secs(10))
+            .fresh_for(Duration::from_secs(10))
             .stale_while_revalidate(Duration::from_secs(60))
             .cache_control(
                 CacheControl::public().max_age(Duration::from_secs(10)).stale_while_revalidate(Duration::from_secs(60)),

@@ -21,7 +21,7 @@ async fn visits(cache: Cache) -> cachette::Result<String> {
 /// The app: `/report` cached for 60 s, `/visits` a counter in the cache.
 fn app(cache: Cache) -> Router {
     let cached = CacheLayer::new(cache.clone())
-        .timeout(Duration::from_secs(60))
+        .fresh_for(Duration::from_secs(60))
         .cache_control(CacheControl::public().max_age_until_expiry());
     Router::new().route("/report", get(report).layer(cached)).route("/visits", get(move || visits(cache.clone())))
 }

@@ -1,40 +1,16 @@
-//! How long an entry stays fresh: [`Timeout`], the handler's [`CacheTtl`], and the [`Clock`].
+//! How long an entry stays fresh: the layer's [`Freshness`] and the handler's [`CacheTtl`].
+//!
+//! Called a timeout in Flask-Caching; not a timeout here, where the word means a deadline on a
+//! request (tower's `Timeout`) or a network timeout (`CacheError::Timeout`): this is how long a
+//! stored response may be served without rendering it again.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cachette_core::Ttl;
 
-/// What time it is, for freshness and for timeouts such as "until midnight". Tests inject a
-/// fixed clock; applications use [`Clock::system`].
-#[derive(Clone)]
-pub struct Clock(Arc<dyn Fn() -> SystemTime + Send + Sync>);
-
-impl Clock {
-    /// The system's wall clock.
-    pub fn system() -> Clock {
-        Clock(Arc::new(SystemTime::now))
-    }
-
-    /// A clock that reads `now`.
-    pub fn from_fn(now: impl Fn() -> SystemTime + Send + Sync + 'static) -> Clock {
-        Clock(Arc::new(now))
-    }
-
-    /// The current time.
-    pub fn now(&self) -> SystemTime {
-        (self.0)()
-    }
-}
-
-impl std::fmt::Debug for Clock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Clock({:?})", self.now())
-    }
-}
-
 /// The fresh period of a response set by its handler, in the response's extensions; it wins
-/// over the layer's timeout (Flask-Caching's `CachedResponse`).
+/// over the layer's [`Freshness`] (Flask-Caching's `CachedResponse`).
 ///
 /// ```
 /// use std::time::Duration;
@@ -49,79 +25,83 @@ impl std::fmt::Debug for Clock {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CacheTtl(pub Ttl);
 
-/// A per-request timeout: computed from the request and response parts at the given time.
-pub type TimeoutFn = Arc<dyn Fn(&http::request::Parts, &http::response::Parts, SystemTime) -> Ttl + Send + Sync>;
+/// A fresh period computed per response, from the request and response parts at the given time
+/// (see [`Freshness::from_fn`]).
+pub type FreshnessFn = Arc<dyn Fn(&http::request::Parts, &http::response::Parts, SystemTime) -> Ttl + Send + Sync>;
 
-/// The layer's fresh period.
+/// How long the layer's responses stay fresh (set with
+/// [`CacheLayer::fresh_for`](crate::CacheLayer::fresh_for)): a `Ttl` or a `Duration`, until a
+/// deadline such as midnight, or computed per response. A handler's [`CacheTtl`] wins over it.
 ///
 /// ```
 /// use std::time::Duration;
 /// use cachette_core::Ttl;
-/// use cachette_http::Timeout;
+/// use cachette_http::Freshness;
 ///
-/// let fixed: Timeout = Duration::from_secs(60).into();
-/// let default: Timeout = Ttl::Default.into(); // the cache's CACHE_DEFAULT_TIMEOUT
-/// let midnight = Timeout::until_midnight(0);
+/// let fixed: Freshness = Duration::from_secs(60).into();
+/// let default: Freshness = Ttl::Default.into(); // the cache's CACHE_DEFAULT_TIMEOUT
+/// let midnight = Freshness::until_midnight(0);
 /// // Longer for successful searches than for empty ones:
-/// let computed = Timeout::from_fn(|_req, res, _now| {
+/// let computed = Freshness::from_fn(|_req, res, _now| {
 ///     let empty = res.headers.get("x-results").is_some_and(|v| v == "0");
 ///     Ttl::After(Duration::from_secs(if empty { 10 } else { 600 }))
 /// });
 /// # let _ = (fixed, default, midnight, computed);
 /// ```
 #[derive(Clone)]
-pub enum Timeout {
+pub enum Freshness {
     /// The same for every response (`Ttl::Default`: the cache's CACHE_DEFAULT_TIMEOUT).
     Fixed(Ttl),
-    /// Computed per response, e.g. [`Timeout::until_midnight`].
-    Dynamic(TimeoutFn),
+    /// Computed per response, e.g. [`Freshness::until_midnight`].
+    Dynamic(FreshnessFn),
 }
 
-impl std::fmt::Debug for Timeout {
+impl std::fmt::Debug for Freshness {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Timeout::Fixed(ttl) => write!(f, "Fixed({ttl:?})"),
-            Timeout::Dynamic(_) => f.write_str("Dynamic(..)"),
+            Freshness::Fixed(ttl) => write!(f, "Fixed({ttl:?})"),
+            Freshness::Dynamic(_) => f.write_str("Dynamic(..)"),
         }
     }
 }
 
-impl Default for Timeout {
+impl Default for Freshness {
     fn default() -> Self {
-        Timeout::Fixed(Ttl::Default)
+        Freshness::Fixed(Ttl::Default)
     }
 }
 
-impl From<Ttl> for Timeout {
+impl From<Ttl> for Freshness {
     fn from(ttl: Ttl) -> Self {
-        Timeout::Fixed(ttl)
+        Freshness::Fixed(ttl)
     }
 }
 
-impl From<Duration> for Timeout {
+impl From<Duration> for Freshness {
     fn from(d: Duration) -> Self {
-        Timeout::Fixed(Ttl::After(d))
+        Freshness::Fixed(Ttl::After(d))
     }
 }
 
-impl Timeout {
-    /// A timeout computed per response from the request, the response head and the layer's clock.
+impl Freshness {
+    /// A fresh period computed per response from the request, the response head and the layer's clock.
     pub fn from_fn(
         f: impl Fn(&http::request::Parts, &http::response::Parts, SystemTime) -> Ttl + Send + Sync + 'static,
-    ) -> Timeout {
-        Timeout::Dynamic(Arc::new(f))
+    ) -> Freshness {
+        Freshness::Dynamic(Arc::new(f))
     }
 
-    /// Fresh until the next midnight at `utc_offset` from UTC (e.g. `Duration::ZERO` for UTC),
-    /// by the layer's clock.
-    pub fn until_midnight(utc_offset_secs: i64) -> Timeout {
-        Timeout::Dynamic(Arc::new(move |_, _, now| Ttl::At(next_midnight(now, utc_offset_secs))))
+    /// Fresh until the next midnight in the zone `utc_offset_secs` east of UTC (`0` for UTC,
+    /// `3600` for UTC+1), by the layer's clock.
+    pub fn until_midnight(utc_offset_secs: i64) -> Freshness {
+        Freshness::Dynamic(Arc::new(move |_, _, now| Ttl::At(next_midnight(now, utc_offset_secs))))
     }
 
+    /// The time-to-live of the response `res` to `req`, rendered at `now`.
     pub(crate) fn resolve(&self, req: &http::request::Parts, res: &http::response::Parts, now: SystemTime) -> Ttl {
         match self {
-            Timeout::Fixed(ttl) => *ttl,
-            Timeout::Dynamic(f) => f(req, res, now),
+            Freshness::Fixed(ttl) => *ttl,
+            Freshness::Dynamic(f) => f(req, res, now),
         }
     }
 }
