@@ -38,7 +38,23 @@ pub(crate) struct Head {
     pub stale_until_ms: Option<u64>,
     /// The request headers named by the response's `Vary`, with the values of the request that
     /// rendered it: the entry serves only requests with the same values.
-    pub vary: Vec<(String, Option<serde_bytes::ByteBuf>)>,
+    pub vary: VaryValues,
+}
+
+/// The request headers named by a response's `Vary`, lowercased, each with the request's value
+/// (`None`: the request did not send it).
+pub(crate) type VaryValues = Vec<(String, Option<serde_bytes::ByteBuf>)>;
+
+/// How long an entry may be served: its freshness lifetime (RFC 9111 4.2) from when it was
+/// rendered, then the stale-while-revalidate margin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Lifetime {
+    /// When the response was rendered, by the layer's clock.
+    pub rendered_at: SystemTime,
+    /// How long it stays fresh (`None`: forever).
+    pub fresh: Option<Duration>,
+    /// How long after that it may be served stale while it is refreshed.
+    pub stale: Duration,
 }
 
 /// How an entry stands at a given time: within its fresh period, within the stale-while-revalidate
@@ -74,19 +90,13 @@ pub(crate) fn unix_ms(t: SystemTime) -> u64 {
 }
 
 impl Entry {
-    /// The entry for a rendered response. `fresh` is how long it stays fresh (`None`: forever),
-    /// `stale` the margin after that; `vary_values` the request's values of the `Vary` headers.
+    /// The entry for a rendered response, served for `lifetime`; `vary` holds the request's
+    /// values of the headers named by the response's `Vary` (see [`vary_values`]).
     ///
     /// The validators are added to the stored headers here, once, so that serving a hit does not
     /// format dates.
-    pub(crate) fn new(
-        head: &response::Parts,
-        body: Bytes,
-        now: SystemTime,
-        fresh: Option<Duration>,
-        stale: Duration,
-        vary: Vec<(String, Option<serde_bytes::ByteBuf>)>,
-    ) -> Entry {
+    pub(crate) fn new(head: &response::Parts, body: Bytes, lifetime: Lifetime, vary: VaryValues) -> Entry {
+        let Lifetime { rendered_at: now, fresh, stale } = lifetime;
         let mut headers = HeaderBlock::default();
         for (name, value) in head.headers.iter().filter(|(name, _)| !is_not_stored(name)) {
             headers.push(name.as_str(), value.as_bytes());
@@ -223,10 +233,7 @@ fn share(stored: &Bytes, part: &[u8]) -> Bytes {
 
 /// The request's values of the headers a response varies on; `None` if it varies on `*` (it
 /// cannot be stored).
-pub(crate) fn vary_values(
-    response: &HeaderMap,
-    request: &HeaderMap,
-) -> Option<Vec<(String, Option<serde_bytes::ByteBuf>)>> {
+pub(crate) fn vary_values(response: &HeaderMap, request: &HeaderMap) -> Option<VaryValues> {
     let mut out = Vec::new();
     for value in response.get_all(header::VARY) {
         for name in value.to_str().ok()?.split(',') {
@@ -256,12 +263,16 @@ mod tests {
         builder.body(()).unwrap().into_parts().0
     }
 
+    /// Rendered at `now`, fresh for `fresh` seconds (`None`: forever), then stale for `stale`.
+    fn lifetime(now: SystemTime, fresh: Option<u64>, stale: u64) -> Lifetime {
+        Lifetime { rendered_at: now, fresh: fresh.map(Duration::from_secs), stale: Duration::from_secs(stale) }
+    }
+
     #[test]
     fn roundtrips_through_the_codec_and_drops_hop_by_hop_headers() {
         let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let head = head(&[("content-type", "text/plain"), ("connection", "close"), ("content-length", "5")]);
-        let entry =
-            Entry::new(&head, Bytes::from_static(b"hello"), now, Some(Duration::from_secs(10)), Duration::ZERO, vec![]);
+        let entry = Entry::new(&head, Bytes::from_static(b"hello"), lifetime(now, Some(10), 0), vec![]);
         let bytes = entry.encode("k").unwrap();
         let back = Entry::decode("k", &bytes).unwrap();
         assert_eq!(back, entry);
@@ -283,7 +294,7 @@ mod tests {
         block.push("x-bad", b"line\r\nbreak");
         block.push("x-after", b"ok");
         let whole = block.0.clone();
-        let mut entry = Entry::new(&head(&[]), Bytes::new(), SystemTime::now(), None, Duration::ZERO, vec![]);
+        let mut entry = Entry::new(&head(&[]), Bytes::new(), lifetime(SystemTime::now(), None, 0), vec![]);
         entry.headers = Bytes::from(whole.clone());
         let map = entry.header_map(0);
         assert_eq!(map.len(), 2, "an invalid value is dropped, not sent: {map:?}");
@@ -297,13 +308,12 @@ mod tests {
     #[test]
     fn an_entry_is_fresh_then_stale_then_expired() {
         let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        let entry =
-            Entry::new(&head(&[]), Bytes::new(), now, Some(Duration::from_secs(10)), Duration::from_secs(5), vec![]);
+        let entry = Entry::new(&head(&[]), Bytes::new(), lifetime(now, Some(10), 5), vec![]);
         assert_eq!(entry.staleness(now + Duration::from_secs(9)), Staleness::Fresh);
         assert_eq!(entry.staleness(now + Duration::from_secs(10)), Staleness::Stale);
         assert_eq!(entry.staleness(now + Duration::from_secs(15)), Staleness::Expired);
         assert_eq!(entry.remaining_fresh(now + Duration::from_secs(4)), Some(Duration::from_secs(6)));
-        let forever = Entry::new(&head(&[]), Bytes::new(), now, None, Duration::ZERO, vec![]);
+        let forever = Entry::new(&head(&[]), Bytes::new(), lifetime(now, None, 0), vec![]);
         assert_eq!(forever.staleness(now + Duration::from_secs(1 << 40)), Staleness::Fresh);
     }
 
@@ -319,7 +329,7 @@ mod tests {
         request.insert("accept-language", "fr".parse().unwrap());
         let vary = vary_values(&head.headers, &request).unwrap();
         assert_eq!(vary.len(), 1);
-        let entry = Entry::new(&head, Bytes::new(), now, None, Duration::ZERO, vary);
+        let entry = Entry::new(&head, Bytes::new(), lifetime(now, None, 0), vary);
         assert_eq!(entry.header_map(0)["etag"], "\"v1\"");
         assert_eq!(entry.head.last_modified, 784_111_777);
         assert!(entry.matches_vary(&request));

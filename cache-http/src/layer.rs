@@ -77,7 +77,7 @@ impl CacheLayer {
                 unless: None,
                 response_filter: Arc::new(|res: &response::Parts| res.status == http::StatusCode::OK),
                 cache_control: None,
-                client_refresh: false,
+                client_reload: false,
                 max_body_size: DEFAULT_MAX_BODY_SIZE,
                 clock: Clock::system(),
                 namespace: "http:".into(),
@@ -155,7 +155,7 @@ impl CacheLayer {
     /// refresh) re-renders the entry. Off by default, so that clients cannot bust a shared cache
     /// at will; turn it on for routes where a user's refresh should show the latest data.
     pub fn allow_client_refresh(mut self, allow: bool) -> Self {
-        self.settings().client_refresh = allow;
+        self.settings().client_reload = allow;
         self
     }
 

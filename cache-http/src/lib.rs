@@ -69,21 +69,26 @@
 #![warn(missing_docs)]
 
 mod body;
+mod call;
 mod clock;
 mod conditional;
 mod entry;
 mod flight;
 mod freshness;
 mod future;
+mod hit;
 mod key;
 mod layer;
+mod miss;
 mod policy;
 mod refresh;
 mod service;
 mod shared;
 mod stats;
+mod store;
 
 pub use body::CacheBody;
+pub use call::X_CACHE;
 pub use clock::Clock;
 pub use conditional::strong_etag;
 pub use freshness::{CacheTtl, Freshness, FreshnessFn, next_midnight};
@@ -92,6 +97,6 @@ pub use key::{KeyFn, UserFn};
 pub use layer::{CacheLayer, DEFAULT_MAX_BODY_SIZE};
 pub use policy::{CacheControl, MaxAge};
 pub use refresh::{Refresher, RefresherHandle};
-pub use service::{CacheService, Revalidate, X_CACHE};
+pub use service::{CacheService, Revalidate};
 pub use shared::{ResponseFilterFn, UnlessFn};
 pub use stats::HttpCacheStats;

@@ -36,7 +36,7 @@ pub(crate) struct Settings {
     pub unless: Option<UnlessFn>,
     pub response_filter: ResponseFilterFn,
     pub cache_control: Option<CacheControl>,
-    pub client_refresh: bool,
+    pub client_reload: bool,
     pub max_body_size: usize,
     pub clock: Clock,
     pub namespace: String,

@@ -1,0 +1,113 @@
+//! [`Call`]: one request that uses the cache, as the hit path, the miss path and the background
+//! refresh see it; and the bounds they put on the inner service, stated once.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::header::{self, HeaderName};
+use http::{Method, Request, Response, request, response};
+use http_body::Body;
+use tower::Service;
+
+use crate::body::CacheBody;
+use crate::freshness::CacheTtl;
+use crate::shared::{Settings, State};
+use crate::stats::Counters;
+
+/// The `X-Cache` header: `HIT`, `MISS` or `STALE`.
+pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
+
+/// A request that uses the cache: the layer's settings and state, the request's head and its key.
+///
+/// [`CacheService`](crate::CacheService) makes one only for a request that uses the cache, so a
+/// bypassed request clones no `Arc`. Each path adds its methods in its own module: `hit` (lookup,
+/// serve, 304), `miss` (render, tee, store, follow a render in flight), `store` (what may be
+/// stored) and `refresh::background` (stale-while-revalidate). Cloning one (for a background
+/// refresh) clones the request's head and key, as the refresh needs them after the request ends.
+#[derive(Clone)]
+pub(crate) struct Call {
+    pub settings: Arc<Settings>,
+    pub state: Arc<State>,
+    pub parts: request::Parts,
+    pub key: String,
+    /// Render and store again without looking (a [`Revalidate`](crate::Revalidate) request, or a
+    /// client's hard reload where the route allows it).
+    pub force: bool,
+}
+
+/// What the cached paths answer.
+pub(crate) type Reply<B, E> = Result<Response<CacheBody<B>>, E>;
+
+/// The inner service of [`CacheService`](crate::CacheService), as its `Service` impl bounds it:
+/// the origin of the responses the layer caches. Named once here so that each path's methods
+/// need not repeat the bounds.
+pub(crate) trait Origin<ReqBody, ResBody>:
+    Service<Request<ReqBody>, Response = Response<ResBody>, Future: Send + 'static, Error: Send + 'static>
+    + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S, ReqBody, ResBody> Origin<ReqBody, ResBody> for S where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>, Future: Send + 'static, Error: Send + 'static>
+        + Clone
+        + Send
+        + 'static
+{
+}
+
+/// The bounds on the inner service's request body: a background refresh sends a default (empty)
+/// one from a spawned task.
+pub(crate) trait RequestBody: Default + Send + 'static {}
+
+impl<B> RequestBody for B where B: Default + Send + 'static {}
+
+/// The bounds on the inner service's response body, which may be kept and stored.
+pub(crate) trait StoredBody: Body<Data = Bytes, Error: Send + 'static> + Send + 'static {}
+
+impl<B> StoredBody for B where B: Body<Data = Bytes, Error: Send + 'static> + Send + 'static {}
+
+/// Headers that make a request conditional: stripped from renders, whose response must be the
+/// whole one (it is shared with other clients); the layer answers the condition itself.
+const CONDITIONAL: [HeaderName; 6] = [
+    header::IF_NONE_MATCH,
+    header::IF_MODIFIED_SINCE,
+    header::IF_MATCH,
+    header::IF_UNMODIFIED_SINCE,
+    header::IF_RANGE,
+    header::RANGE,
+];
+
+impl Call {
+    /// The layer's counters.
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.state.counters
+    }
+
+    /// The time by the layer's clock.
+    pub(crate) fn now(&self) -> SystemTime {
+        self.settings.clock.now()
+    }
+
+    /// The request the inner service renders an entry from: a `GET` without conditions.
+    pub(crate) fn render_request(&self) -> request::Parts {
+        let mut render = self.parts.clone();
+        render.method = Method::GET;
+        for name in &CONDITIONAL {
+            render.headers.remove(name);
+        }
+        render
+    }
+
+    /// How long a response rendered at `now` stays fresh (`None`: forever): the handler's
+    /// [`CacheTtl`] if it set one, else the layer's [`Freshness`](crate::Freshness).
+    pub(crate) fn fresh_period(&self, res: &response::Parts, now: SystemTime) -> Option<Duration> {
+        let ttl = res
+            .extensions
+            .get::<CacheTtl>()
+            .map_or_else(|| self.settings.fresh_for.resolve(&self.parts, res, now), |t| t.0);
+        ttl.resolve(self.state.cache.config().default_timeout).remaining(now)
+    }
+}

@@ -1,0 +1,115 @@
+//! The hit path: find the stored entry of a request, and answer with it or with `304 Not Modified`.
+
+use std::time::SystemTime;
+
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, Response, StatusCode};
+use http_body::Body;
+
+use crate::body::CacheBody;
+use crate::call::{Call, X_CACHE};
+use crate::conditional::not_modified;
+use crate::entry::{Entry, Staleness};
+use crate::stats::Counters;
+
+impl Call {
+    /// The stored entry for the request's key, if it serves this request and is not expired at
+    /// `now`. A backend failure or an entry that does not decode is a miss (logged, and a failure
+    /// counted): the cache is an optimisation, never a reason to fail a request.
+    pub(crate) async fn lookup(&self, now: SystemTime) -> Option<(Entry, Staleness)> {
+        let key = self.key.as_str();
+        let bytes = match self.state.cache.get_bytes(key).await {
+            Ok(found) => found?,
+            Err(e) => {
+                Counters::add(&self.counters().errors);
+                tracing::warn!(key, error = %e, "cachette-http: the cache failed; rendering the response instead");
+                return None;
+            }
+        };
+        let entry = match Entry::decode(key, &bytes) {
+            Ok(entry) => entry,
+            Err(e) => {
+                tracing::warn!(key, error = %e, "cachette-http: a stored response does not decode; rendering it again");
+                return None;
+            }
+        };
+        if !entry.matches_vary(&self.parts.headers) {
+            return None;
+        }
+        match entry.staleness(now) {
+            Staleness::Expired => None,
+            staleness => Some((entry, staleness)),
+        }
+    }
+
+    /// The stored entry if it is fresh and the request may use it (it does not force a render).
+    pub(crate) async fn fresh_entry(&self, now: SystemTime) -> Option<Entry> {
+        if self.force {
+            return None;
+        }
+        match self.lookup(now).await {
+            Some((entry, Staleness::Fresh)) => Some(entry),
+            _ => None,
+        }
+    }
+
+    /// The response for a stored entry: the stored one, or `304 Not Modified` if the request's
+    /// validators match. `x_cache` is the `X-Cache` value.
+    pub(crate) fn serve<B: Body>(
+        &self,
+        entry: &Entry,
+        now: SystemTime,
+        x_cache: &'static str,
+    ) -> Response<CacheBody<B>> {
+        // The stored headers include ETag and Last-Modified (see `Entry::new`).
+        let mut headers = entry.header_map(2);
+        if let Some(policy) = &self.settings.cache_control
+            && !headers.contains_key(header::CACHE_CONTROL)
+            && let Ok(value) = HeaderValue::from_str(&policy.header_value(entry.remaining_fresh(now)))
+        {
+            headers.insert(header::CACHE_CONTROL, value);
+        }
+        headers.insert(X_CACHE, HeaderValue::from_static(x_cache));
+
+        let status = StatusCode::from_u16(entry.head.status).unwrap_or(StatusCode::OK);
+        let etag = headers.get(header::ETAG).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        if status.is_success() && not_modified(&self.parts.headers, etag, entry.last_modified()) {
+            Counters::add(&self.counters().not_modified);
+            let mut response = Response::new(CacheBody::empty());
+            *response.status_mut() = StatusCode::NOT_MODIFIED;
+            *response.headers_mut() = not_modified_headers(&headers);
+            return response;
+        }
+        let body = if self.parts.method == Method::HEAD {
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(entry.body.len()));
+            CacheBody::empty()
+        } else {
+            CacheBody::full(entry.body.clone())
+        };
+        let mut response = Response::new(body);
+        *response.status_mut() = status;
+        *response.headers_mut() = headers;
+        response
+    }
+}
+
+/// The headers of a `304` for a `200` with `headers`: those that describe the cached copy
+/// (RFC 9110 15.4.5), and `X-Cache`.
+fn not_modified_headers(headers: &HeaderMap) -> HeaderMap {
+    const KEPT: [header::HeaderName; 7] = [
+        header::CACHE_CONTROL,
+        header::CONTENT_LOCATION,
+        header::ETAG,
+        header::EXPIRES,
+        header::LAST_MODIFIED,
+        header::VARY,
+        X_CACHE,
+    ];
+    let mut kept = HeaderMap::with_capacity(KEPT.len());
+    for name in KEPT {
+        for value in headers.get_all(&name) {
+            kept.append(name.clone(), value.clone());
+        }
+    }
+    kept
+}

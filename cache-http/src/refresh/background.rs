@@ -1,0 +1,98 @@
+//! The background refresh of stale-while-revalidate: past an entry's fresh period and within the
+//! layer's stale margin, a request is served the stale entry at once, and one task renders the
+//! route again and stores the new response, however many stale requests arrive meanwhile.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use cachette_core::Ttl;
+use http::{Request, Response};
+use http_body::Body;
+use tower::{Service, ServiceExt};
+
+use crate::body::Tee;
+use crate::call::{Call, Origin, RequestBody, StoredBody};
+use crate::shared::State;
+use crate::stats::Counters;
+
+impl Call {
+    /// Starts the one background refresh of this request's stale entry, unless one is running for
+    /// the key. The request and the service are cloned only when a refresh starts: every other
+    /// stale hit of the key costs a set lookup.
+    pub(crate) fn spawn_refresh<S, ReqBody, ResBody>(&self, inner: &S)
+    where
+        S: Origin<ReqBody, ResBody>,
+        ReqBody: RequestBody,
+        ResBody: StoredBody,
+    {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        if !self.state.refreshing.lock().unwrap_or_else(|p| p.into_inner()).insert(self.key.clone()) {
+            return;
+        }
+        let (call, inner) = (self.clone(), inner.clone());
+        runtime.spawn(async move {
+            let _done = Unmark { state: call.state.clone(), key: call.key.clone() };
+            let state = &call.state;
+            // One refresh per key across processes too: the lock is an atomic `add` in the shared
+            // cache, held at most a minute in case this process dies mid-refresh.
+            let lock = format!("{}\nrefreshing", call.key);
+            let lock_ttl = Ttl::After(call.settings.stale.clamp(Duration::from_secs(1), Duration::from_secs(60)));
+            if let Ok(false) = state.cache.add(&lock, &true, lock_ttl).await {
+                return;
+            }
+            Counters::add(&state.counters.refreshes);
+            if !call.refresh(inner).await {
+                Counters::add(&state.counters.refresh_failures);
+            }
+            let _ = state.cache.delete(&lock).await;
+        });
+    }
+
+    /// Renders the request again and stores the response; whether it could. A failure keeps the
+    /// stale entry.
+    async fn refresh<S, ReqBody, ResBody>(&self, inner: S) -> bool
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+        ReqBody: Default,
+        ResBody: Body<Data = Bytes>,
+    {
+        let key = self.key.as_str();
+        let Ok(response) = inner.oneshot(Request::from_parts(self.render_request(), ReqBody::default())).await else {
+            tracing::warn!(
+                key,
+                "cachette-http: background refresh failed (the inner service errored); keeping the stale entry"
+            );
+            return false;
+        };
+        let (head, body) = response.into_parts();
+        let now = self.now();
+        let fresh = self.fresh_period(&head, now);
+        let Some(store) = self.store_plan(&head, fresh, now) else {
+            tracing::warn!(key, status = %head.status, "cachette-http: background refresh gave a response that may not be stored; keeping the stale entry");
+            return false;
+        };
+        let Some(bytes) = Tee::new(body, Some(self.settings.max_body_size)).collect().await else {
+            tracing::warn!(
+                key,
+                "cachette-http: background refresh body failed or is over max_body_size; keeping the stale entry"
+            );
+            return false;
+        };
+        let ttl = store.backend_ttl();
+        self.state.put(key, &store.entry(&head, bytes), ttl).await;
+        true
+    }
+}
+
+/// Removes a key from the refreshes running when its refresh ends (or is dropped).
+struct Unmark {
+    state: Arc<State>,
+    key: String,
+}
+
+impl Drop for Unmark {
+    fn drop(&mut self) {
+        self.state.refreshing.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.key);
+    }
+}

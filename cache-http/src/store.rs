@@ -1,0 +1,101 @@
+//! What may be stored: the [`StorePlan`] of a rendered response, and the write to the backend.
+//! Shared by the miss path and the background refresh.
+
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use cachette_core::Ttl;
+use http::header;
+use http::response;
+
+use crate::call::Call;
+use crate::entry::{Entry, Lifetime, VaryValues, vary_values};
+use crate::policy::directives;
+use crate::shared::{Settings, State};
+use crate::stats::Counters;
+
+/// How a rendered response may be stored.
+pub(crate) struct StorePlan {
+    lifetime: Lifetime,
+    vary: VaryValues,
+}
+
+impl StorePlan {
+    /// How long the backend keeps the entry: the fresh period plus the stale margin, relative to
+    /// the real clock whatever the layer's clock says.
+    pub(crate) fn backend_ttl(&self) -> Ttl {
+        let Lifetime { fresh, stale, .. } = self.lifetime;
+        fresh.map_or(Ttl::Never, |d| Ttl::After(d.saturating_add(stale)))
+    }
+
+    /// The entry for the response `head` + `body`.
+    pub(crate) fn entry(self, head: &response::Parts, body: Bytes) -> Entry {
+        Entry::new(head, body, self.lifetime, self.vary)
+    }
+}
+
+impl Call {
+    /// Whether the response `res`, rendered at `now` and fresh for `fresh` (see
+    /// [`Call::fresh_period`]), may be stored: the route's `response_filter` accepts it (by
+    /// default, status 200), and it has no `Set-Cookie`, no `no-store`, no `private` outside
+    /// `per_user`, no `Vary: *`, and a fresh period that is not zero.
+    pub(crate) fn store_plan(
+        &self,
+        res: &response::Parts,
+        fresh: Option<Duration>,
+        now: SystemTime,
+    ) -> Option<StorePlan> {
+        let settings = &self.settings;
+        if !(settings.response_filter)(res) || res.headers.contains_key(header::SET_COOKIE) {
+            return None;
+        }
+        let per_user = settings.per_user.is_some();
+        for value in res.headers.get_all(header::CACHE_CONTROL) {
+            for (directive, _) in directives(value.to_str().ok()?) {
+                if directive == "no-store" || (directive == "private" && !per_user) {
+                    return None;
+                }
+            }
+        }
+        if let Some(policy) = &settings.cache_control
+            && (policy.is_no_store() || (policy.is_private() && !per_user))
+        {
+            return None;
+        }
+        if fresh.is_some_and(|d| d.is_zero()) {
+            return None;
+        }
+        let vary = vary_values(&res.headers, &self.parts.headers)?;
+        Some(StorePlan { lifetime: Lifetime { rendered_at: now, fresh, stale: settings.stale }, vary })
+    }
+}
+
+impl Settings {
+    /// How much of a storable body to keep a copy of: up to `max_body_size`, or nothing if the
+    /// response declares a larger `Content-Length` (it will not fit, so copying it is waste).
+    pub(crate) fn copy_limit(&self, res: &response::Parts) -> Option<usize> {
+        let declared = res.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        match declared {
+            Some(len) if len > self.max_body_size as u64 => None,
+            _ => Some(self.max_body_size),
+        }
+    }
+}
+
+impl State {
+    /// Stores `entry` under `key` for `ttl`. A failure is logged and counted, not returned: the
+    /// response was served either way.
+    pub(crate) async fn put(&self, key: &str, entry: &Entry, ttl: Ttl) {
+        let stored = match entry.encode(key) {
+            Ok(bytes) => self.cache.set_bytes(key, bytes, ttl).await,
+            Err(e) => Err(e),
+        };
+        match stored {
+            Ok(()) => Counters::add(&self.counters.stored),
+            Err(e) => {
+                Counters::add(&self.counters.errors);
+                tracing::warn!(key, error = %e, "cachette-http: cannot store the response; it was served uncached");
+            }
+        }
+    }
+}
