@@ -202,7 +202,7 @@ impl CacheError {
 }
 
 /// Keys in messages are cut to 200 characters so that a huge key does not flood a log.
-pub(crate) fn shorten(key: &str) -> String {
+pub fn shorten(key: &str) -> String {
     const MAX: usize = 200;
     if key.len() <= MAX {
         return key.to_owned();

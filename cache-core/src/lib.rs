@@ -27,7 +27,7 @@ pub use backend::BaseCache;
 pub use bytes::Bytes;
 pub use cache::{Cache, CacheStats};
 pub use config::{Config, ConfigValue, Options};
-pub use error::{BoxError, CacheError, ErrorSource, Result};
+pub use error::{BoxError, CacheError, ErrorSource, Result, shorten};
 pub use memoize::Memoized;
 pub use registry::{Factory, LinkedBackend, Registry};
 
