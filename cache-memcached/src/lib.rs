@@ -30,6 +30,13 @@
 //! # }).unwrap();
 //! ```
 //!
+//! - [Settings](#settings): servers, credentials, `CACHE_OPTIONS`
+//! - [The client](#the-client): connections, pipelining, retries
+//! - [Keys](#keys): which keys stay readable, `get_many`'s order
+//! - [Several servers](#several-servers): routing, and a server that is down
+//! - [clear, expiry, counters and large values](#clear-expiry-counters-and-large-values)
+//! - [Not supported](#not-supported)
+//!
 //! # Settings
 //!
 //! `CACHE_MEMCACHED_SERVERS` (`host:port` list; a bare host gets port 11211; default
@@ -47,23 +54,13 @@
 //!
 //! # The client
 //!
-//! This crate speaks memcached's binary protocol itself, on tokio, instead of wrapping the `memcache`
-//! crate (0.21). That crate's stable client is synchronous (every call would have to hop to a
-//! blocking thread) and, read at its source: it writes each request field by field with one system
-//! call per field, unbuffered; it cannot pipeline, which this backend needs to check the namespace
-//! generation in the same round trip as each command (below); its increment cannot set the initial
-//! value or the expiry of a created counter; and it neither checks that a response belongs to the
-//! request nor discards a connection after an error or timeout (its pool's `has_broken` is a
-//! to-do), so a late response could be read as the answer to the next request. Its async client
-//! (`memcache::exp`) is experimental and speaks only the meta protocol, which has no SASL; the
-//! `async-memcached` crate is ASCII-only and pulls old hyper/h2 with advisories.
-//!
-//! The client here (modules `proto` and `pool`) is small: every request batch is pipelined on one
-//! pooled connection, each request is numbered through the protocol's `opaque` field and each answer
-//! checked against it, and a connection is reused only after an exchange that completed — any
-//! error, timeout or cancelled call drops it. Idle connections that the server closed (a restart)
-//! are noticed before reuse, and reads and plain writes are retried once on a fresh connection.
-//! Connections belong to the tokio runtime that opened them: use one cache per runtime.
+//! This crate speaks memcached's binary protocol itself, on tokio, instead of wrapping the
+//! `memcache` crate, whose stable client is synchronous and cannot pipeline (`pool.rs` says what
+//! else rules it out). Every request batch is pipelined on one pooled connection, each answer is
+//! checked against its request, and a connection is reused only after an exchange that completed —
+//! any error, timeout or cancelled call drops it. Idle connections that the server closed (a
+//! restart) are noticed before reuse, and reads and plain writes are retried once on a fresh
+//! connection. Connections belong to the tokio runtime that opened them: use one cache per runtime.
 //!
 //! # Keys
 //!
@@ -81,68 +78,23 @@
 //! moves only its keys. memcached servers do not replicate: a key lives on one server, and when that
 //! server is down its keys are errors (misses with `CACHE_IGNORE_ERRORS`) while the others work.
 //!
-//! # clear() without flush_all
+//! # clear, expiry, counters and large values
 //!
-//! Every data key contains the prefix's *namespace generation*, a number stored in memcached under a
-//! key derived from the prefix, one per server. `clear` increments it on every server (memcached
-//! `incr`), so every older key of the prefix becomes unreachable at once and ages out by its expiry
-//! or the server's LRU; other prefixes and other applications are untouched.
+//! In short (each source file's docs say how and why):
 //!
-//! Correctness across processes comes first: every command is sent in one pipelined batch behind a
-//! read of the generation (`GETK gen; <command>`), so a `clear` by another process is seen by the
-//! very next operation. That costs no extra round trip, only one extra small command per request
-//! (the benchmark measured about 5% fewer operations per second than with the check left out).
-//! When the generation turns out to have changed, the command is sent again with the new one (a
-//! write that went to the old namespace is unreachable garbage). Each process remembers the last
-//! generation per server only to know which keys to ask for.
-//!
-//! A generation key that was evicted or lost (server restart) is recreated with a *random* 63-bit
-//! value, never by counting from zero again, so entries of an earlier generation can never become
-//! reachable again. If a server is unreachable during `clear`, `clear` fails and that server's
-//! entries stay readable until a later `clear` succeeds there (a restarted memcached is empty anyway).
-//!
-//! # Expiry
-//!
-//! `Ttl` maps to memcached's exptime in whole seconds, rounded up: up to 30 days relative, beyond
-//! that an absolute unix time (memcached's rule), `Ttl::At` alike; a deadline past 2106 is capped
-//! there. A write whose `Ttl` is already over deletes the key. Each item also records its absolute
-//! deadline in its 32-bit flags (0: none): memcached's compare-and-swap must send an exptime, and the
-//! flags let `inc`/`dec`'s compare-and-swap path and `touch` keep or change the expiry exactly.
-//! Because memcached's `touch` cannot change flags, `touch` reads the item and writes it back with a
-//! compare-and-swap (a value round trip; it retries if the item changed meanwhile).
-//!
-//! # inc and dec
-//!
-//! `inc` by a delta >= 0 is one memcached `incr` that creates an absent key holding the delta (no
-//! expiry), atomic on the server and keeping a live key's expiry. memcached counts in unsigned 64
-//! bits while `BaseCache::inc` needs `i64`: a result above `i64::MAX` (or a stored number above it)
-//! is put back at once — the old text written back with a compare-and-swap, or, if another client
-//! changed it in that instant, a wrapping `incr` of the complement — and reported as `NotAnInteger`;
-//! for that instant another client could read the out-of-range number. `dec`, a negative delta, and
-//! a negative stored value (which memcached's `incr` refuses) go through a gets/compare-and-swap
-//! loop that keeps the expiry recorded in the flags and creates an absent key with `add`, retrying
-//! on a race with a random back-off (two round trips; slower than `incr` when many clients hit one
-//! key). memcached's `decr` is never used: it stops at 0 and pads shortened
-//! numbers with spaces.
-//!
-//! # Values over the item size limit
-//!
-//! A value that does not fit in one item (`max_item_size`, memcached `-I`, default 1 MB) is, with
-//! spreading on (the default of all three types), written as pieces of at most `max_item_size`
-//! minus a margin, under keys made from a fresh random 128-bit write id, and then a small head item
-//! under the value's key naming the id, the length, the piece size and the blake3 hash. Readers
-//! fetch the head, then the pieces (one batch per server); a reader therefore never mixes two
-//! writes, and a value with a piece missing (evicted) or failing the hash reads as absent (the head
-//! is then deleted if unchanged). An overwritten or deleted spread value leaves its pieces to expire
-//! with the value's ttl or the LRU. With spreading off, such a value is refused with
-//! [`CacheError::ValueTooLarge`] naming the option, before anything is sent, and — as memcached
-//! itself does — the key's old value is deleted so that readers do not see stale data.
-//!
-//! Why spreading is on by default: values up to the limit are stored exactly as without it (one
-//! item, one round trip), so it costs nothing until a value would otherwise be refused, and with it
-//! `MemcachedCache` accepts the 1 MiB values every cachette backend accepts (the conformance suite
-//! checks that) against a stock memcached. `spread=false` gives Flask-Caching's behaviour without
-//! its silent drop.
+//! - `clear()` never runs `flush_all`: it moves the prefix to a new *namespace generation* on every
+//!   server, so the prefix's older keys are unreachable at once, also to other processes, and age
+//!   out; other prefixes are untouched. A server unreachable during `clear` keeps its entries
+//!   readable until a later `clear` succeeds there (`namespace.rs`).
+//! - A `Ttl` becomes memcached's exptime in whole seconds, rounded up; beyond 30 days an absolute
+//!   unix time, capped at 2106. A write whose `Ttl` is already over deletes the key (`item.rs`).
+//! - `inc` is one atomic `incr` where it can be; `dec`, negative numbers and races go through
+//!   compare-and-swap, keeping the key's expiry. A result outside `i64` is refused with
+//!   [`CacheError::NotAnInteger`] and the stored value left as it was (`counter.rs`).
+//! - A value over `max_item_size` is spread over several items (on by default, so the 1 MiB values
+//!   every cachette backend takes fit a stock memcached); with `spread=false` it is refused with
+//!   [`CacheError::ValueTooLarge`] naming the option, and a `set` deletes the key's old value
+//!   (`spread.rs`).
 //!
 //! # Not supported
 //!
@@ -151,26 +103,32 @@
 //! `-Y` if it answers); use SASL (`-S`) instead. Unix sockets, UDP and TLS are not supported.
 #![warn(missing_docs)]
 
+mod counter;
 mod item;
 mod keys;
+mod namespace;
 mod pool;
 mod proto;
+mod route;
 mod settings;
+mod spread;
+mod store;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use bytes::BytesMut;
-use cachette_core::codec::{checked_counter_add, encode_counter, parse_counter};
 use cachette_core::{BaseCache, Bytes, CacheError, Config, Registry, Result, Ttl, async_trait};
 use futures::future::try_join_all;
 
-use crate::item::{HEAD_FLAGS, Head, Lifetime};
-use crate::keys::{Body, KeySpace};
+use crate::counter::{CAS_ATTEMPTS, back_off};
+use crate::item::{HEAD_FLAGS, Lifetime};
+use crate::keys::KeySpace;
 use crate::pool::Server;
-use crate::proto::{NO_CREATE, Request, Response, opcode, status};
+use crate::proto::{Request, opcode, status};
+use crate::route::{Located, occupied};
 use crate::settings::{Flavor, Settings};
+use crate::store::Store;
 
 /// The `CACHE_TYPE` name of the plain backend.
 pub const TYPE_NAME: &str = "MemcachedCache";
@@ -178,16 +136,6 @@ pub const TYPE_NAME: &str = "MemcachedCache";
 pub const SASL_TYPE_NAME: &str = "SASLMemcachedCache";
 /// The `CACHE_TYPE` name of the backend that always spreads large values (Flask-Caching's name).
 pub const SPREAD_SASL_TYPE_NAME: &str = "SpreadSASLMemcachedCache";
-
-/// Room beside the value in an item: memcached's item header, cas, flags and the key.
-const ITEM_OVERHEAD: usize = 128;
-/// Room beside each piece of a spread value.
-const CHUNK_MARGIN: usize = 512;
-/// How often an operation starts over when the namespace generation changed under it.
-const NAMESPACE_ATTEMPTS: usize = 8;
-/// How often a compare-and-swap loop (inc, touch) tries before giving up under contention (with
-/// the back-off, well over a second of trying).
-const CAS_ATTEMPTS: usize = 100;
 
 /// Registers `MemcachedCache`, `SASLMemcachedCache` and `SpreadSASLMemcachedCache`.
 pub fn register(registry: &mut Registry) -> Result<()> {
@@ -212,6 +160,9 @@ pub struct MemcachedCache {
     inner: Arc<Inner>,
 }
 
+/// What the clones of one cache share. Its methods live in the module of their concern:
+/// `route.rs` (which server), `namespace.rs` (the generation every request is checked against),
+/// `store.rs` (set, add, delete), `spread.rs` (large values), `counter.rs` (inc and dec).
 struct Inner {
     backend: &'static str,
     servers: Vec<Server>,
@@ -297,410 +248,6 @@ impl MemcachedCache {
     }
 }
 
-/// A key's server and the gen-independent part of its memcached key.
-struct Located {
-    server: usize,
-    body: Body,
-}
-
-impl Inner {
-    fn locate(&self, key: &str) -> Located {
-        let server = if self.servers.len() == 1 {
-            0
-        } else {
-            keys::pick(self.servers.iter().map(|s| s.seed), self.keys.route(key))
-        };
-        Located { server, body: self.keys.body(key) }
-    }
-
-    fn chunk_server(&self, id: u128, index: u32) -> usize {
-        if self.servers.len() == 1 {
-            0
-        } else {
-            keys::pick(self.servers.iter().map(|s| s.seed), KeySpace::chunk_route(id, index))
-        }
-    }
-
-    fn data_key(&self, generation: u64, body: &str) -> Bytes {
-        Bytes::from(self.keys.data_key(generation, body))
-    }
-
-    fn fits_in_one_item(&self, body: &str, len: usize) -> bool {
-        len.saturating_add(keys::DATA_HEAD + body.len()).saturating_add(ITEM_OVERHEAD) <= self.max_item_size
-    }
-
-    fn protocol_error(&self, message: &str) -> CacheError {
-        CacheError::Protocol { backend: self.backend, message: message.to_owned() }
-    }
-
-    /// The single response of a request that always answers.
-    fn answer(&self, responses: Vec<Option<Response>>) -> Result<Response> {
-        responses.into_iter().next().flatten().ok_or_else(|| self.protocol_error("a request was not answered"))
-    }
-
-    fn parse_generation(&self, server: &Server, response: Option<Response>) -> Result<Option<u64>> {
-        let response = response.ok_or_else(|| self.protocol_error("the namespace generation was not answered"))?;
-        match response.status {
-            status::OK => {
-                let text = std::str::from_utf8(response.value.trim_ascii()).ok();
-                match text.and_then(|t| t.parse::<u64>().ok()) {
-                    Some(g) if g != u64::MAX => Ok(Some(g)),
-                    _ => Err(server.backend_error(&format!(
-                        "the namespace generation key {:?} holds {:?}, not a number: another program wrote it; \
-                         call clear() to reset it",
-                        self.keys.generation_key(),
-                        String::from_utf8_lossy(&response.value[..response.value.len().min(40)])
-                    ))),
-                }
-            }
-            status::NOT_FOUND => Ok(None),
-            _ => Err(server.status_error("reading the namespace generation", &response)),
-        }
-    }
-
-    /// The server's current generation, creating a random one if it has none.
-    async fn load_generation(&self, server: &Server) -> Result<u64> {
-        for _ in 0..NAMESPACE_ATTEMPTS {
-            let responses = server.exchange("namespace", &[Request::getk(self.generation_key.clone())], true).await?;
-            if let Some(g) = self.parse_generation(server, responses.into_iter().next().flatten())? {
-                server.set_generation(Some(g));
-                return Ok(g);
-            }
-            let fresh = random_generation();
-            let add = Request::store(opcode::ADD, self.generation_key.clone(), fresh.to_string().into(), 0, 0, 0);
-            let response = self.answer(server.exchange("namespace", &[add], false).await?)?;
-            match response.status {
-                status::OK => {
-                    server.set_generation(Some(fresh));
-                    return Ok(fresh);
-                }
-                status::EXISTS | status::NOT_STORED => continue,
-                _ => return Err(server.status_error("creating the namespace generation", &response)),
-            }
-        }
-        Err(server
-            .backend_error("the namespace generation key keeps disappearing (is the server evicting it at once?)"))
-    }
-
-    /// Sends the requests that `build` makes for a generation, behind a read of the server's
-    /// generation in the same pipelined batch; starts over with the new generation if it changed.
-    /// Returns the generation used and the answers to `build`'s requests.
-    async fn in_namespace<F>(
-        &self,
-        s: usize,
-        operation: &'static str,
-        idempotent: bool,
-        build: F,
-    ) -> Result<(u64, Vec<Option<Response>>)>
-    where
-        F: Fn(u64) -> Vec<Request> + Send + Sync,
-    {
-        let server = &self.servers[s];
-        for _ in 0..NAMESPACE_ATTEMPTS {
-            let generation = match server.generation() {
-                Some(g) => g,
-                None => self.load_generation(server).await?,
-            };
-            let built = build(generation);
-            let mut requests = Vec::with_capacity(built.len() + 1);
-            requests.push(Request::getk(self.generation_key.clone()));
-            requests.extend(built);
-            let mut responses = server.exchange(operation, &requests, idempotent).await?;
-            let seen = self.parse_generation(server, responses[0].take())?;
-            if seen == Some(generation) {
-                responses.remove(0);
-                return Ok((generation, responses));
-            }
-            tracing::debug!(
-                "memcached {}: namespace generation changed ({generation} -> {seen:?}); redoing {operation}",
-                server.addr
-            );
-            server.set_generation(seen);
-        }
-        Err(server.backend_error(&format!(
-            "{operation}: the namespace generation changed {NAMESPACE_ATTEMPTS} times in a row (is something calling \
-             clear() continuously?)"
-        )))
-    }
-
-    fn too_large(&self, key: &str, size: usize) -> CacheError {
-        CacheError::ValueTooLarge {
-            key: shorten(key),
-            size,
-            limit: self.max_item_size,
-            hint: format!(
-                "{} does not spread values over several items with CACHE_OPTIONS.spread=false; turn spreading on \
-                 (remove spread=false, or use CACHE_TYPE=SpreadSASLMemcachedCache), or start memcached with a larger \
-                 item size (-I) and set CACHE_OPTIONS.max_item_size to match",
-                self.backend
-            ),
-        }
-    }
-
-    fn refused_by_server(&self, server: &Server, key: &str, size: usize) -> CacheError {
-        CacheError::ValueTooLarge {
-            key: shorten(key),
-            size,
-            limit: self.max_item_size,
-            hint: format!(
-                "memcached at {} refused the item: its item size limit (-I; `stats settings` shows item_size_max) is \
-                 below CACHE_OPTIONS.max_item_size={}; set max_item_size to the server's limit",
-                server.addr, self.max_item_size
-            ),
-        }
-    }
-
-    /// The value of a found item: itself, or reassembled from its pieces if it is a head.
-    async fn item_value(&self, s: usize, data_key: Bytes, response: Response) -> Result<Option<Bytes>> {
-        if response.flags() != HEAD_FLAGS {
-            return Ok(Some(response.value));
-        }
-        let Some(head) = Head::decode(&response.value) else {
-            tracing::warn!("memcached: the head item of a spread value is corrupt; treating it as absent");
-            self.delete_if_unchanged(s, data_key, response.cas).await;
-            return Ok(None);
-        };
-        match self.read_pieces(&head).await? {
-            Some(value) => Ok(Some(value)),
-            None => {
-                tracing::debug!("memcached: a piece of a spread value is missing (evicted?); treating it as absent");
-                self.delete_if_unchanged(s, data_key, response.cas).await;
-                Ok(None)
-            }
-        }
-    }
-
-    /// The pieces of a spread value, reassembled and checked; `None` if any is missing or wrong.
-    async fn read_pieces(&self, head: &Head) -> Result<Option<Bytes>> {
-        let mut groups: Vec<Vec<u32>> = vec![Vec::new(); self.servers.len()];
-        for index in 0..head.chunks {
-            groups[self.chunk_server(head.id, index)].push(index);
-        }
-        let fetches = groups.iter().enumerate().filter(|(_, g)| !g.is_empty()).map(|(s, indices)| async move {
-            let mut requests: Vec<Request> =
-                indices.iter().map(|&i| Request::getkq(Bytes::from(self.keys.chunk_key(head.id, i)))).collect();
-            requests.push(Request::noop());
-            let responses = self.servers[s].exchange("get", &requests, true).await?;
-            let mut found = Vec::with_capacity(indices.len());
-            for (&index, response) in indices.iter().zip(responses) {
-                match response {
-                    Some(r) if r.status == status::OK => found.push((index, r.value)),
-                    Some(r) => return Err(self.servers[s].status_error("get", &r)),
-                    None => return Ok(None),
-                }
-            }
-            Ok(Some(found))
-        });
-        let mut pieces: Vec<Option<Bytes>> = vec![None; head.chunks as usize];
-        for group in try_join_all(fetches).await? {
-            let Some(found) = group else { return Ok(None) };
-            for (index, value) in found {
-                pieces[index as usize] = Some(value);
-            }
-        }
-        let mut value = BytesMut::with_capacity(head.total as usize);
-        for (index, piece) in pieces.into_iter().enumerate() {
-            match piece {
-                Some(p) if p.len() == head.range(index as u32).len() => value.extend_from_slice(&p),
-                _ => return Ok(None),
-            }
-        }
-        let value = value.freeze();
-        if value.len() as u64 != head.total || hash(value.clone()).await? != head.hash {
-            return Ok(None);
-        }
-        Ok(Some(value))
-    }
-
-    async fn delete_if_unchanged(&self, s: usize, key: Bytes, cas: u64) {
-        let _ = self.servers[s].exchange("delete", &[Request::delete(key, cas)], true).await;
-    }
-
-    /// Writes a value too large for one item as pieces, then its head with `set` or `add`.
-    /// Returns whether the head was stored (always for `set`).
-    async fn write_spread(&self, key: &str, at: &Located, value: Bytes, life: Lifetime, add: bool) -> Result<bool> {
-        let chunk_size = self.max_item_size - CHUNK_MARGIN;
-        let chunks = u32::try_from(value.len().div_ceil(chunk_size)).map_err(|_| CacheError::ValueTooLarge {
-            key: shorten(key),
-            size: value.len(),
-            limit: chunk_size * u32::MAX as usize,
-            hint: "no value can be spread over more than 2^32 items".to_owned(),
-        })?;
-        let head = Head {
-            id: rand::random(),
-            total: value.len() as u64,
-            chunk_size: chunk_size as u32,
-            chunks,
-            deadline: life.deadline,
-            hash: hash(value.clone()).await?,
-        };
-        let mut groups: Vec<Vec<u32>> = vec![Vec::new(); self.servers.len()];
-        for index in 0..chunks {
-            groups[self.chunk_server(head.id, index)].push(index);
-        }
-        let writes = groups.iter().enumerate().filter(|(_, g)| !g.is_empty()).map(|(s, indices)| {
-            let value = &value;
-            let head = &head;
-            async move {
-                let mut requests: Vec<Request> = indices
-                    .iter()
-                    .map(|&i| {
-                        let piece = value.slice(head.range(i));
-                        Request::store(opcode::SETQ, self.keys.chunk_key(head.id, i), piece, 0, life.exptime, 0)
-                    })
-                    .collect();
-                requests.push(Request::noop());
-                let server = &self.servers[s];
-                for response in server.exchange("set", &requests, true).await?.into_iter().flatten() {
-                    match response.status {
-                        status::NOT_FOUND | status::OK => {}
-                        status::TOO_LARGE => return Err(self.refused_by_server(server, key, value.len())),
-                        _ => return Err(server.status_error("set", &response)),
-                    }
-                }
-                Ok(())
-            }
-        });
-        try_join_all(writes).await?;
-
-        let encoded = Bytes::from(head.encode());
-        let op = if add { opcode::ADD } else { opcode::SET };
-        let (_, responses) = self
-            .in_namespace(at.server, if add { "add" } else { "set" }, !add, |g| {
-                vec![Request::store(op, self.data_key(g, &at.body), encoded.clone(), HEAD_FLAGS, life.exptime, 0)]
-            })
-            .await?;
-        let response = self.answer(responses)?;
-        match response.status {
-            status::OK => Ok(true),
-            status::EXISTS | status::NOT_STORED if add => {
-                self.delete_pieces(&head).await;
-                Ok(false)
-            }
-            _ => Err(self.servers[at.server].status_error(if add { "add" } else { "set" }, &response)),
-        }
-    }
-
-    /// Best effort: the pieces of a spread value that was not stored.
-    async fn delete_pieces(&self, head: &Head) {
-        for index in 0..head.chunks {
-            let server = &self.servers[self.chunk_server(head.id, index)];
-            let key = Bytes::from(self.keys.chunk_key(head.id, index));
-            let _ = server.exchange("delete", &[Request::delete(key, 0)], true).await;
-        }
-    }
-
-    /// `inc` through gets + compare-and-swap: for negative deltas and values memcached's `incr`
-    /// refuses (negative numbers, text).
-    async fn inc_by_cas(&self, key: &str, at: &Located, delta: i64) -> Result<i64> {
-        let server = &self.servers[at.server];
-        for attempt in 0..CAS_ATTEMPTS {
-            back_off(attempt).await;
-            let (_, responses) =
-                self.in_namespace(at.server, "inc", true, |g| vec![Request::getk(self.data_key(g, &at.body))]).await?;
-            let current = self.answer(responses)?;
-            let write = match current.status {
-                status::NOT_FOUND => {
-                    let text = encode_counter(delta);
-                    Request::store(opcode::ADD, Bytes::new(), text, 0, 0, 0)
-                }
-                status::OK => {
-                    if current.flags() == HEAD_FLAGS {
-                        return Err(CacheError::not_an_integer(
-                            key,
-                            "the stored value is a large value spread over several items, not a decimal integer",
-                        ));
-                    }
-                    let value = parse_counter(key, current.value.trim_ascii_end())?;
-                    let next = checked_counter_add(key, value, delta)?;
-                    let life = Lifetime::from_flags(current.flags());
-                    Request::store(
-                        opcode::SET,
-                        Bytes::new(),
-                        encode_counter(next),
-                        current.flags(),
-                        life.exptime,
-                        current.cas,
-                    )
-                }
-                _ => return Err(server.status_error("inc", &current)),
-            };
-            let (_, responses) = self
-                .in_namespace(at.server, "inc", false, |g| {
-                    let mut request = write.clone();
-                    request.key = self.data_key(g, &at.body);
-                    vec![request]
-                })
-                .await?;
-            let response = self.answer(responses)?;
-            match response.status {
-                status::OK => return parse_counter(key, &write.value),
-                status::EXISTS | status::NOT_FOUND | status::NOT_STORED => continue,
-                _ => return Err(server.status_error("inc", &response)),
-            }
-        }
-        Err(server.backend_error(&format!(
-            "inc: key {:?} changed under {CAS_ATTEMPTS} compare-and-swap attempts in a row; try again",
-            shorten(key)
-        )))
-    }
-
-    /// Puts back the value an `incr` by `amount` turned into `result` (outside `i64`): written back
-    /// as it was (text, flags, expiry) if nothing changed it since, else undone by adding the
-    /// complement (which wraps back; memcached then may pad the shorter number with spaces).
-    async fn undo_increment(&self, s: usize, key: Bytes, result: u64, amount: u64) -> Result<()> {
-        let server = &self.servers[s];
-        let current = self.answer(server.exchange("inc", &[Request::getk(key.clone())], false).await?)?;
-        let unchanged = current.status == status::OK
-            && std::str::from_utf8(current.value.trim_ascii()).ok().and_then(|t| t.parse::<u64>().ok()) == Some(result);
-        if unchanged {
-            let old = Bytes::from(result.wrapping_sub(amount).to_string());
-            let life = Lifetime::from_flags(current.flags());
-            let restore = Request::store(opcode::SET, key.clone(), old, current.flags(), life.exptime, current.cas);
-            if self.answer(server.exchange("inc", &[restore], false).await?)?.status == status::OK {
-                return Ok(());
-            }
-        }
-        let undo = Request::increment(key, amount.wrapping_neg(), 0, NO_CREATE);
-        server.exchange("inc", &[undo], false).await?;
-        Ok(())
-    }
-
-    /// Touches every piece of a spread value; false if one is gone.
-    async fn touch_pieces(&self, head: &Head, exptime: u32) -> Result<bool> {
-        let mut groups: Vec<Vec<u32>> = vec![Vec::new(); self.servers.len()];
-        for index in 0..head.chunks {
-            groups[self.chunk_server(head.id, index)].push(index);
-        }
-        let touches = groups.iter().enumerate().filter(|(_, g)| !g.is_empty()).map(|(s, indices)| async move {
-            let requests: Vec<Request> = indices
-                .iter()
-                .map(|&i| Request::touch(Bytes::from(self.keys.chunk_key(head.id, i)), exptime))
-                .collect();
-            let server = &self.servers[s];
-            let mut all = true;
-            for response in server.exchange("touch", &requests, true).await?.into_iter().flatten() {
-                match response.status {
-                    status::OK => {}
-                    status::NOT_FOUND => all = false,
-                    _ => return Err(server.status_error("touch", &response)),
-                }
-            }
-            Ok(all)
-        });
-        Ok(try_join_all(touches).await?.into_iter().all(|present| present))
-    }
-
-    fn group_by_server<'k>(&self, keys: impl Iterator<Item = &'k str>) -> Vec<Vec<(usize, Body)>> {
-        let mut groups: Vec<Vec<(usize, Body)>> = vec![Vec::new(); self.servers.len()];
-        for (i, key) in keys.enumerate() {
-            let at = self.locate(key);
-            groups[at.server].push((i, at.body));
-        }
-        groups
-    }
-}
-
 #[async_trait]
 impl BaseCache for MemcachedCache {
     fn type_name(&self) -> &'static str {
@@ -710,9 +257,7 @@ impl BaseCache for MemcachedCache {
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
         let inner = &*self.inner;
         let at = inner.locate(key);
-        let (generation, responses) =
-            inner.in_namespace(at.server, "get", true, |g| vec![Request::getk(inner.data_key(g, &at.body))]).await?;
-        let response = inner.answer(responses)?;
+        let (generation, response) = inner.exchange_one(&at, "get", true, Request::getk(Bytes::new())).await?;
         match response.status {
             status::OK => inner.item_value(at.server, inner.data_key(generation, &at.body), response).await,
             status::NOT_FOUND => Ok(None),
@@ -731,7 +276,7 @@ impl BaseCache for MemcachedCache {
             });
         }
         let groups = inner.group_by_server(unique.iter().copied());
-        let fetches = groups.iter().enumerate().filter(|(_, g)| !g.is_empty()).map(|(s, group)| async move {
+        let fetches = occupied(&groups).map(|(s, group)| async move {
             let (generation, responses) = inner
                 .in_namespace(s, "get_many", true, |g| {
                     let mut requests: Vec<Request> =
@@ -766,37 +311,10 @@ impl BaseCache for MemcachedCache {
     async fn set(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<()> {
         let inner = &*self.inner;
         let Some(life) = Lifetime::of(ttl, inner.default_ttl, SystemTime::now()) else {
-            self.delete(key).await?;
+            inner.delete(key).await?;
             return Ok(());
         };
-        let at = inner.locate(key);
-        if !inner.fits_in_one_item(&at.body, value.len()) {
-            if !inner.spread {
-                let _ = self.delete(key).await;
-                return Err(inner.too_large(key, value.len()));
-            }
-            inner.write_spread(key, &at, value, life, false).await?;
-            return Ok(());
-        }
-        let size = value.len();
-        let (_, responses) = inner
-            .in_namespace(at.server, "set", true, |g| {
-                vec![Request::store(
-                    opcode::SET,
-                    inner.data_key(g, &at.body),
-                    value.clone(),
-                    life.deadline,
-                    life.exptime,
-                    0,
-                )]
-            })
-            .await?;
-        let response = inner.answer(responses)?;
-        match response.status {
-            status::OK => Ok(()),
-            status::TOO_LARGE => Err(inner.refused_by_server(&inner.servers[at.server], key, size)),
-            _ => Err(inner.servers[at.server].status_error("set", &response)),
-        }
+        inner.store(Store::Set, key, value, life).await.map(|_| ())
     }
 
     async fn set_many(&self, items: &[(&str, Bytes)], ttl: Ttl) -> Result<()> {
@@ -816,7 +334,7 @@ impl BaseCache for MemcachedCache {
             && !inner.spread
         {
             let (key, value) = &items[i];
-            let _ = self.delete(key).await;
+            let _ = inner.delete(key).await;
             return Err(inner.too_large(key, value.len()));
         }
         let mut groups: Vec<Vec<usize>> = vec![Vec::new(); inner.servers.len()];
@@ -825,7 +343,7 @@ impl BaseCache for MemcachedCache {
                 groups[at.server].push(i);
             }
         }
-        let writes = groups.iter().enumerate().filter(|(_, g)| !g.is_empty()).map(|(s, group)| {
+        let writes = occupied(&groups).map(|(s, group)| {
             let located = &located;
             async move {
                 let (_, responses) = inner
@@ -834,7 +352,9 @@ impl BaseCache for MemcachedCache {
                             .iter()
                             .map(|&i| {
                                 let key = inner.data_key(g, &located[i].body);
-                                Request::store(opcode::SETQ, key, items[i].1.clone(), life.deadline, life.exptime, 0)
+                                Request::store(opcode::SETQ, key, items[i].1.clone())
+                                    .with_flags(life.deadline)
+                                    .with_exptime(life.exptime)
                             })
                             .collect();
                         requests.push(Request::noop());
@@ -856,64 +376,27 @@ impl BaseCache for MemcachedCache {
         });
         try_join_all(writes).await?;
         for i in large {
-            inner.write_spread(items[i].0, &located[i], items[i].1.clone(), life, false).await?;
+            inner.write_spread(&located[i], items[i].1.clone(), life, Store::Set).await?;
         }
         Ok(())
     }
 
     async fn add(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<bool> {
-        let inner = &*self.inner;
-        let Some(life) = Lifetime::of(ttl, inner.default_ttl, SystemTime::now()) else {
+        let Some(life) = Lifetime::of(ttl, self.inner.default_ttl, SystemTime::now()) else {
             // Nothing to store; report whether the key was free.
             return Ok(self.get(key).await?.is_none());
         };
-        let at = inner.locate(key);
-        if !inner.fits_in_one_item(&at.body, value.len()) {
-            if !inner.spread {
-                return Err(inner.too_large(key, value.len()));
-            }
-            return inner.write_spread(key, &at, value, life, true).await;
-        }
-        let size = value.len();
-        let (_, responses) = inner
-            .in_namespace(at.server, "add", false, |g| {
-                vec![Request::store(
-                    opcode::ADD,
-                    inner.data_key(g, &at.body),
-                    value.clone(),
-                    life.deadline,
-                    life.exptime,
-                    0,
-                )]
-            })
-            .await?;
-        let response = inner.answer(responses)?;
-        match response.status {
-            status::OK => Ok(true),
-            status::EXISTS | status::NOT_STORED => Ok(false),
-            status::TOO_LARGE => Err(inner.refused_by_server(&inner.servers[at.server], key, size)),
-            _ => Err(inner.servers[at.server].status_error("add", &response)),
-        }
+        self.inner.store(Store::Add, key, value, life).await
     }
 
     async fn delete(&self, key: &str) -> Result<bool> {
-        let inner = &*self.inner;
-        let at = inner.locate(key);
-        let (_, responses) = inner
-            .in_namespace(at.server, "delete", true, |g| vec![Request::delete(inner.data_key(g, &at.body), 0)])
-            .await?;
-        let response = inner.answer(responses)?;
-        match response.status {
-            status::OK => Ok(true),
-            status::NOT_FOUND => Ok(false),
-            _ => Err(inner.servers[at.server].status_error("delete", &response)),
-        }
+        self.inner.delete(key).await
     }
 
     async fn delete_many(&self, keys: &[&str]) -> Result<u64> {
         let inner = &*self.inner;
         let groups = inner.group_by_server(keys.iter().copied());
-        let deletes = groups.iter().enumerate().filter(|(_, g)| !g.is_empty()).map(|(s, group)| async move {
+        let deletes = occupied(&groups).map(|(s, group)| async move {
             let (_, responses) = inner
                 .in_namespace(s, "delete_many", true, |g| {
                     group.iter().map(|(_, body)| Request::delete(inner.data_key(g, body), 0)).collect()
@@ -933,39 +416,7 @@ impl BaseCache for MemcachedCache {
     }
 
     async fn inc(&self, key: &str, delta: i64) -> Result<i64> {
-        let inner = &*self.inner;
-        let at = inner.locate(key);
-        // memcached creates an absent key by an internal `add`; when two increments of an absent
-        // key race, the loser's add fails and it answers NOT_STORED although the key now exists.
-        // Trying again increments the winner's value (seen in the conformance suite's 8 × 1000
-        // concurrent incs, about one run in five).
-        let mut attempts = 0;
-        let amount = u64::try_from(delta).ok();
-        while let Some(amount) = amount {
-            let (generation, responses) = inner
-                .in_namespace(at.server, "inc", false, |g| {
-                    vec![Request::increment(inner.data_key(g, &at.body), amount, amount, 0)]
-                })
-                .await?;
-            let response = inner.answer(responses)?;
-            match response.status {
-                status::NOT_STORED if attempts < CAS_ATTEMPTS => attempts += 1,
-                status::OK => {
-                    let value = response.counter().ok_or_else(|| inner.protocol_error("incr answered no number"))?;
-                    if value >= amount && value <= i64::MAX as u64 {
-                        return Ok(value as i64);
-                    }
-                    inner.undo_increment(at.server, inner.data_key(generation, &at.body), value, amount).await?;
-                    return Err(CacheError::not_an_integer(
-                        key,
-                        format!("adding {delta} gives a number outside i64 (the value is left unchanged)"),
-                    ));
-                }
-                status::NON_NUMERIC => break,
-                _ => return Err(inner.servers[at.server].status_error("inc", &response)),
-            }
-        }
-        inner.inc_by_cas(key, &at, delta).await
+        self.inner.inc(key, delta).await
     }
 
     async fn touch(&self, key: &str, ttl: Ttl) -> Result<bool> {
@@ -975,132 +426,43 @@ impl BaseCache for MemcachedCache {
         };
         let at = inner.locate(key);
         let server = &inner.servers[at.server];
+        // memcached's own touch cannot change the flags, where the deadline is recorded: read the
+        // item and write it back with a compare-and-swap.
         for attempt in 0..CAS_ATTEMPTS {
             back_off(attempt).await;
-            let (generation, responses) = inner
-                .in_namespace(at.server, "touch", true, |g| vec![Request::getk(inner.data_key(g, &at.body))])
-                .await?;
-            let current = inner.answer(responses)?;
+            let (generation, current) = inner.exchange_one(&at, "touch", true, Request::getk(Bytes::new())).await?;
             let (value, flags) = match current.status {
                 status::NOT_FOUND => return Ok(false),
                 status::OK if current.flags() == HEAD_FLAGS => {
-                    let head = Head::decode(&current.value);
-                    let present = match &head {
-                        Some(head) => inner.touch_pieces(head, life.exptime).await?,
-                        None => false,
-                    };
-                    let Some(mut head) = head.filter(|_| present) else {
-                        inner.delete_if_unchanged(at.server, inner.data_key(generation, &at.body), current.cas).await;
-                        return Ok(false);
-                    };
-                    head.deadline = life.deadline;
-                    (Bytes::from(head.encode()), HEAD_FLAGS)
+                    let data_key = inner.data_key(generation, &at.body);
+                    match inner.retimed_head(at.server, data_key, &current, life).await? {
+                        Some(head) => (head, HEAD_FLAGS),
+                        None => return Ok(false),
+                    }
                 }
                 status::OK => (current.value.clone(), life.deadline),
                 _ => return Err(server.status_error("touch", &current)),
             };
-            let (_, responses) = inner
-                .in_namespace(at.server, "touch", true, |g| {
-                    vec![Request::store(
-                        opcode::SET,
-                        inner.data_key(g, &at.body),
-                        value.clone(),
-                        flags,
-                        life.exptime,
-                        current.cas,
-                    )]
-                })
-                .await?;
-            let response = inner.answer(responses)?;
+            let write = Request::store(opcode::SET, Bytes::new(), value)
+                .with_flags(flags)
+                .with_exptime(life.exptime)
+                .with_cas(current.cas);
+            let (_, response) = inner.exchange_one(&at, "touch", true, write).await?;
             match response.status {
                 status::OK => return Ok(true),
                 status::EXISTS | status::NOT_FOUND => continue,
                 _ => return Err(server.status_error("touch", &response)),
             }
         }
-        Err(server.backend_error(&format!(
-            "touch: key {:?} changed under {CAS_ATTEMPTS} compare-and-swap attempts in a row; try again",
-            shorten(key)
-        )))
+        Err(inner.contended(&at, "touch"))
     }
 
     async fn clear(&self) -> Result<()> {
         let inner = &*self.inner;
-        let bumps = inner.servers.iter().map(|server| async move {
-            for _ in 0..NAMESPACE_ATTEMPTS {
-                let bump = Request::increment(inner.generation_key.clone(), 1, 0, NO_CREATE);
-                let response = inner.answer(server.exchange("clear", &[bump], false).await?)?;
-                let replace = match response.status {
-                    status::OK => {
-                        let g = response.counter().ok_or_else(|| inner.protocol_error("incr answered no number"))?;
-                        server.set_generation(Some(g));
-                        return Ok(());
-                    }
-                    // No generation: nothing of this prefix is reachable there; start a random one.
-                    status::NOT_FOUND => opcode::ADD,
-                    // Not a number (written by something else): replace it.
-                    status::NON_NUMERIC => opcode::SET,
-                    _ => return Err(server.status_error("clear", &response)),
-                };
-                let fresh = random_generation();
-                let write = Request::store(replace, inner.generation_key.clone(), fresh.to_string().into(), 0, 0, 0);
-                let response = inner.answer(server.exchange("clear", &[write], false).await?)?;
-                match response.status {
-                    status::OK => {
-                        server.set_generation(Some(fresh));
-                        return Ok(());
-                    }
-                    status::EXISTS | status::NOT_STORED => continue,
-                    _ => return Err(server.status_error("clear", &response)),
-                }
-            }
-            Err(server.backend_error("clear: the namespace generation changed too often"))
-        });
+        let bumps = inner.servers.iter().map(|server| inner.bump_generation(server));
         // Every server is tried even if one fails, so a single unreachable server keeps only its
         // own entries.
         let results = futures::future::join_all(bumps).await;
         results.into_iter().collect::<Result<Vec<()>>>().map(|_| ())
     }
-}
-
-/// Waits before compare-and-swap attempt `attempt` (none before the first two): a random pause of
-/// up to 1, 2, 4 ... 32 ms. Without it, contenders that read in the same order keep losing in the
-/// same order, and one of them can lose every round.
-async fn back_off(attempt: usize) {
-    if attempt < 2 {
-        return;
-    }
-    let ceiling_ms = 1u64 << (attempt - 2).min(5);
-    let pause = Duration::from_micros(rand::random_range(0..=ceiling_ms * 1000));
-    tokio::time::sleep(pause).await;
-}
-
-/// The blake3 hash of a spread value. Hashing runs at about 1-3 GB/s, so large values are hashed
-/// on a blocking thread rather than stalling the runtime's worker for milliseconds.
-async fn hash(value: Bytes) -> Result<[u8; 32]> {
-    const INLINE: usize = 256 * 1024;
-    if value.len() <= INLINE {
-        return Ok(*blake3::hash(&value).as_bytes());
-    }
-    tokio::task::spawn_blocking(move || *blake3::hash(&value).as_bytes())
-        .await
-        .map_err(|e| CacheError::backend("MemcachedCache", format!("hashing a spread value failed: {e}"), None))
-}
-
-/// A fresh namespace generation: random below 2^63, so it never wraps and never repeats an earlier
-/// one by counting up from a fixed start.
-fn random_generation() -> u64 {
-    rand::random::<u64>() >> 1
-}
-
-/// Keys in messages are cut to 200 bytes so that a huge key does not flood a log.
-fn shorten(key: &str) -> String {
-    if key.len() <= 200 {
-        return key.to_owned();
-    }
-    let mut end = 200;
-    while !key.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...({} bytes)", &key[..end], key.len())
 }

@@ -98,15 +98,33 @@ impl Request {
         Request::new(opcode::GETKQ, key)
     }
 
-    /// SET / ADD / SETQ with flags and exptime; `cas` 0 means unconditional.
-    pub fn store(opcode: u8, key: impl Into<Bytes>, value: Bytes, flags: u32, exptime: u32, cas: u64) -> Request {
+    /// SET / ADD / SETQ of `value`: flags 0, no expiry, unconditional. The `with_` methods change
+    /// those three (a builder, because most writes leave two of them at 0).
+    pub fn store(opcode: u8, key: impl Into<Bytes>, value: Bytes) -> Request {
         let mut r = Request::new(opcode, key);
-        r.extras[..4].copy_from_slice(&flags.to_be_bytes());
-        r.extras[4..8].copy_from_slice(&exptime.to_be_bytes());
         r.extras_len = 8;
         r.value = value;
-        r.cas = cas;
         r
+    }
+
+    /// The item's 32-bit flags (a store's first extra).
+    pub fn with_flags(mut self, flags: u32) -> Request {
+        debug_assert_eq!(self.extras_len, 8, "flags belong to a store");
+        self.extras[..4].copy_from_slice(&flags.to_be_bytes());
+        self
+    }
+
+    /// The item's exptime (a store's second extra).
+    pub fn with_exptime(mut self, exptime: u32) -> Request {
+        debug_assert_eq!(self.extras_len, 8, "an exptime of this layout belongs to a store");
+        self.extras[4..8].copy_from_slice(&exptime.to_be_bytes());
+        self
+    }
+
+    /// Only if the item's cas is still `cas` (0: unconditional).
+    pub fn with_cas(mut self, cas: u64) -> Request {
+        self.cas = cas;
+        self
     }
 
     /// DELETE, only if the item's cas is still `cas` (0: unconditional).
@@ -268,7 +286,10 @@ mod tests {
     #[tokio::test]
     async fn request_layout_matches_the_protocol() {
         let mut out = Vec::new();
-        Request::store(opcode::SET, Bytes::from_static(b"k"), Bytes::from_static(b"vv"), 7, 60, 9)
+        Request::store(opcode::SET, Bytes::from_static(b"k"), Bytes::from_static(b"vv"))
+            .with_flags(7)
+            .with_exptime(60)
+            .with_cas(9)
             .write_to(&mut out, 3)
             .await
             .unwrap();
