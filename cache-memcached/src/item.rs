@@ -1,5 +1,13 @@
 //! What an item holds besides its bytes: the expiry (memcached's exptime and the deadline kept in
 //! the item's flags) and, for a value spread over several items, the head item's layout.
+//!
+//! `Ttl` maps to memcached's exptime in whole seconds, rounded up: up to 30 days relative, beyond
+//! that an absolute unix time (memcached's rule), `Ttl::At` alike; a deadline past 2106 is capped
+//! there. A write whose `Ttl` is already over deletes the key. Each item also records its absolute
+//! deadline in its 32-bit flags (0: none): memcached's compare-and-swap must send an exptime, and the
+//! flags let `inc`/`dec`'s compare-and-swap path and `touch` keep or change the expiry exactly.
+//! Because memcached's `touch` cannot change flags, `touch` reads the item and writes it back with a
+//! compare-and-swap (a value round trip; it retries if the item changed meanwhile).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -5,6 +5,16 @@
 //! whole exchange runs under the response timeout. A connection goes back to the pool only after an
 //! exchange that completed; any error, timeout or cancellation drops it, so a half-read response
 //! can never be mistaken for the answer to a later request.
+//!
+//! Why not the `memcache` crate (0.21): its stable client is synchronous (every call would have to
+//! hop to a blocking thread) and, read at its source: it writes each request field by field with
+//! one system call per field, unbuffered; it cannot pipeline, which this backend needs to check the
+//! namespace generation in the same round trip as each command (`namespace.rs`); its increment
+//! cannot set the initial value or the expiry of a created counter; and it neither checks that a
+//! response belongs to the request nor discards a connection after an error or timeout (its pool's
+//! `has_broken` is a to-do), so a late response could be read as the answer to the next request.
+//! Its async client (`memcache::exp`) is experimental and speaks only the meta protocol, which has
+//! no SASL; the `async-memcached` crate is ASCII-only and pulls old hyper/h2 with advisories.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
