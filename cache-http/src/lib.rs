@@ -3,70 +3,332 @@
 //!
 //! [`CacheLayer`] is a tower `Layer` for an axum `Router`, a single route, or any tower `Service`
 //! of `http::Request`s. It stores whole responses in a cachette [`Cache`](cachette_core::Cache) (any
-//! backend), and adds:
+//! backend). Applications reach it as `cachette::http`, with the `http` feature of `cachette`.
 //!
-//! * **Dynamic freshness**: fixed, [`Freshness::until_midnight`], computed per response
-//!   ([`Freshness::from_fn`]), or set by the handler on its own response ([`CacheTtl`]).
-//! * **Stale-while-revalidate**: past the fresh period and within a margin, the stored response is
-//!   served at once while one background refresh renders a new one; a [`Refresher`] re-renders
-//!   named routes on a schedule.
-//! * **Client caching**: a [`CacheControl`] policy per route, a strong ETag from the body's hash
-//!   (the same in every process and after restarts), `Last-Modified`, `304 Not Modified` for
-//!   `If-None-Match` / `If-Modified-Since`, and `X-Cache: HIT | MISS | STALE`.
-//! * **No stampedes**: concurrent misses of one key call the handler once.
-//! * **Shared-cache safety**: requests with `Authorization` or `Cookie` and responses with
-//!   `Set-Cookie`, `no-store` or `private` are not cached unless the route caches
-//!   [`per_user`](CacheLayer::per_user); a response's `Vary` is honoured.
+//! # Table of contents
+//!
+//! 1. [A cached route](#a-cached-route)
+//! 2. [How long a response stays fresh](#how-long-a-response-stays-fresh)
+//! 3. [Stale-while-revalidate and scheduled refreshes](#stale-while-revalidate-and-scheduled-refreshes)
+//! 4. [Client caching](#client-caching)
+//! 5. [Keys and invalidation](#keys-and-invalidation)
+//! 6. [Shared-cache safety](#shared-cache-safety)
+//! 7. [What is stored](#what-is-stored)
+//! 8. [Failures and counters](#failures-and-counters)
+//! 9. [Decisions](#decisions)
+//!
+//! The examples run on an in-process [`SimpleCache`](https://docs.rs/cachette-simple); in an
+//! application, `cachette::Cache::from_env()?` picks the backend by `CACHE_TYPE` (SimpleCache,
+//! Redis, memcached, ...), and every example works the same on each.
+//!
+//! # A cached route
+//!
+//! The first request renders the response (`X-Cache: MISS`) and stores it with a strong ETag;
+//! the next ones are served from the cache (`HIT`), or answered `304 Not Modified` when the
+//! client's copy is current. Concurrent misses of one key call the handler once.
 //!
 //! ```
-//! use std::time::Duration;
+//! use std::sync::Arc;
 //! use axum::{Router, routing::get};
-//! use cachette_core::{Cache, Config, Ttl};
-//! use cachette_http::{CacheControl, CacheLayer, Freshness};
-//! # use cachette_core::{async_trait, BaseCache, Bytes, Result};
-//! # use std::{collections::HashMap, sync::{Arc, Mutex}};
-//! # #[derive(Default)] struct MapCache(Mutex<HashMap<String, Bytes>>);
-//! # #[async_trait] impl BaseCache for MapCache {
-//! #   fn type_name(&self) -> &'static str { "MapCache" }
-//! #   async fn get(&self, k: &str) -> Result<Option<Bytes>> { Ok(self.0.lock().unwrap().get(k).cloned()) }
-//! #   async fn set(&self, k: &str, v: Bytes, _: Ttl) -> Result<()> { self.0.lock().unwrap().insert(k.into(), v); Ok(()) }
-//! #   async fn add(&self, k: &str, v: Bytes, _: Ttl) -> Result<bool> { let mut m = self.0.lock().unwrap(); if m.contains_key(k) { return Ok(false) } m.insert(k.into(), v); Ok(true) }
-//! #   async fn delete(&self, k: &str) -> Result<bool> { Ok(self.0.lock().unwrap().remove(k).is_some()) }
-//! #   async fn inc(&self, k: &str, d: i64) -> Result<i64> { Ok(d) }
-//! #   async fn touch(&self, k: &str, _: Ttl) -> Result<bool> { Ok(self.0.lock().unwrap().contains_key(k)) }
-//! #   async fn clear(&self) -> Result<()> { self.0.lock().unwrap().clear(); Ok(()) }
-//! # }
+//! use cachette_core::{Cache, Config};
+//! use cachette_http::CacheLayer;
+//! use cachette_simple::SimpleCache;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
-//! // In an application: `cachette::Cache::from_env()?` (SimpleCache, Redis, ... by CACHE_TYPE).
-//! let cache = Cache::new(Arc::new(MapCache::default()), Config::default());
-//!
-//! let daily = CacheLayer::new(cache.clone())
-//!     .fresh_for(Freshness::until_midnight(0)) // fresh until 00:00 UTC
-//!     .cache_control(CacheControl::public().max_age_until_expiry());
-//! let slow = CacheLayer::new(cache.clone())
-//!     .fresh_for(Duration::from_secs(10))
-//!     .stale_while_revalidate(Duration::from_secs(60));
-//!
-//! let app = Router::new()
-//!     .route("/daily", get(|| async { "today's numbers" }).layer(daily))
-//!     .route("/slow", get(|| async { "took a while" }).layer(slow));
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let cache = Cache::new(Arc::new(SimpleCache::new(&Config::default())?), Config::default());
+//! let layer = CacheLayer::new(cache);
+//! let app = Router::new().route("/page", get(|| async { "the page" })).layer(layer.clone());
 //!
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 //! let addr = listener.local_addr()?;
 //! tokio::spawn(async move { axum::serve(listener, app).await });
 //!
 //! let client = reqwest::Client::new();
-//! let first = client.get(format!("http://{addr}/daily")).send().await?;
+//! let first = client.get(format!("http://{addr}/page")).send().await?;
 //! assert_eq!(first.headers()["x-cache"], "MISS");
 //! let etag = first.headers()["etag"].clone();
-//! let again = client.get(format!("http://{addr}/daily")).header("if-none-match", etag).send().await?;
+//! let again = client.get(format!("http://{addr}/page")).header("if-none-match", etag).send().await?;
 //! assert_eq!(again.status(), 304);
 //! assert_eq!(again.headers()["x-cache"], "HIT");
+//! let stats = layer.stats();
+//! assert_eq!((stats.misses, stats.stored, stats.hits, stats.not_modified), (1, 1, 1, 1));
 //! # Ok(()) }
 //! ```
+//!
+//! # How long a response stays fresh
+//!
+//! [`CacheLayer::fresh_for`] takes a [`Freshness`]: a `Duration` or a `Ttl` (by default the
+//! cache's `CACHE_DEFAULT_TIMEOUT`), [`Freshness::until_midnight`], or [`Freshness::from_fn`]
+//! computed per response. A handler sets its own response's fresh period with the [`CacheTtl`]
+//! extension, which wins. Time is the layer's [`Clock`] (the system's, unless a test injects one).
+//!
+//! ```
+//! use std::{sync::Arc, time::{Duration, UNIX_EPOCH}};
+//! use axum::{Extension, Router, body::Body, routing::get};
+//! use cachette_core::{Cache, Config, Ttl};
+//! use cachette_http::{CacheControl, CacheLayer, CacheTtl, Clock, Freshness};
+//! use cachette_simple::SimpleCache;
+//! use tower::ServiceExt;
+//! # async fn get_cache_control(app: &Router, path: &str) -> String {
+//! #     let response = app.clone().oneshot(http::Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+//! #     response.headers()["cache-control"].to_str().unwrap().to_owned()
+//! # }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let cache = Cache::new(Arc::new(SimpleCache::new(&Config::default())?), Config::default());
+//! let evening = UNIX_EPOCH + Duration::from_secs(86_400 * 20_000 + 86_340); // 23:59:00 UTC
+//! let layer = CacheLayer::new(cache)
+//!     .fresh_for(Freshness::until_midnight(0))
+//!     .cache_control(CacheControl::public().max_age_until_expiry())
+//!     .clock(Clock::from_fn(move || evening));
+//! let app = Router::new()
+//!     .route("/daily", get(|| async { "today's numbers" }))
+//!     .route("/ticker", get(|| async { (Extension(CacheTtl(Ttl::After(Duration::from_secs(5)))), "prices") }))
+//!     .layer(layer);
+//!
+//! assert_eq!(get_cache_control(&app, "/daily").await, "public, max-age=60"); // until midnight
+//! assert_eq!(get_cache_control(&app, "/ticker").await, "public, max-age=5"); // the handler's wins
+//! # Ok(()) }
+//! ```
+//!
+//! # Stale-while-revalidate and scheduled refreshes
+//!
+//! Within [`stale_while_revalidate`](CacheLayer::stale_while_revalidate) after its fresh period,
+//! an entry is served at once (`X-Cache: STALE`) while one background refresh renders it again:
+//! one per key however many requests arrive, and one across processes on a shared backend. A
+//! failed refresh keeps the stale entry. A [`Refresher`] re-renders named routes on a schedule
+//! (and once at start-up), so that their entries never go cold.
+//!
+//! ```
+//! use std::{sync::Arc, time::Duration};
+//! use axum::{Router, body::Body, routing::get};
+//! use cachette_core::{Cache, Config};
+//! use cachette_http::{CacheLayer, Refresher};
+//! use cachette_simple::SimpleCache;
+//! use tower::ServiceExt;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let cache = Cache::new(Arc::new(SimpleCache::new(&Config::default())?), Config::default());
+//! let layer = CacheLayer::new(cache)
+//!     .fresh_for(Duration::from_secs(10))
+//!     .stale_while_revalidate(Duration::from_secs(60));
+//! let app = Router::new().route("/report", get(|| async { "an expensive report" })).layer(layer.clone());
+//!
+//! let refresher = Refresher::new().route("/report", Duration::from_secs(300)).spawn(app.clone());
+//! while layer.stats().stored == 0 {
+//!     tokio::time::sleep(Duration::from_millis(1)).await; // the first scheduled render
+//! }
+//! let response = app.oneshot(http::Request::get("/report").body(Body::empty())?).await?;
+//! assert_eq!(response.headers()["x-cache"], "HIT", "warmed by the refresher");
+//! refresher.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! # Client caching
+//!
+//! A route's [`CacheControl`] policy is sent with its responses (those without a
+//! `Cache-Control` of their own); [`MaxAge::UntilExpiry`] tells clients what is left of the
+//! entry's fresh period. Every stored response has a strong ETag from its body's hash
+//! ([`strong_etag`]: the same in every process and after restarts) and a `Last-Modified`, and
+//! `If-None-Match` / `If-Modified-Since` are answered `304`. A client's hard reload
+//! (`Cache-Control: no-cache`) re-renders the entry only where
+//! [`allow_client_refresh`](CacheLayer::allow_client_refresh) says so.
+//!
+//! ```
+//! use std::{sync::Arc, time::Duration};
+//! use axum::{Router, body::Body, routing::get};
+//! use cachette_core::{Cache, Config};
+//! use cachette_http::{CacheControl, CacheLayer};
+//! use cachette_simple::SimpleCache;
+//! use tower::ServiceExt;
+//! # async fn send(app: &Router, path: &str, headers: &[(&str, &str)]) -> http::Response<Body> {
+//! #     let mut request = http::Request::get(path);
+//! #     for (name, value) in headers { request = request.header(*name, *value); }
+//! #     app.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap()
+//! # }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let cache = Cache::new(Arc::new(SimpleCache::new(&Config::default())?), Config::default());
+//! let news = CacheLayer::new(cache.clone())
+//!     .cache_control(CacheControl::public().max_age(Duration::from_secs(60)).s_maxage(Duration::from_secs(600)))
+//!     .allow_client_refresh(true);
+//! let account = CacheLayer::new(cache).cache_control(CacheControl::private().max_age(Duration::from_secs(60)));
+//! let app = Router::new()
+//!     .route("/news", get(|| async { "news" }).layer(news))
+//!     .route("/account", get(|| async { "yours" }).layer(account));
+//!
+//! let first = send(&app, "/news", &[]).await;
+//! assert_eq!(first.headers()["cache-control"], "public, max-age=60, s-maxage=600");
+//! assert_eq!(send(&app, "/news", &[]).await.headers()["x-cache"], "HIT");
+//! assert_eq!(send(&app, "/news", &[("cache-control", "no-cache")]).await.headers()["x-cache"], "MISS");
+//! // Clients are told it is private; the layer does not store it in the shared entry either.
+//! send(&app, "/account", &[]).await;
+//! let private = send(&app, "/account", &[]).await;
+//! assert_eq!(private.headers()["cache-control"], "private, max-age=60");
+//! assert_eq!(private.headers()["x-cache"], "MISS");
+//! # Ok(()) }
+//! ```
+//!
+//! # Keys and invalidation
+//!
+//! A request's key is its method (`HEAD` as `GET`: a `HEAD` is answered from the `GET` entry),
+//! path and query with its parameters sorted, and the values of the layer's
+//! [`vary`](CacheLayer::vary) headers; or a key of your own ([`key_fn`](CacheLayer::key_fn)). A
+//! response's own `Vary` is honoured too: an entry serves only requests with the values it was
+//! rendered for. [`invalidate`](CacheLayer::invalidate) forgets an entry.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use axum::{Router, body::Body, routing::get};
+//! use cachette_core::{Cache, Config};
+//! use cachette_http::CacheLayer;
+//! use cachette_simple::SimpleCache;
+//! use tower::ServiceExt;
+//! # async fn x_cache(app: &Router, path: &str) -> String {
+//! #     let response = app.clone().oneshot(http::Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+//! #     response.headers()["x-cache"].to_str().unwrap().to_owned()
+//! # }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let cache = Cache::new(Arc::new(SimpleCache::new(&Config::default())?), Config::default());
+//! let layer = CacheLayer::new(cache);
+//! let app = Router::new().route("/search", get(|| async { "results" })).layer(layer.clone());
+//!
+//! assert_eq!(x_cache(&app, "/search?b=2&a=1").await, "MISS");
+//! assert_eq!(x_cache(&app, "/search?a=1&b=2").await, "HIT"); // the same key
+//! assert!(layer.invalidate("/search?a=1&b=2").await?); // the data behind it changed
+//! assert_eq!(x_cache(&app, "/search?a=1&b=2").await, "MISS");
+//! # Ok(()) }
+//! ```
+//!
+//! # Shared-cache safety
+//!
+//! One entry serves every client, so a request with `Authorization` or `Cookie` is neither served
+//! from nor stored in it, and a response with `Set-Cookie`, `no-store` or `private` is not
+//! stored. A route that caches [`per_user`](CacheLayer::per_user) names the user of each request;
+//! the user becomes part of the key, and such entries may be `private`.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use axum::{Router, body::Body, routing::get};
+//! use cachette_core::{Cache, Config};
+//! use cachette_http::CacheLayer;
+//! use cachette_simple::SimpleCache;
+//! use http::header::COOKIE;
+//! use tower::ServiceExt;
+//! # async fn x_cache(app: &Router, cookie: &str) -> String {
+//! #     let request = http::Request::get("/me").header(COOKIE, cookie).body(Body::empty()).unwrap();
+//! #     let response = app.clone().oneshot(request).await.unwrap();
+//! #     response.headers().get("x-cache").map_or("", |v| v.to_str().unwrap()).to_owned()
+//! # }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let cache = Cache::new(Arc::new(SimpleCache::new(&Config::default())?), Config::default());
+//! let per_user = CacheLayer::new(cache).per_user(|request| {
+//!     let cookie = request.headers.get(COOKIE)?.to_str().ok()?;
+//!     cookie.split(';').find_map(|kv| kv.trim().strip_prefix("user=")).map(str::to_owned)
+//! });
+//! let app = Router::new().route("/me", get(|| async { "your page" })).layer(per_user);
+//!
+//! assert_eq!(x_cache(&app, "user=alice").await, "MISS");
+//! assert_eq!(x_cache(&app, "user=alice").await, "HIT");
+//! assert_eq!(x_cache(&app, "user=bob").await, "MISS"); // an entry of his own
+//! assert_eq!(x_cache(&app, "theme=dark").await, ""); // no user: not cached
+//! # Ok(()) }
+//! ```
+//!
+//! # What is stored
+//!
+//! By default a `200` to a `GET` or `HEAD`, without `Set-Cookie`, not `no-store`, not `private`
+//! (outside per-user routes), not `Vary: *`, and of at most [`DEFAULT_MAX_BODY_SIZE`] bytes
+//! ([`max_body_size`](CacheLayer::max_body_size)): larger bodies are streamed to the client and
+//! not stored. A streamed body is stored when it ends. [`unless`](CacheLayer::unless) skips the
+//! cache for some requests; [`response_filter`](CacheLayer::response_filter) chooses the
+//! statuses that may be stored.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use axum::{Router, body::Body, routing::get};
+//! use cachette_core::{Cache, Config};
+//! use cachette_http::CacheLayer;
+//! use cachette_simple::SimpleCache;
+//! use http::StatusCode;
+//! use tower::ServiceExt;
+//! # async fn x_cache(app: &Router, path: &str) -> String {
+//! #     let response = app.clone().oneshot(http::Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+//! #     response.headers().get("x-cache").map_or("", |v| v.to_str().unwrap()).to_owned()
+//! # }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let cache = Cache::new(Arc::new(SimpleCache::new(&Config::default())?), Config::default());
+//! let layer = CacheLayer::new(cache)
+//!     .unless(|request| request.uri.query().is_some_and(|q| q.contains("preview")))
+//!     .response_filter(|response| response.status == StatusCode::OK || response.status == StatusCode::NOT_FOUND);
+//! let app = Router::new()
+//!     .route("/page", get(|| async { "page" }))
+//!     .fallback(|| async { (StatusCode::NOT_FOUND, "no such page") })
+//!     .layer(layer);
+//!
+//! assert_eq!(x_cache(&app, "/page?preview=1").await, ""); // skipped
+//! x_cache(&app, "/gone").await;
+//! assert_eq!(x_cache(&app, "/gone").await, "HIT"); // 404s are stored too, here
+//! # Ok(()) }
+//! ```
+//!
+//! # Failures and counters
+//!
+//! A cache backend that fails never fails a request: the error is logged with `tracing`, counted,
+//! and the request is served by the inner service. [`CacheLayer::stats`] reads the counters of a
+//! layer and every clone of it ([`HttpCacheStats`]: hits, stale hits, misses, bypassed requests,
+//! stored responses, `304`s, background refreshes and their failures, backend errors), as in the
+//! [first example](#a-cached-route).
+//!
+//! # Decisions
+//!
+//! Where the design left a choice, the layer does what a user of Flask-Caching or of an HTTP cache
+//! would expect:
+//!
+//! * **Freshness, not timeout.** Flask-Caching calls the fresh period a timeout; here a timeout is
+//!   a deadline (tower's `Timeout`, `CacheError::Timeout`), so the setting is [`Freshness`].
+//! * **`HEAD`** is answered from the `GET` entry; a `HEAD` miss renders (and stores) the `GET`.
+//! * **Renders are unconditional.** `If-None-Match`, `If-Modified-Since`, `If-Match`,
+//!   `If-Unmodified-Since`, `If-Range` and `Range` are removed from the request the handler
+//!   renders an entry from, since the entry serves every client; the layer answers conditions.
+//! * **Validators.** The handler's `ETag` and `Last-Modified` win; otherwise the ETag is the first
+//!   128 bits of the body's BLAKE3 hash and `Last-Modified` the time of the render. A streamed
+//!   miss is sent before its hash is known, so only the stored entry has the computed ETag.
+//! * **Backend expiry** is the fresh period plus the stale margin, as a duration from the write
+//!   (the backend's clock), whatever the layer's clock says; the entry keeps its own deadlines by
+//!   the layer's clock.
+//! * **Hard reloads** are off by default, so that clients cannot empty a shared cache at will.
+//! * **A background refresh** holds a lock in the shared cache (an atomic `add`, kept at most a
+//!   minute in case its process dies) so that one process per key renders it.
 #![warn(missing_docs)]
+
+// The modules, and what each uses (its items, or the methods it adds to `Call`); every module
+// uses only modules below it, so there is no cycle. `Call` is defined in `call`; each request
+// path adds its methods in its own module.
+//
+//   layer ────────────────> service shared stats freshness clock policy
+//   refresh::scheduler ───> service (Revalidate)
+//   service ──────────────> hit miss refresh::background call future body entry shared stats policy
+//   refresh::background ──> store call body shared stats
+//   miss ─────────────────> hit store call flight body stats
+//   store ────────────────> call entry shared policy stats
+//   hit ──────────────────> call entry conditional body stats
+//   call ─────────────────> shared freshness body stats
+//   shared ───────────────> flight key policy clock freshness stats
+//   future ───────────────> body
+//   flight ───────────────> entry
+//   entry ────────────────> conditional
+//   body key policy conditional clock freshness stats: none
 
 mod body;
 mod call;
