@@ -1,17 +1,17 @@
 //! What the HTTP tests share: an axum app on 127.0.0.1 with a real client, a clock the test moves,
-//! handler call counters, and caches on each backend.
-
-#![allow(dead_code)]
+//! handlers that count their calls, and caches on each backend.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
+use axum::response::IntoResponse;
+use axum::routing::{MethodRouter, get};
 use bytes::Bytes;
 use cachette_conformance::harness::{memcached, redis};
 use cachette_core::{BaseCache, Cache, Config, Ttl};
-use cachette_http::Clock;
+use cachette_http::{CacheLayer, Clock};
 
 /// A running app and a client for it.
 pub struct Server {
@@ -116,6 +116,42 @@ impl Calls {
     pub fn get(&self) -> usize {
         self.0.load(Ordering::SeqCst)
     }
+}
+
+/// A route that counts its calls and answers `body`.
+pub fn counted(calls: &Calls, body: &'static str) -> MethodRouter {
+    counted_with(calls, move |_| body)
+}
+
+/// A route that counts its calls and answers `respond(the call's number)`.
+pub fn counted_with<R>(calls: &Calls, respond: impl Fn(usize) -> R + Clone + Send + Sync + 'static) -> MethodRouter
+where
+    R: IntoResponse + Send + 'static,
+{
+    counted_async(calls, move |n| std::future::ready(respond(n)))
+}
+
+/// A route that counts its calls and answers what `respond(the call's number)` resolves to.
+pub fn counted_async<F>(calls: &Calls, respond: impl Fn(usize) -> F + Clone + Send + Sync + 'static) -> MethodRouter
+where
+    F: Future<Output: IntoResponse> + Send + 'static,
+{
+    let calls = calls.clone();
+    get(move || respond(calls.hit()))
+}
+
+/// Gets a route that answers `respond(the call's number)` twice through a layer over `cache` with
+/// the default options; how many times its handler ran (2: the response was not stored).
+pub async fn renders_of_two_gets<R>(cache: Cache, respond: impl Fn(usize) -> R + Clone + Send + Sync + 'static) -> usize
+where
+    R: IntoResponse + Send + 'static,
+{
+    let calls = Calls::default();
+    let app = Router::new().route("/twice", counted_with(&calls, respond)).layer(CacheLayer::new(cache));
+    let server = Server::start(app).await;
+    server.get("/twice").await;
+    server.get("/twice").await;
+    calls.get()
 }
 
 /// Waits until `done` holds; fails the test if it does not within 20 s (a hang, not a speed check).

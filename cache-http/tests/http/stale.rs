@@ -1,0 +1,108 @@
+//! Stale-while-revalidate and the `Refresher`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::get;
+use cachette_core::Cache;
+use cachette_http::{CacheLayer, Refresher};
+use http::StatusCode;
+use tokio::sync::Semaphore;
+
+use crate::support::{Calls, FakeClock, Server, counted, counted_with, wait_until};
+
+async fn a_stale_entry_is_served_at_once_while_one_refresh_runs(cache: Cache) {
+    let clock = FakeClock::new();
+    let calls = Calls::default();
+    // Renders after the first wait at the gate, so the test knows a refresh is still running.
+    let gate = Arc::new(Semaphore::new(0));
+    let (c, g) = (calls.clone(), gate.clone());
+    let layer = CacheLayer::new(cache)
+        .fresh_for(Duration::from_secs(10))
+        .stale_while_revalidate(Duration::from_secs(60))
+        .clock(clock.clock());
+    let app = Router::new()
+        .route(
+            "/slow",
+            get(move || {
+                let (c, g) = (c.clone(), g.clone());
+                async move {
+                    let n = c.hit();
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    if n > 1 {
+                        g.acquire().await.unwrap().forget();
+                    }
+                    format!("render {n}")
+                }
+            }),
+        )
+        .layer(layer.clone());
+    let server = Server::start(app).await;
+    assert_eq!(server.get("/slow").await.x_cache(), "MISS");
+
+    clock.advance(Duration::from_secs(11)); // past the fresh period, within the margin
+    let started = Instant::now();
+    let replies = futures::future::join_all((0..50).map(|_| server.get("/slow"))).await;
+    let slowest = started.elapsed();
+    for r in &replies {
+        assert_eq!((r.status, r.x_cache(), r.text()), (200, "STALE", "render 1"));
+    }
+    // All 50 answered while the refresh's render was held at the gate: none waited for it.
+    assert_eq!(layer.stats().stored, 1, "the refresh has not stored yet");
+    wait_until("the background refresh starts", || calls.get() == 2).await;
+    assert_eq!(layer.stats().refreshes, 1, "one refresh for 50 stale requests");
+    gate.add_permits(1);
+    wait_until("the refresh is stored", || layer.stats().stored == 2).await;
+    let fresh = server.get("/slow").await;
+    assert_eq!((fresh.x_cache(), fresh.text()), ("HIT", "render 2"));
+    assert_eq!(calls.get(), 2, "the handler ran exactly once more");
+    eprintln!("50 concurrent stale requests answered in {slowest:?} (the handler takes 300 ms)");
+
+    clock.advance(Duration::from_secs(71)); // past fresh + margin of the refreshed entry
+    gate.add_permits(1);
+    let late = server.get("/slow").await;
+    assert_eq!((late.x_cache(), late.text()), ("MISS", "render 3"));
+}
+
+async fn a_failed_refresh_keeps_the_stale_entry(cache: Cache) {
+    let clock = FakeClock::new();
+    let calls = Calls::default();
+    let layer = CacheLayer::new(cache)
+        .fresh_for(Duration::from_secs(10))
+        .stale_while_revalidate(Duration::from_secs(60))
+        .clock(clock.clock());
+    let flaky = counted_with(&calls, |n| match n {
+        1 => (StatusCode::OK, "good"),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "broken"),
+    });
+    let app = Router::new().route("/flaky", flaky).layer(layer.clone());
+    let server = Server::start(app).await;
+    server.get("/flaky").await;
+    clock.advance(Duration::from_secs(11));
+    assert_eq!(server.get("/flaky").await.text(), "good");
+    wait_until("the refresh fails", || layer.stats().refresh_failures == 1).await;
+    let again = server.get("/flaky").await;
+    assert_eq!((again.status, again.x_cache(), again.text()), (200, "STALE", "good"));
+}
+
+async fn the_refresher_renders_on_schedule_and_stops(cache: Cache) {
+    let calls = Calls::default();
+    let layer = CacheLayer::new(cache).fresh_for(Duration::from_secs(3600));
+    let app = Router::new().route("/report", counted(&calls, "report")).layer(layer.clone());
+    let refresher = Refresher::new().route("/report", Duration::from_millis(50)).spawn(app.clone());
+    // Stored, not just rendered: a shutdown cancels a render that has not stored yet.
+    wait_until("three scheduled renders stored", || layer.stats().stored >= 3).await;
+    refresher.shutdown().await;
+    let after = calls.get();
+    let server = Server::start(app).await;
+    assert_eq!(server.get("/report").await.x_cache(), "HIT", "the refresher stored the route");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(calls.get(), after, "no render after shutdown");
+}
+
+on_every_backend!(
+    a_stale_entry_is_served_at_once_while_one_refresh_runs,
+    a_failed_refresh_keeps_the_stale_entry,
+    the_refresher_renders_on_schedule_and_stops,
+);
