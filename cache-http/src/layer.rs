@@ -151,9 +151,10 @@ impl CacheLayer {
         self
     }
 
-    /// Whether a client's `Cache-Control: no-cache` or `Pragma: no-cache` (a browser's hard
-    /// refresh) re-renders the entry. Off by default, so that clients cannot bust a shared cache
-    /// at will; turn it on for routes where a user's refresh should show the latest data.
+    /// Whether a client's `Cache-Control: no-cache` (or `max-age=0`) or `Pragma: no-cache` — a
+    /// browser's hard reload — re-renders the entry. Off by default, so that clients cannot bust a
+    /// shared cache at will; turn it on for routes where a user's reload should show the latest
+    /// data.
     pub fn allow_client_refresh(mut self, allow: bool) -> Self {
         self.settings().client_reload = allow;
         self
