@@ -337,18 +337,8 @@ mod tests {
         assert!(!entry.matches_vary(&request));
         request.remove("accept-language");
         assert!(!entry.matches_vary(&request));
-        assert!(
-            vary_values(
-                &"*".parse::<HeaderValue>()
-                    .map(|v| {
-                        let mut m = HeaderMap::new();
-                        m.insert(header::VARY, v);
-                        m
-                    })
-                    .unwrap(),
-                &request
-            )
-            .is_none()
-        );
+        let mut star = HeaderMap::new();
+        star.insert(header::VARY, HeaderValue::from_static("*"));
+        assert!(vary_values(&star, &request).is_none());
     }
 }
