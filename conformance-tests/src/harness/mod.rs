@@ -1,11 +1,26 @@
 //! Real servers for the tests: started as local processes on free loopback ports, stopped when the
-//! test process ends.
+//! test process ends (Unix only; cargo feature `harness`, on by default).
 //!
 //! A missing server binary is a test failure whose message names the package to install — never a
-//! silent skip. [`process`] holds the pieces every server type uses.
+//! silent skip.
+//!
+//! * [`redis`]: a standalone server, a Sentinel topology and a Cluster;
+//! * [`memcached`]: plain, SASL and ASCII-auth servers;
+//! * [`Server`]: the lifecycle both share (start on a free port, kill, restart on the same port);
+//! * [`process`]: the pieces under it (a process killed with its test, free ports, binaries).
 
+mod keep;
 pub mod memcached;
 pub mod process;
 pub mod redis;
+mod server;
 
 pub use process::{ServerProcess, free_port, require_binary, wait_for_tcp};
+pub use server::{Server, ServerKind};
+
+/// The comma-separated list in the environment variable `name`, if it is set (empty items
+/// dropped): servers a user runs, named instead of started.
+fn env_list(name: &str) -> Option<Vec<String>> {
+    let value = std::env::var(name).ok()?;
+    Some(value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+}

@@ -1,9 +1,8 @@
-//! Server processes for tests: spawn, wait until ready, kill.
+//! Server processes for tests: spawn, wait until ready, kill; and the binaries and ports they need.
 
 use std::collections::HashSet;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -68,8 +67,8 @@ pub fn wait_for_tcp(addr: SocketAddr, timeout: Duration) -> Result<(), String> {
     }
 }
 
-/// A server process that is killed when this value is dropped — and, through `PR_SET_PDEATHSIG`,
-/// when the test process dies, however it dies (panic, timeout kill, ^C).
+/// A server process that is killed when this value is dropped — and, on Linux, through
+/// `PR_SET_PDEATHSIG`, when the test process dies, however it dies (panic, timeout kill, ^C).
 #[derive(Debug)]
 pub struct ServerProcess {
     name: String,
@@ -107,9 +106,7 @@ impl ServerProcess {
 
     /// The last `lines` lines of the process's log, for failure messages.
     pub fn log_tail(&self, lines: usize) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let all: Vec<&str> = text.lines().collect();
-        all[all.len().saturating_sub(lines)..].join("\n")
+        log_tail(&self.log, lines)
     }
 
     /// The name given at spawn.
@@ -124,22 +121,20 @@ impl Drop for ServerProcess {
     }
 }
 
+/// The last `lines` lines of the log file at `path` (empty if there is none yet).
+pub(crate) fn log_tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
 /// Spawns from one long-lived thread. `PR_SET_PDEATHSIG` fires when the *thread* that forked the
 /// child exits; test threads are short-lived while a shared server must live as long as the test
 /// process, so every spawn goes through this thread, which lives until the process exits.
 fn spawn_outliving_test_threads(mut command: Command) -> io::Result<Child> {
     type Job = (Command, mpsc::Sender<io::Result<Child>>);
     static SPAWNER: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
-    // SAFETY: the closure runs in the child between fork and exec and only calls prctl, which is
-    // async-signal-safe.
-    unsafe {
-        command.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    die_with_parent(&mut command);
     let spawner = SPAWNER.get_or_init(|| {
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
@@ -160,6 +155,27 @@ fn spawn_outliving_test_threads(mut command: Command) -> io::Result<Child> {
         .map_err(|_| io::Error::other("the server spawner thread is gone"))?;
     reply_rx.recv().map_err(|_| io::Error::other("the server spawner thread did not answer"))?
 }
+
+/// Has the child killed when the test process dies (Linux's `PR_SET_PDEATHSIG`).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn die_with_parent(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the child between fork and exec and only calls prctl, which is
+    // async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Other Unix systems have no `PR_SET_PDEATHSIG`: a server outlives a test process killed by a
+/// signal there (drop and a normal exit still stop it, see `lifecycle::KeepForProcess`).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn die_with_parent(_command: &mut Command) {}
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,157 @@
+//! [`MemcachedOptions`]: how to start a memcached, and what the shared lifecycle needs to know of
+//! one (its command line, its binaries, how to ask it for its process id).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use super::sasl::write_sasl_db;
+use crate::harness::process::require_binary;
+use crate::harness::server::sealed::{Launch, Probe};
+
+/// How to start a memcached.
+#[derive(Debug, Clone)]
+pub struct MemcachedOptions {
+    sasl: Option<(String, String)>,
+    ascii_auth: Option<(String, String)>,
+    item_size: Option<String>,
+    memory_mb: u32,
+    extra_args: Vec<String>,
+}
+
+impl Default for MemcachedOptions {
+    fn default() -> Self {
+        MemcachedOptions { sasl: None, ascii_auth: None, item_size: None, memory_mb: 64, extra_args: Vec::new() }
+    }
+}
+
+impl MemcachedOptions {
+    /// A plain server: no authentication, 64 MB of memory, the default 1 MB item size.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Requires SASL (`-S`, binary protocol only) with one PLAIN user in a sasldb made by
+    /// `saslpasswd2` in the server's temporary directory.
+    pub fn sasl(mut self, username: &str, password: &str) -> Self {
+        self.sasl = Some((username.to_owned(), password.to_owned()));
+        self
+    }
+
+    /// Requires ASCII-protocol authentication (`-Y`, memcached >= 1.5.15, experimental) with one
+    /// `user:password` line. Such a server refuses the binary protocol.
+    pub fn ascii_auth(mut self, username: &str, password: &str) -> Self {
+        self.ascii_auth = Some((username.to_owned(), password.to_owned()));
+        self
+    }
+
+    /// The largest item the server stores (`-I`, e.g. `"2m"`; memcached's default is 1m).
+    pub fn item_size(mut self, size: &str) -> Self {
+        self.item_size = Some(size.to_owned());
+        self
+    }
+
+    /// Memory for items in megabytes (`-m`, default 64 here).
+    pub fn memory_mb(mut self, megabytes: u32) -> Self {
+        self.memory_mb = megabytes;
+        self
+    }
+
+    /// Any other memcached argument.
+    pub fn arg(mut self, arg: &str) -> Self {
+        self.extra_args.push(arg.to_owned());
+        self
+    }
+}
+
+impl MemcachedOptions {
+    /// The SASL user and password the server requires, if any.
+    pub(super) fn sasl_credentials(&self) -> Option<&(String, String)> {
+        self.sasl.as_ref()
+    }
+}
+
+impl Launch for MemcachedOptions {
+    const NAME: &'static str = "memcached";
+
+    fn require_binaries(&self) {
+        require_binary("memcached", "memcached");
+    }
+
+    fn prepare(&self, dir: &Path) {
+        if let Some((user, password)) = &self.sasl {
+            write_sasl_db(dir, user, password);
+        }
+        if let Some((user, password)) = &self.ascii_auth {
+            std::fs::write(dir.join("authfile"), format!("{user}:{password}\n"))
+                .unwrap_or_else(|e| panic!("cannot write the memcached auth file: {e}"));
+        }
+    }
+
+    fn command(&self, port: u16, dir: &Path) -> Command {
+        let mut command = Command::new("memcached");
+        command.args(["-l", "127.0.0.1", "-p", &port.to_string(), "-U", "0"]);
+        command.args(["-m", &self.memory_mb.to_string()]);
+        if let Some(size) = &self.item_size {
+            command.args(["-I", size]);
+        }
+        if self.sasl.is_some() {
+            command.arg("-S").env("SASL_CONF_PATH", dir.join("sasl"));
+        }
+        if self.ascii_auth.is_some() {
+            command.arg("-Y").arg(dir.join("authfile"));
+        }
+        // memcached refuses to run as root unless told which user to run as.
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        if unsafe { libc::geteuid() } == 0 {
+            command.args(["-u", "root"]);
+        }
+        command.args(&self.extra_args);
+        command
+    }
+
+    /// `stats` names the pid (after the auth token for an ASCII-auth server). A SASL server tells
+    /// nothing before authentication, so a binary `version` answered at all must do.
+    fn probe(&self, port: u16, _dir: &Path) -> Probe {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else { return Probe::Silent };
+        if stream.set_read_timeout(Some(Duration::from_millis(500))).is_err() {
+            return Probe::Silent;
+        }
+        if self.sasl.is_some() {
+            return binary_version_answered(stream);
+        }
+        let mut request = String::new();
+        if let Some((user, password)) = &self.ascii_auth {
+            let token = format!("{user} {password}");
+            request.push_str(&format!("set auth 0 0 {}\r\n{token}\r\n", token.len()));
+        }
+        request.push_str("stats\r\n");
+        if stream.write_all(request.as_bytes()).is_err() {
+            return Probe::Silent;
+        }
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if let Some(pid) = line.strip_prefix("STAT pid ") {
+                return pid.trim().parse().map_or(Probe::Silent, Probe::Pid);
+            }
+            if line.starts_with("END") {
+                break;
+            }
+        }
+        Probe::Silent
+    }
+}
+
+/// Whether a binary-protocol `version` request gets a binary-protocol response (magic 0x81).
+fn binary_version_answered(mut stream: TcpStream) -> Probe {
+    let mut request = [0u8; 24];
+    request[0] = 0x80; // request magic
+    request[1] = 0x0b; // version
+    let mut header = [0u8; 24];
+    match stream.write_all(&request).and_then(|()| stream.read_exact(&mut header)) {
+        Ok(()) if header[0] == 0x81 => Probe::Answers,
+        _ => Probe::Silent,
+    }
+}
