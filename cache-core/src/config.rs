@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::suggest::did_you_mean;
-use crate::{CacheError, Result, Ttl};
+use crate::{CacheError, Expiry, Result};
 
 /// A built-in backend: its type name, the old lowercase names that still select it, and the
 /// cargo feature of the `cachette` crate that compiles it in.
@@ -265,7 +265,7 @@ fn parse_bool(text: &str) -> Option<bool> {
 ///
 /// ```
 /// use std::time::Duration;
-/// use cachette_core::{Config, Ttl};
+/// use cachette_core::{Config, Expiry};
 ///
 /// let config = Config::from_map([
 ///     ("CACHE_TYPE", "RedisCache"),
@@ -274,7 +274,7 @@ fn parse_bool(text: &str) -> Option<bool> {
 ///     ("CACHE_KEY_PREFIX", "myapp:"),
 /// ])?;
 /// assert_eq!(config.cache_type, "RedisCache");
-/// assert_eq!(config.default_timeout, Ttl::After(Duration::from_secs(600)));
+/// assert_eq!(config.default_timeout, Expiry::After(Duration::from_secs(600)));
 ///
 /// let err = Config::from_map([("CACHE_DEFAULT_TIMOUT", "600")]).unwrap_err();
 /// assert!(err.to_string().contains("did you mean CACHE_DEFAULT_TIMEOUT"));
@@ -293,8 +293,9 @@ fn parse_bool(text: &str) -> Option<bool> {
 pub struct Config {
     /// `CACHE_TYPE`: the backend's registered name (old lowercase names already mapped).
     pub cache_type: String,
-    /// `CACHE_DEFAULT_TIMEOUT`: what [`Ttl::Default`] means; never [`Ttl::Default`] itself.
-    pub default_timeout: Ttl,
+    /// `CACHE_DEFAULT_TIMEOUT`: what [`Ttl::Default`](crate::Ttl::Default) means (a resolved [`Expiry`], so it cannot
+    /// be `Ttl::Default` itself).
+    pub default_timeout: Expiry,
     /// `CACHE_KEY_PREFIX`.
     pub key_prefix: String,
     /// `CACHE_THRESHOLD`: most entries kept (0: no bound).
@@ -343,7 +344,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             cache_type: "SimpleCache".to_owned(),
-            default_timeout: Ttl::After(crate::ttl::DEFAULT_TIMEOUT),
+            default_timeout: Expiry::After(crate::ttl::DEFAULT_TIMEOUT),
             key_prefix: String::new(),
             threshold: 500,
             dir: None,
@@ -621,7 +622,7 @@ fn boolean(value: &ConfigValue) -> std::result::Result<bool, String> {
     }
 }
 
-fn timeout(value: &ConfigValue) -> std::result::Result<Ttl, String> {
+fn timeout(value: &ConfigValue) -> std::result::Result<Expiry, String> {
     let expected = "expected seconds (0 = never expire) or a duration such as 90s, 5m, 1h";
     let duration = match value {
         ConfigValue::Int(i) if *i >= 0 => Duration::from_secs(*i as u64),
@@ -629,7 +630,7 @@ fn timeout(value: &ConfigValue) -> std::result::Result<Ttl, String> {
         ConfigValue::Str(s) => parse_duration(s).ok_or_else(|| expected.to_owned())?,
         _ => return Err(expected.to_owned()),
     };
-    Ok(if duration.is_zero() { Ttl::Never } else { Ttl::After(duration) })
+    Ok(if duration.is_zero() { Expiry::Never } else { Expiry::After(duration) })
 }
 
 fn list(value: &ConfigValue) -> std::result::Result<Vec<String>, String> {
@@ -680,7 +681,7 @@ mod tests {
     fn defaults_match_flask_caching() {
         let c = Config::default();
         assert_eq!(c.cache_type, "SimpleCache");
-        assert_eq!(c.default_timeout, Ttl::After(Duration::from_secs(300)));
+        assert_eq!(c.default_timeout, Expiry::After(Duration::from_secs(300)));
         assert_eq!(c.threshold, 500);
         assert!(!c.ignore_errors);
     }
@@ -714,7 +715,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.cache_type, "RedisSentinelCache");
-        assert_eq!(c.default_timeout, Ttl::Never);
+        assert_eq!(c.default_timeout, Expiry::Never);
         assert_eq!(c.threshold, 42);
         assert!(c.ignore_errors);
         assert_eq!(c.redis_sentinels, vec!["127.0.0.1:26379", "127.0.0.1:26380"]);
@@ -729,7 +730,7 @@ mod tests {
     #[test]
     fn durations() {
         let c = Config::from_map([("CACHE_DEFAULT_TIMEOUT", "5m")]).unwrap();
-        assert_eq!(c.default_timeout, Ttl::After(Duration::from_secs(300)));
+        assert_eq!(c.default_timeout, Expiry::After(Duration::from_secs(300)));
         assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
         assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
         assert_eq!(parse_duration("2d"), Some(Duration::from_secs(172800)));
@@ -801,7 +802,7 @@ mod tests {
     #[test]
     fn an_unknown_variable_in_the_environment_is_a_warning_but_an_error_in_a_map() {
         let (config, logged) = crate::test_log::capture(|| env(&[("CACHE_DEFAULT_TIMOUT", "60")]));
-        assert_eq!(config.unwrap().default_timeout, Ttl::After(crate::DEFAULT_TIMEOUT));
+        assert_eq!(config.unwrap().default_timeout, Expiry::After(crate::DEFAULT_TIMEOUT));
         assert!(logged.contains("WARN") && logged.contains("CACHE_DEFAULT_TIMOUT"), "{logged}");
         assert!(logged.contains("did you mean CACHE_DEFAULT_TIMEOUT?"), "{logged}");
         assert!(Config::from_map([("CACHE_DEFAULT_TIMOUT", "60")]).is_err());
@@ -833,7 +834,7 @@ mod tests {
     #[test]
     fn durations_may_be_compound() {
         let c = Config::from_map([("CACHE_DEFAULT_TIMEOUT", "1h30m")]).unwrap();
-        assert_eq!(c.default_timeout, Ttl::After(Duration::from_secs(5400)));
+        assert_eq!(c.default_timeout, Expiry::After(Duration::from_secs(5400)));
         assert_eq!(parse_duration("1h 30m 15s"), Some(Duration::from_secs(5415)));
         assert_eq!(parse_duration("1w"), Some(Duration::from_secs(7 * 86400)));
         assert_eq!(parse_duration("1 month"), None, "months have no fixed length");
@@ -853,7 +854,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.redis_cluster.len(), 2);
-        assert_eq!(c.default_timeout, Ttl::After(Duration::from_secs(60)));
+        assert_eq!(c.default_timeout, Expiry::After(Duration::from_secs(60)));
         assert!(c.ignore_errors);
         assert_eq!(c.options.get_duration("response_timeout").unwrap(), Some(Duration::from_secs(2)));
         let c: Config = serde_json::from_str(r#"{"cache_type": "simple", "CACHE_THRESHOLD": 7}"#).unwrap();

@@ -5,7 +5,6 @@
 //!
 //! Applications depend on the `cachette` crate, which re-exports this one and registers the
 //! backends enabled by its cargo features. Authors of a backend depend on this crate alone.
-#![warn(missing_docs)]
 
 #[cfg(feature = "axum")]
 mod axum;

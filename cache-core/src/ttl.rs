@@ -21,7 +21,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 /// use std::time::{Duration, Instant, SystemTime};
 /// use cachette_core::{Expiry, Ttl};
 ///
-/// let default = Ttl::After(Duration::from_secs(60));
+/// let default = Expiry::After(Duration::from_secs(60)); // CACHE_DEFAULT_TIMEOUT=60
 /// assert_eq!(Ttl::Default.resolve(default), Expiry::After(Duration::from_secs(60)));
 /// assert_eq!(Ttl::Never.resolve(default), Expiry::Never);
 /// // Flask-Caching's convention: a timeout of 0 seconds means "never expires".
@@ -48,14 +48,11 @@ impl Ttl {
         if secs == 0 { Ttl::Never } else { Ttl::After(Duration::from_secs(secs)) }
     }
 
-    /// Resolves [`Ttl::Default`] against the cache's default (itself resolved against
-    /// [`DEFAULT_TIMEOUT`] if it is `Default` too).
-    pub fn resolve(self, default: Ttl) -> Expiry {
+    /// Resolves [`Ttl::Default`] against the cache's default timeout (`CACHE_DEFAULT_TIMEOUT`,
+    /// [`crate::Config::default_timeout`]).
+    pub fn resolve(self, default: Expiry) -> Expiry {
         match self {
-            Ttl::Default => match default {
-                Ttl::Default => Expiry::After(DEFAULT_TIMEOUT),
-                other => other.resolve(Ttl::Default),
-            },
+            Ttl::Default => default,
             Ttl::Never => Expiry::Never,
             Ttl::After(d) => Expiry::After(d),
             Ttl::At(t) => Expiry::At(t),
@@ -150,9 +147,9 @@ mod tests {
 
     #[test]
     fn default_resolves_through_config_default() {
-        assert_eq!(Ttl::Default.resolve(Ttl::Default), Expiry::After(DEFAULT_TIMEOUT));
-        assert_eq!(Ttl::Default.resolve(Ttl::Never), Expiry::Never);
-        assert_eq!(Ttl::After(Duration::from_secs(5)).resolve(Ttl::Never), Expiry::After(Duration::from_secs(5)));
+        assert_eq!(Ttl::Default.resolve(Expiry::After(DEFAULT_TIMEOUT)), Expiry::After(DEFAULT_TIMEOUT));
+        assert_eq!(Ttl::Default.resolve(Expiry::Never), Expiry::Never);
+        assert_eq!(Ttl::After(Duration::from_secs(5)).resolve(Expiry::Never), Expiry::After(Duration::from_secs(5)));
     }
 
     #[test]

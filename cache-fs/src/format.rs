@@ -50,7 +50,7 @@ impl Header {
 }
 
 /// The header for a value of `value_len` bytes expiring at `expires_at_ms`.
-pub fn encode_header(expires_at_ms: Option<u64>, value_len: usize) -> [u8; HEADER_LEN] {
+pub(crate) fn encode_header(expires_at_ms: Option<u64>, value_len: usize) -> [u8; HEADER_LEN] {
     let mut h = [0u8; HEADER_LEN];
     h[..4].copy_from_slice(MAGIC);
     h[4] = VERSION;
@@ -71,7 +71,7 @@ pub fn decode(bytes: &[u8]) -> Result<Header, NotAnEntry> {
 
 /// Decodes just the header (the first bytes of a file), without checking the value's length
 /// against the file: for pruning, which reads only headers.
-pub fn decode_header(bytes: &[u8]) -> Result<Header, NotAnEntry> {
+pub(crate) fn decode_header(bytes: &[u8]) -> Result<Header, NotAnEntry> {
     if bytes.len() < HEADER_LEN {
         return Err(NotAnEntry::Truncated);
     }

@@ -50,7 +50,6 @@
 //! # Ok::<(), cachette_core::CacheError>(())
 //! # }).unwrap();
 //! ```
-#![warn(missing_docs)]
 
 mod format;
 mod store;
@@ -58,7 +57,7 @@ mod store;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use cachette_core::{BaseCache, Bytes, CacheError, Config, Registry, Result, Ttl, async_trait};
+use cachette_core::{BaseCache, Bytes, CacheError, Config, Expiry, Registry, Result, Ttl, async_trait};
 
 pub use format::{HEADER_LEN, Header, NotAnEntry, decode as decode_entry};
 
@@ -73,7 +72,7 @@ pub const OPTIONS: &[&str] = &["fsync", "mode"];
 pub struct FileSystemCache {
     store: Arc<store::Store>,
     prefix: Arc<str>,
-    default_ttl: Ttl,
+    default_ttl: Expiry,
 }
 
 impl std::fmt::Debug for FileSystemCache {

@@ -30,7 +30,7 @@ const PRUNE_TARGET_PERCENT: u64 = 90;
 
 /// Settings of a store.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// The cache's own directory (a subdirectory of CACHE_DIR).
     pub dir: PathBuf,
     /// Most entries (0: unbounded).
@@ -42,7 +42,7 @@ pub struct Settings {
 }
 
 /// One cache directory.
-pub struct Store {
+pub(crate) struct Store {
     settings: Settings,
     /// The state file. The mutex orders this process's threads (a `flock` taken twice through one
     /// open file does not exclude); the `flock` orders processes.
@@ -90,7 +90,7 @@ enum Found {
     Stale,
 }
 
-pub fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
@@ -100,7 +100,7 @@ fn io_error(path: &Path, source: io::Error) -> CacheError {
 
 impl Store {
     /// Opens (creating with mode 0700 if missing) the directory and its state file.
-    pub fn open(settings: Settings) -> Result<Store> {
+    pub(crate) fn open(settings: Settings) -> Result<Store> {
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -118,12 +118,12 @@ impl Store {
     }
 
     /// The directory of this store.
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.settings.dir
     }
 
     /// The file of an entry: the hash of the prefixed key, so any key is a valid file name.
-    pub fn entry_path(&self, prefixed_key: &str) -> PathBuf {
+    pub(crate) fn entry_path(&self, prefixed_key: &str) -> PathBuf {
         let hash = blake3::hash(prefixed_key.as_bytes());
         let hex = hash.to_hex();
         self.settings.dir.join(format!("{}{ENTRY_SUFFIX}", &hex[..32]))
@@ -152,7 +152,7 @@ impl Store {
     }
 
     /// The value under a key; an expired or invalid file is a miss and is removed.
-    pub fn get(&self, prefixed_key: &str) -> Result<Option<Bytes>> {
+    pub(crate) fn get(&self, prefixed_key: &str) -> Result<Option<Bytes>> {
         let path = self.entry_path(prefixed_key);
         match self.read(&path)? {
             Found::Live(_, bytes) => Ok(Some(Bytes::from(bytes).slice(HEADER_LEN..))),
@@ -219,7 +219,7 @@ impl Store {
     }
 
     /// Stores a value (`expiry` not over).
-    pub fn set(&self, prefixed_key: &str, value: &[u8], expiry: Expiry) -> Result<()> {
+    pub(crate) fn set(&self, prefixed_key: &str, value: &[u8], expiry: Expiry) -> Result<()> {
         let path = self.entry_path(prefixed_key);
         let Some(expires) = deadline_ms(expiry) else {
             self.delete(prefixed_key)?;
@@ -232,7 +232,7 @@ impl Store {
     }
 
     /// Stores several values, taking the lock once.
-    pub fn set_many(&self, items: &[(String, Bytes)], expiry: Expiry) -> Result<()> {
+    pub(crate) fn set_many(&self, items: &[(String, Bytes)], expiry: Expiry) -> Result<()> {
         let Some(expires) = deadline_ms(expiry) else {
             let keys: Vec<&str> = items.iter().map(|(k, _)| k.as_str()).collect();
             self.delete_many(&keys)?;
@@ -250,7 +250,7 @@ impl Store {
     }
 
     /// Stores a value only if no live value is there.
-    pub fn add(&self, prefixed_key: &str, value: &[u8], expiry: Expiry) -> Result<bool> {
+    pub(crate) fn add(&self, prefixed_key: &str, value: &[u8], expiry: Expiry) -> Result<bool> {
         let path = self.entry_path(prefixed_key);
         let locked = self.lock()?;
         if let Found::Live(..) = self.read(&path)? {
@@ -270,7 +270,7 @@ impl Store {
     }
 
     /// Removes a key; whether a live value was removed.
-    pub fn delete(&self, prefixed_key: &str) -> Result<bool> {
+    pub(crate) fn delete(&self, prefixed_key: &str) -> Result<bool> {
         let path = self.entry_path(prefixed_key);
         let locked = self.lock()?;
         let live = matches!(self.read(&path)?, Found::Live(..));
@@ -279,7 +279,7 @@ impl Store {
     }
 
     /// Removes keys, taking the lock once; how many live values were removed.
-    pub fn delete_many(&self, prefixed_keys: &[&str]) -> Result<u64> {
+    pub(crate) fn delete_many(&self, prefixed_keys: &[&str]) -> Result<u64> {
         let locked = self.lock()?;
         let mut removed = 0;
         for key in prefixed_keys {
@@ -292,7 +292,7 @@ impl Store {
     }
 
     /// Adds to a decimal counter, creating it at 0 with no expiry; a live key keeps its expiry.
-    pub fn inc(&self, prefixed_key: &str, user_key: &str, delta: i64) -> Result<i64> {
+    pub(crate) fn inc(&self, prefixed_key: &str, user_key: &str, delta: i64) -> Result<i64> {
         let path = self.entry_path(prefixed_key);
         let locked = self.lock()?;
         let (current, expires) = match self.read(&path)? {
@@ -307,7 +307,7 @@ impl Store {
 
     /// Gives a live value a new expiry (rewriting the file, so readers never see a half-changed
     /// header); an expiry already over removes it.
-    pub fn touch(&self, prefixed_key: &str, expiry: Expiry) -> Result<bool> {
+    pub(crate) fn touch(&self, prefixed_key: &str, expiry: Expiry) -> Result<bool> {
         let path = self.entry_path(prefixed_key);
         let locked = self.lock()?;
         let Found::Live(_, bytes) = self.read(&path)? else { return Ok(false) };
@@ -325,7 +325,7 @@ impl Store {
 
     /// Removes every entry file of this directory (and temporary files left by dead writers);
     /// any other file stays.
-    pub fn clear(&self) -> Result<()> {
+    pub(crate) fn clear(&self) -> Result<()> {
         let locked = self.lock()?;
         for file in self.scan()? {
             match file {
@@ -343,7 +343,7 @@ impl Store {
     }
 
     /// The entry count kept in the state file.
-    pub fn count(&self) -> Result<u64> {
+    pub(crate) fn count(&self) -> Result<u64> {
         let locked = self.lock()?;
         locked.count().map_err(|e| io_error(&self.settings.dir, e))
     }

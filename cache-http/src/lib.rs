@@ -310,7 +310,6 @@
 //! * **Hard reloads** are off by default, so that clients cannot empty a shared cache at will.
 //! * **A background refresh** holds a lock in the shared cache (an atomic `add`, kept at most a
 //!   minute in case its process dies) so that one process per key renders it.
-#![warn(missing_docs)]
 
 // The modules, and what each uses (its items, or the methods it adds to `Call`); every module
 // uses only modules below it, so there is no cycle. `Call` is defined in `call`; each request

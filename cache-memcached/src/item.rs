@@ -11,7 +11,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cachette_core::Ttl;
+use cachette_core::{Expiry, Ttl};
 
 /// memcached reads an exptime up to 30 days as relative seconds, and anything larger as an
 /// absolute unix time.
@@ -32,11 +32,11 @@ pub(crate) struct Lifetime {
 }
 
 impl Lifetime {
-    pub const NEVER: Lifetime = Lifetime { exptime: 0, deadline: 0 };
+    pub(crate) const NEVER: Lifetime = Lifetime { exptime: 0, deadline: 0 };
 
     /// The lifetime of `ttl` written now; `None` if it is already over (store nothing). A deadline
     /// beyond what memcached can express (year 2106) is capped there.
-    pub fn of(ttl: Ttl, default: Ttl, now: SystemTime) -> Option<Lifetime> {
+    pub(crate) fn of(ttl: Ttl, default: Expiry, now: SystemTime) -> Option<Lifetime> {
         let expiry = ttl.resolve(default);
         let Some(seconds) = expiry.remaining_secs_ceil(now) else { return Some(Lifetime::NEVER) };
         if seconds == 0 {
@@ -51,7 +51,7 @@ impl Lifetime {
     }
 
     /// The lifetime recorded in an item's flags (its deadline), as an exptime to write again.
-    pub fn from_flags(flags: u32) -> Lifetime {
+    pub(crate) fn from_flags(flags: u32) -> Lifetime {
         Lifetime { exptime: flags, deadline: flags }
     }
 }
@@ -76,7 +76,7 @@ const MAGIC: &[u8; 4] = b"ckS1";
 const HEAD_LEN: usize = 4 + 16 + 8 + 4 + 4 + 4 + 32;
 
 impl Head {
-    pub fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(HEAD_LEN);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&self.id.to_be_bytes());
@@ -88,7 +88,7 @@ impl Head {
         out
     }
 
-    pub fn decode(bytes: &[u8]) -> Option<Head> {
+    pub(crate) fn decode(bytes: &[u8]) -> Option<Head> {
         if bytes.len() != HEAD_LEN || &bytes[..4] != MAGIC {
             return None;
         }
@@ -108,7 +108,7 @@ impl Head {
     }
 
     /// The byte range of piece `index`.
-    pub fn range(&self, index: u32) -> std::ops::Range<usize> {
+    pub(crate) fn range(&self, index: u32) -> std::ops::Range<usize> {
         let start = u64::from(index) * u64::from(self.chunk_size);
         let end = (start + u64::from(self.chunk_size)).min(self.total);
         start as usize..end as usize
@@ -123,7 +123,7 @@ mod tests {
     #[test]
     fn lifetimes() {
         let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        let default = Ttl::After(Duration::from_secs(300));
+        let default = Expiry::After(Duration::from_secs(300));
         assert_eq!(Lifetime::of(Ttl::Never, default, now), Some(Lifetime::NEVER));
         assert_eq!(Lifetime::of(Ttl::Default, default, now), Some(Lifetime { exptime: 300, deadline: 1_800_000_300 }));
         // rounded up, never down to zero

@@ -34,7 +34,7 @@ pub(crate) struct KeySpace {
 pub(crate) type Body = String;
 
 impl KeySpace {
-    pub fn new(prefix: &str) -> KeySpace {
+    pub(crate) fn new(prefix: &str) -> KeySpace {
         let hash = blake3::hash(prefix.as_bytes());
         let ns = format!("ck:{}:", hex(&hash.as_bytes()[..8]));
         let generation_key = format!("{ns}gen");
@@ -42,12 +42,12 @@ impl KeySpace {
     }
 
     /// The key holding this prefix's namespace generation (one per server).
-    pub fn generation_key(&self) -> &str {
+    pub(crate) fn generation_key(&self) -> &str {
         &self.generation_key
     }
 
     /// The gen-independent part of `key`'s memcached key.
-    pub fn body(&self, key: &str) -> Body {
+    pub(crate) fn body(&self, key: &str) -> Body {
         if DATA_HEAD + 1 + key.len() <= MAX_KEY && key.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
             let mut body = String::with_capacity(1 + key.len());
             body.push('=');
@@ -59,7 +59,7 @@ impl KeySpace {
     }
 
     /// The memcached key of `body` in namespace generation `generation`.
-    pub fn data_key(&self, generation: u64, body: &str) -> String {
+    pub(crate) fn data_key(&self, generation: u64, body: &str) -> String {
         use std::fmt::Write;
         let mut key = String::with_capacity(DATA_HEAD + body.len());
         key.push_str(&self.ns);
@@ -70,19 +70,19 @@ impl KeySpace {
     }
 
     /// The memcached key of piece `index` of the spread value written with `id`.
-    pub fn chunk_key(&self, id: u128, index: u32) -> String {
+    pub(crate) fn chunk_key(&self, id: u128, index: u32) -> String {
         format!("{}chunk:{id:032x}:{index}", self.ns)
     }
 
     /// Where `key` lives among several servers: a hash of the prefix and the key (not of the
     /// generation, so `clear` moves nothing).
-    pub fn route(&self, key: &str) -> u64 {
+    pub(crate) fn route(&self, key: &str) -> u64 {
         let hash = blake3::keyed_hash(&self.route_seed, key.as_bytes());
         u64::from_le_bytes(hash.as_bytes()[..8].try_into().expect("8 bytes"))
     }
 
     /// Where piece `index` of a spread value lives.
-    pub fn chunk_route(id: u128, index: u32) -> u64 {
+    pub(crate) fn chunk_route(id: u128, index: u32) -> u64 {
         mix((id as u64) ^ mix((id >> 64) as u64 ^ mix(u64::from(index))))
     }
 }

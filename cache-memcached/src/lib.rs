@@ -101,7 +101,6 @@
 //! memcached's ASCII authentication (`-Y`) and `-B ascii` forbid the binary protocol: such a server
 //! waits for an ASCII line, so operations end in a `Timeout` error (or a protocol error that names
 //! `-Y` if it answers); use SASL (`-S`) instead. Unix sockets, UDP and TLS are not supported.
-#![warn(missing_docs)]
 
 mod counter;
 mod item;
@@ -118,7 +117,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use cachette_core::{BaseCache, Bytes, CacheError, Config, Registry, Result, Ttl, async_trait};
+use cachette_core::{BaseCache, Bytes, CacheError, Config, Expiry, Registry, Result, Ttl, async_trait};
 use futures::future::try_join_all;
 
 use crate::counter::{CAS_ATTEMPTS, back_off};
@@ -168,7 +167,7 @@ struct Inner {
     servers: Vec<Server>,
     keys: KeySpace,
     generation_key: Bytes,
-    default_ttl: Ttl,
+    default_ttl: Expiry,
     spread: bool,
     max_item_size: usize,
 }

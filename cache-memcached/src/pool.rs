@@ -139,7 +139,7 @@ impl std::fmt::Debug for Server {
 const UNKNOWN_GENERATION: u64 = u64::MAX;
 
 impl Server {
-    pub fn new(addr: String, seed: u64, settings: std::sync::Arc<ConnSettings>) -> Server {
+    pub(crate) fn new(addr: String, seed: u64, settings: std::sync::Arc<ConnSettings>) -> Server {
         Server {
             addr,
             seed,
@@ -151,13 +151,13 @@ impl Server {
     }
 
     /// The namespace generation last seen on this server, if any.
-    pub fn generation(&self) -> Option<u64> {
+    pub(crate) fn generation(&self) -> Option<u64> {
         let g = self.generation.load(Ordering::Acquire);
         (g != UNKNOWN_GENERATION).then_some(g)
     }
 
     /// Remembers the generation seen on the server (`None`: the server has none).
-    pub fn set_generation(&self, generation: Option<u64>) {
+    pub(crate) fn set_generation(&self, generation: Option<u64>) {
         // Generations are drawn below 2^63 and bumped by one per clear, so they never reach the
         // sentinel.
         self.generation.store(generation.unwrap_or(UNKNOWN_GENERATION), Ordering::Release);
@@ -166,7 +166,7 @@ impl Server {
     /// Runs one pipelined exchange on a pooled connection. `idempotent` requests are sent again,
     /// once, on a new connection if a pooled one turns out to be dead (the server restarted since
     /// it was last used).
-    pub async fn exchange(
+    pub(crate) async fn exchange(
         &self,
         operation: &'static str,
         requests: &[Request],
@@ -304,12 +304,12 @@ impl Server {
         }
     }
 
-    pub fn backend_error(&self, message: &str) -> CacheError {
+    pub(crate) fn backend_error(&self, message: &str) -> CacheError {
         CacheError::backend(self.settings.backend, format!("memcached at {}: {message}", self.addr), None)
     }
 
     /// The error for a response status this backend did not expect from `operation`.
-    pub fn status_error(&self, operation: &str, response: &Response) -> CacheError {
+    pub(crate) fn status_error(&self, operation: &str, response: &Response) -> CacheError {
         match response.status {
             status::AUTH_ERROR => CacheError::Authentication {
                 backend: self.settings.backend,

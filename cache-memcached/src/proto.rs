@@ -11,37 +11,37 @@ use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Opcodes used here.
 pub(crate) mod opcode {
-    pub const SET: u8 = 0x01;
-    pub const ADD: u8 = 0x02;
-    pub const DELETE: u8 = 0x04;
-    pub const INCREMENT: u8 = 0x05;
-    pub const NOOP: u8 = 0x0a;
-    pub const GETK: u8 = 0x0c;
-    pub const GETKQ: u8 = 0x0d;
-    pub const SETQ: u8 = 0x11;
-    pub const TOUCH: u8 = 0x1c;
-    pub const SASL_AUTH: u8 = 0x21;
+    pub(crate) const SET: u8 = 0x01;
+    pub(crate) const ADD: u8 = 0x02;
+    pub(crate) const DELETE: u8 = 0x04;
+    pub(crate) const INCREMENT: u8 = 0x05;
+    pub(crate) const NOOP: u8 = 0x0a;
+    pub(crate) const GETK: u8 = 0x0c;
+    pub(crate) const GETKQ: u8 = 0x0d;
+    pub(crate) const SETQ: u8 = 0x11;
+    pub(crate) const TOUCH: u8 = 0x1c;
+    pub(crate) const SASL_AUTH: u8 = 0x21;
 
     /// Quiet commands answer only on a hit (gets) or an error (writes).
-    pub fn is_quiet(op: u8) -> bool {
+    pub(crate) fn is_quiet(op: u8) -> bool {
         matches!(op, 0x09 | 0x0d | 0x11..=0x1a | 0x1e | 0x24)
     }
 }
 
 /// Response statuses used here.
 pub(crate) mod status {
-    pub const OK: u16 = 0x00;
-    pub const NOT_FOUND: u16 = 0x01;
-    pub const EXISTS: u16 = 0x02;
-    pub const TOO_LARGE: u16 = 0x03;
-    pub const NOT_STORED: u16 = 0x05;
-    pub const NON_NUMERIC: u16 = 0x06;
-    pub const AUTH_ERROR: u16 = 0x20;
-    pub const UNKNOWN_COMMAND: u16 = 0x81;
-    pub const OUT_OF_MEMORY: u16 = 0x82;
+    pub(crate) const OK: u16 = 0x00;
+    pub(crate) const NOT_FOUND: u16 = 0x01;
+    pub(crate) const EXISTS: u16 = 0x02;
+    pub(crate) const TOO_LARGE: u16 = 0x03;
+    pub(crate) const NOT_STORED: u16 = 0x05;
+    pub(crate) const NON_NUMERIC: u16 = 0x06;
+    pub(crate) const AUTH_ERROR: u16 = 0x20;
+    pub(crate) const UNKNOWN_COMMAND: u16 = 0x81;
+    pub(crate) const OUT_OF_MEMORY: u16 = 0x82;
 
     /// memcached's name for a status, for error messages.
-    pub fn name(status: u16) -> &'static str {
+    pub(crate) fn name(status: u16) -> &'static str {
         match status {
             OK => "no error",
             NOT_FOUND => "key not found",
@@ -89,18 +89,18 @@ impl Request {
     }
 
     /// GETK: the value, flags and cas of `key`, with the key echoed.
-    pub fn getk(key: impl Into<Bytes>) -> Request {
+    pub(crate) fn getk(key: impl Into<Bytes>) -> Request {
         Request::new(opcode::GETK, key)
     }
 
     /// GETKQ: like GETK, but silent on a miss (end a batch of them with [`Request::noop`]).
-    pub fn getkq(key: impl Into<Bytes>) -> Request {
+    pub(crate) fn getkq(key: impl Into<Bytes>) -> Request {
         Request::new(opcode::GETKQ, key)
     }
 
     /// SET / ADD / SETQ of `value`: flags 0, no expiry, unconditional. The `with_` methods change
     /// those three (a builder, because most writes leave two of them at 0).
-    pub fn store(opcode: u8, key: impl Into<Bytes>, value: Bytes) -> Request {
+    pub(crate) fn store(opcode: u8, key: impl Into<Bytes>, value: Bytes) -> Request {
         let mut r = Request::new(opcode, key);
         r.extras_len = 8;
         r.value = value;
@@ -108,27 +108,27 @@ impl Request {
     }
 
     /// The item's 32-bit flags (a store's first extra).
-    pub fn with_flags(mut self, flags: u32) -> Request {
+    pub(crate) fn with_flags(mut self, flags: u32) -> Request {
         debug_assert_eq!(self.extras_len, 8, "flags belong to a store");
         self.extras[..4].copy_from_slice(&flags.to_be_bytes());
         self
     }
 
     /// The item's exptime (a store's second extra).
-    pub fn with_exptime(mut self, exptime: u32) -> Request {
+    pub(crate) fn with_exptime(mut self, exptime: u32) -> Request {
         debug_assert_eq!(self.extras_len, 8, "an exptime of this layout belongs to a store");
         self.extras[4..8].copy_from_slice(&exptime.to_be_bytes());
         self
     }
 
     /// Only if the item's cas is still `cas` (0: unconditional).
-    pub fn with_cas(mut self, cas: u64) -> Request {
+    pub(crate) fn with_cas(mut self, cas: u64) -> Request {
         self.cas = cas;
         self
     }
 
     /// DELETE, only if the item's cas is still `cas` (0: unconditional).
-    pub fn delete(key: impl Into<Bytes>, cas: u64) -> Request {
+    pub(crate) fn delete(key: impl Into<Bytes>, cas: u64) -> Request {
         let mut r = Request::new(opcode::DELETE, key);
         r.cas = cas;
         r
@@ -136,7 +136,7 @@ impl Request {
 
     /// INCREMENT by `delta` (wrapping at 2^64). An absent key is created holding `initial`
     /// (without the delta applied) unless `exptime` is [`NO_CREATE`].
-    pub fn increment(key: impl Into<Bytes>, delta: u64, initial: u64, exptime: u32) -> Request {
+    pub(crate) fn increment(key: impl Into<Bytes>, delta: u64, initial: u64, exptime: u32) -> Request {
         let mut r = Request::new(opcode::INCREMENT, key);
         r.extras[..8].copy_from_slice(&delta.to_be_bytes());
         r.extras[8..16].copy_from_slice(&initial.to_be_bytes());
@@ -146,7 +146,7 @@ impl Request {
     }
 
     /// TOUCH: a new exptime for a live key.
-    pub fn touch(key: impl Into<Bytes>, exptime: u32) -> Request {
+    pub(crate) fn touch(key: impl Into<Bytes>, exptime: u32) -> Request {
         let mut r = Request::new(opcode::TOUCH, key);
         r.extras[..4].copy_from_slice(&exptime.to_be_bytes());
         r.extras_len = 4;
@@ -154,12 +154,12 @@ impl Request {
     }
 
     /// NOOP: answered once every earlier request of the batch is answered.
-    pub fn noop() -> Request {
+    pub(crate) fn noop() -> Request {
         Request::new(opcode::NOOP, Bytes::new())
     }
 
     /// SASL PLAIN authentication.
-    pub fn sasl_plain(username: &str, password: &str) -> Request {
+    pub(crate) fn sasl_plain(username: &str, password: &str) -> Request {
         let mut r = Request::new(opcode::SASL_AUTH, Bytes::from_static(b"PLAIN"));
         let mut value = Vec::with_capacity(username.len() + password.len() + 2);
         value.push(0);
@@ -170,12 +170,12 @@ impl Request {
         r
     }
 
-    pub fn is_quiet(&self) -> bool {
+    pub(crate) fn is_quiet(&self) -> bool {
         opcode::is_quiet(self.opcode)
     }
 
     /// Writes the packet (buffered by `out`; large values pass through without a copy).
-    pub async fn write_to<W: AsyncWrite + Unpin>(&self, out: &mut W, opaque: u32) -> std::io::Result<()> {
+    pub(crate) async fn write_to<W: AsyncWrite + Unpin>(&self, out: &mut W, opaque: u32) -> std::io::Result<()> {
         let extras = &self.extras[..usize::from(self.extras_len)];
         let key_len = u16::try_from(self.key.len())
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "key longer than 65535 bytes"))?;
@@ -210,7 +210,7 @@ pub(crate) struct Response {
 
 impl Response {
     /// The item's flags (extras of a get response).
-    pub fn flags(&self) -> u32 {
+    pub(crate) fn flags(&self) -> u32 {
         match self.extras.get(..4) {
             Some(b) => u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
             None => 0,
@@ -218,13 +218,13 @@ impl Response {
     }
 
     /// The new value of an increment.
-    pub fn counter(&self) -> Option<u64> {
+    pub(crate) fn counter(&self) -> Option<u64> {
         let b: [u8; 8] = self.value.get(..8)?.try_into().ok()?;
         Some(u64::from_be_bytes(b))
     }
 
     /// The server's error text (memcached puts a message in the value of an error response).
-    pub fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         let text = String::from_utf8_lossy(&self.value[..self.value.len().min(200)]).trim().to_owned();
         if text.is_empty() { status::name(self.status).to_owned() } else { text }
     }

@@ -29,7 +29,7 @@ pub(crate) enum Flavor {
 }
 
 impl Flavor {
-    pub fn type_name(self) -> &'static str {
+    pub(crate) fn type_name(self) -> &'static str {
         match self {
             Flavor::Plain => crate::TYPE_NAME,
             Flavor::Sasl => crate::SASL_TYPE_NAME,
@@ -48,7 +48,7 @@ pub(crate) struct Settings {
 }
 
 impl Settings {
-    pub fn from_config(config: &Config, flavor: Flavor) -> Result<Settings> {
+    pub(crate) fn from_config(config: &Config, flavor: Flavor) -> Result<Settings> {
         let backend = flavor.type_name();
         let options = &config.options;
         options.reject_unknown(backend, OPTIONS)?;

@@ -17,7 +17,7 @@ pub(crate) enum Store {
 
 impl Store {
     /// The request's opcode.
-    pub fn opcode(self) -> u8 {
+    pub(crate) fn opcode(self) -> u8 {
         match self {
             Store::Set => opcode::SET,
             Store::Add => opcode::ADD,
@@ -25,7 +25,7 @@ impl Store {
     }
 
     /// The operation's name, in errors.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Store::Set => "set",
             Store::Add => "add",
@@ -34,7 +34,7 @@ impl Store {
 
     /// A `set` sent again stores the same; an `add` sent again would report its own first write
     /// as a key that was taken.
-    pub fn idempotent(self) -> bool {
+    pub(crate) fn idempotent(self) -> bool {
         self == Store::Set
     }
 }

@@ -20,7 +20,6 @@
 //! # Ok::<(), cachette_core::CacheError>(())
 //! # }).unwrap();
 //! ```
-#![warn(missing_docs)]
 
 use std::sync::Arc;
 

@@ -29,7 +29,6 @@
 //! cache.set_many(&[("a", 1), ("b", 2)], Ttl::Default).await?;
 //! # Ok(()) }
 //! ```
-#![warn(missing_docs)]
 
 use std::sync::Arc;
 

@@ -33,7 +33,6 @@
 //! cache.set("k", "v", Ttl::Default).await?;
 //! # Ok(()) }
 //! ```
-#![warn(missing_docs)]
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};

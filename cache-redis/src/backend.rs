@@ -31,7 +31,7 @@ static PERSIST_IF_EXISTS: LazyLock<redis::Script> = LazyLock::new(|| {
 pub struct RedisBackend<T: Topology> {
     topology: T,
     prefix: String,
-    default_ttl: Ttl,
+    default_ttl: Expiry,
 }
 
 impl<T: Topology> std::fmt::Debug for RedisBackend<T> {

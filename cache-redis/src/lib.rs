@@ -34,7 +34,6 @@
 //! cache.set("user:1", "Ada", Ttl::Default).await?;
 //! # Ok(()) }
 //! ```
-#![warn(missing_docs)]
 
 mod backend;
 pub mod errors;

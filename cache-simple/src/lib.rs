@@ -30,13 +30,12 @@
 //! # Ok::<(), cachette_core::CacheError>(())
 //! # }).unwrap();
 //! ```
-#![warn(missing_docs)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cachette_core::codec::{checked_counter_add, encode_counter, parse_counter};
-use cachette_core::{BaseCache, Bytes, Config, Registry, Result, Ttl, async_trait};
+use cachette_core::{BaseCache, Bytes, Config, Expiry, Registry, Result, Ttl, async_trait};
 use moka::ops::compute::{CompResult, Op};
 use moka::sync::Cache as Moka;
 
@@ -47,7 +46,7 @@ pub const TYPE_NAME: &str = "SimpleCache";
 #[derive(Clone)]
 pub struct SimpleCache {
     store: Moka<String, Slot>,
-    default_ttl: Ttl,
+    default_ttl: Expiry,
 }
 
 impl std::fmt::Debug for SimpleCache {

@@ -66,7 +66,6 @@
 //! ## Cargo features
 #![doc = document_features::document_features!()]
 #![cfg_attr(docsrs, feature(doc_cfg))]
-#![warn(missing_docs)]
 
 pub use cachette_core::{
     BaseCache, BoxError, Bytes, Cache, CacheError, CacheStats, Config, ConfigValue, DEFAULT_TIMEOUT, Expiry, Factory,

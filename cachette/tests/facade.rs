@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use cachette::{BaseCache, Bytes, Cache, CacheError, Config, Registry, Result, Ttl, async_trait};
+use cachette::{BaseCache, Bytes, Cache, CacheError, Config, Expiry, Registry, Result, Ttl, async_trait};
 use serde::{Deserialize, Serialize};
 
 /// A backend whose server is always unreachable: every operation fails as a real client would.
@@ -72,7 +72,7 @@ async fn from_env_defaults_to_simple_cache() {
     let config = Config::from_env_vars(Vec::new()).unwrap();
     let cache = Cache::from_config(config).unwrap();
     assert_eq!(cache.backend().type_name(), "SimpleCache");
-    assert_eq!(cache.config().default_timeout, Ttl::After(Duration::from_secs(300)));
+    assert_eq!(cache.config().default_timeout, Expiry::After(Duration::from_secs(300)));
 }
 
 #[test]

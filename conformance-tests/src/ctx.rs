@@ -4,7 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cachette_core::{BaseCache, Cache, Config, Ttl};
+use cachette_core::{BaseCache, Cache, Config, Expiry};
 
 use crate::BackendFactory;
 
@@ -62,7 +62,7 @@ impl Ctx {
     pub fn config(&self) -> Config {
         let mut config = Config::default();
         config.key_prefix = self.prefix();
-        config.default_timeout = Ttl::After(Duration::from_secs(300));
+        config.default_timeout = Expiry::After(Duration::from_secs(300));
         config
     }
 

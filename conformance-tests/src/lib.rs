@@ -48,7 +48,6 @@
 //! [dev-dependencies]
 //! cachette-conformance = { version = "0.1", default-features = false }
 //! ```
-#![warn(missing_docs)]
 
 mod backend;
 pub mod cases;

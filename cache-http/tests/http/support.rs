@@ -10,33 +10,33 @@ use axum::response::IntoResponse;
 use axum::routing::{MethodRouter, get};
 use bytes::Bytes;
 use cachette_conformance::harness::{memcached, redis};
-use cachette_core::{BaseCache, Cache, Config, Ttl};
+use cachette_core::{BaseCache, Cache, Config, Expiry};
 use cachette_http::{CacheLayer, Clock};
 
 /// A running app and a client for it.
-pub struct Server {
+pub(crate) struct Server {
     pub base: String,
     pub client: reqwest::Client,
 }
 
 impl Server {
     /// Serves `app` on a free loopback port until the test's runtime ends.
-    pub async fn start(app: Router) -> Server {
+    pub(crate) async fn start(app: Router) -> Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
         Server { base: format!("http://{addr}"), client: reqwest::Client::builder().build().unwrap() }
     }
 
-    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    pub(crate) fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.client.request(method, format!("{}{path}", self.base))
     }
 
-    pub async fn get(&self, path: &str) -> Reply {
+    pub(crate) async fn get(&self, path: &str) -> Reply {
         Reply::of(self.request(reqwest::Method::GET, path)).await
     }
 
-    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+    pub(crate) async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
         let mut request = self.request(reqwest::Method::GET, path);
         for (name, value) in headers {
             request = request.header(*name, *value);
@@ -47,14 +47,14 @@ impl Server {
 
 /// A response, read whole.
 #[derive(Debug, Clone)]
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: u16,
     pub headers: reqwest::header::HeaderMap,
     pub body: Bytes,
 }
 
 impl Reply {
-    pub async fn of(request: reqwest::RequestBuilder) -> Reply {
+    pub(crate) async fn of(request: reqwest::RequestBuilder) -> Reply {
         let response = request.send().await.expect("the app answers");
         let status = response.status().as_u16();
         let headers = response.headers().clone();
@@ -63,68 +63,71 @@ impl Reply {
     }
 
     /// A header's value, or "" if absent.
-    pub fn header(&self, name: &str) -> &str {
+    pub(crate) fn header(&self, name: &str) -> &str {
         self.headers.get(name).map_or("", |v| v.to_str().unwrap())
     }
 
-    pub fn x_cache(&self) -> &str {
+    pub(crate) fn x_cache(&self) -> &str {
         self.header("x-cache")
     }
 
-    pub fn text(&self) -> &str {
+    pub(crate) fn text(&self) -> &str {
         std::str::from_utf8(&self.body).unwrap()
     }
 }
 
 /// A wall clock that moves only when the test says so.
 #[derive(Clone)]
-pub struct FakeClock {
+pub(crate) struct FakeClock {
     base: SystemTime,
     offset_ms: Arc<AtomicU64>,
 }
 
 impl FakeClock {
-    pub fn at(base: SystemTime) -> FakeClock {
+    pub(crate) fn at(base: SystemTime) -> FakeClock {
         FakeClock { base, offset_ms: Arc::default() }
     }
 
     /// A clock at a round time in the near future.
-    pub fn new() -> FakeClock {
+    pub(crate) fn new() -> FakeClock {
         FakeClock::at(UNIX_EPOCH + Duration::from_secs(1_900_000_000))
     }
 
-    pub fn clock(&self) -> Clock {
+    pub(crate) fn clock(&self) -> Clock {
         let (base, offset) = (self.base, self.offset_ms.clone());
         Clock::from_fn(move || base + Duration::from_millis(offset.load(Ordering::SeqCst)))
     }
 
-    pub fn advance(&self, by: Duration) {
+    pub(crate) fn advance(&self, by: Duration) {
         self.offset_ms.fetch_add(by.as_millis() as u64, Ordering::SeqCst);
     }
 }
 
 /// Counts a handler's calls.
 #[derive(Clone, Default)]
-pub struct Calls(Arc<AtomicUsize>);
+pub(crate) struct Calls(Arc<AtomicUsize>);
 
 impl Calls {
     /// Counts a call; returns its number (1 for the first).
-    pub fn hit(&self) -> usize {
+    pub(crate) fn hit(&self) -> usize {
         self.0.fetch_add(1, Ordering::SeqCst) + 1
     }
 
-    pub fn get(&self) -> usize {
+    pub(crate) fn get(&self) -> usize {
         self.0.load(Ordering::SeqCst)
     }
 }
 
 /// A route that counts its calls and answers `body`.
-pub fn counted(calls: &Calls, body: &'static str) -> MethodRouter {
+pub(crate) fn counted(calls: &Calls, body: &'static str) -> MethodRouter {
     counted_with(calls, move |_| body)
 }
 
 /// A route that counts its calls and answers `respond(the call's number)`.
-pub fn counted_with<R>(calls: &Calls, respond: impl Fn(usize) -> R + Clone + Send + Sync + 'static) -> MethodRouter
+pub(crate) fn counted_with<R>(
+    calls: &Calls,
+    respond: impl Fn(usize) -> R + Clone + Send + Sync + 'static,
+) -> MethodRouter
 where
     R: IntoResponse + Send + 'static,
 {
@@ -132,7 +135,10 @@ where
 }
 
 /// A route that counts its calls and answers what `respond(the call's number)` resolves to.
-pub fn counted_async<F>(calls: &Calls, respond: impl Fn(usize) -> F + Clone + Send + Sync + 'static) -> MethodRouter
+pub(crate) fn counted_async<F>(
+    calls: &Calls,
+    respond: impl Fn(usize) -> F + Clone + Send + Sync + 'static,
+) -> MethodRouter
 where
     F: Future<Output: IntoResponse> + Send + 'static,
 {
@@ -142,7 +148,10 @@ where
 
 /// Gets a route that answers `respond(the call's number)` twice through a layer over `cache` with
 /// the default options; how many times its handler ran (2: the response was not stored).
-pub async fn renders_of_two_gets<R>(cache: Cache, respond: impl Fn(usize) -> R + Clone + Send + Sync + 'static) -> usize
+pub(crate) async fn renders_of_two_gets<R>(
+    cache: Cache,
+    respond: impl Fn(usize) -> R + Clone + Send + Sync + 'static,
+) -> usize
 where
     R: IntoResponse + Send + 'static,
 {
@@ -155,7 +164,7 @@ where
 }
 
 /// Waits until `done` holds; fails the test if it does not within 20 s (a hang, not a speed check).
-pub async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+pub(crate) async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let started = Instant::now();
     while !done() {
         assert!(started.elapsed() < Duration::from_secs(20), "gave up waiting until {what}");
@@ -166,19 +175,19 @@ pub async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 fn config(case: &str) -> Config {
     let mut config = Config::default();
     config.key_prefix = format!("http-test:{case}:{:08x}:", rand::random::<u32>());
-    config.default_timeout = Ttl::After(Duration::from_secs(300));
+    config.default_timeout = Expiry::After(Duration::from_secs(300));
     config
 }
 
 /// A SimpleCache of its own.
-pub async fn simple(case: &str) -> Cache {
+pub(crate) async fn simple(case: &str) -> Cache {
     let config = config(case);
     let backend = cachette_simple::SimpleCache::new(&config).unwrap();
     Cache::new(Arc::new(backend) as Arc<dyn BaseCache>, config)
 }
 
 /// A RedisCache on the shared redis-server of the harness (or `CACHETTE_TEST_REDIS_URL`).
-pub async fn redis(case: &str) -> Cache {
+pub(crate) async fn redis(case: &str) -> Cache {
     let mut config = config(case);
     redis::standalone().apply(&mut config);
     let backend = cachette_redis::RedisCache::new(&config).unwrap();
@@ -186,7 +195,7 @@ pub async fn redis(case: &str) -> Cache {
 }
 
 /// A MemcachedCache on the shared memcached of the harness (or `CACHETTE_TEST_MEMCACHED_SERVERS`).
-pub async fn memcached(case: &str) -> Cache {
+pub(crate) async fn memcached(case: &str) -> Cache {
     let mut config = config(case);
     memcached::single().apply(&mut config);
     let backend = cachette_memcached::MemcachedCache::new(&config).unwrap();

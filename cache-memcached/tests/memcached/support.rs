@@ -7,22 +7,22 @@ use cachette_conformance::harness::memcached::MemcachedTarget;
 use cachette_core::{Bytes, Config};
 use cachette_memcached::MemcachedCache;
 
-pub fn unique_prefix(name: &str) -> String {
+pub(crate) fn unique_prefix(name: &str) -> String {
     format!("mc-test:{name}:{:08x}:", rand::random::<u32>())
 }
 
-pub fn config(target: &MemcachedTarget, prefix: &str, options: &str) -> Config {
+pub(crate) fn config(target: &MemcachedTarget, prefix: &str, options: &str) -> Config {
     let mut config = Config::from_map([("CACHE_KEY_PREFIX", prefix), ("CACHE_OPTIONS", options)]).unwrap();
     target.apply(&mut config);
     config
 }
 
-pub fn cache(target: &MemcachedTarget, prefix: &str, options: &str) -> MemcachedCache {
+pub(crate) fn cache(target: &MemcachedTarget, prefix: &str, options: &str) -> MemcachedCache {
     MemcachedCache::new(&config(target, prefix, options)).unwrap()
 }
 
 /// Deterministic bytes that differ between seeds and positions (so swapped pieces would show).
-pub fn big(len: usize, seed: u64) -> Bytes {
+pub(crate) fn big(len: usize, seed: u64) -> Bytes {
     let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
     (0..len)
         .map(|_| {
@@ -35,14 +35,14 @@ pub fn big(len: usize, seed: u64) -> Bytes {
         .into()
 }
 
-pub const MIB: usize = 1 << 20;
+pub(crate) const MIB: usize = 1 << 20;
 
-pub fn b(s: &str) -> Bytes {
+pub(crate) fn b(s: &str) -> Bytes {
     Bytes::copy_from_slice(s.as_bytes())
 }
 
 /// One ASCII command; the answer up to `END` (or its first line for single-line answers).
-pub fn ascii(addr: &str, command: &str) -> String {
+pub(crate) fn ascii(addr: &str, command: &str) -> String {
     use std::io::{BufRead, BufReader, Write};
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -64,7 +64,7 @@ pub fn ascii(addr: &str, command: &str) -> String {
 }
 
 /// `lru_crawler metadump` lines of the keys (URL-decoded) containing `needle`: (key, exp).
-pub fn dump(addr: &str, needle: &str) -> Vec<(String, i64)> {
+pub(crate) fn dump(addr: &str, needle: &str) -> Vec<(String, i64)> {
     fn decode(s: &str) -> String {
         let bytes = s.as_bytes();
         let mut out = Vec::new();
@@ -100,6 +100,6 @@ pub fn dump(addr: &str, needle: &str) -> Vec<(String, i64)> {
         .collect()
 }
 
-pub fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use cachette_core::Ttl;
+use cachette_core::{Expiry, Ttl};
 
 use super::{b, get, long_ttl, set};
 use crate::Ctx;
@@ -32,7 +32,7 @@ pub async fn ttl_at_expires(ctx: Ctx) {
 /// `Ttl::Never` outlives the default timeout.
 pub async fn ttl_never_outlives_default(ctx: Ctx) {
     let short = ctx.short_ttl();
-    let cache = ctx.cache_with(|c| c.default_timeout = Ttl::After(short)).await;
+    let cache = ctx.cache_with(|c| c.default_timeout = Expiry::After(short)).await;
     set(&cache, "forever", b("v"), Ttl::Never).await;
     ctx.wait_past(short).await;
     assert_eq!(get(&cache, "forever").await, Some(b("v")));
@@ -41,7 +41,7 @@ pub async fn ttl_never_outlives_default(ctx: Ctx) {
 /// `Ttl::Default` is the config's `CACHE_DEFAULT_TIMEOUT`.
 pub async fn ttl_default_uses_config_timeout(ctx: Ctx) {
     let short = ctx.short_ttl();
-    let cache = ctx.cache_with(|c| c.default_timeout = Ttl::After(short)).await;
+    let cache = ctx.cache_with(|c| c.default_timeout = Expiry::After(short)).await;
     set(&cache, "k", b("v"), Ttl::Default).await;
     assert!(cache.add("a", b("v"), Ttl::Default).await.unwrap());
     assert_eq!(get(&cache, "k").await, Some(b("v")));

@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use cachette::codec::{checked_counter_add, encode_counter, parse_counter};
-use cachette::{BaseCache, Bytes, Config, Registry, Result, Ttl, async_trait};
+use cachette::{BaseCache, Bytes, Config, Expiry, Registry, Result, Ttl, async_trait};
 
 /// The name this backend is registered under (what `CACHE_TYPE` selects).
 pub const TYPE_NAME: &str = "MapCache";
@@ -38,7 +38,7 @@ pub const TYPE_NAME: &str = "MapCache";
 /// backend would; cachette's SimpleCache does, on moka).
 pub struct MapCache {
     entries: Mutex<HashMap<String, Entry>>,
-    default_ttl: Ttl,
+    default_ttl: Expiry,
 }
 
 struct Entry {
