@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::fail_safe::{FAIL_SAFE_OPTIONS, FailSafePolicy};
 use crate::suggest::did_you_mean;
 use crate::{CacheError, Expiry, Result};
 
@@ -184,15 +185,22 @@ impl Options {
         self.0.is_empty()
     }
 
-    /// An error for the first option whose name is not in `known`, naming the nearest known one.
+    /// An error for the first option whose name is neither in `known` nor one of the options the
+    /// [`Cache`](crate::Cache) facade reads for every backend ([`FAIL_SAFE_OPTIONS`]), naming the
+    /// nearest valid one.
     pub fn reject_unknown(&self, backend: &str, known: &[&str]) -> Result<()> {
         for (name, value) in &self.0 {
-            if !known.contains(&name.as_str()) {
-                let hint = did_you_mean(name, known.iter().copied());
+            if !known.contains(&name.as_str()) && !FAIL_SAFE_OPTIONS.contains(&name.as_str()) {
+                let valid = || known.iter().chain(FAIL_SAFE_OPTIONS).copied();
+                let hint = did_you_mean(name, valid());
+                let own = if known.is_empty() { "none of its own".to_owned() } else { known.join(", ") };
                 return Err(CacheError::config(
                     format!("CACHE_OPTIONS.{name}"),
                     value,
-                    format!("{backend} has no option {name:?}.{hint} Its options are: {}.", known.join(", ")),
+                    format!(
+                        "{backend} has no option {name:?}.{hint} Its options: {own}; every backend's: {}.",
+                        FAIL_SAFE_OPTIONS.join(", ")
+                    ),
                 ));
             }
         }
@@ -222,6 +230,14 @@ impl Options {
     /// [`parse_duration`]).
     pub fn get_duration(&self, name: &str) -> Result<Option<Duration>> {
         self.parsed(name, "a duration such as 500ms, 2s, 5m, 1h30m (a bare number is seconds)", parse_duration)
+    }
+
+    /// A duration option that must be more than zero: a timeout or deadline (zero would fail every
+    /// operation at once).
+    pub fn get_positive_duration(&self, name: &str) -> Result<Option<Duration>> {
+        self.parsed(name, "a duration above zero such as 500ms, 2s, 5m (a timeout of 0 would fail every call)", |s| {
+            parse_duration(s).filter(|d| !d.is_zero())
+        })
     }
 }
 
@@ -310,6 +326,9 @@ pub struct Config {
     pub args: Vec<String>,
     /// `CACHE_OPTIONS`.
     pub options: Options,
+    /// The deadlines and circuit breaker of the [`Cache`](crate::Cache) facade, read from
+    /// `CACHE_OPTIONS` (`deadline`, `clear_deadline`, `breaker_failures`, `breaker_cooldown`).
+    pub fail_safe: FailSafePolicy,
     /// `CACHE_SOURCE_CHECK`.
     pub source_check: bool,
     /// `CACHE_REDIS_URL`.
@@ -352,6 +371,7 @@ impl Default for Config {
             no_null_warning: false,
             args: Vec::new(),
             options: Options::default(),
+            fail_safe: FailSafePolicy::default(),
             source_check: false,
             redis_url: None,
             redis_host: None,
@@ -385,6 +405,7 @@ impl fmt::Debug for Config {
             .field("no_null_warning", &self.no_null_warning)
             .field("args", &self.args)
             .field("options", &self.options)
+            .field("fail_safe", &self.fail_safe)
             .field("source_check", &self.source_check)
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
             .field("redis_host", &self.redis_host)
@@ -494,7 +515,11 @@ impl Config {
             "CACHE_IGNORE_ERRORS" => self.ignore_errors = boolean(&value).map_err(bad)?,
             "CACHE_NO_NULL_WARNING" => self.no_null_warning = boolean(&value).map_err(bad)?,
             "CACHE_ARGS" => self.args = list(&value).map_err(bad)?,
-            "CACHE_OPTIONS" => self.options = options(&value).map_err(bad)?,
+            "CACHE_OPTIONS" => {
+                let options = options(&value).map_err(bad)?;
+                self.fail_safe = FailSafePolicy::from_options(&options)?;
+                self.options = options;
+            }
             "CACHE_SOURCE_CHECK" => self.source_check = boolean(&value).map_err(bad)?,
             "CACHE_REDIS_URL" => self.redis_url = optional(text(&value).map_err(bad)?),
             "CACHE_REDIS_HOST" => self.redis_host = optional(text(&value).map_err(bad)?),

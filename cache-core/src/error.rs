@@ -62,7 +62,7 @@ pub enum CacheError {
 
     /// The backend did not answer in time.
     #[error(
-        "{backend}: {operation} timed out after {after:?}; raise the timeout in CACHE_OPTIONS if values are large or the server is far"
+        "{backend}: {operation} timed out after {after:?} ({setting}); raise it if values are large or the server is far"
     )]
     Timeout {
         /// Backend type name.
@@ -71,6 +71,26 @@ pub enum CacheError {
         operation: &'static str,
         /// The limit that was hit.
         after: Duration,
+        /// The setting that holds the limit, e.g. `CACHE_OPTIONS.deadline`.
+        setting: &'static str,
+    },
+
+    /// Not tried: the backend's circuit breaker is open after consecutive failures, so the call
+    /// failed at once instead of waiting for a backend that is down (see
+    /// [`crate::fail_safe`]).
+    #[error(
+        "{backend}: {operation} not tried: the circuit breaker is open after {failures} consecutive failures; \
+         the next attempt is in {retry_in:?} (CACHE_OPTIONS.breaker_failures, breaker_cooldown)"
+    )]
+    CircuitOpen {
+        /// Backend type name.
+        backend: &'static str,
+        /// The operation, e.g. `get`.
+        operation: &'static str,
+        /// Consecutive failures seen.
+        failures: u32,
+        /// When a probe may go to the backend.
+        retry_in: Duration,
     },
 
     /// The server answered something the client did not expect.
@@ -173,6 +193,11 @@ impl CacheError {
         CacheError::Backend { backend, message: message.into(), source }
     }
 
+    /// The backend did not answer `operation` within `after`, the limit `setting` holds.
+    pub fn timeout(backend: &'static str, operation: &'static str, after: Duration, setting: &'static str) -> Self {
+        CacheError::Timeout { backend, operation, after, setting }
+    }
+
     /// A codec error for `key`.
     pub fn codec(key: &str, message: impl Into<String>) -> Self {
         CacheError::Codec { key: shorten(key), message: message.into() }
@@ -194,6 +219,7 @@ impl CacheError {
             CacheError::Connection { .. }
                 | CacheError::Authentication { .. }
                 | CacheError::Timeout { .. }
+                | CacheError::CircuitOpen { .. }
                 | CacheError::Protocol { .. }
                 | CacheError::Io { .. }
                 | CacheError::Backend { .. }

@@ -13,6 +13,7 @@ mod cache;
 pub mod codec;
 pub mod config;
 mod error;
+pub mod fail_safe;
 mod memoize;
 mod registry;
 mod single_flight;
@@ -27,6 +28,7 @@ pub use bytes::Bytes;
 pub use cache::{Cache, CacheStats};
 pub use config::{Config, ConfigValue, Options};
 pub use error::{BoxError, CacheError, ErrorSource, Result, shorten};
+pub use fail_safe::{BreakerState, BreakerStats, FailSafePolicy};
 pub use memoize::Memoized;
 pub use registry::{Factory, LinkedBackend, Registry};
 

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::OnceCell;
@@ -39,11 +40,12 @@ use tokio::sync::OnceCell;
 /// ```
 pub struct SingleFlight<V> {
     flights: Mutex<HashMap<String, Arc<OnceCell<V>>>>,
+    completed: AtomicU64,
 }
 
 impl<V> Default for SingleFlight<V> {
     fn default() -> Self {
-        SingleFlight { flights: Mutex::new(HashMap::new()) }
+        SingleFlight { flights: Mutex::new(HashMap::new()), completed: AtomicU64::new(0) }
     }
 }
 
@@ -62,6 +64,14 @@ impl<V> SingleFlight<V> {
     /// How many keys have a computation running now.
     pub fn in_flight(&self) -> usize {
         self.lock().len()
+    }
+
+    /// How many computations have finished so far, of any key. A caller that read the cache,
+    /// missed, and then leads a computation need only read again if this changed meanwhile: a
+    /// computation of its key may have stored the value in between. (One atomic load, so that
+    /// the common miss makes one read, not two.)
+    pub fn completed(&self) -> u64 {
+        self.completed.load(Ordering::Acquire)
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<OnceCell<V>>>> {
@@ -105,6 +115,9 @@ impl<V> Drop for Leave<'_, V> {
             && (self.cell.initialized() || Arc::strong_count(self.cell) <= 2)
         {
             flights.remove(self.key);
+            if self.cell.initialized() {
+                self.flights.completed.fetch_add(1, Ordering::Release);
+            }
         }
     }
 }

@@ -180,7 +180,7 @@ impl Server {
         let _permit = match tokio::time::timeout(timeout, self.permits.acquire()).await {
             Ok(permit) => permit.map_err(|_| self.backend_error("the connection pool is closed"))?,
             Err(_) => {
-                return Err(CacheError::Timeout { backend: self.settings.backend, operation, after: timeout });
+                return Err(CacheError::timeout(self.settings.backend, operation, timeout, "CACHE_OPTIONS.response_timeout"));
             }
         };
         let (mut connection, reused) = match self.take_idle() {
@@ -202,11 +202,11 @@ impl Server {
                         Ok(responses)
                     }
                     Ok(Err(e)) => Err(self.wire_error(e)),
-                    Err(_) => Err(CacheError::Timeout { backend: self.settings.backend, operation, after: timeout }),
+                    Err(_) => Err(CacheError::timeout(self.settings.backend, operation, timeout, "CACHE_OPTIONS.response_timeout")),
                 }
             }
             Ok(Err(e)) => Err(self.wire_error(e)),
-            Err(_) => Err(CacheError::Timeout { backend: self.settings.backend, operation, after: timeout }),
+            Err(_) => Err(CacheError::timeout(self.settings.backend, operation, timeout, "CACHE_OPTIONS.response_timeout")),
         }
     }
 

@@ -93,15 +93,8 @@ impl Settings {
                 ));
             }
         };
-        let duration = |name: &str, default: Duration| -> Result<Duration> {
-            match options.get_duration(name)? {
-                None => Ok(default),
-                Some(d) if d.is_zero() => {
-                    Err(CacheError::config(format!("CACHE_OPTIONS.{name}"), "0", "expected a duration above zero"))
-                }
-                Some(d) => Ok(d),
-            }
-        };
+        let duration =
+            |name: &str, default: Duration| -> Result<Duration> { Ok(options.get_positive_duration(name)?.unwrap_or(default)) };
         let connect_timeout = duration("connect_timeout", DEFAULT_CONNECT_TIMEOUT)?;
         let response_timeout = duration("response_timeout", DEFAULT_RESPONSE_TIMEOUT)?;
 

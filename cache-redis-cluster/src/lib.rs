@@ -123,6 +123,7 @@ impl Topology for Cluster {
             address_setting: "CACHE_REDIS_CLUSTER",
             password_setting: "CACHE_REDIS_PASSWORD / CACHE_REDIS_USERNAME",
             db_setting: "CACHE_REDIS_DB",
+            response_timeout: options.response_timeout,
         };
         let seeds = config
             .redis_cluster

@@ -217,6 +217,7 @@ impl Topology for Sentinel {
             address_setting: "CACHE_REDIS_SENTINELS / CACHE_REDIS_SENTINEL_MASTER",
             password_setting: "CACHE_REDIS_PASSWORD / CACHE_REDIS_USERNAME",
             db_setting: "CACHE_REDIS_DB",
+            response_timeout: options.response_timeout,
         };
         Ok(Sentinel {
             sentinels,

@@ -17,6 +17,8 @@ pub struct ErrorContext {
     pub address_setting: &'static str,
     /// The setting(s) that give the credentials.
     pub password_setting: &'static str,
+    /// The limit for an answer (`CACHE_OPTIONS.response_timeout`), for timeout messages.
+    pub response_timeout: std::time::Duration,
     /// The setting that gives the database index.
     pub db_setting: &'static str,
 }
@@ -47,7 +49,7 @@ impl ErrorContext {
             );
         }
         if error.is_timeout() {
-            return CacheError::Timeout { backend, operation, after: std::time::Duration::ZERO };
+            return CacheError::timeout(backend, operation, self.response_timeout, "CACHE_OPTIONS.response_timeout");
         }
         if error.is_io_error() || error.is_connection_refusal() || error.is_connection_dropped() {
             return CacheError::Connection {

@@ -69,6 +69,7 @@ impl Topology for Standalone {
             address_setting: endpoint.address_setting,
             password_setting: endpoint.password_setting,
             db_setting: endpoint.db_setting,
+            response_timeout: options.response_timeout,
         };
         let client = client(endpoint.info, &options)?;
         Ok(Standalone { client, options, connections: OnceLock::new(), next: AtomicUsize::new(0), errors })

@@ -1,4 +1,9 @@
 //! [`Cache`]: the typed facade applications use.
+//!
+//! `mod.rs` has the type, its constructors and the operations on values; `load.rs` the loading
+//! operations (`get_or_set`), which fall back to the loader whatever the backend does.
+
+mod load;
 
 use std::fmt;
 use std::future::Future;
@@ -9,6 +14,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::fail_safe::{BreakerStats, FailSafe};
 use crate::{BaseCache, BoxError, CacheError, Config, Memoized, Registry, Result, SingleFlight, Ttl, codec};
 
 /// The cache an application uses: typed values over any [`BaseCache`] backend, plus
@@ -69,6 +75,7 @@ pub struct Cache {
 
 struct Inner {
     backend: Arc<dyn BaseCache>,
+    fail_safe: FailSafe,
     config: Config,
     counters: Counters,
     flights: SingleFlight<Result<Bytes>>,
@@ -94,6 +101,8 @@ pub struct CacheStats {
     pub errors: u64,
     /// Loader runs of `get_or_set` / `memoize`.
     pub loads: u64,
+    /// The circuit breaker in front of the backend (see [`crate::fail_safe`]).
+    pub breaker: BreakerStats,
 }
 
 impl CacheStats {
@@ -115,10 +124,24 @@ impl fmt::Debug for Cache {
 }
 
 impl Cache {
-    /// A cache over `backend`, with `config`'s default timeout and error policy.
+    /// A cache over `backend`, with `config`'s default timeout, error policy, deadlines and
+    /// circuit breaker ([`Config::fail_safe`]).
+    ///
+    /// # Panics
+    ///
+    /// Operations that do not finish on their first poll (any that wait on a network or a disk)
+    /// start a timer for their deadline, which needs a tokio runtime with its time driver
+    /// (`#[tokio::main]` and `Runtime::new` have it; a hand-built runtime needs `enable_time`).
     pub fn new(backend: Arc<dyn BaseCache>, config: Config) -> Cache {
+        let fail_safe = FailSafe::new(backend.type_name(), config.fail_safe);
         Cache {
-            inner: Arc::new(Inner { backend, config, counters: Counters::default(), flights: SingleFlight::new() }),
+            inner: Arc::new(Inner {
+                backend,
+                fail_safe,
+                config,
+                counters: Counters::default(),
+                flights: SingleFlight::new(),
+            }),
         }
     }
 
@@ -143,7 +166,8 @@ impl Cache {
         Ok(Cache::new(backend, config))
     }
 
-    /// The backend, for byte-level access.
+    /// The backend, for byte-level access. Calls made on it directly bypass the facade: its
+    /// error policy, counters, deadlines and circuit breaker.
     pub fn backend(&self) -> &Arc<dyn BaseCache> {
         &self.inner.backend
     }
@@ -161,6 +185,7 @@ impl Cache {
             misses: c.misses.load(Relaxed),
             errors: c.errors.load(Relaxed),
             loads: c.loads.load(Relaxed),
+            breaker: self.inner.fail_safe.stats(),
         }
     }
 
@@ -169,14 +194,14 @@ impl Cache {
     /// A stored value that does not decode as `T` is a [`CacheError::Codec`] (a miss with
     /// `CACHE_IGNORE_ERRORS`).
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        let raw = self.inner.backend.get(key).await;
+        let raw = self.guarded("get", self.inner.backend.get(key)).await;
         let raw = self.absorb("get", key, raw, || None)?;
         self.decode_read(key, raw)
     }
 
     /// The stored bytes under `key`, without decoding.
     pub async fn get_bytes(&self, key: &str) -> Result<Option<Bytes>> {
-        let raw = self.inner.backend.get(key).await;
+        let raw = self.guarded("get", self.inner.backend.get(key)).await;
         let raw = self.absorb("get", key, raw, || None)?;
         self.count_read(raw.is_some());
         Ok(raw)
@@ -184,14 +209,14 @@ impl Cache {
 
     /// The values of `keys` in order, `None` for misses.
     pub async fn get_many<T: DeserializeOwned>(&self, keys: &[&str]) -> Result<Vec<Option<T>>> {
-        let raw = self.inner.backend.get_many(keys).await;
+        let raw = self.guarded("get_many", self.inner.backend.get_many(keys)).await;
         let raw = self.absorb("get_many", keys.first().copied().unwrap_or(""), raw, || vec![None; keys.len()])?;
         keys.iter().zip(raw).map(|(key, value)| self.decode_read(key, value)).collect()
     }
 
     /// Whether `key` holds a live value (not counted as a hit or miss).
     pub async fn has(&self, key: &str) -> Result<bool> {
-        let r = self.inner.backend.has(key).await;
+        let r = self.guarded("has", self.inner.backend.has(key)).await;
         self.absorb("has", key, r, || false)
     }
 
@@ -203,7 +228,7 @@ impl Cache {
 
     /// Stores raw bytes under `key`, without encoding.
     pub async fn set_bytes(&self, key: &str, value: impl Into<Bytes>, ttl: Ttl) -> Result<()> {
-        let r = self.inner.backend.set(key, value.into(), ttl).await;
+        let r = self.guarded("set", self.inner.backend.set(key, value.into(), ttl)).await;
         self.absorb("set", key, r, || ())
     }
 
@@ -211,98 +236,53 @@ impl Cache {
     pub async fn set_many<T: Serialize>(&self, items: &[(&str, T)], ttl: Ttl) -> Result<()> {
         let encoded =
             items.iter().map(|(key, value)| Ok((*key, codec::encode(key, value)?))).collect::<Result<Vec<_>>>()?;
-        let r = self.inner.backend.set_many(&encoded, ttl).await;
+        let r = self.guarded("set_many", self.inner.backend.set_many(&encoded, ttl)).await;
         self.absorb("set_many", items.first().map(|i| i.0).unwrap_or(""), r, || ())
     }
 
     /// Stores `value` only if `key` holds no live value; returns whether it stored. Atomic.
     pub async fn add<T: Serialize + ?Sized>(&self, key: &str, value: &T, ttl: Ttl) -> Result<bool> {
         let bytes = codec::encode(key, value)?;
-        let r = self.inner.backend.add(key, bytes, ttl).await;
+        let r = self.guarded("add", self.inner.backend.add(key, bytes, ttl)).await;
         self.absorb("add", key, r, || false)
     }
 
     /// Removes `key`; returns whether a live value was removed.
     pub async fn delete(&self, key: &str) -> Result<bool> {
-        let r = self.inner.backend.delete(key).await;
+        let r = self.guarded("delete", self.inner.backend.delete(key)).await;
         self.absorb("delete", key, r, || false)
     }
 
     /// Removes `keys`; returns how many live values were removed.
     pub async fn delete_many(&self, keys: &[&str]) -> Result<u64> {
-        let r = self.inner.backend.delete_many(keys).await;
+        let r = self.guarded("delete_many", self.inner.backend.delete_many(keys)).await;
         self.absorb("delete_many", keys.first().copied().unwrap_or(""), r, || 0)
     }
 
     /// Atomically adds `delta` to the integer under `key` (created at 0); returns the new value.
     pub async fn inc(&self, key: &str, delta: i64) -> Result<i64> {
-        let r = self.inner.backend.inc(key, delta).await;
+        let r = self.guarded("inc", self.inner.backend.inc(key, delta)).await;
         self.note_failure(&r);
         r
     }
 
     /// Atomically subtracts `delta`; returns the new value.
     pub async fn dec(&self, key: &str, delta: i64) -> Result<i64> {
-        let r = self.inner.backend.dec(key, delta).await;
+        let r = self.guarded("dec", self.inner.backend.dec(key, delta)).await;
         self.note_failure(&r);
         r
     }
 
     /// Gives the live value under `key` a new expiry; returns whether there was one.
     pub async fn touch(&self, key: &str, ttl: Ttl) -> Result<bool> {
-        let r = self.inner.backend.touch(key, ttl).await;
+        let r = self.guarded("touch", self.inner.backend.touch(key, ttl)).await;
         self.absorb("touch", key, r, || false)
     }
 
     /// Removes every entry of this cache (its key prefix) and nothing else.
     pub async fn clear(&self) -> Result<()> {
-        let r = self.inner.backend.clear().await;
+        let r = self.guarded("clear", self.inner.backend.clear()).await;
         self.absorb("clear", "", r, || ())
-    }
-
-    /// The value under `key`, or else the result of `load`, stored with `ttl` and returned.
-    ///
-    /// Single-flight: concurrent misses of one key in this process run `load` once and all get
-    /// its value. If `load` fails, every waiter gets the same [`CacheError::Loader`] (the loader's
-    /// error is its source) and nothing is stored. Across processes, each process may load once.
-    ///
-    /// Do not call `get_or_set` for the same key from inside its own loader: it would wait for
-    /// itself.
-    pub async fn get_or_set<T, F, Fut, E>(&self, key: &str, ttl: Ttl, load: F) -> Result<T>
-    where
-        T: Serialize + DeserializeOwned,
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = std::result::Result<T, E>>,
-        E: Into<BoxError>,
-    {
-        if let Some(value) = self.get::<T>(key).await? {
-            return Ok(value);
-        }
-        let mut loaded: Option<T> = None;
-        let shared = self
-            .inner
-            .flights
-            .run(key, || async {
-                // A flight for this key may have finished between our miss and joining: look once
-                // more before loading, so that one burst of misses means one load.
-                if let Ok(Some(bytes)) = self.inner.backend.get(key).await
-                    && codec::decode::<T>(key, &bytes).is_ok()
-                {
-                    return Ok(bytes);
-                }
-                self.inner.counters.loads.fetch_add(1, Relaxed);
-                let value = load().await.map_err(|e| CacheError::Loader(Arc::from(e.into())))?;
-                let bytes = codec::encode(key, &value)?;
-                let stored = self.inner.backend.set(key, bytes.clone(), ttl).await;
-                self.absorb("set", key, stored, || ())?;
-                loaded = Some(value);
-                Ok(bytes)
-            })
-            .await;
-        match loaded {
-            Some(value) => Ok(value),
-            None => codec::decode(key, &shared?),
-        }
     }
 
     /// A handle for memoizing the function `function` (a name unique in the cache, such as its
@@ -367,6 +347,23 @@ impl Cache {
         }
     }
 
+    /// Runs one backend operation under the deadline and the circuit breaker.
+    pub(crate) async fn guarded<T>(&self, operation: &'static str, call: impl Future<Output = Result<T>>) -> Result<T> {
+        self.inner.fail_safe.call(operation, call).await
+    }
+
+    /// Counts a backend failure and logs it: a warning, except while the breaker is open, when
+    /// one warning for the transition has been logged and each call is only a debug event.
+    pub(crate) fn note_backend_failure(&self, op: &'static str, key: &str, e: &CacheError, what: &str) {
+        self.inner.counters.errors.fetch_add(1, Relaxed);
+        let backend = self.inner.backend.type_name();
+        if matches!(e, CacheError::CircuitOpen { .. }) {
+            tracing::debug!(backend, op, key, error = %e, "{what}");
+        } else {
+            tracing::warn!(backend, op, key, error = %e, "{what}");
+        }
+    }
+
     /// Applies `CACHE_IGNORE_ERRORS` to a backend result.
     pub(crate) fn absorb<T>(
         &self,
@@ -377,17 +374,16 @@ impl Cache {
     ) -> Result<T> {
         match r {
             Err(e) if e.is_backend_failure() => {
-                self.inner.counters.errors.fetch_add(1, Relaxed);
                 if self.inner.config.ignore_errors {
-                    tracing::warn!(
-                        backend = self.inner.backend.type_name(),
+                    self.note_backend_failure(
                         op,
                         key,
-                        error = %e,
-                        "cache backend failed; treated as a miss (CACHE_IGNORE_ERRORS)"
+                        &e,
+                        "cache backend failed; treated as a miss (CACHE_IGNORE_ERRORS)",
                     );
                     Ok(fallback())
                 } else {
+                    self.inner.counters.errors.fetch_add(1, Relaxed);
                     Err(e)
                 }
             }

@@ -1,0 +1,163 @@
+//! `get_or_set`: the value, or the loader's — whatever the backend does.
+//!
+//! A cache is an optimisation, never a dependency, for computed values: a backend that fails on
+//! the read or the write (down, slow past its deadline, breaker open, a stored value that does not
+//! decode) is counted and logged and the loader runs; its value is returned. Only mistakes of the
+//! caller (a key the backend cannot take, a value that cannot be encoded) and the loader's own
+//! failure are errors.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use bytes::Bytes;
+use futures::FutureExt;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::Cache;
+use crate::{BoxError, CacheError, Result, Ttl, codec};
+
+impl Cache {
+    /// The value under `key`, or else the result of `load`, stored with `ttl` and returned.
+    ///
+    /// Single-flight: concurrent misses of one key in this process run `load` once and all get
+    /// its value. If `load` fails or panics, every waiter gets the same [`CacheError::Loader`]
+    /// promptly (the loader's error, or a message saying it panicked, is its source), nothing is
+    /// stored, and the next call loads afresh. Across processes, each process may load once.
+    ///
+    /// Fail-safe: a failure of the backend — on the read or the write, with or without
+    /// `CACHE_IGNORE_ERRORS` — never fails the call: it is counted in [`Cache::stats`], logged,
+    /// and the loader's value is returned. While the backend's circuit breaker is open the call
+    /// costs no network wait at all. A stored value that does not decode as `T` is replaced.
+    ///
+    /// A miss makes one backend read before the loader runs (a second only if another load of the
+    /// key finished in between, to keep one load per burst of misses), and one write after.
+    ///
+    /// Do not call `get_or_set` for the same key from inside its own loader: it would wait for
+    /// itself.
+    pub async fn get_or_set<T, F, Fut, E>(&self, key: &str, ttl: Ttl, load: F) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = std::result::Result<T, E>>,
+        E: Into<BoxError>,
+    {
+        let completed = self.inner.flights.completed();
+        if let Some(value) = self.read_for_load::<T>(key, true).await? {
+            return Ok(value);
+        }
+        let mut loaded: Option<T> = None;
+        let shared = self
+            .inner
+            .flights
+            .run(key, || async {
+                // A load of this key finished between our read and our lead: read once more, so
+                // that one burst of misses means one load. Otherwise the read above stands.
+                if self.inner.flights.completed() != completed
+                    && let Some(bytes) = self.read_bytes_for_load::<T>(key, false).await?
+                {
+                    return Ok(bytes);
+                }
+                self.inner.counters.loads.fetch_add(1, Relaxed);
+                let value = run_loader(load).await?;
+                let bytes = codec::encode(key, &value)?;
+                self.store_for_load(key, bytes.clone(), ttl).await?;
+                loaded = Some(value);
+                Ok(bytes)
+            })
+            .await;
+        match loaded {
+            Some(value) => Ok(value),
+            None => codec::decode(key, &shared?),
+        }
+    }
+
+    /// A read on the way to a load: `Ok(None)` for a miss, a backend failure or a value that does
+    /// not decode as `T` (those two counted and logged); `Err` only for the caller's mistakes.
+    async fn read_for_load<T: DeserializeOwned>(&self, key: &str, count: bool) -> Result<Option<T>> {
+        let Some(bytes) = self.read_bytes_for_load::<T>(key, count).await? else { return Ok(None) };
+        // Checked by read_bytes_for_load: decodes.
+        codec::decode(key, &bytes).map(Some)
+    }
+
+    /// As [`read_for_load`](Self::read_for_load), the bytes of a value that decodes as `T`.
+    async fn read_bytes_for_load<T: DeserializeOwned>(&self, key: &str, count: bool) -> Result<Option<Bytes>> {
+        let found = match self.guarded("get", self.inner.backend.get(key)).await {
+            Ok(found) => found,
+            Err(e) if e.is_backend_failure() => {
+                self.note_backend_failure("get", key, &e, "cache read failed; loading the value instead");
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        let found = match found {
+            Some(bytes) => match codec::decode::<T>(key, &bytes) {
+                Ok(_) => Some(bytes),
+                Err(e) => {
+                    self.inner.counters.errors.fetch_add(1, Relaxed);
+                    tracing::warn!(key, error = %e, "a cached value does not decode; loading it again");
+                    None
+                }
+            },
+            None => None,
+        };
+        if count {
+            self.count_read(found.is_some());
+        }
+        Ok(found)
+    }
+
+    /// The write after a load: a backend failure is counted and logged, not returned.
+    async fn store_for_load(&self, key: &str, bytes: Bytes, ttl: Ttl) -> Result<()> {
+        match self.guarded("set", self.inner.backend.set(key, bytes, ttl)).await {
+            Err(e) if e.is_backend_failure() => {
+                self.note_backend_failure("set", key, &e, "cache write failed; the loaded value is returned uncached");
+                Ok(())
+            }
+            other => other,
+        }
+    }
+}
+
+/// Runs a loader; its error or panic becomes a [`CacheError::Loader`] that every waiter can share.
+pub(crate) async fn run_loader<T, F, Fut, E>(load: F) -> Result<T>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = std::result::Result<T, E>>,
+    E: Into<BoxError>,
+{
+    match AssertUnwindSafe(load()).catch_unwind().await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(CacheError::Loader(Arc::from(e.into()))),
+        Err(panic) => {
+            let message = LoaderPanicked::from_payload(panic.as_ref());
+            tracing::error!(panic = %message.0, "a cache loader panicked; every caller waiting for it gets an error");
+            Err(CacheError::Loader(Arc::new(message)))
+        }
+    }
+}
+
+/// The source of a [`CacheError::Loader`] whose loader panicked.
+#[derive(Debug)]
+struct LoaderPanicked(String);
+
+impl LoaderPanicked {
+    fn from_payload(payload: &(dyn std::any::Any + Send)) -> LoaderPanicked {
+        let text = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned());
+        LoaderPanicked(text)
+    }
+}
+
+impl std::fmt::Display for LoaderPanicked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the loader panicked: {}", self.0)
+    }
+}
+
+impl std::error::Error for LoaderPanicked {}
