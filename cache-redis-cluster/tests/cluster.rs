@@ -23,7 +23,8 @@ fn cache_with_prefix(prefix: &str) -> RedisClusterCache {
 /// 200 keys spread over many slots (and so over all three masters).
 fn spread_keys() -> Vec<String> {
     let keys: Vec<String> = (0..200).map(|i| format!("key-{i}")).collect();
-    let slots: std::collections::HashSet<_> = keys.iter().map(|k| Slot::for_key(format!("x:{k}"))).collect();
+    // As stored under the prefix `x:` (see cachette-redis's docs on keys).
+    let slots: std::collections::HashSet<_> = keys.iter().map(|k| Slot::for_key(format!("2:x:{k}"))).collect();
     assert!(slots.len() > 100, "the keys must cover many slots");
     keys
 }
@@ -72,11 +73,12 @@ async fn a_killed_master_is_replaced_by_its_replica() {
     let mut topology = ClusterTopology::start(3, 1);
     let mut config = Config::from_map([("CACHE_KEY_PREFIX", "fo:")]).unwrap();
     topology.target().apply(&mut config);
-    let cache = Cache::new(Arc::new(RedisClusterCache::new(&config).unwrap()), config);
+    let backend = Arc::new(RedisClusterCache::new(&config).unwrap());
+    let cache = Cache::new(backend.clone(), config);
     // A key in slot 0's shard, written before the failure.
-    let key =
-        (0..).map(|i| format!("k{i}")).find(|k| Slot::for_key(format!("fo:{k}")) == Slot::for_key("fo:k0")).unwrap();
-    let slot = (0..16384u16).find(|s| Slot::new(*s) == Some(Slot::for_key(format!("fo:{key}")))).unwrap();
+    let stored_slot = |k: &str| Slot::for_key(backend.stored_key(k));
+    let key = (0..).map(|i| format!("k{i}")).find(|k| stored_slot(k) == stored_slot("k0")).unwrap();
+    let slot = (0..16384u16).find(|s| Slot::new(*s) == Some(stored_slot(&key))).unwrap();
     cache.set(&key, "before", Ttl::Never).await.unwrap();
     let owner = topology.master_port_for_slot(slot).unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await; // let the replica copy it

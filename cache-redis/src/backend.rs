@@ -9,6 +9,7 @@ use redis::cluster_routing::Slot;
 use redis::{Cmd, FromRedisValue, Pipeline, Value};
 
 use crate::errors::is_not_an_integer;
+use crate::keys::KeySpace;
 use crate::topology::Topology;
 
 /// Keys deleted per `UNLINK` (and asked per `SCAN`) while clearing.
@@ -25,12 +26,13 @@ static PERSIST_IF_EXISTS: LazyLock<redis::Script> = LazyLock::new(|| {
 /// A Redis cache over a topology: [`crate::RedisCache`] (one server), and the Sentinel and
 /// Cluster caches of the cachette-redis-sentinel and cachette-redis-cluster crates.
 ///
-/// Every key is stored under `CACHE_KEY_PREFIX`. Expiry maps exactly: `Ttl::After` is `PX` (in
-/// milliseconds, rounded up), `Ttl::At` is `PXAT` (an absolute deadline, so "until midnight" does
-/// not drift by a round trip), `Ttl::Never` is no expiry (`PERSIST` for `touch`).
+/// Every key is stored under `CACHE_KEY_PREFIX`, as `<byte length of the prefix>:<prefix><key>`
+/// so that no two prefixes share a key (see the crate docs). Expiry maps exactly: `Ttl::After` is
+/// `PX` (in milliseconds, rounded up), `Ttl::At` is `PXAT` (an absolute deadline, so "until
+/// midnight" does not drift by a round trip), `Ttl::Never` is no expiry (`PERSIST` for `touch`).
 pub struct RedisBackend<T: Topology> {
     topology: T,
-    prefix: String,
+    keys: KeySpace,
     default_ttl: Expiry,
 }
 
@@ -38,7 +40,7 @@ impl<T: Topology> std::fmt::Debug for RedisBackend<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct(T::TYPE_NAME)
             .field("target", &self.topology.error_context().target)
-            .field("prefix", &self.prefix)
+            .field("prefix", &self.keys.prefix())
             .finish()
     }
 }
@@ -66,25 +68,12 @@ fn expiry_args(cmd: &mut Cmd, expiry: Expiry) -> Option<()> {
     Some(())
 }
 
-/// `*`, `?`, `[`, `]` and `\` in a prefix are literal in a SCAN pattern.
-fn scan_pattern(prefix: &str) -> String {
-    let mut out = String::with_capacity(prefix.len() + 2);
-    for c in prefix.chars() {
-        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('*');
-    out
-}
-
 impl<T: Topology> RedisBackend<T> {
     /// A cache for `config`: checks the settings, connects on first use.
     pub fn new(config: &Config) -> Result<Self> {
         Ok(RedisBackend {
             topology: T::from_config(config)?,
-            prefix: config.key_prefix.clone(),
+            keys: KeySpace::new(&config.key_prefix),
             default_ttl: config.default_timeout,
         })
     }
@@ -94,11 +83,15 @@ impl<T: Topology> RedisBackend<T> {
         &self.topology
     }
 
+    /// The key stored on the server for `key`: `<byte length of the prefix>:<prefix><key>`, e.g.
+    /// `4:app:user:1` for `user:1` under the prefix `app:`. For looking at the server with
+    /// `redis-cli`, or finding the cluster slot of a key.
+    pub fn stored_key(&self, key: &str) -> String {
+        self.keys.key(key)
+    }
+
     fn key(&self, key: &str) -> String {
-        let mut out = String::with_capacity(self.prefix.len() + key.len());
-        out.push_str(&self.prefix);
-        out.push_str(key);
-        out
+        self.keys.key(key)
     }
 
     fn fail(&self, operation: &'static str, error: redis::RedisError) -> CacheError {
@@ -268,21 +261,23 @@ impl<T: Topology> BaseCache for RedisBackend<T> {
         }
     }
 
-    /// `SCAN MATCH <prefix>*` and `UNLINK` in batches of 1000, on every server of the topology.
-    /// Never `FLUSHDB`: other applications' keys stay. Refused without a key prefix, because then
-    /// "this cache's keys" would be every key in the database (see `flush_database`).
+    /// `SCAN MATCH <len>:<prefix>*` and `UNLINK` in batches of 1000, on every server of the
+    /// topology: exactly this cache's keys, never another prefix's (see the crate docs). Never
+    /// `FLUSHDB`: other applications' keys stay. Refused without a key prefix (see the crate docs
+    /// for why, and `flush_database`).
     async fn clear(&self) -> Result<()> {
-        if self.prefix.is_empty() {
+        if self.keys.prefix().is_empty() {
             return Err(CacheError::Refused {
                 backend: T::TYPE_NAME,
                 operation: "clear",
-                message: "CACHE_KEY_PREFIX is empty, so clear would remove every key in the database, \
-                          other applications' too. Set CACHE_KEY_PREFIX (e.g. myapp:) to scope this cache, \
-                          or call flush_database() if the database holds nothing else."
+                message: "CACHE_KEY_PREFIX is empty: clear would remove every key that starts with `0:`, \
+                          which other applications sharing an unscoped database may write too. Set \
+                          CACHE_KEY_PREFIX (e.g. myapp:) to scope this cache, or call flush_database() \
+                          if the database holds nothing else."
                     .into(),
             });
         }
-        let pattern = scan_pattern(&self.prefix);
+        let pattern = self.keys.scan_pattern();
         for mut node in self.topology.scan_connections().await? {
             let mut cursor: u64 = 0;
             loop {
@@ -315,12 +310,6 @@ impl<T: Topology> BaseCache for RedisBackend<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn scan_patterns_escape_glob_characters() {
-        assert_eq!(scan_pattern("app:"), "app:*");
-        assert_eq!(scan_pattern("a*b?[c]\\:"), "a\\*b\\?\\[c\\]\\\\:*");
-    }
 
     #[test]
     fn absolute_deadlines_round_up_to_the_millisecond() {

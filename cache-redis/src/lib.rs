@@ -15,9 +15,11 @@
 //!   `delete_many` one `UNLINK`, `add` is `SET NX`, `inc` is `INCRBY` on the decimal text the codec
 //!   writes, `touch` is `PEXPIRE`/`PEXPIREAT`/`PERSIST`. Expiry: `PX` in milliseconds for
 //!   `Ttl::After`, `PXAT` for `Ttl::At`.
-//! * **clear** deletes only this cache's keys (`SCAN MATCH prefix*` + `UNLINK`), never `FLUSHDB`,
-//!   and refuses to run without a prefix. [`RedisBackend::flush_database`] is the separately
-//!   named, dangerous whole-database flush.
+//! * **Keys** are stored as `<byte length of the prefix>:<prefix><key>`, so that two prefixes
+//!   never share a key (see [Keys on the server](#keys-on-the-server)).
+//! * **clear** deletes only this cache's keys (`SCAN MATCH <len>:<prefix>*` + `UNLINK`), never
+//!   `FLUSHDB`, and refuses to run without a prefix. [`RedisBackend::flush_database`] is the
+//!   separately named, dangerous whole-database flush.
 //!
 //! ```no_run
 //! use cachette_core::{Cache, Config, Ttl};
@@ -31,12 +33,43 @@
 //!     ("CACHE_KEY_PREFIX", "myapp:"),
 //! ])?;
 //! let cache = Cache::new(Arc::new(RedisCache::new(&config)?), config);
-//! cache.set("user:1", "Ada", Ttl::Default).await?;
+//! cache.set("user:1", "Ada", Ttl::Default).await?; // stored as 6:myapp:user:1
 //! # Ok(()) }
 //! ```
+//!
+//! # Keys on the server
+//!
+//! The key `user:1` of a cache with the prefix `app:` is stored as `4:app:user:1`; with the
+//! prefix `app:v2:` as `7:app:v2:user:1`; with no prefix as `0:user:1`
+//! ([`RedisBackend::stored_key`] gives it). Plain concatenation would store `app:` + `v2:user:1`
+//! and `app:v2:` + `user:1` at the same place, and `clear()` of `app:` (`SCAN MATCH app:*`)
+//! would remove every key of `app:v2:`. This is the same for the Sentinel and Cluster caches.
+//!
+//! **Why two prefixes never meet.** The digits before a stored key's first `:` are the byte
+//! length n of its prefix and the n bytes after that `:` are the prefix, so every stored key
+//! belongs to exactly one prefix, and caches with different prefixes never read, write or delete
+//! each other's keys. `clear()`'s pattern is `<n>:<prefix>` (glob characters `*?[]\` escaped)
+//! followed by `*`, so it matches only keys that begin with `<n>:<prefix>`, which by the first
+//! sentence are exactly the keys of the prefix `<prefix>`.
+//!
+//! **Redis Cluster hash tags** work as with a plain prefix: the `<n>:` in front holds no brace,
+//! so the first `{...}` of a stored key is the first `{...}` of `<prefix><key>`. A prefix such as
+//! `{app}:` still puts all of a cache's keys in one slot, and keys that share a `{tag}` share a
+//! slot.
+//!
+//! **clear without a prefix stays refused.** Its pattern would be `0:*`, which matches no key of
+//! a cachette cache with a prefix; but the encoding separates cachette's caches from each other,
+//! not from other programs, and a database used without a prefix is usually shared with other
+//! data: any key of theirs that starts with `0:` would go too. Set `CACHE_KEY_PREFIX`, or call
+//! [`RedisBackend::flush_database`] on a database that holds nothing else. (Allowing it later
+//! would break nobody; taking it back would.)
+//!
+//! Entries written before this encoding (as `<prefix><key>`) are neither read (they are misses)
+//! nor cleared; they leave with their expiry, and never-expiring ones stay until deleted by hand.
 
 mod backend;
 pub mod errors;
+mod keys;
 pub mod settings;
 mod topology;
 

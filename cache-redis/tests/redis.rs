@@ -24,25 +24,26 @@ fn b(s: &str) -> Bytes {
 #[tokio::test]
 async fn expiry_maps_to_px_and_pxat_exactly() {
     let server = RedisServer::start();
+    // On the server, the key `at` of the prefix `t:` is `2:t:at` (see the crate docs).
     let cache = RedisCache::new(&config_for(&server.url(), "t:")).unwrap();
 
     let deadline = SystemTime::now() + Duration::from_secs(3600);
     cache.set("at", b("v"), Ttl::At(deadline)).await.unwrap();
     let expected = deadline.duration_since(UNIX_EPOCH).unwrap().as_nanos().div_ceil(1_000_000) as i64;
-    let stored: i64 = server.cli(&["PEXPIRETIME", "t:at"]).trim().parse().unwrap();
+    let stored: i64 = server.cli(&["PEXPIRETIME", "2:t:at"]).trim().parse().unwrap();
     assert_eq!(stored, expected, "Ttl::At is an absolute PXAT deadline, to the millisecond");
 
     cache.set("after", b("v"), Ttl::After(Duration::from_millis(90_500))).await.unwrap();
-    let pttl: i64 = server.cli(&["PTTL", "t:after"]).trim().parse().unwrap();
+    let pttl: i64 = server.cli(&["PTTL", "2:t:after"]).trim().parse().unwrap();
     assert!((85_000..=90_500).contains(&pttl), "Ttl::After is PX in milliseconds, got {pttl}");
 
     cache.set("never", b("v"), Ttl::Never).await.unwrap();
-    assert_eq!(server.cli(&["PTTL", "t:never"]).trim(), "-1");
+    assert_eq!(server.cli(&["PTTL", "2:t:never"]).trim(), "-1");
 
     assert!(cache.touch("after", Ttl::Never).await.unwrap());
-    assert_eq!(server.cli(&["PTTL", "t:after"]).trim(), "-1", "touch(Never) is PERSIST");
+    assert_eq!(server.cli(&["PTTL", "2:t:after"]).trim(), "-1", "touch(Never) is PERSIST");
     assert!(cache.touch("never", Ttl::At(deadline)).await.unwrap());
-    let stored: i64 = server.cli(&["PEXPIRETIME", "t:never"]).trim().parse().unwrap();
+    let stored: i64 = server.cli(&["PEXPIRETIME", "2:t:never"]).trim().parse().unwrap();
     assert_eq!(stored, expected, "touch(At) is PEXPIREAT");
 
     let default = RedisCache::new(
@@ -50,7 +51,7 @@ async fn expiry_maps_to_px_and_pxat_exactly() {
     )
     .unwrap();
     default.set("d", b("v"), Ttl::Default).await.unwrap();
-    assert_eq!(server.cli(&["PTTL", "d"]).trim(), "-1", "CACHE_DEFAULT_TIMEOUT=0 means never");
+    assert_eq!(server.cli(&["PTTL", "0:d"]).trim(), "-1", "CACHE_DEFAULT_TIMEOUT=0 means never");
 }
 
 #[tokio::test]
@@ -166,7 +167,7 @@ async fn wrong_database_index_names_the_setting() {
 
     let db3 = RedisCache::new(&config_for(&format!("{}/3", server.url()), "")).unwrap();
     db3.set("in-db-3", b("v"), Ttl::Default).await.unwrap();
-    assert_eq!(server.cli(&["-n", "3", "EXISTS", "in-db-3"]).trim(), "1");
+    assert_eq!(server.cli(&["-n", "3", "EXISTS", "0:in-db-3"]).trim(), "1");
 }
 
 #[tokio::test]
@@ -259,7 +260,7 @@ async fn tls_with_a_private_ca() {
     let cache = RedisCache::new(&config).unwrap();
     cache.set("k", b("over TLS"), Ttl::Default).await.unwrap();
     assert_eq!(cache.get("k").await.unwrap(), Some(b("over TLS")));
-    assert_eq!(server.cli(&["GET", "tls:k"]).trim(), "over TLS");
+    assert_eq!(server.cli(&["GET", "4:tls:k"]).trim(), "over TLS");
 
     // Without the CA the server's certificate is not trusted: a clear error, not a hang or panic.
     let untrusted = Config::from_map([("CACHE_REDIS_URL", server.url())]).unwrap();
