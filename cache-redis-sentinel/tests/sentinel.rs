@@ -8,10 +8,23 @@ use cachette_conformance::harness::redis::{self, SentinelTopology};
 use cachette_core::{BaseCache, Cache, CacheError, Config, Ttl};
 use cachette_redis_sentinel::RedisSentinelCache;
 
+#[path = "../../cache-redis/tests/prefix_pairs/mod.rs"]
+mod prefix_pairs;
+
 cachette_conformance::conformance_suite!(sentinel, |mut config: Config| async move {
     redis::sentinel().apply(&mut config);
     Ok(Arc::new(RedisSentinelCache::new(&config)?) as Arc<dyn BaseCache>)
 });
+
+#[test]
+fn any_two_prefixes_are_disjoint_on_a_sentinel_master() {
+    prefix_pairs::check("RedisSentinelCache", |prefix| {
+        let mut config = Config::default();
+        config.key_prefix = prefix.to_owned();
+        redis::sentinel().apply(&mut config);
+        Arc::new(RedisSentinelCache::new(&config).unwrap())
+    });
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_follow_the_promoted_replica_after_the_master_dies() {
