@@ -3,9 +3,13 @@
 //! * Every operation works across hash slots: `get_many` and `delete_many` are one `MGET` /
 //!   `UNLINK` that redis-rs splits per slot (answers kept in order; not atomic across slots);
 //!   `set_many` is one `MULTI`/`EXEC` transaction per slot, sent concurrently.
-//! * `clear` scans every master (`SCAN MATCH prefix*`, found with `CLUSTER NODES`) and unlinks what
-//!   it finds through the cluster connection. A master that is failing is skipped: its replica,
-//!   once promoted, is scanned instead.
+//! * `clear` scans every master (`SCAN MATCH <len>:<prefix>*`, found with `CLUSTER NODES`) and
+//!   unlinks what it finds through the cluster connection. A master that is failing is skipped:
+//!   its replica, once promoted, is scanned instead.
+//! * Keys are stored as cachette-redis stores them, `<byte length of the prefix>:<prefix><key>`,
+//!   so no two prefixes share a key ([`cachette_redis`'s docs](cachette_redis#keys-on-the-server)).
+//!   Hash tags work as in Redis: the `<len>:` holds no brace, so a prefix such as `{app}:` puts all
+//!   of a cache's keys in one slot, and keys that share a `{tag}` share a slot.
 //! * A master's failover is followed by redis-rs, which refreshes the slot map on `MOVED` and on
 //!   connection errors. Commands are retried for up to about 2.5 s meanwhile, then fail with a
 //!   `CacheError::Connection` (misses through `Cache` with `CACHE_IGNORE_ERRORS`).

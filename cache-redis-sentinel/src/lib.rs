@@ -6,7 +6,9 @@
 //! * The master's address is asked of the sentinels in `CACHE_REDIS_SENTINELS`, in order, until
 //!   one answers (`SENTINEL GET-MASTER-ADDR-BY-NAME <CACHE_REDIS_SENTINEL_MASTER>`).
 //! * Commands go to that master over a reconnecting multiplexed connection, exactly as
-//!   [`cachette_redis::RedisCache`] does — the command layer is cachette-redis's [`RedisBackend`].
+//!   [`cachette_redis::RedisCache`] does — the command layer is cachette-redis's [`RedisBackend`],
+//!   and keys are stored as it stores them, so that no two prefixes share a key
+//!   ([Keys on the server](cachette_redis#keys-on-the-server)).
 //! * A connection error, or a `READONLY` answer (the old master came back as a replica), marks the
 //!   address stale; the next call asks the sentinels again (at most every 100 ms) and, when they
 //!   name a new master, switches to it. While a failover is under way calls fail with
