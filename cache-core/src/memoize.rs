@@ -1,5 +1,6 @@
 //! [`Memoized`]: results of a function cached by its arguments, invalidated in O(1).
 
+use std::borrow::Cow;
 use std::future::Future;
 
 use serde::Serialize;
@@ -42,21 +43,44 @@ use crate::{BoxError, Cache, Result, Ttl, codec};
 #[derive(Debug, Clone)]
 pub struct Memoized {
     cache: Cache,
-    function: String,
+    // Borrowed for names known at compile time, so that `#[memoize]` builds its handle on every
+    // call without copying the name.
+    function: Cow<'static, str>,
     ttl: Ttl,
 }
 
 impl Memoized {
     /// A handle for `function` whose results live for `ttl`.
     pub fn new(cache: Cache, function: &str, ttl: Ttl) -> Memoized {
-        Memoized { cache, function: function.to_owned(), ttl }
+        Memoized { cache, function: Cow::Owned(function.to_owned()), ttl }
+    }
+
+    /// [`Memoized::new`] for a name that lives for the whole program (a literal, or one computed
+    /// once and kept in a `static`): the handle borrows it instead of copying it.
+    pub fn new_static(cache: Cache, function: &'static str, ttl: Ttl) -> Memoized {
+        Memoized { cache, function: Cow::Borrowed(function), ttl }
+    }
+
+    /// The default name `#[memoize]` gives a function: its path, found with
+    /// `type_name_of_val(&anchor)` for a `fn anchor` nested in the function `generated` that
+    /// `#[memoize]` expanded (the memoized function itself or one of its `_forget` companions).
+    ///
+    /// The path of a nested item names the `impl`'s type for methods and associated functions
+    /// (`app::users::Repo::profile`), which `module_path!()` cannot: two types of one module
+    /// with a method of the same name get two names. If the compiler ever prints paths so that
+    /// `generated` cannot be found in it, the name falls back to `<module>::<function>` (the
+    /// same for the function and its companions, so forgetting keeps working).
+    #[doc(hidden)]
+    pub fn __default_name(anchor: &str, generated: &str, function: &str, module: &str) -> String {
+        let owner = anchor.rfind(&format!("::{generated}::")).map_or(module, |at| &anchor[..at]);
+        format!("{owner}::{function}")
     }
 
     /// Adds the hash of the function's source to its name when `CACHE_SOURCE_CHECK` is on (the
     /// `#[memoize]` attribute passes a hash of the function's tokens).
     pub fn with_source_hash(mut self, source_hash: &str) -> Memoized {
         if self.cache.config().source_check {
-            self.function = format!("{}#{source_hash}", self.function);
+            self.function = Cow::Owned(format!("{}#{source_hash}", self.function));
         }
         self
     }
