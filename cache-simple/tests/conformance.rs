@@ -11,26 +11,6 @@ cachette_conformance::conformance_suite!(simple, |config: Config| async move {
 });
 
 #[tokio::test]
-async fn threshold_bounds_the_entry_count() {
-    let cache = SimpleCache::new(&Config::from_map([("CACHE_THRESHOLD", "100")]).unwrap()).unwrap();
-    for i in 0..1_000 {
-        cache.set(&format!("k{i}"), Bytes::from_static(b"v"), Ttl::Never).await.unwrap();
-    }
-    let count = cache.entry_count();
-    assert!(count <= 100, "CACHE_THRESHOLD=100 but {count} entries are kept");
-    assert!(count > 0);
-}
-
-#[tokio::test]
-async fn threshold_zero_means_unbounded() {
-    let cache = SimpleCache::new(&Config::from_map([("CACHE_THRESHOLD", "0")]).unwrap()).unwrap();
-    for i in 0..2_000 {
-        cache.set(&format!("k{i}"), Bytes::from_static(b"v"), Ttl::Never).await.unwrap();
-    }
-    assert_eq!(cache.entry_count(), 2_000);
-}
-
-#[tokio::test]
 async fn unknown_options_are_rejected() {
     let config = Config::from_map([("CACHE_OPTIONS", "max_size=3")]).unwrap();
     let err = SimpleCache::new(&config).unwrap_err().to_string();
