@@ -1,165 +1,176 @@
 //! The `#[memoize]` attribute of cachette. Use it through `cachette::memoize`; see its docs there.
+//!
+//! `args` parses the attribute, `function` checks the function it wraps, `expand` writes the
+//! function and its two `_forget` companions. Keys and versions are `cachette::Memoized`'s: the
+//! generated code builds one per call and does nothing a hand-written call could not.
 
 use proc_macro::TokenStream;
-use proc_macro2::{Span, TokenStream as TokenStream2};
-use quote::{format_ident, quote};
-use syn::parse::{Parse, ParseStream};
-use syn::punctuated::Punctuated;
-use syn::{Expr, FnArg, GenericArgument, ItemFn, LitStr, Pat, PathArguments, ReturnType, Token, Type};
 
-/// Memoizes an async function in a cachette cache: results are cached per argument set.
+mod args;
+mod expand;
+mod function;
+
+/// Memoizes an async function in a cachette cache: its results are cached per argument set, and
+/// forgotten for one argument set or all of them.
 ///
-/// `#[memoize(cache = <expr>, ttl = <expr>, name = "<name>")]` — `cache` is required (anything that
-/// dereferences to a `Cache`: a `static LazyLock<cachette::Cache>`, `state.cache`, `self.cache`;
-/// it may use the function's arguments); `ttl` defaults to `Ttl::Default`; `name` defaults to the
-/// function's module path and name.
+/// * [Arguments](#arguments)
+/// * [Free functions](#free-functions)
+/// * [Methods](#methods)
+/// * [Expiry from the arguments](#expiry-from-the-arguments)
+/// * [Forgetting results](#forgetting-results)
+/// * [Names and keys](#names-and-keys)
 ///
-/// The function must be `async`, and its arguments (except `self`) plain `name: Type` patterns
-/// whose types are `Serialize`; they form the key. `self` is not part of the key. A function
-/// returning `Result<T, E>` becomes one returning `Result<T, cachette::CacheError>` (your `E` is the
-/// source of `CacheError::Loader`); one returning `T` becomes `Result<T, CacheError>`.
-/// A companion `<name>_memoized(cache) -> Memoized` is generated for invalidation
-/// (`.delete(&(args,))`, `.delete_all()`).
+/// # Arguments
+///
+/// `#[memoize(cache = <expr>, ttl = <expr>, instance = <expr>, name = "<name>")]`
+///
+/// | argument   | needed          | what it is |
+/// |------------|-----------------|------------|
+/// | `cache`    | always          | anything that dereferences to a `Cache`: a `static LazyLock<Cache>`, `self.cache`, `state.cache`; it may use the arguments |
+/// | `ttl`      | no: `Ttl::Default` | a `Ttl` for the results; it may use the arguments |
+/// | `instance` | on methods      | what identifies `self` in the key: `self.id` (any `Serialize` expression naming fields), or `self` when `Self: Serialize` |
+/// | `name`     | no: the function's path | the function's name in keys |
+///
+/// The function must be `async`, and its arguments (other than `self`) plain `name: Type`
+/// patterns of `Serialize` types: they form the key. Its output must be `Serialize +
+/// DeserializeOwned`. A function returning `Result<T, E>` becomes one returning
+/// `Result<T, cachette::CacheError>` (an error of yours is the source of `CacheError::Loader`, and
+/// nothing is stored); one returning `T` becomes one returning `Result<T, CacheError>`.
+/// Concurrent misses of one argument set run the body once (single-flight, as `get_or_set`).
+///
+/// # Free functions
+///
+/// ```
+/// use std::sync::LazyLock;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use cachette::{Cache, Config, memoize};
+///
+/// static CACHE: LazyLock<Cache> = LazyLock::new(|| Cache::from_config(Config::default()).unwrap());
+/// static LOADS: AtomicUsize = AtomicUsize::new(0);
+///
+/// #[memoize(cache = CACHE)]
+/// async fn greeting(user: String) -> Result<String, std::io::Error> {
+///     LOADS.fetch_add(1, Ordering::SeqCst); // a database or an HTTP call in real life
+///     Ok(format!("hello, {user}"))
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> cachette::Result<()> {
+/// assert_eq!(greeting("ada".into()).await?, "hello, ada");
+/// assert_eq!(greeting("ada".into()).await?, "hello, ada"); // from the cache
+/// assert_eq!(greeting("bob".into()).await?, "hello, bob");
+/// assert_eq!(LOADS.load(Ordering::SeqCst), 2);
+/// # Ok(()) }
+/// ```
+///
+/// # Methods
+///
+/// On a method (`&self`, `&mut self`, `self`), the instance is part of the key, and what
+/// identifies it is yours to say with `instance`: results of one account must not be served for
+/// another. A method without `instance` does not compile, rather than share its results between
+/// instances.
+///
+/// ```
+/// use cachette::{Cache, Config, memoize};
+///
+/// struct Accounts {
+///     tenant: u32,
+///     cache: Cache,
+/// }
+///
+/// impl Accounts {
+///     #[memoize(cache = self.cache, instance = self.tenant)]
+///     async fn balance(&self, account: u64) -> u64 {
+///         u64::from(self.tenant) * 1000 + account
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> cachette::Result<()> {
+/// let cache = Cache::from_config(Config::default())?;
+/// let first = Accounts { tenant: 1, cache: cache.clone() };
+/// let second = Accounts { tenant: 2, cache };
+/// assert_eq!(first.balance(7).await?, 1007);
+/// assert_eq!(second.balance(7).await?, 2007); // another instance, another entry
+/// # Ok(()) }
+/// ```
+///
+/// # Expiry from the arguments
+///
+/// `ttl` is evaluated on each call, where the arguments are in scope:
+///
+/// ```
+/// # use std::sync::LazyLock;
+/// use std::time::Duration;
+/// use cachette::{Cache, Config, Ttl, memoize};
+/// # static CACHE: LazyLock<Cache> = LazyLock::new(|| Cache::from_config(Config::default()).unwrap());
+///
+/// #[memoize(cache = CACHE, ttl = Ttl::After(Duration::from_secs(valid_for)))]
+/// async fn token(scope: String, valid_for: u64) -> String {
+///     format!("{scope}:{valid_for}")
+/// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> cachette::Result<()> {
+/// assert_eq!(token("read".into(), 60).await?, "read:60");
+/// # Ok(()) }
+/// ```
+///
+/// # Forgetting results
+///
+/// Two companions are generated next to the function, typed by its own parameters, so that
+/// forgetting with an argument of another type (an `i32` for a `u64`) does not compile instead
+/// of forgetting nothing:
+///
+/// * `<fn>_forget(<the function's parameters>) -> Result<bool>` forgets one argument set and
+///   says whether it was there; for a method, `self.<fn>_forget(..)` (it takes `&self`, whatever
+///   the method's receiver) forgets that instance's;
+/// * `<fn>_forget_all(cache: &Cache) -> Result<()>` forgets every argument set (and every
+///   instance), in O(1): an associated function for methods, `Accounts::balance_forget_all(&cache)`.
+///
+/// ```
+/// # use std::sync::LazyLock;
+/// use cachette::{Cache, Config, memoize};
+/// # static CACHE: LazyLock<Cache> = LazyLock::new(|| Cache::from_config(Config::default()).unwrap());
+///
+/// #[memoize(cache = CACHE)]
+/// async fn square(n: u64) -> u64 {
+///     n * n
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> cachette::Result<()> {
+/// square(12).await?;
+/// assert!(square_forget(12).await?); // that argument set
+/// assert!(!square_forget(12).await?); // already gone
+/// square_forget_all(&CACHE).await?; // all of them
+/// # Ok(()) }
+/// ```
+///
+/// # Names and keys
+///
+/// Results are stored as `cachette::Memoized` stores them: under
+/// `memoize:<name>:<version>:<hash of the arguments>`, where forgetting all of them replaces the
+/// version. The default name is the function's path, found once per function (no allocation per
+/// call): `app::users::profile` for a function, `app::users::Accounts::balance` for a method or
+/// an associated function, so that two types of one module with a method of the same name never
+/// share results. For a method, the key also holds the instance and the name of `Self`'s type:
+/// the instantiations of a generic impl share their name (`app::Repo<_>::get`, and so
+/// `_forget_all` forgets them all) but never their results.
+///
+/// The path comes from `std::any::type_name`, whose wording a compiler release may change: then
+/// entries written by the old build are missed (and age out), never misread. Give `name` for a
+/// name that stays the same across builds and moves of the code. With `CACHE_SOURCE_CHECK`, a
+/// hash of the function's source is added to the name (editing the function starts afresh).
+///
+/// `#[memoize]` works on free functions and on inherent methods and associated functions, not
+/// inside trait impls (its companions are not members of the trait). The type parameters of a
+/// generic function are not part of the key.
 #[proc_macro_attribute]
 pub fn memoize(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let args = syn::parse_macro_input!(attr as MemoizeArgs);
-    let function = syn::parse_macro_input!(item as ItemFn);
-    expand(args, function).unwrap_or_else(syn::Error::into_compile_error).into()
-}
-
-struct MemoizeArgs {
-    cache: Expr,
-    ttl: Option<Expr>,
-    name: Option<LitStr>,
-}
-
-impl Parse for MemoizeArgs {
-    fn parse(input: ParseStream) -> syn::Result<Self> {
-        let mut cache = None;
-        let mut ttl = None;
-        let mut name = None;
-        let pairs = Punctuated::<syn::MetaNameValue, Token![,]>::parse_terminated(input)?;
-        for pair in pairs {
-            let key = pair.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
-            match key.as_str() {
-                "cache" => cache = Some(pair.value),
-                "ttl" => ttl = Some(pair.value),
-                "name" => match pair.value {
-                    Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => name = Some(s),
-                    other => return Err(syn::Error::new_spanned(other, "`name` must be a string literal")),
-                },
-                _ => {
-                    return Err(syn::Error::new_spanned(
-                        pair.path,
-                        "unknown #[memoize] argument; expected `cache = ...`, `ttl = ...` or `name = \"...\"`",
-                    ));
-                }
-            }
-        }
-        let cache = cache.ok_or_else(|| {
-            syn::Error::new(
-                Span::call_site(),
-                "#[memoize] needs `cache = <expr>`: the cache to memoize in, e.g. #[memoize(cache = CACHE)]",
-            )
-        })?;
-        Ok(MemoizeArgs { cache, ttl, name })
-    }
-}
-
-/// `Result<T, E>` -> `Some(T)`.
-fn result_ok_type(ty: &Type) -> Option<&Type> {
-    let Type::Path(path) = ty else { return None };
-    let last = path.path.segments.last()?;
-    if last.ident != "Result" {
-        return None;
-    }
-    let PathArguments::AngleBracketed(args) = &last.arguments else { return None };
-    args.args.iter().find_map(|a| match a {
-        GenericArgument::Type(t) => Some(t),
-        _ => None,
-    })
-}
-
-fn expand(args: MemoizeArgs, function: ItemFn) -> syn::Result<TokenStream2> {
-    let ItemFn { attrs, vis, sig, block } = function;
-    if sig.asyncness.is_none() {
-        return Err(syn::Error::new_spanned(sig.fn_token, "#[memoize] works on async functions"));
-    }
-    let source_hash = {
-        let text = quote!(#sig #block).to_string();
-        blake3::hash(text.as_bytes()).to_hex()[..16].to_string()
-    };
-    let mut arg_names = Vec::new();
-    let mut arg_types = Vec::new();
-    for input in &sig.inputs {
-        if let FnArg::Typed(pat_type) = input {
-            match &*pat_type.pat {
-                Pat::Ident(ident) => {
-                    arg_names.push(ident.ident.clone());
-                    arg_types.push((*pat_type.ty).clone());
-                }
-                other => {
-                    return Err(syn::Error::new_spanned(
-                        other,
-                        "#[memoize] needs plain `name: Type` arguments (they form the cache key); destructure inside the body",
-                    ));
-                }
-            }
-        }
-    }
-    let fn_name = &sig.ident;
-    let name = match &args.name {
-        Some(lit) => quote!(#lit),
-        None => {
-            let ident = fn_name.to_string();
-            quote!(::core::concat!(::core::module_path!(), "::", #ident))
-        }
-    };
-    let ttl = args.ttl.map(|t| quote!(#t)).unwrap_or_else(|| quote!(::cachette::Ttl::Default));
-    let cache_expr = &args.cache;
-    let support = quote!(::cachette::__macro_support);
-
-    let original_output = match &sig.output {
-        ReturnType::Default => quote!(()),
-        ReturnType::Type(_, ty) => quote!(#ty),
-    };
-    let (ok_type, loader_body) = match &sig.output {
-        ReturnType::Type(_, ty) if result_ok_type(ty).is_some() => {
-            let ok = result_ok_type(ty).expect("checked");
-            (quote!(#ok), quote!({ let __out: #original_output = async move #block.await; __out }))
-        }
-        _ => (
-            original_output.clone(),
-            quote!({
-                let __out: #original_output = async move #block.await;
-                ::core::result::Result::<#original_output, ::core::convert::Infallible>::Ok(__out)
-            }),
-        ),
-    };
-
-    let mut new_sig = sig.clone();
-    new_sig.output = syn::parse_quote!(-> ::core::result::Result<#ok_type, ::cachette::CacheError>);
-    let companion = format_ident!("{}_memoized", fn_name);
-    let companion_doc = format!("The `Memoized` handle of `{fn_name}`, for invalidating its results.");
-    let (impl_generics, _, where_clause) = sig.generics.split_for_impl();
-    let _ = &arg_types;
-
-    Ok(quote! {
-        #(#attrs)*
-        #vis #new_sig {
-            const __CACHETTE_SOURCE_HASH: &str = #source_hash;
-            // A clone (one Arc), so that the cache expression may borrow an argument that the
-            // loader then takes by value.
-            let __cache: #support::Cache = { let __c: &#support::Cache = &(#cache_expr); __c.clone() };
-            let __memo = __cache.memoized(#name, #ttl).with_source_hash(__CACHETTE_SOURCE_HASH);
-            let __key = __memo.key(&(#(&#arg_names,)*)).await?;
-            __cache.get_or_set(&__key, __memo.ttl(), move || async move #loader_body).await
-        }
-
-        #[doc = #companion_doc]
-        #[allow(dead_code)]
-        #vis fn #companion #impl_generics (cache: &#support::Cache) -> #support::Memoized #where_clause {
-            cache.memoized(#name, #ttl).with_source_hash(#source_hash)
-        }
-    })
+    let args = syn::parse_macro_input!(attr as args::MemoizeArgs);
+    let item = syn::parse_macro_input!(item as syn::ItemFn);
+    function::Function::new(item)
+        .and_then(|function| expand::expand(args, function))
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }

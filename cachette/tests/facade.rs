@@ -1,12 +1,10 @@
 //! The `Cache` facade through the `cachette` crate: construction from configuration, the error
-//! policy (CACHE_IGNORE_ERRORS), counters, and the `#[memoize]` attribute.
+//! policy (CACHE_IGNORE_ERRORS) and counters. The `#[memoize]` attribute is in `tests/memoize/`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use cachette::{BaseCache, Bytes, Cache, CacheError, Config, Expiry, Registry, Result, Ttl, async_trait};
-use serde::{Deserialize, Serialize};
 
 /// A backend whose server is always unreachable: every operation fails as a real client would.
 struct UnreachableCache;
@@ -159,75 +157,4 @@ async fn counters_count_hits_misses_and_loads() {
     let s = cache.stats();
     assert_eq!((s.hits, s.misses, s.loads, s.errors), (2, 4, 1, 0));
     assert!((s.hit_ratio() - 2.0 / 6.0).abs() < 1e-9);
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Profile {
-    id: u64,
-    name: String,
-}
-
-static CACHE: std::sync::LazyLock<Cache> = std::sync::LazyLock::new(|| Cache::from_config(Config::default()).unwrap());
-static PROFILE_LOADS: AtomicUsize = AtomicUsize::new(0);
-
-#[cachette::memoize(cache = CACHE, ttl = Ttl::After(Duration::from_secs(60)))]
-async fn profile(id: u64, name: String) -> std::result::Result<Profile, std::io::Error> {
-    PROFILE_LOADS.fetch_add(1, Ordering::SeqCst);
-    if id == 0 {
-        return Err(std::io::Error::other("no user 0"));
-    }
-    Ok(Profile { id, name })
-}
-
-struct Service {
-    cache: Cache,
-    calls: AtomicUsize,
-}
-
-impl Service {
-    #[cachette::memoize(cache = self.cache)]
-    async fn double(&self, n: i64) -> i64 {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        n * 2
-    }
-}
-
-#[tokio::test]
-async fn memoize_attribute_caches_per_argument_set() {
-    let ada = profile(1, "Ada".into()).await.unwrap();
-    assert_eq!(ada, Profile { id: 1, name: "Ada".into() });
-    assert_eq!(profile(1, "Ada".into()).await.unwrap(), ada);
-    assert_eq!(profile(2, "Bob".into()).await.unwrap().name, "Bob");
-    assert_eq!(PROFILE_LOADS.load(Ordering::SeqCst), 2);
-
-    let err = profile(0, "nobody".into()).await.unwrap_err();
-    assert!(matches!(&err, CacheError::Loader(e) if e.to_string() == "no user 0"), "{err:?}");
-    assert_eq!(PROFILE_LOADS.load(Ordering::SeqCst), 3);
-
-    assert!(profile_memoized(&CACHE).delete(&(&1u64, &"Ada".to_string())).await.unwrap());
-    profile(1, "Ada".into()).await.unwrap();
-    assert_eq!(PROFILE_LOADS.load(Ordering::SeqCst), 4);
-    profile_memoized(&CACHE).delete_all().await.unwrap();
-    profile(1, "Ada".into()).await.unwrap();
-    profile(2, "Bob".into()).await.unwrap();
-    assert_eq!(PROFILE_LOADS.load(Ordering::SeqCst), 6);
-}
-
-#[tokio::test]
-async fn memoize_attribute_on_methods_and_infallible_functions() {
-    let service = Service { cache: Cache::from_config(Config::default()).unwrap(), calls: AtomicUsize::new(0) };
-    assert_eq!(service.double(21).await.unwrap(), 42);
-    assert_eq!(service.double(21).await.unwrap(), 42);
-    assert_eq!(service.double(1).await.unwrap(), 2);
-    assert_eq!(service.calls.load(Ordering::SeqCst), 2);
-}
-
-#[tokio::test]
-async fn source_check_puts_the_source_hash_in_the_function_name() {
-    let config = Config::from_map([("CACHE_SOURCE_CHECK", "true")]).unwrap();
-    let cache = Cache::from_config(config).unwrap();
-    let handle = profile_memoized(&cache);
-    assert!(handle.function().contains("::profile#"), "{}", handle.function());
-    let plain = profile_memoized(&CACHE);
-    assert!(!plain.function().contains('#'));
 }
