@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::header::{self, HeaderName};
-use http::{Method, Request, Response, request, response};
+use http::{Request, Response, request, response};
 use http_body::Body;
 use tower::Service;
 
@@ -91,10 +91,14 @@ impl Call {
         self.settings.clock.now()
     }
 
-    /// The request the inner service renders an entry from: a `GET` without conditions.
+    /// The request the inner service renders an entry from: the request without conditions.
+    ///
+    /// Its method is kept: a router chooses the handler by method before the layer sees the
+    /// request (axum layers each method's handler), so a `HEAD` turned into a `GET` here would
+    /// still reach a route's own `HEAD` handler. What a `HEAD` render may store is
+    /// [`StorePlan::accepts`](crate::store::StorePlan::accepts)'s to say.
     pub(crate) fn render_request(&self) -> request::Parts {
         let mut render = self.parts.clone();
-        render.method = Method::GET;
         for name in &CONDITIONAL {
             render.headers.remove(name);
         }

@@ -81,7 +81,7 @@ impl Call {
 
         match (store, whole) {
             // The whole body was ready: store it now, so the next request is a hit.
-            (Some(store), Some(bytes)) => {
+            (Some(store), Some(bytes)) if store.accepts(&bytes) => {
                 let ttl = store.backend_ttl();
                 let entry = Arc::new(store.entry(&head, bytes));
                 self.state.put(&self.key, &entry, ttl).await;
@@ -104,7 +104,7 @@ impl Call {
     fn store_at_end(&self, store: StorePlan, head: response::Parts, leader: Leader) -> OnEnd {
         let (state, key) = (self.state.clone(), self.key.clone());
         Box::new(move |whole| match whole {
-            Some(bytes) => {
+            Some(bytes) if store.accepts(&bytes) => {
                 let ttl = store.backend_ttl();
                 let entry = Arc::new(store.entry(&head, bytes));
                 let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
@@ -113,7 +113,7 @@ impl Call {
                     leader.publish(Outcome::Stored(entry));
                 });
             }
-            None => leader.publish(Outcome::NotStorable),
+            _ => leader.publish(Outcome::NotStorable),
         })
     }
 

@@ -5,8 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use cachette_core::Ttl;
-use http::header;
-use http::response;
+use http::{Method, header, response};
 
 use crate::call::Call;
 use crate::entry::{Entry, Lifetime, VaryValues, vary_values};
@@ -18,9 +17,22 @@ use crate::stats::Counters;
 pub(crate) struct StorePlan {
     lifetime: Lifetime,
     vary: VaryValues,
+    /// For a render of a `HEAD`: the response's `Content-Length`, if it declares one.
+    head: Option<Option<u64>>,
 }
 
 impl StorePlan {
+    /// Whether the rendered `body` may become the entry. For a `GET`, always. A render of a `HEAD`
+    /// becomes the `GET` entry only if it carries its content, as long as it says: what a route's
+    /// `GET` handler answers when the route has no `HEAD` handler of its own (axum calls it). A
+    /// `HEAD` handler's answer has no content (RFC 9110 §9.3.2) and is never served to a `GET`.
+    pub(crate) fn accepts(&self, body: &Bytes) -> bool {
+        match self.head {
+            None => true,
+            Some(declared) => !body.is_empty() && declared.is_none_or(|len| len == body.len() as u64),
+        }
+    }
+
     /// How long the backend keeps the entry: the fresh period plus the stale margin, relative to
     /// the real clock whatever the layer's clock says.
     pub(crate) fn backend_ttl(&self) -> Ttl {
@@ -66,7 +78,8 @@ impl Call {
             return None;
         }
         let vary = vary_values(&res.headers, &self.parts.headers)?;
-        Some(StorePlan { lifetime: Lifetime { rendered_at: now, fresh, stale: settings.stale }, vary })
+        let head = (self.parts.method == Method::HEAD).then(|| declared_length(res));
+        Some(StorePlan { lifetime: Lifetime { rendered_at: now, fresh, stale: settings.stale }, vary, head })
     }
 }
 
@@ -74,12 +87,16 @@ impl Settings {
     /// How much of a storable body to keep a copy of: up to `max_body_size`, or nothing if the
     /// response declares a larger `Content-Length` (it will not fit, so copying it is waste).
     pub(crate) fn copy_limit(&self, res: &response::Parts) -> Option<usize> {
-        let declared = res.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-        match declared {
+        match declared_length(res) {
             Some(len) if len > self.max_body_size as u64 => None,
             _ => Some(self.max_body_size),
         }
     }
+}
+
+/// The response's `Content-Length`, if it declares one.
+fn declared_length(res: &response::Parts) -> Option<u64> {
+    res.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
 }
 
 impl State {

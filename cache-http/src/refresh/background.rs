@@ -79,6 +79,13 @@ impl Call {
             );
             return false;
         };
+        if !store.accepts(&bytes) {
+            tracing::debug!(
+                key,
+                "cachette-http: a HEAD refresh gave no content (a HEAD handler); keeping the stale entry"
+            );
+            return false;
+        }
         let ttl = store.backend_ttl();
         self.state.put(key, &store.entry(&head, bytes), ttl).await;
         true
