@@ -9,7 +9,9 @@ use tower::Layer;
 
 use crate::clock::Clock;
 use crate::freshness::Freshness;
+use crate::key::{DefaultKey, host_header};
 use crate::policy::CacheControl;
+use crate::proxy::ProxyHeaders;
 use crate::service::CacheService;
 use crate::shared::{Settings, State};
 use crate::stats::HttpCacheStats;
@@ -23,9 +25,12 @@ pub const DEFAULT_MAX_BODY_SIZE: usize = 1024 * 1024;
 /// What happens to a request:
 ///
 /// * Only `GET` and `HEAD` are looked up (a `HEAD` is answered from the `GET` entry); anything else,
-///   a request for which [`unless`](Self::unless) says so, and — unless the route caches
+///   a request for which [`unless`](Self::unless) says so, a request with a proxy header the
+///   layer does not [trust](Self::trust_proxy_headers), and — unless the route caches
 ///   [`per_user`](Self::per_user) — a request with `Authorization` or `Cookie`, goes straight to the
 ///   inner service.
+/// * The key is the method, the host, the path and the normalised query (see
+///   [`ignore_host`](Self::ignore_host), [`vary`](Self::vary), [`key_fn`](Self::key_fn)).
 /// * A fresh entry is served at once (`X-Cache: HIT`), or `304 Not Modified` if the client's
 ///   `If-None-Match` / `If-Modified-Since` says its copy is current.
 /// * Within the [`stale_while_revalidate`](Self::stale_while_revalidate) margin after the fresh
@@ -72,7 +77,8 @@ impl CacheLayer {
                 fresh_for: Freshness::default(),
                 stale: Duration::ZERO,
                 key: None,
-                vary: Vec::new(),
+                default_key: DefaultKey::default(),
+                proxy: ProxyHeaders::default(),
                 per_user: None,
                 unless: None,
                 response_filter: Arc::new(|res: &response::Parts| res.status == http::StatusCode::OK),
@@ -105,8 +111,10 @@ impl CacheLayer {
         self
     }
 
-    /// A key of your own for each request, instead of method + path + sorted query + `vary`
-    /// headers. Requests that get the same key share an entry.
+    /// A key of your own for each request, instead of the default one: method, host, path,
+    /// normalised query, and the values of the `vary` and trusted proxy headers. Requests that
+    /// get the same key share an entry; the host and the proxy headers are then yours to key.
+    /// (Requests with untrusted proxy headers still bypass the cache.)
     pub fn key_fn(mut self, key: impl Fn(&request::Parts) -> String + Send + Sync + 'static) -> Self {
         self.settings().key = Some(Arc::new(key));
         self
@@ -116,7 +124,43 @@ impl CacheLayer {
     /// (e.g. `Accept-Language`). A response's own `Vary` is honoured either way: an entry serves
     /// only requests with the values it was rendered for.
     pub fn vary(mut self, headers: impl IntoIterator<Item = HeaderName>) -> Self {
-        self.settings().vary = headers.into_iter().collect();
+        self.settings().default_key.vary = headers.into_iter().collect();
+        self
+    }
+
+    /// Leaves the host out of the key: requests for any host share the entries. Only when one
+    /// host reaches this service (a proxy in front of it answers for one name and sets `Host`
+    /// itself); otherwise a page rendered for `Host: evil.example` would be served to everyone.
+    ///
+    /// By default the key includes the host the request is for — the `Host` header, or the URI's
+    /// authority (HTTP/2's `:authority`, absolute-form requests) — lower-case, without a trailing
+    /// dot, and without the default port of the scheme the request states; and the scheme, when
+    /// it states one.
+    pub fn ignore_host(mut self) -> Self {
+        self.settings().default_key.host = false;
+        self
+    }
+
+    /// The proxy headers your reverse proxy sets on every request (overwriting what clients
+    /// send), such as [`X_FORWARDED_HOST`](crate::X_FORWARDED_HOST) and
+    /// [`X_FORWARDED_PROTO`](crate::X_FORWARDED_PROTO): their values become part of the key.
+    ///
+    /// Proxy headers — `Forwarded`, `X-Forwarded-*`, `X-Host`, `X-Original-Host`,
+    /// `X-Original-URL`, `X-Rewrite-URL`, `X-Real-IP` — are trusted by none by default: a request
+    /// with one the layer was not told about bypasses the cache, since a client may have forged
+    /// it and a handler may build the page from it.
+    pub fn trust_proxy_headers(mut self, headers: impl IntoIterator<Item = HeaderName>) -> Self {
+        self.settings().proxy.trusted = headers.into_iter().collect();
+        self
+    }
+
+    /// Proxy headers that no handler behind this layer reads, such as the
+    /// [`X_FORWARDED_FOR`](crate::X_FORWARDED_FOR) a load balancer adds to every request: neither
+    /// keyed nor a reason to bypass the cache. Only for headers your handlers (and the
+    /// middleware inside the layer) never read; the ones they read are to be
+    /// [trusted](Self::trust_proxy_headers).
+    pub fn ignore_proxy_headers(mut self, headers: impl IntoIterator<Item = HeaderName>) -> Self {
+        self.settings().proxy.ignored = headers.into_iter().collect();
         self
     }
 
@@ -190,19 +234,48 @@ impl CacheLayer {
         &self.state.cache
     }
 
-    /// Forgets the stored response for a `GET` of `path_and_query` (with no `vary` headers and no
-    /// user), e.g. after the data behind it changed. Returns whether there was one.
-    pub async fn invalidate(&self, path_and_query: &str) -> Result<bool> {
-        let parts = http::Request::get(path_and_query)
-            .body(())
-            .map_err(|e| cachette_core::CacheError::InvalidKey {
-                key: path_and_query.to_owned(),
-                message: format!("not a request path ({e}): give a path such as /report?day=1"),
-            })?
-            .into_parts()
-            .0;
-        let key = self.settings.cache_key(&parts, None);
-        self.state.cache.delete(&key).await
+    /// Forgets the stored response for a `GET` of `target` (with no `vary` headers, no trusted
+    /// proxy headers and no user), e.g. after the data behind it changed. Returns whether there
+    /// was one.
+    ///
+    /// `target` is a URL with the host (`https://good.example/report?day=1`): this forgets the
+    /// entry of HTTP/1 requests with `Host: good.example` and that of requests that state the
+    /// scheme (HTTP/2). A path alone (`/report?day=1`) is the entry of requests that name no host,
+    /// which is every request's on a layer that [`ignore_host`](Self::ignore_host)s.
+    pub async fn invalidate(&self, target: &str) -> Result<bool> {
+        let keys = self.keys_of(target)?;
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        Ok(self.state.cache.delete_many(&keys).await? > 0)
+    }
+
+    /// The keys of a `GET` of `target` (see [`invalidate`](Self::invalidate)).
+    fn keys_of(&self, target: &str) -> Result<Vec<String>> {
+        let invalid = |message: String| cachette_core::CacheError::InvalidKey { key: target.to_owned(), message };
+        let request = |uri: &str, host: Option<&str>| {
+            let mut request = http::Request::get(uri);
+            if let Some(host) = host {
+                request = request.header(http::header::HOST, host);
+            }
+            request.body(()).map(|r| r.into_parts().0).map_err(|e| {
+                invalid(format!("not a request target ({e}): give a path such as /report?day=1 or a URL such as https://example.com/report"))
+            })
+        };
+        let key = |parts: &request::Parts| {
+            self.settings.cache_key(parts, None).ok_or_else(|| {
+                invalid("the layer cannot key it (two hosts, or a query that does not decode as UTF-8)".to_owned())
+            })
+        };
+        let stated = request(target, None)?;
+        let mut keys = vec![key(&stated)?];
+        // The same target as an HTTP/1 client asks for it: the path, and the host in `Host`.
+        if let Some(host) = host_header(&stated.uri) {
+            let path = stated.uri.path_and_query().map_or("/", |p| p.as_str());
+            let plain = key(&request(path, Some(&host))?)?;
+            if plain != keys[0] {
+                keys.push(plain);
+            }
+        }
+        Ok(keys)
     }
 }
 

@@ -99,7 +99,8 @@
 //! an entry is served at once (`X-Cache: STALE`) while one background refresh renders it again:
 //! one per key however many requests arrive, and one across processes on a shared backend. A
 //! failed refresh keeps the stale entry. A [`Refresher`] re-renders named routes on a schedule
-//! (and once at start-up), so that their entries never go cold.
+//! (and once at start-up), so that their entries never go cold; a route is named by its URL, since
+//! the key includes the host.
 //!
 //! ```
 //! use std::{sync::Arc, time::Duration};
@@ -117,11 +118,12 @@
 //!     .stale_while_revalidate(Duration::from_secs(60));
 //! let app = Router::new().route("/report", get(|| async { "an expensive report" })).layer(layer.clone());
 //!
-//! let refresher = Refresher::new().route("/report", Duration::from_secs(300)).spawn(app.clone());
+//! let refresher = Refresher::new().route("https://example.com/report", Duration::from_secs(300)).spawn(app.clone());
 //! while layer.stats().stored == 0 {
 //!     tokio::time::sleep(Duration::from_millis(1)).await; // the first scheduled render
 //! }
-//! let response = app.oneshot(http::Request::get("/report").body(Body::empty())?).await?;
+//! let request = http::Request::get("/report").header("host", "example.com").body(Body::empty())?;
+//! let response = app.oneshot(request).await?;
 //! assert_eq!(response.headers()["x-cache"], "HIT", "warmed by the refresher");
 //! refresher.shutdown().await;
 //! # Ok(()) }
@@ -176,33 +178,53 @@
 //! # Keys and invalidation
 //!
 //! A request's key is its method (`HEAD` as `GET`: a `HEAD` is answered from the `GET` entry),
-//! path and query with its parameters sorted, and the values of the layer's
-//! [`vary`](CacheLayer::vary) headers; or a key of your own ([`key_fn`](CacheLayer::key_fn)). A
-//! response's own `Vary` is honoured too: an entry serves only requests with the values it was
-//! rendered for. [`invalidate`](CacheLayer::invalidate) forgets an entry.
+//! its host, its path, its query — decoded as a form, sorted by name with a stable sort
+//! (`?b=2&a=1` is `?a=1&b=2`, `?q=%41` is `?q=A`, but `?x=2&x=1` is not `?x=1&x=2`) — and the
+//! values of the layer's [`vary`](CacheLayer::vary) headers; or a key of your own
+//! ([`key_fn`](CacheLayer::key_fn)). A response's own `Vary` is honoured too: an entry serves only
+//! requests with the values it was rendered for. [`invalidate`](CacheLayer::invalidate) forgets an
+//! entry, named by its URL.
+//!
+//! The host — `Host`, or the URI's authority (HTTP/2) — is normalised (see
+//! [`ignore_host`](CacheLayer::ignore_host), for a service that one host only reaches): a page
+//! rendered for `Host: evil.example` is never served to `good.example`, and a request that names
+//! two hosts is not cached. Proxy headers (`Forwarded`, `X-Forwarded-*`, ...) can be forged by a
+//! client, and a handler may build the page from them, so a request with one bypasses the cache
+//! unless the layer [trusts](CacheLayer::trust_proxy_headers) it (then it is keyed) or
+//! [ignores](CacheLayer::ignore_proxy_headers) it.
 //!
 //! ```
 //! use std::sync::Arc;
 //! use axum::{Router, body::Body, routing::get};
 //! use cachette_core::{Cache, Config};
-//! use cachette_http::CacheLayer;
+//! use cachette_http::{CacheLayer, X_FORWARDED_FOR, X_FORWARDED_HOST};
 //! use cachette_simple::SimpleCache;
 //! use tower::ServiceExt;
-//! # async fn x_cache(app: &Router, path: &str) -> String {
-//! #     let response = app.clone().oneshot(http::Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
-//! #     response.headers()["x-cache"].to_str().unwrap().to_owned()
+//! # async fn x_cache(app: &Router, path: &str, headers: &[(&str, &str)]) -> String {
+//! #     let mut request = http::Request::get(path);
+//! #     for (name, value) in headers { request = request.header(*name, *value); }
+//! #     let response = app.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+//! #     response.headers().get("x-cache").map_or("", |v| v.to_str().unwrap()).to_owned()
 //! # }
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let cache = Cache::new(Arc::new(SimpleCache::new(&Config::default())?), Config::default());
-//! let layer = CacheLayer::new(cache);
+//! let layer = CacheLayer::new(cache)
+//!     .trust_proxy_headers([X_FORWARDED_HOST]) // set by the proxy in front: keyed
+//!     .ignore_proxy_headers([X_FORWARDED_FOR]); // appended by it, read by no handler
 //! let app = Router::new().route("/search", get(|| async { "results" })).layer(layer.clone());
 //!
-//! assert_eq!(x_cache(&app, "/search?b=2&a=1").await, "MISS");
-//! assert_eq!(x_cache(&app, "/search?a=1&b=2").await, "HIT"); // the same key
-//! assert!(layer.invalidate("/search?a=1&b=2").await?); // the data behind it changed
-//! assert_eq!(x_cache(&app, "/search?a=1&b=2").await, "MISS");
+//! let host = ("host", "example.com");
+//! assert_eq!(x_cache(&app, "/search?b=2&a=1", &[host]).await, "MISS");
+//! assert_eq!(x_cache(&app, "/search?a=1&b=2", &[host]).await, "HIT"); // the same key
+//! assert_eq!(x_cache(&app, "/search?a=%31&b=2", &[("host", "Example.COM.")]).await, "HIT"); // still
+//! assert_eq!(x_cache(&app, "/search?a=1&b=2", &[("host", "evil.example")]).await, "MISS"); // its own
+//! assert_eq!(x_cache(&app, "/search?a=1&b=2", &[host, ("x-forwarded-host", "a.example")]).await, "MISS");
+//! assert_eq!(x_cache(&app, "/search?a=1&b=2", &[host, ("x-forwarded-for", "10.0.0.1")]).await, "HIT");
+//! assert_eq!(x_cache(&app, "/search?a=1&b=2", &[host, ("x-real-ip", "10.0.0.1")]).await, ""); // bypassed
+//! assert!(layer.invalidate("https://example.com/search?a=1&b=2").await?); // the data behind it changed
+//! assert_eq!(x_cache(&app, "/search?a=1&b=2", &[host]).await, "MISS");
 //! # Ok(()) }
 //! ```
 //!
@@ -297,7 +319,19 @@
 //!
 //! * **Freshness, not timeout.** Flask-Caching calls the fresh period a timeout; here a timeout is
 //!   a deadline (tower's `Timeout`, `CacheError::Timeout`), so the setting is [`Freshness`].
-//! * **`HEAD`** is answered from the `GET` entry; a `HEAD` miss renders (and stores) the `GET`.
+//! * **`HEAD`** is answered from the `GET` entry. A `HEAD` miss is rendered as a `HEAD` (axum picks
+//!   the handler by method before the layer runs) and answered without a body; it becomes the `GET`
+//!   entry only if it carries its content, of its `Content-Length` — what a `GET` handler answers
+//!   for a route with no `HEAD` handler. A `HEAD` handler's answer (no content) never serves a `GET`.
+//! * **Hosts.** A default port is dropped only for a scheme the request states (over HTTP/1 the
+//!   layer cannot tell whether TLS ended below it), and that scheme is keyed: HTTP/2 and HTTP/1
+//!   requests have entries of their own, and [`invalidate`](CacheLayer::invalidate) forgets both.
+//! * **Untrusted proxy headers bypass the cache** rather than being keyed: the layer cannot know
+//!   how a handler reads a forged value, and keying each one would fill the cache with them.
+//! * **Queries** that do not decode as UTF-8 (or hold U+FFFD) are not cached: the decoder's U+FFFD
+//!   would make different queries one.
+//! * **A custom key** ([`key_fn`](CacheLayer::key_fn)) replaces the whole default key, host and
+//!   trusted proxy headers included; untrusted proxy headers and credentials still bypass it.
 //! * **Renders are unconditional.** `If-None-Match`, `If-Modified-Since`, `If-Match`,
 //!   `If-Unmodified-Since`, `If-Range` and `Range` are removed from the request the handler
 //!   renders an entry from, since the entry serves every client; the layer answers conditions.
@@ -315,19 +349,20 @@
 // uses only modules below it, so there is no cycle. `Call` is defined in `call`; each request
 // path adds its methods in its own module.
 //
-//   layer ────────────────> service shared stats freshness clock policy
-//   refresh::scheduler ───> service (Revalidate)
-//   service ──────────────> hit miss refresh::background call future body entry shared stats policy
+//   layer ────────────────> service shared key proxy stats freshness clock policy
+//   refresh::scheduler ───> service (Revalidate) key
+//   service ──────────────> hit miss refresh::background call future body entry shared proxy stats policy
 //   refresh::background ──> store call body shared stats
 //   miss ─────────────────> hit store call flight body stats
 //   store ────────────────> call entry shared policy stats
 //   hit ──────────────────> call entry conditional body stats
 //   call ─────────────────> shared freshness body stats
-//   shared ───────────────> flight key policy clock freshness stats
+//   shared ───────────────> flight key proxy policy clock freshness stats
 //   future ───────────────> body
 //   flight ───────────────> entry
 //   entry ────────────────> conditional
-//   body key policy conditional clock freshness stats: none
+//   key ──────────────────> key::host key::query
+//   body key::host key::query proxy policy conditional clock freshness stats: none
 
 mod body;
 mod call;
@@ -342,6 +377,7 @@ mod key;
 mod layer;
 mod miss;
 mod policy;
+mod proxy;
 mod refresh;
 mod service;
 mod shared;
@@ -357,6 +393,9 @@ pub use future::ResponseFuture;
 pub use key::{KeyFn, UserFn};
 pub use layer::{CacheLayer, DEFAULT_MAX_BODY_SIZE};
 pub use policy::{CacheControl, MaxAge};
+pub use proxy::{
+    X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PORT, X_FORWARDED_PREFIX, X_FORWARDED_PROTO, X_REAL_IP,
+};
 pub use refresh::{Refresher, RefresherHandle};
 pub use service::{CacheService, Revalidate};
 pub use shared::{ResponseFilterFn, UnlessFn};

@@ -106,12 +106,19 @@ where
     }
 }
 
-/// Whether and under which key a request uses the cache.
+/// Whether and under which key a request uses the cache: not for methods other than `GET` and
+/// `HEAD`, requests `unless` skips, requests with untrusted proxy headers, credentials outside
+/// `per_user` routes, or requests that cannot be keyed.
 fn plan(settings: &Settings, parts: &request::Parts) -> Option<Plan> {
     if parts.method != Method::GET && parts.method != Method::HEAD {
         return None;
     }
     if settings.unless.as_ref().is_some_and(|skip| skip(parts)) {
+        return None;
+    }
+    // A proxy header the layer was not told about may be forged, and may change the page.
+    if let Some(name) = settings.proxy.untrusted(&parts.headers) {
+        tracing::debug!(header = %name, "cachette-http: an untrusted proxy header; not using the cache (see CacheLayer::trust_proxy_headers)");
         return None;
     }
     let user = match &settings.per_user {
@@ -122,9 +129,21 @@ fn plan(settings: &Settings, parts: &request::Parts) -> Option<Plan> {
         }
         None => None,
     };
-    let force =
-        parts.extensions.get::<Revalidate>().is_some() || (settings.client_reload && asks_reload(&parts.headers));
-    Some(Plan { key: settings.cache_key(parts, user.as_deref()), force })
+    let revalidate = parts.extensions.get::<Revalidate>().is_some();
+    if revalidate && settings.key.is_none() && settings.default_key.host && !names_a_host(parts) {
+        tracing::warn!(
+            path = parts.uri.path(),
+            "cachette-http: a revalidation names no host, so it renders an entry no request for a host is served; \
+             give the Refresher a URL (https://example.com/report), or use CacheLayer::ignore_host if one host reaches the service"
+        );
+    }
+    let force = revalidate || (settings.client_reload && asks_reload(&parts.headers));
+    Some(Plan { key: settings.cache_key(parts, user.as_deref())?, force })
+}
+
+/// Whether the request names the host it is for (in its URI or a `Host` header).
+fn names_a_host(parts: &request::Parts) -> bool {
+    parts.uri.authority().is_some() || parts.headers.contains_key(header::HOST)
 }
 
 /// A client's hard reload: `Cache-Control: no-cache` (or `max-age=0`), or `Pragma: no-cache`.

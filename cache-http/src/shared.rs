@@ -10,13 +10,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cachette_core::Cache;
-use http::{HeaderName, request, response};
+use http::{request, response};
 
 use crate::clock::Clock;
 use crate::flight::Flights;
 use crate::freshness::Freshness;
-use crate::key::{KeyFn, UserFn, write_default_key};
+use crate::key::{DefaultKey, KeyFn, UserFn};
 use crate::policy::CacheControl;
+use crate::proxy::ProxyHeaders;
 use crate::stats::Counters;
 
 /// A predicate on a request: `true` skips the cache for it.
@@ -31,7 +32,8 @@ pub(crate) struct Settings {
     pub fresh_for: Freshness,
     pub stale: Duration,
     pub key: Option<KeyFn>,
-    pub vary: Vec<HeaderName>,
+    pub default_key: DefaultKey,
+    pub proxy: ProxyHeaders,
     pub per_user: Option<UserFn>,
     pub unless: Option<UnlessFn>,
     pub response_filter: ResponseFilterFn,
@@ -43,19 +45,22 @@ pub(crate) struct Settings {
 }
 
 impl Settings {
-    /// The key of a request: namespace, then the custom or default key, then the user.
-    pub(crate) fn cache_key(&self, parts: &request::Parts, user: Option<&str>) -> String {
+    /// The key of a request: namespace, then the custom or default key, then the user. `None`:
+    /// the request cannot be keyed unambiguously (see [`DefaultKey::write`]) and bypasses the
+    /// cache.
+    pub(crate) fn cache_key(&self, parts: &request::Parts, user: Option<&str>) -> Option<String> {
         let mut key = String::with_capacity(self.namespace.len() + 64);
         key.push_str(&self.namespace);
         match &self.key {
             Some(custom) => key.push_str(&custom(parts)),
-            None => write_default_key(&mut key, parts, &self.vary),
+            None if self.default_key.write(&mut key, parts, &self.proxy.trusted) => {}
+            None => return None,
         }
         if let Some(user) = user {
             key.push_str("\nuser:");
             key.push_str(user);
         }
-        key
+        Some(key)
     }
 }
 

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::{Request, Response, header};
 use http_body::Body;
 use http_body_util::{BodyExt, Empty};
 use tokio::sync::watch;
@@ -11,6 +11,7 @@ use tokio::task::JoinSet;
 use tokio::time::MissedTickBehavior;
 use tower::{Service, ServiceExt};
 
+use crate::key::host_header;
 use crate::service::Revalidate;
 
 /// Re-renders routes through a cached service every so often (the scheduler Flask apps bolt on
@@ -28,7 +29,9 @@ use crate::service::Revalidate;
 /// let app = Router::new()
 ///     .route("/report", get(|| async { "an expensive report" }))
 ///     .layer(CacheLayer::new(cache).fresh_for(Duration::from_secs(600)));
-/// let refresher = Refresher::new().route("/report", Duration::from_secs(300)).spawn(app.clone());
+/// let refresher = Refresher::new()
+///     .route("https://example.com/report", Duration::from_secs(300))
+///     .spawn(app.clone());
 /// // ... serve `app` until shutdown ...
 /// refresher.shutdown().await; // no refresh runs after this returns
 /// # }
@@ -44,9 +47,14 @@ impl Refresher {
         Self::default()
     }
 
-    /// Re-renders `path_and_query` (e.g. `/report?region=eu`) every `every`.
-    pub fn route(mut self, path_and_query: impl Into<String>, every: Duration) -> Self {
-        self.routes.push((path_and_query.into(), every.max(Duration::from_millis(1))));
+    /// Re-renders `target` every `every`.
+    ///
+    /// The layer keys the host, so `target` is a URL (`https://example.com/report?region=eu`),
+    /// sent as an HTTP/1.1 client or a proxy in front sends it — the path, and the host in the
+    /// `Host` header — so that it renders the entry those requests are served. A path alone
+    /// (`/report?region=eu`) is for a layer that [`ignore_host`](crate::CacheLayer::ignore_host)s.
+    pub fn route(mut self, target: impl Into<String>, every: Duration) -> Self {
+        self.routes.push((target.into(), every.max(Duration::from_millis(1))));
         self
     }
 
@@ -62,7 +70,7 @@ impl Refresher {
     {
         let (stop, stopped) = watch::channel(false);
         let mut tasks = JoinSet::new();
-        for (path, every) in self.routes {
+        for (target, every) in self.routes {
             let (service, mut stopped) = (service.clone(), stopped.clone());
             tasks.spawn(async move {
                 let mut ticks = tokio::time::interval(every);
@@ -75,7 +83,7 @@ impl Refresher {
                     // A shutdown cancels a render in progress; the layer's state stays consistent.
                     tokio::select! {
                         _ = stopped.wait_for(|stop| *stop) => break,
-                        _ = render(service.clone(), &path) => {}
+                        _ = render(service.clone(), &target) => {}
                     }
                 }
             });
@@ -84,16 +92,16 @@ impl Refresher {
     }
 }
 
-async fn render<S, ResBody>(service: S, path: &str)
+async fn render<S, ResBody>(service: S, target: &str)
 where
     S: Service<Request<Empty<Bytes>>, Response = Response<ResBody>>,
     S::Error: std::fmt::Debug,
     ResBody: Body,
 {
-    let mut request = match Request::get(path).body(Empty::new()) {
+    let mut request = match refresh_request(target) {
         Ok(request) => request,
         Err(e) => {
-            tracing::error!(path, error = %e, "cachette-http refresher: not a valid request path");
+            tracing::error!(route = target, error = %e, "cachette-http refresher: not a request target (a URL such as https://example.com/report, or a path)");
             return;
         }
     };
@@ -101,7 +109,7 @@ where
     let response = match service.oneshot(request).await {
         Ok(response) => response,
         Err(e) => {
-            tracing::warn!(path, error = ?e, "cachette-http refresher: the route failed");
+            tracing::warn!(route = target, error = ?e, "cachette-http refresher: the route failed");
             return;
         }
     };
@@ -113,8 +121,18 @@ where
         failed |= frame.is_err();
     }
     if failed || !status.is_success() {
-        tracing::warn!(path, %status, "cachette-http refresher: the route did not render");
+        tracing::warn!(route = target, %status, "cachette-http refresher: the route did not render");
     }
+}
+
+/// The request for a route's `target`: a path as it is, a URL as its path and a `Host` header.
+fn refresh_request(target: &str) -> Result<Request<Empty<Bytes>>, http::Error> {
+    let uri: http::Uri = target.parse()?;
+    let request = match host_header(&uri) {
+        Some(host) => Request::get(uri.path_and_query().map_or("/", |p| p.as_str())).header(header::HOST, host),
+        None => Request::get(uri),
+    };
+    request.body(Empty::new())
 }
 
 /// The running schedule of a [`Refresher`]. [`shutdown`](Self::shutdown) stops it and waits;

@@ -1,9 +1,10 @@
-//! Which requests share an entry: the key, `HEAD` as `GET`, `Vary`, a custom key, invalidation.
+//! Which requests share an entry: the key, `HEAD` as `GET`, `Vary`, a custom key, the host and
+//! proxy headers, invalidation. (What an attacker tries is in `poisoning`.)
 
 use axum::Router;
 use axum::routing::get;
 use cachette_core::Cache;
-use cachette_http::CacheLayer;
+use cachette_http::{CacheLayer, X_FORWARDED_FOR, X_FORWARDED_HOST};
 use http::{HeaderMap, HeaderName, header};
 
 use crate::support::{Calls, Reply, Server, counted};
@@ -81,6 +82,51 @@ async fn a_custom_key_is_used_and_invalidate_forgets_it(cache: Cache) {
     assert_eq!(calls.get(), 2);
 }
 
+async fn trusted_proxy_headers_are_part_of_the_key_and_ignored_ones_are_not(cache: Cache) {
+    let calls = Calls::default();
+    let c = calls.clone();
+    let forwarded = get(move |headers: HeaderMap| async move {
+        c.hit();
+        headers.get("x-forwarded-host").map_or("", |v| v.to_str().unwrap()).to_owned()
+    });
+    let layer = CacheLayer::new(cache).trust_proxy_headers([X_FORWARDED_HOST]).ignore_proxy_headers([X_FORWARDED_FOR]);
+    let app = Router::new().route("/page", forwarded).layer(layer);
+    let server = Server::start(app).await;
+    let a = server.get_with("/page", &[("x-forwarded-host", "a.example")]).await;
+    assert_eq!((a.x_cache(), a.text()), ("MISS", "a.example"));
+    let b = server.get_with("/page", &[("x-forwarded-host", "b.example")]).await;
+    assert_eq!((b.x_cache(), b.text()), ("MISS", "b.example"), "each value its own entry");
+    let a = server.get_with("/page", &[("x-forwarded-host", "a.example"), ("x-forwarded-for", "10.0.0.1")]).await;
+    assert_eq!((a.x_cache(), a.text()), ("HIT", "a.example"), "an ignored proxy header is not keyed");
+    let other = server.get_with("/page", &[("x-forwarded-host", "a.example"), ("x-forwarded-proto", "https")]).await;
+    assert_eq!(other.x_cache(), "", "a proxy header neither trusted nor ignored bypasses the cache");
+    assert_eq!(calls.get(), 3);
+}
+
+async fn ignore_host_shares_the_entries_of_every_host(cache: Cache) {
+    let calls = Calls::default();
+    let app = Router::new().route("/page", counted(&calls, "one site")).layer(CacheLayer::new(cache).ignore_host());
+    let server = Server::start(app).await;
+    assert_eq!(server.get_with("/page", &[("host", "a.example")]).await.x_cache(), "MISS");
+    assert_eq!(server.get_with("/page", &[("host", "b.example")]).await.x_cache(), "HIT");
+    assert_eq!(calls.get(), 1);
+}
+
+async fn invalidate_with_a_url_forgets_the_entry_of_that_host(cache: Cache) {
+    let calls = Calls::default();
+    let layer = CacheLayer::new(cache);
+    let app = Router::new().route("/page", counted(&calls, "page")).layer(layer.clone());
+    let server = Server::start(app).await;
+    let host = [("host", "good.example")];
+    server.get_with("/page?a=1", &host).await;
+    assert!(!layer.invalidate("http://other.example/page?a=1").await.unwrap(), "another host's entry");
+    assert!(!layer.invalidate("/page?a=1").await.unwrap(), "the entry of requests without a host");
+    assert_eq!(server.get_with("/page?a=1", &host).await.x_cache(), "HIT");
+    assert!(layer.invalidate("https://GOOD.example/page?a=%31").await.unwrap());
+    assert_eq!(server.get_with("/page?a=1", &host).await.x_cache(), "MISS");
+    assert_eq!(calls.get(), 2);
+}
+
 /// A route that greets in French or English by `Accept-Language`, and says it `Vary`s on it.
 fn greeting(calls: &Calls) -> axum::routing::MethodRouter {
     let calls = calls.clone();
@@ -97,4 +143,7 @@ on_every_backend!(
     a_response_vary_is_honoured,
     the_layer_vary_headers_give_each_value_its_entry,
     a_custom_key_is_used_and_invalidate_forgets_it,
+    trusted_proxy_headers_are_part_of_the_key_and_ignored_ones_are_not,
+    ignore_host_shares_the_entries_of_every_host,
+    invalidate_with_a_url_forgets_the_entry_of_that_host,
 );

@@ -34,6 +34,7 @@ mod failures;
 mod freshness;
 mod keys;
 mod misses;
+mod poisoning;
 mod safety;
 mod stale;
 mod stored;

@@ -90,12 +90,14 @@ async fn the_refresher_renders_on_schedule_and_stops(cache: Cache) {
     let calls = Calls::default();
     let layer = CacheLayer::new(cache).fresh_for(Duration::from_secs(3600));
     let app = Router::new().route("/report", counted(&calls, "report")).layer(layer.clone());
-    let refresher = Refresher::new().route("/report", Duration::from_millis(50)).spawn(app.clone());
+    let server = Server::start(app.clone()).await;
+    // The URL the clients use: the layer keys the host.
+    let url = format!("{}/report", server.base);
+    let refresher = Refresher::new().route(url, Duration::from_millis(50)).spawn(app);
     // Stored, not just rendered: a shutdown cancels a render that has not stored yet.
     wait_until("three scheduled renders stored", || layer.stats().stored >= 3).await;
     refresher.shutdown().await;
     let after = calls.get();
-    let server = Server::start(app).await;
     assert_eq!(server.get("/report").await.x_cache(), "HIT", "the refresher stored the route");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(calls.get(), after, "no render after shutdown");

@@ -1,0 +1,208 @@
+//! The origin in the default key: the host a request is for, so that a page rendered for one
+//! host is never served to a request for another.
+//!
+//! The authority comes from the URI (an absolute-form request, or HTTP/2's `:authority`, which
+//! hyper puts in the URI) or from the `Host` header. It is normalised only where two spellings name
+//! the same origin — lower-case, one trailing dot dropped, an empty port dropped, and the scheme's
+//! default port dropped when the request states its scheme — and kept as written otherwise. A
+//! request that names its host ambiguously (two `Host` headers, a `Host` that disagrees with the
+//! URI, one that is not an authority) cannot be keyed: a handler might read either, so it
+//! bypasses the cache.
+
+use std::fmt::Write;
+
+use http::header::HOST;
+use http::request::Parts;
+
+/// Appends the request's origin and a space to `key`: `scheme://authority ` when the URI states
+/// its scheme (HTTP/2, absolute form), `authority ` for a `Host` header alone, and nothing when
+/// the request names no host. Returns `false` when the host is ambiguous (see the module docs).
+///
+/// The space keeps keys apart: a path holds none, so a key with an origin never equals one
+/// without (whose path might start with `//host`).
+pub(super) fn write_origin(key: &mut String, parts: &Parts) -> bool {
+    let mut hosts = parts.headers.get_all(HOST).iter();
+    let header = match (hosts.next(), hosts.next()) {
+        (None, _) => None,
+        (Some(value), None) => match value.to_str() {
+            Ok(host) => Some(host),
+            Err(_) => return false,
+        },
+        (Some(_), Some(_)) => return false,
+    };
+    let scheme = parts.uri.scheme_str();
+    match (parts.uri.authority(), header) {
+        (Some(authority), header) => {
+            if let Some(scheme) = scheme {
+                key.extend(scheme.chars().map(|c| c.to_ascii_lowercase()));
+                key.push_str("://");
+            }
+            let start = key.len();
+            if !write_authority(key, authority.as_str(), scheme) {
+                return false;
+            }
+            // An absolute-form request also has a `Host` header; RFC 9112 says to ignore it, but a
+            // handler may read it: the two must name the same origin.
+            if let Some(header) = header {
+                let end = key.len();
+                if !write_authority(key, header, scheme) || key[start..end] != key[end..] {
+                    return false;
+                }
+                key.truncate(end);
+            }
+        }
+        (None, Some(header)) if !header.is_empty() => {
+            if !write_authority(key, header, scheme) {
+                return false;
+            }
+        }
+        (None, _) => return true,
+    }
+    key.push(' ');
+    true
+}
+
+/// The `Host` header an HTTP/1.1 client sends for an absolute `uri`: its host, and its port
+/// unless that is the scheme's default. `None` if `uri` names no host.
+pub(crate) fn host_header(uri: &http::Uri) -> Option<String> {
+    let host = uri.host()?;
+    Some(match uri.port_u16() {
+        Some(port) if Some(port) != uri.scheme_str().and_then(default_port) => format!("{host}:{port}"),
+        _ => host.to_owned(),
+    })
+}
+
+/// Appends the normalised `authority` (`host[:port]`) to `key`; `false` if it is not one.
+fn write_authority(key: &mut String, authority: &str, scheme: Option<&str>) -> bool {
+    let Some((host, port)) = split_port(authority) else { return false };
+    let literal = host.starts_with('[');
+    // `good.example.` is the same name as `good.example` (a fully qualified one).
+    let host = match host.strip_suffix('.') {
+        Some(name) if !literal && !name.is_empty() => name,
+        _ => host,
+    };
+    if !is_host(host, literal) {
+        return false;
+    }
+    key.extend(host.chars().map(|c| c.to_ascii_lowercase()));
+    if let Some(port) = port.filter(|&port| Some(port) != scheme.and_then(default_port)) {
+        // The number, not its spelling: `:080` is `:80`.
+        let _ = write!(key, ":{port}");
+    }
+    true
+}
+
+/// `host` and its port, if it has a non-empty one; `None` if the port is not a number.
+fn split_port(authority: &str) -> Option<(&str, Option<u16>)> {
+    let (host, port) = match authority.strip_prefix('[') {
+        // An IP literal: `[::1]:8080`.
+        Some(_) => {
+            let end = authority.find(']')? + 1;
+            let (host, rest) = authority.split_at(end);
+            (host, if rest.is_empty() { None } else { Some(rest.strip_prefix(':')?) })
+        }
+        None => match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
+    match port {
+        // An empty port is the default one (RFC 3986 §6.2.3).
+        None | Some("") => Some((host, None)),
+        Some(port) if port.bytes().all(|b| b.is_ascii_digit()) => Some((host, Some(port.parse().ok()?))),
+        Some(_) => None,
+    }
+}
+
+/// Whether `host` is a host of RFC 3986 §3.2.2: a registered name (unreserved characters,
+/// percent-escapes, sub-delimiters) or an IP literal in brackets. Nothing else may reach the key:
+/// no `/`, `@`, space or line break.
+fn is_host(host: &str, literal: bool) -> bool {
+    let name_byte = |b: u8| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b);
+    match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(address) if literal => !address.is_empty() && address.bytes().all(|b| b == b':' || name_byte(b)),
+        _ => !literal && !host.is_empty() && host.bytes().all(name_byte),
+    }
+}
+
+/// The default port of a scheme the layer knows.
+fn default_port(scheme: &str) -> Option<u16> {
+    if scheme.eq_ignore_ascii_case("http") {
+        Some(80)
+    } else if scheme.eq_ignore_ascii_case("https") {
+        Some(443)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The origin written for a request to `uri` with these `Host` headers; `None`: ambiguous.
+    fn origin(uri: &str, hosts: &[&str]) -> Option<String> {
+        let mut request = http::Request::get(uri);
+        for host in hosts {
+            request = request.header(HOST, *host);
+        }
+        let parts = request.body(()).unwrap().into_parts().0;
+        let mut key = String::new();
+        write_origin(&mut key, &parts).then_some(key)
+    }
+
+    #[test]
+    fn spellings_of_one_host_share_an_origin() {
+        for host in ["good.example", "GOOD.Example", "good.example.", "good.example:"] {
+            assert_eq!(origin("/", &[host]).as_deref(), Some("good.example "), "{host}");
+        }
+        assert_eq!(origin("/", &["good.example:8080"]).as_deref(), Some("good.example:8080 "));
+        assert_eq!(origin("/", &["good.example:08080"]).as_deref(), Some("good.example:8080 "));
+        assert_eq!(origin("/", &["[::1]:8080"]).as_deref(), Some("[::1]:8080 "));
+        assert_eq!(origin("/", &["[::1]"]).as_deref(), Some("[::1] "));
+    }
+
+    #[test]
+    fn the_default_port_is_dropped_only_for_the_scheme_the_request_states() {
+        assert_eq!(origin("http://Good.Example:80/", &[]).as_deref(), Some("http://good.example "));
+        assert_eq!(origin("https://good.example:443/", &[]).as_deref(), Some("https://good.example "));
+        assert_eq!(origin("https://good.example:80/", &[]).as_deref(), Some("https://good.example:80 "));
+        // Over HTTP/1 the layer cannot tell whether TLS was terminated below it.
+        assert_eq!(origin("/", &["good.example:80"]).as_deref(), Some("good.example:80 "));
+        assert_eq!(origin("/", &["good.example:443"]).as_deref(), Some("good.example:443 "));
+    }
+
+    #[test]
+    fn an_http1_client_sends_the_host_without_the_default_port() {
+        let host = |uri: &str| host_header(&uri.parse().unwrap());
+        assert_eq!(host("https://good.example:443/p").as_deref(), Some("good.example"));
+        assert_eq!(host("http://good.example:8080/p").as_deref(), Some("good.example:8080"));
+        assert_eq!(host("/p"), None);
+    }
+
+    #[test]
+    fn a_request_without_a_host_has_no_origin() {
+        assert_eq!(origin("/", &[]).as_deref(), Some(""));
+        assert_eq!(origin("/", &[""]).as_deref(), Some(""));
+    }
+
+    #[test]
+    fn an_ambiguous_host_cannot_be_keyed() {
+        assert_eq!(origin("/", &["good.example", "evil.example"]), None, "two Host headers");
+        assert_eq!(origin("http://good.example/", &["evil.example"]), None, "the URI and Host disagree");
+        assert_eq!(origin("http://good.example/", &["GOOD.example:80"]).as_deref(), Some("http://good.example "));
+        for host in [
+            "good.example/x",
+            "a b",
+            "user@good.example",
+            "a:b:c",
+            "good.example:http",
+            "good.example:99999",
+            ":80",
+            "[::1",
+            "[::1]x",
+        ] {
+            assert_eq!(origin("/", &[host]), None, "{host}");
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! The cache key of a request: which requests share an entry.
+//!
+//! The default key is `METHOD ORIGIN PATH?QUERY`, then one line per keyed header:
+//!
+//! * the method, `HEAD` as `GET` (a `HEAD` is served from the `GET` entry);
+//! * the origin ([`host`]): the scheme when the request states it, and the host, normalised;
+//!   left out with [`CacheLayer::ignore_host`](crate::CacheLayer::ignore_host);
+//! * the path as it came, and the query normalised ([`query`]);
+//! * the values of the layer's `vary` headers and of its trusted proxy headers.
+//!
+//! Every part is written into the one `String` that becomes the key; a request that has nothing
+//! to normalise costs no other allocation. A request that cannot be keyed unambiguously gets no
+//! key, and bypasses the cache.
+
+mod host;
+mod query;
+
+pub(crate) use host::host_header;
+
+use std::sync::Arc;
+
+use http::HeaderName;
+use http::request::Parts;
+
+/// A custom key: the whole key of a request (the layer prefixes it with `http:`).
+pub type KeyFn = Arc<dyn Fn(&Parts) -> String + Send + Sync>;
+
+/// What identifies a user, for routes that cache per user; `None` bypasses the cache.
+pub type UserFn = Arc<dyn Fn(&Parts) -> Option<String> + Send + Sync>;
+
+/// The options of the default key.
+#[derive(Clone, Debug)]
+pub(crate) struct DefaultKey {
+    /// Request headers whose values are keyed (the layer's `vary`).
+    pub vary: Vec<HeaderName>,
+    /// Whether the origin is keyed (`false`: one host reaches the service).
+    pub host: bool,
+}
+
+impl Default for DefaultKey {
+    fn default() -> Self {
+        DefaultKey { vary: Vec::new(), host: true }
+    }
+}
+
+impl DefaultKey {
+    /// Appends the default key of a request to `key`, keying the values of the `trusted` proxy
+    /// headers with the `vary` ones. `false`: the request cannot be keyed (an ambiguous host, a
+    /// query that is not UTF-8), and `key` holds a part of one.
+    pub(crate) fn write(&self, key: &mut String, parts: &Parts, trusted: &[HeaderName]) -> bool {
+        let method = if parts.method == http::Method::HEAD { "GET" } else { parts.method.as_str() };
+        let (path, query) = (parts.uri.path(), parts.uri.query().filter(|q| !q.is_empty()));
+        key.reserve(method.len() + 2 + authority_len(parts) + path.len() + query.map_or(0, |q| q.len() + 1));
+        key.push_str(method);
+        key.push(' ');
+        if self.host && !host::write_origin(key, parts) {
+            return false;
+        }
+        key.push_str(path);
+        if let Some(query) = query
+            && !query::write_query(key, query)
+        {
+            return false;
+        }
+        for name in self.vary.iter().chain(trusted) {
+            key.push('\n');
+            key.push_str(name.as_str());
+            key.push(':');
+            for value in parts.headers.get_all(name) {
+                key.push_str(&String::from_utf8_lossy(value.as_bytes()));
+                key.push(',');
+            }
+        }
+        true
+    }
+}
+
+/// About how long the origin will be, to reserve room for it.
+fn authority_len(parts: &Parts) -> usize {
+    let header = parts.headers.get(http::header::HOST).map_or(0, |h| h.len());
+    parts.uri.authority().map_or(header, |a| a.as_str().len() + 8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn default_key(parts: &Parts, vary: &[http::HeaderName]) -> String {
+        let mut key = String::new();
+        assert!(DefaultKey { vary: vary.to_vec(), host: true }.write(&mut key, parts, &[]));
+        key
+    }
+
+    fn parts(uri: &str, method: http::Method) -> Parts {
+        http::Request::builder()
+            .uri(uri)
+            .method(method)
+            .header("accept-language", "fr")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0
+    }
+
+    fn with_host(uri: &str, host: &str) -> Parts {
+        let mut parts = parts(uri, http::Method::GET);
+        parts.headers.insert(http::header::HOST, host.parse().unwrap());
+        parts
+    }
+
+    #[test]
+    fn query_order_does_not_matter_and_head_is_get() {
+        let a = default_key(&parts("/p?b=2&a=1", http::Method::GET), &[]);
+        let b = default_key(&parts("/p?a=1&b=2", http::Method::HEAD), &[]);
+        assert_eq!(a, b);
+        assert_ne!(a, default_key(&parts("/p?a=1&b=3", http::Method::GET), &[]));
+        assert_eq!(default_key(&parts("/p?", http::Method::GET), &[]), "GET /p");
+    }
+
+    #[test]
+    fn vary_headers_are_part_of_the_key() {
+        let name = http::HeaderName::from_static("accept-language");
+        let fr = default_key(&parts("/p", http::Method::GET), std::slice::from_ref(&name));
+        let mut other = parts("/p", http::Method::GET);
+        other.headers.insert("accept-language", "de".parse().unwrap());
+        assert_ne!(fr, default_key(&other, &[name]));
+    }
+
+    #[test]
+    fn the_host_is_part_of_the_key_unless_ignored() {
+        let good = default_key(&with_host("/p?a=1", "good.example"), &[]);
+        assert_eq!(good, "GET good.example /p?a=1");
+        assert_ne!(good, default_key(&with_host("/p?a=1", "evil.example"), &[]));
+        assert_eq!(
+            default_key(&parts("https://good.example/p", http::Method::GET), &[]),
+            "GET https://good.example /p"
+        );
+        let mut key = String::new();
+        assert!(DefaultKey { vary: Vec::new(), host: false }.write(&mut key, &with_host("/p", "evil.example"), &[]));
+        assert_eq!(key, "GET /p");
+    }
+
+    #[test]
+    fn a_path_that_looks_like_a_host_is_not_one() {
+        let hostless = default_key(&parts("//good.example/p", http::Method::GET), &[]);
+        assert_ne!(hostless, default_key(&with_host("/p", "good.example"), &[]));
+        assert_ne!(hostless, default_key(&parts("http://good.example/p", http::Method::GET), &[]));
+    }
+
+    #[test]
+    fn trusted_proxy_headers_are_keyed_like_vary_headers() {
+        let name = http::HeaderName::from_static("x-forwarded-host");
+        let key = |value: &str| {
+            let mut parts = with_host("/p", "good.example");
+            parts.headers.insert(&name, value.parse().unwrap());
+            let mut key = String::new();
+            assert!(DefaultKey::default().write(&mut key, &parts, std::slice::from_ref(&name)));
+            key
+        };
+        assert_eq!(key("a.example"), "GET good.example /p\nx-forwarded-host:a.example,");
+        assert_ne!(key("a.example"), key("b.example"));
+    }
+}
