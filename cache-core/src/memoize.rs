@@ -100,8 +100,34 @@ impl Memoized {
         Fut: Future<Output = std::result::Result<T, E>>,
         E: Into<BoxError>,
     {
-        let key = self.key(args).await?;
-        self.cache.get_or_set(&key, self.ttl, load).await
+        match self.key_if_available(args).await? {
+            Some(key) => self.cache.get_or_set(&key, self.ttl, load).await,
+            None => self.load_uncached(load).await,
+        }
+    }
+
+    /// The cache key of `args`, or `None` when the function's version cannot be read because the
+    /// backend failed (down, past its deadline, breaker open): the call should then run the
+    /// function uncached ([`load_uncached`](Self::load_uncached)). Only the caller's mistakes are
+    /// errors. The failure is counted and logged by the [`Cache`].
+    pub async fn key_if_available<A: Serialize + ?Sized>(&self, args: &A) -> Result<Option<String>> {
+        match self.key(args).await {
+            Ok(key) => Ok(Some(key)),
+            Err(e) if e.is_backend_failure() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Runs `load` as if the function were not memoized (for when the cache is unavailable):
+    /// counted as a load, and a failure or panic of `load` is a [`crate::CacheError::Loader`],
+    /// as from [`Cache::get_or_set`].
+    pub async fn load_uncached<T, F, Fut, E>(&self, load: F) -> Result<T>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = std::result::Result<T, E>>,
+        E: Into<BoxError>,
+    {
+        self.cache.load_uncached(load).await
     }
 
     /// The cache key of `args` under the function's current version (drawing a version if there
@@ -132,7 +158,7 @@ impl Memoized {
 
     /// Forgets the results for every argument set, in O(1).
     pub async fn delete_all(&self) -> Result<()> {
-        self.cache.delete(&self.version_key()).await.map(drop)
+        self.cache.internal_delete(&self.version_key()).await.map(drop)
     }
 
     fn version_key(&self) -> String {
@@ -148,19 +174,23 @@ impl Memoized {
 
     /// The function's current version; with `create`, draws one if there is none. `add` makes the
     /// draw race-free: when several processes draw at once, one version wins and all use it.
+    ///
+    /// The version is bookkeeping, not a user's value: read with [`Cache::internal_get`], so it
+    /// is no hit or miss in the stats, and a backend failure is an error (whatever
+    /// `CACHE_IGNORE_ERRORS` says) on which the call runs the function uncached.
     async fn version(&self, create: bool) -> Result<Option<String>> {
         let key = self.version_key();
-        if let Some(v) = self.cache.get::<String>(&key).await? {
+        if let Some(v) = self.cache.internal_get::<String>(&key).await? {
             return Ok(Some(v));
         }
         if !create {
             return Ok(None);
         }
         let fresh = format!("{:016x}", rand::random::<u64>());
-        if self.cache.add(&key, &fresh, Ttl::Never).await? {
+        if self.cache.internal_add(&key, &fresh, Ttl::Never).await? {
             return Ok(Some(fresh));
         }
-        // Another caller drew first: use theirs (or ours if the cache is failing and ignored).
-        Ok(Some(self.cache.get::<String>(&key).await?.unwrap_or(fresh)))
+        // Another caller drew first: use theirs.
+        Ok(Some(self.cache.internal_get::<String>(&key).await?.unwrap_or(fresh)))
     }
 }

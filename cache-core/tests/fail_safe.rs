@@ -174,3 +174,21 @@ fn zero_deadlines_and_thresholds_are_errors_naming_the_option() {
         assert!(err.contains(named), "{options}: {err}");
     }
 }
+
+#[tokio::test]
+async fn memoized_functions_run_uncached_while_the_backend_is_down_with_or_without_ignore_errors() {
+    for ignore_errors in [false, true] {
+        let backend = down(false);
+        let mut config = Config::from_map([("CACHE_OPTIONS", "breaker_failures=2,breaker_cooldown=1h")]).unwrap();
+        config.ignore_errors = ignore_errors;
+        let cache = Cache::new(backend.clone(), config);
+        for i in 0..50u32 {
+            let value: u32 =
+                cache.memoize("app::square", &i, Ttl::Default, || async move { Ok::<_, std::io::Error>(i * i) }).await.unwrap();
+            assert_eq!(value, i * i);
+        }
+        assert_eq!(backend.calls.load(SeqCst), 2, "only the calls that opened the breaker reached the backend");
+        let stats = cache.stats();
+        assert_eq!((stats.loads, stats.hits, stats.misses), (50, 0, 0), "version reads are not user reads: {stats:?}");
+    }
+}

@@ -123,8 +123,13 @@ impl<'f> Expansion<'f> {
             #(#attrs)*
             #vis #sig {
                 let __memo = #handle;
-                let __key = __memo.key(&#key).await?;
-                __memo.cache().get_or_set(&__key, __memo.ttl(), move || async move #loader).await
+                match __memo.key_if_available(&#key).await? {
+                    ::core::option::Option::Some(__key) => {
+                        __memo.cache().get_or_set(&__key, __memo.ttl(), move || async move #loader).await
+                    }
+                    // The cache is down: the function runs as if it were not memoized.
+                    ::core::option::Option::None => __memo.load_uncached(move || async move #loader).await,
+                }
             }
         }
     }

@@ -74,6 +74,17 @@ impl Cache {
         }
     }
 
+    /// Runs `load` without the cache (the backend is unavailable): counted as a load.
+    pub(crate) async fn load_uncached<T, F, Fut, E>(&self, load: F) -> Result<T>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = std::result::Result<T, E>>,
+        E: Into<BoxError>,
+    {
+        self.inner.counters.loads.fetch_add(1, Relaxed);
+        run_loader(load).await
+    }
+
     /// A read on the way to a load: `Ok(None)` for a miss, a backend failure or a value that does
     /// not decode as `T` (those two counted and logged); `Err` only for the caller's mistakes.
     async fn read_for_load<T: DeserializeOwned>(&self, key: &str, count: bool) -> Result<Option<T>> {

@@ -314,6 +314,39 @@ impl Cache {
         self.memoized(function, Ttl::Default).delete_all().await
     }
 
+    /// Reads a value of the cache's own bookkeeping (a memoized function's version, a tag's
+    /// version, a lock) for a layer built on the cache: under the deadline and circuit breaker
+    /// like every call, but not a user's hit or miss in [`Cache::stats`], and a backend failure
+    /// is returned whatever `CACHE_IGNORE_ERRORS` says (counted and logged), so the caller can
+    /// tell "absent" from "unknown" and fall back.
+    pub async fn internal_get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        let raw = self.guarded("get", self.inner.backend.get(key)).await;
+        let raw = self.note_internal("get", key, raw)?;
+        raw.map(|bytes| codec::decode(key, &bytes)).transpose()
+    }
+
+    /// [`Cache::add`] for the cache's own bookkeeping (see [`Cache::internal_get`]).
+    pub async fn internal_add<T: Serialize + ?Sized>(&self, key: &str, value: &T, ttl: Ttl) -> Result<bool> {
+        let bytes = codec::encode(key, value)?;
+        let r = self.guarded("add", self.inner.backend.add(key, bytes, ttl)).await;
+        self.note_internal("add", key, r)
+    }
+
+    /// [`Cache::delete`] for the cache's own bookkeeping (see [`Cache::internal_get`]).
+    pub async fn internal_delete(&self, key: &str) -> Result<bool> {
+        let r = self.guarded("delete", self.inner.backend.delete(key)).await;
+        self.note_internal("delete", key, r)
+    }
+
+    fn note_internal<T>(&self, op: &'static str, key: &str, r: Result<T>) -> Result<T> {
+        if let Err(e) = &r
+            && e.is_backend_failure()
+        {
+            self.note_backend_failure(op, key, e, "cache bookkeeping failed; going on without the cache");
+        }
+        r
+    }
+
     fn count_read(&self, hit: bool) {
         let c = &self.inner.counters;
         if hit { &c.hits } else { &c.misses }.fetch_add(1, Relaxed);
