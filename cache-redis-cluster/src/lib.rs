@@ -143,7 +143,7 @@ impl Topology for Cluster {
             .connection_timeout(options.connect_timeout)
             .response_timeout(options.response_timeout)
             // Retry through a failover for about 2.5 s (redis-rs's default would wait minutes).
-            .retries(5)
+            .retries(options.reconnect_retries.unwrap_or(5) as u32)
             .min_retry_wait(50)
             .max_retry_wait(500);
         let mut node_settings = RedisConnectionInfo::default();

@@ -4,13 +4,15 @@
 //! * **Connections.** redis-rs's reconnecting multiplexed connection (`ConnectionManager`):
 //!   the commands of all concurrent tasks are pipelined on one socket (`pool_size` sockets with
 //!   CACHE_OPTIONS), with no per-operation checkout. A restarted server is reconnected to on the
-//!   next call; while it is down, calls fail within about half a second with
-//!   `CacheError::Connection` (a miss through `Cache` with `CACHE_IGNORE_ERRORS`).
+//!   next call; while it is down, calls fail at once with `CacheError::Connection` (a miss
+//!   through `Cache` with `CACHE_IGNORE_ERRORS`; after a few, the `Cache` facade's circuit
+//!   breaker stops calling until a probe succeeds).
 //! * **Settings.** `CACHE_REDIS_URL` (`redis://[user:password@]host:port/db`, `rediss://` for TLS
 //!   with rustls, `unix:///path`), or `CACHE_REDIS_HOST` / `PORT` / `DB` / `USERNAME` (ACL) /
 //!   `PASSWORD`; `CACHE_KEY_PREFIX`; CACHE_OPTIONS `pool_size`, `connect_timeout` (2 s),
-//!   `response_timeout` (5 s), `tls_ca_file` (a PEM CA to trust for `rediss://` instead of the
-//!   system's roots).
+//!   `response_timeout` (5 s), `reconnect_retries` (0), `tls_ca_file` (a PEM CA to trust for
+//!   `rediss://` instead of the system's roots), and the facade's `deadline` and breaker options
+//!   that every backend takes.
 //! * **Commands.** `get_many` is one `MGET`, `set_many` one `MULTI`/`EXEC` transaction (atomic),
 //!   `delete_many` one `UNLINK`, `add` is `SET NX`, `inc` is `INCRBY` on the decimal text the codec
 //!   writes, `touch` is `PEXPIRE`/`PEXPIREAT`/`PERSIST`. Expiry: `PX` in milliseconds for

@@ -100,4 +100,5 @@ impl Topology for Standalone {
 }
 
 /// The CACHE_OPTIONS of [`Standalone`]: the common ones and `tls_ca_file`.
-pub const STANDALONE_OPTIONS: &[&str] = &["pool_size", "connect_timeout", "response_timeout", "tls_ca_file"];
+pub const STANDALONE_OPTIONS: &[&str] =
+    &["pool_size", "connect_timeout", "response_timeout", "reconnect_retries", "tls_ca_file"];
