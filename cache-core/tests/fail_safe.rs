@@ -183,8 +183,10 @@ async fn memoized_functions_run_uncached_while_the_backend_is_down_with_or_witho
         config.ignore_errors = ignore_errors;
         let cache = Cache::new(backend.clone(), config);
         for i in 0..50u32 {
-            let value: u32 =
-                cache.memoize("app::square", &i, Ttl::Default, || async move { Ok::<_, std::io::Error>(i * i) }).await.unwrap();
+            let value: u32 = cache
+                .memoize("app::square", &i, Ttl::Default, || async move { Ok::<_, std::io::Error>(i * i) })
+                .await
+                .unwrap();
             assert_eq!(value, i * i);
         }
         assert_eq!(backend.calls.load(SeqCst), 2, "only the calls that opened the breaker reached the backend");

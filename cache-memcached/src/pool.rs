@@ -180,7 +180,7 @@ impl Server {
         let _permit = match tokio::time::timeout(timeout, self.permits.acquire()).await {
             Ok(permit) => permit.map_err(|_| self.backend_error("the connection pool is closed"))?,
             Err(_) => {
-                return Err(CacheError::timeout(self.settings.backend, operation, timeout, "CACHE_OPTIONS.response_timeout"));
+                return Err(self.timed_out(operation));
             }
         };
         let (mut connection, reused) = match self.take_idle() {
@@ -202,12 +202,22 @@ impl Server {
                         Ok(responses)
                     }
                     Ok(Err(e)) => Err(self.wire_error(e)),
-                    Err(_) => Err(CacheError::timeout(self.settings.backend, operation, timeout, "CACHE_OPTIONS.response_timeout")),
+                    Err(_) => Err(self.timed_out(operation)),
                 }
             }
             Ok(Err(e)) => Err(self.wire_error(e)),
-            Err(_) => Err(CacheError::timeout(self.settings.backend, operation, timeout, "CACHE_OPTIONS.response_timeout")),
+            Err(_) => Err(self.timed_out(operation)),
         }
+    }
+
+    /// No answer within `response_timeout`.
+    fn timed_out(&self, operation: &'static str) -> CacheError {
+        CacheError::timeout(
+            self.settings.backend,
+            operation,
+            self.settings.response_timeout,
+            "CACHE_OPTIONS.response_timeout",
+        )
     }
 
     fn take_idle(&self) -> Option<Connection> {

@@ -93,8 +93,9 @@ impl Settings {
                 ));
             }
         };
-        let duration =
-            |name: &str, default: Duration| -> Result<Duration> { Ok(options.get_positive_duration(name)?.unwrap_or(default)) };
+        let duration = |name: &str, default: Duration| -> Result<Duration> {
+            Ok(options.get_positive_duration(name)?.unwrap_or(default))
+        };
         let connect_timeout = duration("connect_timeout", DEFAULT_CONNECT_TIMEOUT)?;
         let response_timeout = duration("response_timeout", DEFAULT_RESPONSE_TIMEOUT)?;
 
