@@ -80,9 +80,10 @@ impl Demo {
             .with_state(self.clone())
     }
 
-    /// Re-renders `/slow` every `every`, through `app` (the cached router).
-    pub fn refresher(app: Router, every: Duration) -> RefresherHandle {
-        Refresher::new().route("/slow", every).spawn(app)
+    /// Re-renders `/slow` every `every`, through `app` (the cached router), as served at `base`
+    /// (e.g. `http://127.0.0.1:3000`: the layer keys the host, so the refresher names it).
+    pub fn refresher(app: Router, base: &str, every: Duration) -> RefresherHandle {
+        Refresher::new().route(format!("{base}/slow"), every).spawn(app)
     }
 }
 

@@ -21,13 +21,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let cache = cachette::Cache::from_env()?;
     let demo = Demo::new(cache.clone(), Delays::default());
     let app = demo.router();
-    let refresher = Demo::refresher(app.clone(), Duration::from_secs(25));
 
     let addr = std::env::var("DEMO_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| {
         format!("cannot listen on {addr} ({e}): set DEMO_ADDR to a free address, e.g. DEMO_ADDR=127.0.0.1:3001")
     })?;
     let base = format!("http://{}", listener.local_addr()?);
+    let refresher = Demo::refresher(app.clone(), &base, Duration::from_secs(25));
     println!("cachette demo on {base} — cache: {} (CACHE_TYPE)", cache.backend().type_name());
     println!("try:");
     println!("  curl -i {base}/daily                    # X-Cache: MISS, then HIT; note the ETag");

@@ -75,7 +75,7 @@ async fn greetings_are_memoized_per_user_and_forgotten() {
 #[tokio::test]
 async fn the_refresher_renders_slow_and_stops() {
     let (base, client, app) = start().await;
-    let refresher = Demo::refresher(app, Duration::from_millis(100));
+    let refresher = Demo::refresher(app, &base, Duration::from_millis(100));
     let renders = || async {
         let stats = json(client.get(format!("{base}/stats")).send().await.unwrap()).await;
         stats["renders"]["/slow"].as_u64().unwrap()
