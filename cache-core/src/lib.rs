@@ -25,7 +25,7 @@ mod ttl;
 pub use async_trait::async_trait;
 pub use backend::BaseCache;
 pub use bytes::Bytes;
-pub use cache::{Cache, CacheStats};
+pub use cache::{Cache, CacheStats, LoadPolicy};
 pub use config::{Config, ConfigValue, Options};
 pub use error::{BoxError, CacheError, ErrorSource, Result, shorten};
 pub use fail_safe::{BreakerState, BreakerStats, FailSafePolicy};

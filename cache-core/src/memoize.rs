@@ -106,6 +106,23 @@ impl Memoized {
         }
     }
 
+    /// The memoized result for `args` kept as `policy` says — a stale window, loader deadlines —
+    /// or `load()`'s: [`Cache::get_or_set_with`] under the function's key. The loader must be
+    /// `Send + 'static` (a refresh runs in the background).
+    pub async fn call_with<A, T, F, Fut, E>(&self, args: &A, policy: &crate::LoadPolicy, load: F) -> Result<T>
+    where
+        A: Serialize + ?Sized,
+        T: Serialize + DeserializeOwned + Send + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        match self.key_if_available(args).await? {
+            Some(key) => self.cache.get_or_set_with(&key, policy, load).await,
+            None => self.load_uncached(load).await,
+        }
+    }
+
     /// The cache key of `args`, or `None` when the function's version cannot be read because the
     /// backend failed (down, past its deadline, breaker open): the call should then run the
     /// function uncached ([`load_uncached`](Self::load_uncached)). Only the caller's mistakes are

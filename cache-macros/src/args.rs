@@ -1,4 +1,4 @@
-//! The attribute's own arguments: `cache = .., ttl = .., name = "..", instance = ..`.
+//! The attribute's own arguments: `cache = .., ttl = .., policy = .., name = "..", instance = ..`.
 
 use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream};
@@ -11,13 +11,15 @@ pub(crate) struct MemoizeArgs {
     pub(crate) cache: Expr,
     /// The results' lifetime, an expression of type `Ttl`; `Ttl::Default` when absent.
     pub(crate) ttl: Option<Expr>,
+    /// A `LoadPolicy` (fresh period, stale windows, loader deadlines) instead of a `ttl`.
+    pub(crate) policy: Option<Expr>,
     /// The function's name in keys; its path when absent.
     pub(crate) name: Option<LitStr>,
     /// What identifies `self` in keys (methods only).
     pub(crate) instance: Option<Expr>,
 }
 
-const EXPECTED: &str = "expected `cache = ...`, `ttl = ...`, `name = \"...\"` or `instance = ...`";
+const EXPECTED: &str = "expected `cache = ...`, `ttl = ...`, `policy = ...`, `name = \"...\"` or `instance = ...`";
 
 impl Parse for MemoizeArgs {
     fn parse(input: ParseStream) -> syn::Result<Self> {
@@ -25,6 +27,7 @@ impl Parse for MemoizeArgs {
         let mut ttl = None;
         let mut name = None;
         let mut instance = None;
+        let mut policy = None;
         let pairs = Punctuated::<syn::MetaNameValue, Token![,]>::parse_terminated(input)?;
         for pair in pairs {
             let key = pair.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
@@ -32,6 +35,7 @@ impl Parse for MemoizeArgs {
                 "cache" => cache.replace(pair.value).is_some(),
                 "ttl" => ttl.replace(pair.value).is_some(),
                 "instance" => instance.replace(pair.value).is_some(),
+                "policy" => policy.replace(pair.value).is_some(),
                 "name" => name.replace(string_literal(pair.value)?).is_some(),
                 _ => {
                     let message = format!("unknown #[memoize] argument; {EXPECTED}");
@@ -48,7 +52,13 @@ impl Parse for MemoizeArgs {
                 "#[memoize] needs `cache = <expr>`: the cache to memoize in, e.g. #[memoize(cache = CACHE)]",
             )
         })?;
-        Ok(MemoizeArgs { cache, ttl, name, instance })
+        if let (Some(ttl), Some(_)) = (&ttl, &policy) {
+            return Err(syn::Error::new_spanned(
+                ttl,
+                "give either `ttl` or `policy`: a policy has its own fresh period (LoadPolicy::new(ttl))",
+            ));
+        }
+        Ok(MemoizeArgs { cache, ttl, policy, name, instance })
     }
 }
 

@@ -119,14 +119,19 @@ impl<'f> Expansion<'f> {
         let ttl = self.args.ttl.as_ref().map_or_else(|| quote!(::cachette::Ttl::Default), |t| quote!(#t));
         let handle = self.handle(&sig.ident, quote!(#cache), ttl);
         let key = &self.key;
+        let load = match &self.args.policy {
+            // Loaders with a stale window may go on in the background: they must be 'static.
+            Some(policy) => quote! {
+                __memo.cache().get_or_set_with(&__key, &(#policy), move || async move #loader).await
+            },
+            None => quote!(__memo.cache().get_or_set(&__key, __memo.ttl(), move || async move #loader).await),
+        };
         quote! {
             #(#attrs)*
             #vis #sig {
                 let __memo = #handle;
                 match __memo.key_if_available(&#key).await? {
-                    ::core::option::Option::Some(__key) => {
-                        __memo.cache().get_or_set(&__key, __memo.ttl(), move || async move #loader).await
-                    }
+                    ::core::option::Option::Some(__key) => #load,
                     // The cache is down: the function runs as if it were not memoized.
                     ::core::option::Option::None => __memo.load_uncached(move || async move #loader).await,
                 }

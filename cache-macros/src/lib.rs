@@ -22,12 +22,13 @@ mod function;
 ///
 /// # Arguments
 ///
-/// `#[memoize(cache = <expr>, ttl = <expr>, instance = <expr>, name = "<name>")]`
+/// `#[memoize(cache = <expr>, ttl = <expr> | policy = <expr>, instance = <expr>, name = "<name>")]`
 ///
 /// | argument   | needed          | what it is |
 /// |------------|-----------------|------------|
 /// | `cache`    | always          | anything that dereferences to a `Cache`: a `static LazyLock<Cache>`, `self.cache`, `state.cache`; it may use the arguments |
 /// | `ttl`      | no: `Ttl::Default` | a `Ttl` for the results; it may use the arguments |
+/// | `policy`   | no (instead of `ttl`) | a `LoadPolicy`: fresh period, stale-while-revalidate, stale-if-error, loader deadlines (see `Cache::get_or_set_with`); the arguments must then be owned (`'static`), since a refresh runs in the background |
 /// | `instance` | on methods      | what identifies `self` in the key: `self.id` (any `Serialize` expression naming fields), or `self` when `Self: Serialize` |
 /// | `name`     | no: the function's path | the function's name in keys |
 ///
@@ -112,6 +113,29 @@ mod function;
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> cachette::Result<()> {
 /// assert_eq!(token("read".into(), 60).await?, "read:60");
+/// # Ok(()) }
+/// ```
+///
+/// # Stale values and loader deadlines
+///
+/// With `policy`, a result past its fresh period is returned at once while one refresh runs in
+/// the background, stands in for a failing loader, or for one slower than its soft deadline:
+///
+/// ```
+/// # use std::sync::LazyLock;
+/// use std::time::Duration;
+/// use cachette::{Cache, Config, LoadPolicy, memoize};
+/// # static CACHE: LazyLock<Cache> = LazyLock::new(|| Cache::from_config(Config::default()).unwrap());
+///
+/// #[memoize(cache = CACHE, policy = LoadPolicy::new(Duration::from_secs(60))
+///     .stale_while_revalidate(Duration::from_secs(600))
+///     .stale_if_error(Duration::from_secs(3600)))]
+/// async fn exchange_rate(currency: String) -> f64 {
+///     if currency == "EUR" { 1.08 } else { 1.0 }
+/// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> cachette::Result<()> {
+/// assert_eq!(exchange_rate("EUR".into()).await?, 1.08);
 /// # Ok(()) }
 /// ```
 ///

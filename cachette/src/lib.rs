@@ -68,8 +68,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use cachette_core::{
-    BaseCache, BoxError, Bytes, Cache, CacheError, CacheStats, Config, ConfigValue, DEFAULT_TIMEOUT, Expiry, Factory,
-    LinkedBackend, Memoized, Options, Registry, Result, SingleFlight, Ttl, async_trait, codec, config, link_backend,
+    BaseCache, BoxError, BreakerState, BreakerStats, Bytes, Cache, CacheError, CacheStats, Config, ConfigValue,
+    DEFAULT_TIMEOUT, Expiry, Factory, FailSafePolicy, LinkedBackend, LoadPolicy, Memoized, Options, Registry, Result,
+    SingleFlight, Ttl, async_trait, codec, config, fail_safe, link_backend,
 };
 
 pub use cachette_macros::memoize;

@@ -1,14 +1,19 @@
 //! [`Cache`]: the typed facade applications use.
 //!
 //! `mod.rs` has the type, its constructors and the operations on values; `load.rs` the loading
-//! operations (`get_or_set`), which fall back to the loader whatever the backend does.
+//! operations (`get_or_set`), which fall back to the loader whatever the backend does; `stale.rs`
+//! loading with a stale window (`get_or_set_with` and a [`LoadPolicy`]).
 
 mod load;
+mod stale;
 
+pub use stale::LoadPolicy;
+
+use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -79,6 +84,8 @@ struct Inner {
     config: Config,
     counters: Counters,
     flights: SingleFlight<Result<Bytes>>,
+    /// Keys whose stale value is being refreshed in the background by this process.
+    refreshing: Mutex<HashSet<String>>,
 }
 
 #[derive(Default)]
@@ -87,6 +94,8 @@ struct Counters {
     misses: AtomicU64,
     errors: AtomicU64,
     loads: AtomicU64,
+    stale: AtomicU64,
+    refreshes: AtomicU64,
 }
 
 /// A snapshot of a [`Cache`]'s counters.
@@ -101,6 +110,11 @@ pub struct CacheStats {
     pub errors: u64,
     /// Loader runs of `get_or_set` / `memoize`.
     pub loads: u64,
+    /// Stale values returned by `get_or_set_with`: within the stale-while-revalidate window, or
+    /// in place of a loader that failed or missed its deadline (stale-if-error).
+    pub stale: u64,
+    /// Background refreshes of stale values started by `get_or_set_with`.
+    pub refreshes: u64,
     /// The circuit breaker in front of the backend (see [`crate::fail_safe`]).
     pub breaker: BreakerStats,
 }
@@ -141,6 +155,7 @@ impl Cache {
                 config,
                 counters: Counters::default(),
                 flights: SingleFlight::new(),
+                refreshing: Mutex::default(),
             }),
         }
     }
@@ -185,6 +200,8 @@ impl Cache {
             misses: c.misses.load(Relaxed),
             errors: c.errors.load(Relaxed),
             loads: c.loads.load(Relaxed),
+            stale: c.stale.load(Relaxed),
+            refreshes: c.refreshes.load(Relaxed),
             breaker: self.inner.fail_safe.stats(),
         }
     }

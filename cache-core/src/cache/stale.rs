@@ -1,0 +1,437 @@
+//! `get_or_set_with`: loading with a stale window — stale-while-revalidate, stale-if-error and
+//! loader deadlines for computed values, as the HTTP layer has them for views.
+//!
+//! A value stored this way carries a stamp: when its fresh period ends, and how long its load
+//! took (for early refresh). The backend keeps it for the fresh period plus the longer of the two
+//! stale windows, so that a stale value is there to serve:
+//!
+//! * within `stale_while_revalidate` after the fresh period, the stale value is returned at once
+//!   and one background refresh loads a new one (once per key in this process, and once per key
+//!   across processes through a short lock in the cache — the lock the HTTP layer uses too);
+//! * within `stale_if_error`, the loader runs, and if it fails, panics or misses the hard
+//!   deadline the stale value is returned instead;
+//! * with a `soft_deadline`, a load that takes longer while a stale value exists returns the
+//!   stale value and goes on in the background to store its own.
+//!
+//! The stored form: byte `0xE1`, the fresh-until time (milliseconds since the Unix epoch, little
+//! endian; 0 for never), the load's duration in milliseconds (u32), then the value as
+//! [`crate::codec`] encodes it.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::Cache;
+use super::load::run_loader;
+use crate::{BoxError, CacheError, Result, Ttl, codec};
+
+/// How `get_or_set_with` keeps a loaded value: its fresh period and the stale windows and
+/// deadlines around it.
+///
+/// ```
+/// use std::time::Duration;
+/// use cachette_core::LoadPolicy;
+///
+/// // Fresh for a minute; then served stale for up to ten while one refresh runs behind; for up
+/// // to an hour if the loader fails; a load slower than 200 ms returns the stale value.
+/// let policy = LoadPolicy::new(Duration::from_secs(60))
+///     .stale_while_revalidate(Duration::from_secs(600))
+///     .stale_if_error(Duration::from_secs(3600))
+///     .soft_deadline(Duration::from_millis(200))
+///     .hard_deadline(Duration::from_secs(5));
+/// # let _ = policy;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadPolicy {
+    fresh: Ttl,
+    stale_while_revalidate: Duration,
+    stale_if_error: Duration,
+    soft_deadline: Option<Duration>,
+    hard_deadline: Option<Duration>,
+}
+
+impl LoadPolicy {
+    /// Values fresh for `fresh` (a `Duration`, or any [`Ttl`]: `Ttl::Default` is the cache's
+    /// `CACHE_DEFAULT_TIMEOUT`), with no stale window and no deadline.
+    pub fn new(fresh: impl Into<Ttl>) -> LoadPolicy {
+        LoadPolicy {
+            fresh: fresh.into(),
+            stale_while_revalidate: Duration::ZERO,
+            stale_if_error: Duration::ZERO,
+            soft_deadline: None,
+            hard_deadline: None,
+        }
+    }
+
+    /// Within `window` after the fresh period, return the stale value at once and refresh it
+    /// once in the background.
+    pub fn stale_while_revalidate(mut self, window: Duration) -> Self {
+        self.stale_while_revalidate = window;
+        self
+    }
+
+    /// Within `grace` after the fresh period, return the stale value if the loader fails, panics
+    /// or misses the hard deadline.
+    pub fn stale_if_error(mut self, grace: Duration) -> Self {
+        self.stale_if_error = grace;
+        self
+    }
+
+    /// When a stale value exists and the load takes longer than `limit`, return the stale value;
+    /// the load goes on in the background and stores its value.
+    pub fn soft_deadline(mut self, limit: Duration) -> Self {
+        self.soft_deadline = Some(limit);
+        self
+    }
+
+    /// Wait at most `limit` for a load: then return the stale value if one exists, else
+    /// [`CacheError::Loader`]. The load goes on in the background and stores its value.
+    pub fn hard_deadline(mut self, limit: Duration) -> Self {
+        self.hard_deadline = Some(limit);
+        self
+    }
+
+    /// How long the backend keeps a value written now: the fresh period plus the longer window.
+    fn backend_ttl(&self, fresh_for: Option<Duration>) -> Ttl {
+        let margin = self.stale_while_revalidate.max(self.stale_if_error);
+        fresh_for.map_or(Ttl::Never, |d| Ttl::After(d.saturating_add(margin)))
+    }
+
+    /// How long to wait for a load, given whether a stale value could stand in.
+    fn wait_limit(&self, has_stale: bool) -> Option<Duration> {
+        let soft = self.soft_deadline.filter(|_| has_stale);
+        match (soft, self.hard_deadline) {
+            (Some(s), Some(h)) => Some(s.min(h)),
+            (s, h) => s.or(h),
+        }
+    }
+}
+
+const STAMPED: u8 = 0xE1;
+const HEADER: usize = 1 + 8 + 4;
+
+/// A stored value and its stamp.
+struct Stamped<T> {
+    /// `None`: never stale.
+    fresh_until_ms: Option<u64>,
+    value: T,
+}
+
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn encode_stamped<T: Serialize>(
+    key: &str,
+    value: &T,
+    fresh_until: Option<SystemTime>,
+    took: Duration,
+) -> Result<Bytes> {
+    let inner = codec::encode(key, value)?;
+    let mut out = BytesMut::with_capacity(HEADER + inner.len());
+    out.put_u8(STAMPED);
+    out.put_u64_le(fresh_until.map_or(0, |t| unix_ms(t).max(1)));
+    out.put_u32_le(u32::try_from(took.as_millis()).unwrap_or(u32::MAX));
+    out.put_slice(&inner);
+    Ok(out.freeze())
+}
+
+fn decode_stamped<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<Stamped<T>> {
+    if bytes.len() < HEADER || bytes[0] != STAMPED {
+        return Err(CacheError::codec(key, "not a value written by get_or_set_with (no stamp)"));
+    }
+    let fresh_until_ms = u64::from_le_bytes(bytes[1..9].try_into().expect("8 bytes"));
+    let value = codec::decode(key, &bytes[HEADER..])?;
+    Ok(Stamped { fresh_until_ms: (fresh_until_ms != 0).then_some(fresh_until_ms), value })
+}
+
+/// Where a stored value stands at a given time.
+enum Found<T> {
+    Fresh(T),
+    /// Within stale-while-revalidate: serve it and refresh behind.
+    Revalidate(T),
+    /// Within stale-if-error only: load, and fall back to it.
+    Fallback(T),
+    Missing,
+}
+
+fn classify<T>(found: Option<Stamped<T>>, policy: &LoadPolicy, now_ms: u64) -> Found<T> {
+    let Some(Stamped { fresh_until_ms, value }) = found else { return Found::Missing };
+    let Some(until) = fresh_until_ms else { return Found::Fresh(value) };
+    let within =
+        |window: Duration| now_ms < until.saturating_add(u64::try_from(window.as_millis()).unwrap_or(u64::MAX));
+    if now_ms < until {
+        Found::Fresh(value)
+    } else if within(policy.stale_while_revalidate) {
+        Found::Revalidate(value)
+    } else if within(policy.stale_if_error) {
+        Found::Fallback(value)
+    } else {
+        Found::Missing
+    }
+}
+
+/// The source of a [`CacheError::Loader`] for a load that missed its hard deadline.
+#[derive(Debug)]
+struct LoaderDeadline(Duration);
+
+impl std::fmt::Display for LoaderDeadline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the loader did not finish within {:?} (LoadPolicy::hard_deadline); it goes on in the background and \
+             stores its value",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for LoaderDeadline {}
+
+impl Cache {
+    /// The value under `key`, or the result of `load`, kept as `policy` says: with a fresh period,
+    /// a stale-while-revalidate window (a stale value is returned at once and refreshed once in
+    /// the background), a stale-if-error grace (a stale value stands in for a failing loader),
+    /// and soft and hard deadlines for the loader. See [`LoadPolicy`].
+    ///
+    /// Like [`get_or_set`](Cache::get_or_set) it is single-flight and fail-safe: a backend
+    /// failure never fails the call. The loader must be `Send + 'static`, because a refresh or a
+    /// load past its deadline goes on in a background task. Read and write a key either with
+    /// this or with `get_or_set`, not both: values written here carry a stamp.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cachette_core::{Cache, LoadPolicy};
+    ///
+    /// async fn report(cache: &Cache) -> cachette_core::Result<String> {
+    ///     let policy = LoadPolicy::new(Duration::from_secs(60)).stale_while_revalidate(Duration::from_secs(600));
+    ///     cache
+    ///         .get_or_set_with("report", &policy, || async {
+    ///             Ok::<_, std::io::Error>("today's numbers".to_string()) // the slow part
+    ///         })
+    ///         .await
+    /// }
+    /// ```
+    pub async fn get_or_set_with<T, F, Fut, E>(&self, key: &str, policy: &LoadPolicy, load: F) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned + Send + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        let completed = self.inner.flights.completed();
+        let found = self.read_stamped::<T>(key).await?;
+        let counters = &self.inner.counters;
+        match classify(found, policy, unix_ms(SystemTime::now())) {
+            Found::Fresh(value) => {
+                counters.hits.fetch_add(1, Relaxed);
+                Ok(value)
+            }
+            Found::Revalidate(value) => {
+                counters.hits.fetch_add(1, Relaxed);
+                counters.stale.fetch_add(1, Relaxed);
+                self.refresh_behind(key, *policy, load);
+                Ok(value)
+            }
+            Found::Fallback(value) => {
+                counters.misses.fetch_add(1, Relaxed);
+                self.load_stamped(key, *policy, load, Some(value), completed).await
+            }
+            Found::Missing => {
+                counters.misses.fetch_add(1, Relaxed);
+                self.load_stamped(key, *policy, load, None, completed).await
+            }
+        }
+    }
+
+    /// The stamped value under `key`; a miss for a backend failure or an undecodable value (both
+    /// counted and logged).
+    async fn read_stamped<T: DeserializeOwned>(&self, key: &str) -> Result<Option<Stamped<T>>> {
+        let bytes = match self.guarded("get", self.inner.backend.get(key)).await {
+            Ok(found) => found,
+            Err(e) if e.is_backend_failure() => {
+                self.note_backend_failure("get", key, &e, "cache read failed; loading the value instead");
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(bytes) = bytes else { return Ok(None) };
+        match decode_stamped(key, &bytes) {
+            Ok(stamped) => Ok(Some(stamped)),
+            Err(e) => {
+                self.inner.counters.errors.fetch_add(1, Relaxed);
+                tracing::warn!(key, error = %e, "a cached value does not decode; loading it again");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Loads as the one flight of `key`, waiting at most the policy's deadline; a stale value
+    /// stands in for a failed or late load.
+    async fn load_stamped<T, F, Fut, E>(
+        &self,
+        key: &str,
+        policy: LoadPolicy,
+        load: F,
+        stale: Option<T>,
+        completed: u64,
+    ) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned + Send + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        let flight = {
+            let (cache, key) = (self.clone(), key.to_owned());
+            async move {
+                let inner = &cache.inner;
+                inner
+                    .flights
+                    .run(&key, || async {
+                        // Another load of this key finished since our read: use its value.
+                        if inner.flights.completed() != completed
+                            && let Ok(Some(bytes)) = cache.guarded("get", inner.backend.get(&key)).await
+                            && decode_stamped::<T>(&key, &bytes)
+                                .is_ok_and(|s| s.fresh_until_ms.is_none_or(|until| unix_ms(SystemTime::now()) < until))
+                        {
+                            return Ok(bytes);
+                        }
+                        cache.load_and_store(&key, &policy, load).await
+                    })
+                    .await
+            }
+        };
+        let outcome = match policy.wait_limit(stale.is_some()) {
+            None => flight.await,
+            Some(limit) => match tokio::time::timeout(limit, tokio::spawn(flight)).await {
+                Ok(Ok(outcome)) => outcome,
+                Ok(Err(join)) => Err(CacheError::Loader(Arc::new(join))),
+                Err(_) => Err(CacheError::Loader(Arc::new(LoaderDeadline(limit)))),
+            },
+        };
+        match (outcome, stale) {
+            (Ok(bytes), _) => decode_stamped(key, &bytes).map(|s| s.value),
+            (Err(e @ CacheError::Loader(_)), Some(stale)) => {
+                self.inner.counters.stale.fetch_add(1, Relaxed);
+                tracing::warn!(key, error = %e, "the loader failed or is late; returning the stale value (stale-if-error)");
+                Ok(stale)
+            }
+            (Err(e), _) => Err(e),
+        }
+    }
+
+    /// Runs the loader and stores its value with a stamp; a failed write is logged, not returned.
+    async fn load_and_store<T, F, Fut, E>(&self, key: &str, policy: &LoadPolicy, load: F) -> Result<Bytes>
+    where
+        T: Serialize,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = std::result::Result<T, E>>,
+        E: Into<BoxError>,
+    {
+        self.inner.counters.loads.fetch_add(1, Relaxed);
+        let started = Instant::now();
+        let value = run_loader(load).await?;
+        let now = SystemTime::now();
+        let fresh_for = policy.fresh.resolve(self.inner.config.default_timeout).remaining(now);
+        let fresh_until = fresh_for.and_then(|d| now.checked_add(d));
+        let bytes = encode_stamped(key, &value, fresh_until, started.elapsed())?;
+        let stored =
+            self.guarded("set", self.inner.backend.set(key, bytes.clone(), policy.backend_ttl(fresh_for))).await;
+        if let Err(e) = stored {
+            if !e.is_backend_failure() {
+                return Err(e);
+            }
+            self.note_backend_failure("set", key, &e, "cache write failed; the loaded value is returned uncached");
+        }
+        Ok(bytes)
+    }
+
+    /// Starts the one background refresh of a stale `key`, unless this process or another runs
+    /// one already (an atomic `add` of `<key>\nrefreshing` in the cache, held at most a minute in
+    /// case its holder dies).
+    fn refresh_behind<T, F, Fut, E>(&self, key: &str, policy: LoadPolicy, load: F)
+    where
+        T: Serialize + Send + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        if !self.inner.refreshing.lock().unwrap_or_else(|p| p.into_inner()).insert(key.to_owned()) {
+            return;
+        }
+        let (cache, key) = (self.clone(), key.to_owned());
+        runtime.spawn(async move {
+            let _done = Unmark { cache: cache.clone(), key: key.clone() };
+            let lock = format!("{key}\nrefreshing");
+            let hold = Ttl::After(policy.stale_while_revalidate.clamp(Duration::from_secs(1), Duration::from_secs(60)));
+            if !matches!(cache.internal_add(&lock, &true, hold).await, Ok(true)) {
+                return;
+            }
+            cache.inner.counters.refreshes.fetch_add(1, Relaxed);
+            if let Err(e) = cache.load_and_store(&key, &policy, load).await {
+                tracing::warn!(key, error = %e, "a background refresh failed; the stale value stays");
+            }
+            let _ = cache.internal_delete(&lock).await;
+        });
+    }
+}
+
+/// Takes a key off this process's refreshes when its refresh ends (or is dropped).
+struct Unmark {
+    cache: Cache,
+    key: String,
+}
+
+impl Drop for Unmark {
+    fn drop(&mut self) {
+        self.cache.inner.refreshing.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamped_values_round_trip_and_refuse_unstamped_bytes() {
+        let t = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let bytes = encode_stamped("k", &"v".to_string(), Some(t), Duration::from_millis(7)).unwrap();
+        let back = decode_stamped::<String>("k", &bytes).unwrap();
+        assert_eq!((back.fresh_until_ms, back.value.as_str()), (Some(1_800_000_000_000), "v"));
+        let never = encode_stamped("k", &1u8, None, Duration::ZERO).unwrap();
+        assert_eq!(decode_stamped::<u8>("k", &never).unwrap().fresh_until_ms, None);
+        assert!(decode_stamped::<String>("k", &codec::encode("k", "v").unwrap()).is_err());
+        assert!(decode_stamped::<String>("k", &[STAMPED, 1, 2]).is_err());
+    }
+
+    #[test]
+    fn a_value_is_fresh_then_revalidated_then_a_fallback_then_missing() {
+        let policy = LoadPolicy::new(Duration::from_secs(10))
+            .stale_while_revalidate(Duration::from_secs(5))
+            .stale_if_error(Duration::from_secs(20));
+        let at = |now_ms| classify(Some(Stamped { fresh_until_ms: Some(10_000), value: () }), &policy, now_ms);
+        assert!(matches!(at(9_999), Found::Fresh(())));
+        assert!(matches!(at(10_000), Found::Revalidate(())));
+        assert!(matches!(at(14_999), Found::Revalidate(())));
+        assert!(matches!(at(15_000), Found::Fallback(())));
+        assert!(matches!(at(29_999), Found::Fallback(())));
+        assert!(matches!(at(30_000), Found::Missing));
+    }
+
+    #[test]
+    fn the_wait_is_the_soft_deadline_only_when_a_stale_value_can_stand_in() {
+        let s = Duration::from_millis(100);
+        let h = Duration::from_secs(2);
+        let both = LoadPolicy::new(Ttl::Default).soft_deadline(s).hard_deadline(h);
+        assert_eq!((both.wait_limit(true), both.wait_limit(false)), (Some(s), Some(h)));
+        let soft = LoadPolicy::new(Ttl::Default).soft_deadline(s);
+        assert_eq!((soft.wait_limit(true), soft.wait_limit(false)), (Some(s), None));
+    }
+}
