@@ -153,6 +153,14 @@ impl Entry {
         }
     }
 
+    /// Whether `now` is less than `grace` past the end of the fresh period: the stale-if-error
+    /// window (RFC 5861), measured from the fresh period's end as the stale-while-revalidate
+    /// margin is. The grace is the layer's setting, read now, so it is not part of the stored form.
+    pub(crate) fn within_grace(&self, now: SystemTime, grace: Duration) -> bool {
+        let grace = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX);
+        self.head.fresh_until_ms.is_some_and(|fresh| unix_ms(now) < fresh.saturating_add(grace))
+    }
+
     /// What is left of the fresh period at `now` (`None`: forever).
     pub(crate) fn remaining_fresh(&self, now: SystemTime) -> Option<Duration> {
         self.head.fresh_until_ms.map(|until| Duration::from_millis(until.saturating_sub(unix_ms(now))))
@@ -315,6 +323,18 @@ mod tests {
         assert_eq!(entry.remaining_fresh(now + Duration::from_secs(4)), Some(Duration::from_secs(6)));
         let forever = Entry::new(&head(&[]), Bytes::new(), lifetime(now, None, 0), vec![]);
         assert_eq!(forever.staleness(now + Duration::from_secs(1 << 40)), Staleness::Fresh);
+    }
+
+    #[test]
+    fn the_stale_if_error_grace_runs_from_the_end_of_the_fresh_period() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let entry = Entry::new(&head(&[]), Bytes::new(), lifetime(now, Some(10), 5), vec![]);
+        let grace = Duration::from_secs(60);
+        assert!(entry.within_grace(now + Duration::from_secs(69), grace));
+        assert!(!entry.within_grace(now + Duration::from_secs(70), grace));
+        assert!(!entry.within_grace(now + Duration::from_secs(10), Duration::ZERO), "no grace, no fallback");
+        let forever = Entry::new(&head(&[]), Bytes::new(), lifetime(now, None, 0), vec![]);
+        assert!(!forever.within_grace(now, grace), "an entry that never expires needs none");
     }
 
     #[test]

@@ -3,8 +3,13 @@
 //! cachette-core's `SingleFlight` shares the result of a future; it cannot serve here, because a miss
 //! is not finished when the handler's future is: its body is still being streamed to the first
 //! client, and the entry exists only after the last byte. So the leader holds a [`Leader`] guard
-//! that travels with the streamed body and publishes the stored entry when the body ends; dropping
-//! it unpublished (client gone, handler error) releases the followers to try again.
+//! that travels with the streamed body and publishes the entry when the body ends; dropping it
+//! unpublished (its client went away mid-render) releases the followers to try again.
+//!
+//! A published entry is answered to the leader's client before it is stored: the store runs
+//! behind, holding the flight ([`Storing`]), so that requests arriving meanwhile — whose lookup
+//! missed, the store not having landed — are handed the published entry at once instead of
+//! rendering it again.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,20 +24,34 @@ use crate::entry::Entry;
 /// What a leader's render came to.
 #[derive(Clone)]
 pub(crate) enum Outcome {
-    /// The response was stored: every follower serves this entry.
-    Stored(Arc<Entry>),
+    /// The response may be shared: every follower serves this entry (stored, or being stored).
+    Entry(Arc<Entry>),
     /// The response may not be stored (a cookie, a status the filter rejects, too large): each
     /// follower calls the inner service itself.
     NotStorable,
+    /// The render failed: see [`Failure`](crate::failure::Failure) for what each follower does.
+    Failed(crate::failure::Failure),
 }
 
 type Waiter = Shared<oneshot::Receiver<Outcome>>;
 
-/// The keys being rendered now.
+/// Resolves when the store of a published entry has finished (with `Err(Canceled)`: nothing is
+/// ever sent, the sender is dropped).
+pub(crate) type Stored = Shared<oneshot::Receiver<()>>;
+
+/// The keys being rendered now, or whose rendered entry is being stored.
 #[derive(Default)]
 pub(crate) struct Flights {
-    map: Mutex<HashMap<String, (u64, Waiter)>>,
+    map: Mutex<HashMap<String, Flight>>,
     next_id: AtomicU64,
+    stores: AtomicU64,
+}
+
+struct Flight {
+    id: u64,
+    waiter: Waiter,
+    /// Set once the outcome is published while the flight goes on (its entry is being stored).
+    published: Option<(Outcome, Stored)>,
 }
 
 /// The caller's part in a key's render.
@@ -41,10 +60,13 @@ pub(crate) enum Role {
     Leader(Leader),
     /// Wait: `Ok(outcome)`, or `Err` if the leader went away without an outcome.
     Follower(Waiter),
+    /// The render has finished and its entry is being stored: its outcome, at once, and the end
+    /// of the store (after which a new flight may start).
+    Published(Outcome, Stored),
 }
 
 impl Flights {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, (u64, Waiter)>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Flight>> {
         // Every operation on the map is one call, so it is consistent even after a panic.
         self.map.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -52,16 +74,40 @@ impl Flights {
     /// Joins the render of `key` in progress, or becomes its leader.
     pub(crate) fn join(self: &Arc<Self>, key: &str) -> Role {
         let mut map = self.lock();
-        if let Some((_, waiter)) = map.get(key) {
-            return Role::Follower(waiter.clone());
+        if let Some(flight) = map.get(key) {
+            return match &flight.published {
+                Some((outcome, stored)) => Role::Published(outcome.clone(), stored.clone()),
+                None => Role::Follower(flight.waiter.clone()),
+            };
         }
         let (tx, rx) = oneshot::channel();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        map.insert(key.to_owned(), (id, rx.shared()));
+        map.insert(key.to_owned(), Flight { id, waiter: rx.shared(), published: None });
         Role::Leader(Leader { flights: self.clone(), key: key.to_owned(), id, tx: Some(tx) })
     }
 
-    /// How many keys are being rendered now.
+    /// How many stores this layer has made so far, of any key (see [`Flights::count_store`]). A
+    /// request that missed and then leads the render of its key need only look again if this
+    /// changed since its lookup: an entry of its key may have been stored in between. One atomic
+    /// load, so that the common miss makes one backend round trip before it renders, not two.
+    pub(crate) fn stores(&self) -> u64 {
+        self.stores.load(Ordering::Acquire)
+    }
+
+    /// Counts a store that has finished (whatever its result: a write that timed out may still
+    /// have landed). Called before the store's flight ends, so that a request that finds the
+    /// flight gone also finds the count changed.
+    pub(crate) fn count_store(&self) {
+        self.stores.fetch_add(1, Ordering::Release);
+    }
+
+    /// The end of the store of `key`'s just-rendered entry, if one is in progress (a render still
+    /// in progress is not waited for: it may take as long as the handler likes).
+    pub(crate) fn storing(&self, key: &str) -> Option<Stored> {
+        self.lock().get(key)?.published.as_ref().map(|(_, stored)| stored.clone())
+    }
+
+    /// How many keys are being rendered or stored now.
     #[cfg(test)]
     pub(crate) fn in_flight(&self) -> usize {
         self.lock().len()
@@ -76,9 +122,34 @@ pub(crate) struct Leader {
     tx: Option<oneshot::Sender<Outcome>>,
 }
 
+/// The flight of a published entry while it is stored: requests that join it are handed the
+/// entry at once. Dropping it (when the store has finished) ends the flight.
+pub(crate) struct Storing {
+    // Dropped first: the flight leaves the map before `stored` resolves.
+    _leader: Leader,
+    _stored: oneshot::Sender<()>,
+}
+
 impl Leader {
     /// Hands `outcome` to every follower and ends the flight.
     pub(crate) fn publish(mut self, outcome: Outcome) {
+        self.send(outcome);
+    }
+
+    /// Hands `outcome` to every follower, and to every request that joins until the returned
+    /// guard is dropped: hold it while the entry is stored.
+    pub(crate) fn publish_and_hold(mut self, outcome: Outcome) -> Storing {
+        let (stored_tx, stored_rx) = oneshot::channel();
+        if let Some(flight) = self.flights.lock().get_mut(&self.key)
+            && flight.id == self.id
+        {
+            flight.published = Some((outcome.clone(), stored_rx.shared()));
+        }
+        self.send(outcome);
+        Storing { _leader: self, _stored: stored_tx }
+    }
+
+    fn send(&mut self, outcome: Outcome) {
         if let Some(tx) = self.tx.take() {
             // No follower listening is fine.
             let _ = tx.send(outcome);
@@ -89,7 +160,7 @@ impl Leader {
 impl Drop for Leader {
     fn drop(&mut self) {
         let mut map = self.flights.lock();
-        if map.get(&self.key).is_some_and(|(id, _)| *id == self.id) {
+        if map.get(&self.key).is_some_and(|flight| flight.id == self.id) {
             map.remove(&self.key);
         }
         // Dropping an unsent `tx` tells the followers the leader is gone.
@@ -114,5 +185,22 @@ mod tests {
         drop(leader);
         assert!(waiter.await.is_err());
         assert_eq!(flights.in_flight(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_request_that_joins_while_the_entry_is_stored_gets_it_at_once() {
+        let flights = Arc::new(Flights::default());
+        let Role::Leader(leader) = flights.join("k") else { panic!("first caller leads") };
+        let Role::Follower(waiter) = flights.join("k") else { panic!("second caller follows") };
+        assert!(flights.storing("k").is_none(), "a render in progress is not a store");
+        let storing = leader.publish_and_hold(Outcome::NotStorable);
+        assert!(matches!(waiter.await, Ok(Outcome::NotStorable)));
+        assert!(matches!(flights.join("k"), Role::Published(Outcome::NotStorable, _)), "no wait, no new render");
+        let stored = flights.storing("k").expect("the store is in progress");
+        assert_eq!(flights.in_flight(), 1);
+        drop(storing);
+        assert!(stored.await.is_err(), "resolves when the store has finished");
+        assert_eq!(flights.in_flight(), 0);
+        assert!(matches!(flights.join("k"), Role::Leader(_)), "then the next miss renders afresh");
     }
 }

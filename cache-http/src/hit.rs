@@ -2,6 +2,7 @@
 
 use std::time::SystemTime;
 
+use cachette_core::CacheError;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Response, StatusCode};
 use http_body::Body;
@@ -12,44 +13,56 @@ use crate::conditional::not_modified;
 use crate::entry::{Entry, Staleness};
 use crate::stats::Counters;
 
+/// What a request's lookup found.
+pub(crate) enum Lookup {
+    /// An entry within its fresh period: served.
+    Fresh(Entry),
+    /// An entry within the stale-while-revalidate margin: served while it is refreshed.
+    Stale(Entry),
+    /// An entry past both, within the stale-if-error grace: served only if the render fails.
+    Fallback(Entry),
+    /// Nothing that may serve the request: absent, expired, rendered for other `Vary` values, or
+    /// undecodable.
+    Missing,
+    /// The backend failed (counted and logged).
+    Failed,
+}
+
 impl Call {
-    /// The stored entry for the request's key, if it serves this request and is not expired at
-    /// `now`. A backend failure or an entry that does not decode is a miss (logged, and a failure
-    /// counted): the cache is an optimisation, never a reason to fail a request.
-    pub(crate) async fn lookup(&self, now: SystemTime) -> Option<(Entry, Staleness)> {
+    /// What the cache holds for the request's key at `now`. A backend failure or an entry that
+    /// does not decode is a miss (logged, and a failure counted): the cache is an optimisation,
+    /// never a reason to fail a request. While the backend's circuit breaker is open the lookup
+    /// fails at once, logged at debug (the breaker logged its opening).
+    pub(crate) async fn lookup(&self, now: SystemTime) -> Lookup {
         let key = self.key.as_str();
         let bytes = match self.state.cache.get_bytes(key).await {
-            Ok(found) => found?,
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Lookup::Missing,
             Err(e) => {
                 Counters::add(&self.counters().errors);
-                tracing::warn!(key, error = %e, "cachette-http: the cache failed; rendering the response instead");
-                return None;
+                if matches!(e, CacheError::CircuitOpen { .. }) {
+                    tracing::debug!(key, error = %e, "cachette-http: the cache is unavailable; rendering the response instead");
+                } else {
+                    tracing::warn!(key, error = %e, "cachette-http: the cache failed; rendering the response instead");
+                }
+                return Lookup::Failed;
             }
         };
         let entry = match Entry::decode(key, &bytes) {
             Ok(entry) => entry,
             Err(e) => {
                 tracing::warn!(key, error = %e, "cachette-http: a stored response does not decode; rendering it again");
-                return None;
+                return Lookup::Missing;
             }
         };
         if !entry.matches_vary(&self.parts.headers) {
-            return None;
+            return Lookup::Missing;
         }
         match entry.staleness(now) {
-            Staleness::Expired => None,
-            staleness => Some((entry, staleness)),
-        }
-    }
-
-    /// The stored entry if it is fresh and the request may use it (it does not force a render).
-    pub(crate) async fn fresh_entry(&self, now: SystemTime) -> Option<Entry> {
-        if self.force {
-            return None;
-        }
-        match self.lookup(now).await {
-            Some((entry, Staleness::Fresh)) => Some(entry),
-            _ => None,
+            Staleness::Fresh => Lookup::Fresh(entry),
+            Staleness::Stale => Lookup::Stale(entry),
+            Staleness::Expired if entry.within_grace(now, self.settings.stale_if_error) => Lookup::Fallback(entry),
+            Staleness::Expired => Lookup::Missing,
         }
     }
 

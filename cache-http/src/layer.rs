@@ -76,6 +76,7 @@ impl CacheLayer {
             settings: Arc::new(Settings {
                 fresh_for: Freshness::default(),
                 stale: Duration::ZERO,
+                stale_if_error: Duration::ZERO,
                 key: None,
                 default_key: DefaultKey::default(),
                 proxy: ProxyHeaders::default(),
@@ -108,6 +109,18 @@ impl CacheLayer {
     /// renders a new one (`X-Cache: STALE`). Off (zero) by default.
     pub fn stale_while_revalidate(mut self, margin: Duration) -> Self {
         self.settings().stale = margin;
+        self
+    }
+
+    /// Serve an entry for up to `grace` past its fresh period when its render fails — the inner
+    /// service returns an error, answers a `5xx`, or panics — instead of the failure
+    /// (`X-Cache: STALE`; RFC 5861's `stale-if-error`), counted in
+    /// [`HttpCacheStats::stale_if_error`] and logged. Off (zero) by default. The backend keeps each
+    /// entry for its fresh period plus the longer of this and
+    /// [`stale_while_revalidate`](Self::stale_while_revalidate). Tell clients and CDNs with
+    /// [`CacheControl::stale_if_error`].
+    pub fn stale_if_error(mut self, grace: Duration) -> Self {
+        self.settings().stale_if_error = grace;
         self
     }
 
@@ -242,8 +255,16 @@ impl CacheLayer {
     /// entry of HTTP/1 requests with `Host: good.example` and that of requests that state the
     /// scheme (HTTP/2). A path alone (`/report?day=1`) is the entry of requests that name no host,
     /// which is every request's on a layer that [`ignore_host`](Self::ignore_host)s.
+    ///
+    /// A response rendered just before is stored behind its answer; `invalidate` waits for that
+    /// write (at most the cache's deadline) so that the entry it forgets is not written after it.
     pub async fn invalidate(&self, target: &str) -> Result<bool> {
         let keys = self.keys_of(target)?;
+        for key in &keys {
+            if let Some(stored) = self.state.flights.storing(key) {
+                let _ = stored.await;
+            }
+        }
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         Ok(self.state.cache.delete_many(&keys).await? > 0)
     }
@@ -292,6 +313,7 @@ impl std::fmt::Debug for CacheLayer {
         f.debug_struct("CacheLayer")
             .field("fresh_for", &self.settings.fresh_for)
             .field("stale_while_revalidate", &self.settings.stale)
+            .field("stale_if_error", &self.settings.stale_if_error)
             .field("cache_control", &self.settings.cache_control)
             .field("max_body_size", &self.settings.max_body_size)
             .field("stats", &self.stats())

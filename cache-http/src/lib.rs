@@ -369,6 +369,7 @@ mod call;
 mod clock;
 mod conditional;
 mod entry;
+mod failure;
 mod flight;
 mod freshness;
 mod future;

@@ -1,6 +1,11 @@
 //! The miss path: render the response once for every concurrent miss of its key (single-flight),
-//! stream it to the client while a copy is kept (the tee), store it, and let the followers of the
-//! render serve the stored entry.
+//! stream it to the client while a copy is kept (the tee), hand it to the followers of the
+//! render, and store it behind the response.
+//!
+//! A miss makes one backend round trip before the handler runs — the request's lookup — and a
+//! second only if an entry was stored since (see [`Flights::stores`](crate::flight::Flights::stores)).
+//! The store does not delay the response: the entry is published to the followers and answered
+//! first, and written on a task of its own.
 
 use std::sync::Arc;
 use std::task::Poll;
@@ -9,17 +14,35 @@ use std::time::Duration;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, response};
 use http_body::Body;
-use tower::{Service, ServiceExt};
+use tower::Service;
 
 use crate::body::{CacheBody, OnEnd, Tee};
 use crate::call::{Call, Origin, Reply, RequestBody, StoredBody, X_CACHE};
+use crate::entry::{Entry, Staleness};
+use crate::failure::{Failure, Rendered};
 use crate::flight::{Leader, Outcome, Role};
+use crate::hit::Lookup;
 use crate::stats::Counters;
-use crate::store::StorePlan;
+use crate::store::{StorePlan, Write};
+
+/// What a request's lookup leaves the miss path.
+pub(crate) struct Missed {
+    /// [`Flights::stores`](crate::flight::Flights::stores) before the lookup.
+    pub stores_seen: u64,
+    /// The entry within the stale-if-error grace, served if the render fails.
+    pub fallback: Option<Entry>,
+    /// The lookup failed (counted): no second lookup, and no store, for this request.
+    pub failed: bool,
+}
 
 impl Call {
     /// A miss: wait for the render of the key in progress, or lead one.
-    pub(crate) async fn miss<S, ReqBody, ResBody>(self, inner: S, body: ReqBody) -> Reply<ResBody, S::Error>
+    pub(crate) async fn miss<S, ReqBody, ResBody>(
+        self,
+        inner: S,
+        body: ReqBody,
+        mut missed: Missed,
+    ) -> Reply<ResBody, S::Error>
     where
         S: Origin<ReqBody, ResBody>,
         ReqBody: RequestBody,
@@ -27,51 +50,100 @@ impl Call {
     {
         loop {
             match self.state.flights.join(&self.key) {
-                Role::Follower(waiter) => match waiter.await {
-                    Ok(Outcome::Stored(entry)) if entry.matches_vary(&self.parts.headers) => {
+                // Rendered before this request came, and being stored: a hit in all but name. A
+                // forced render wants a newer one: it waits for the store, then leads.
+                Role::Published(_, stored) if self.force => {
+                    let _ = stored.await;
+                }
+                Role::Published(Outcome::Entry(entry), _)
+                    if entry.matches_vary(&self.parts.headers) && entry.staleness(self.now()) == Staleness::Fresh =>
+                {
+                    Counters::add(&self.counters().hits);
+                    return Ok(self.serve(&entry, self.now(), "HIT"));
+                }
+                Role::Published(outcome, _) => {
+                    Counters::add(&self.counters().misses);
+                    return self.follow(outcome, inner, body, missed.fallback.as_ref()).await;
+                }
+                Role::Follower(waiter) => {
+                    if let Ok(outcome) = waiter.await {
                         Counters::add(&self.counters().misses);
-                        return Ok(self.serve(&entry, self.now(), "MISS"));
+                        return self.follow(outcome, inner, body, missed.fallback.as_ref()).await;
                     }
-                    // Not storable, or rendered for other Vary values: render our own, uncached.
-                    Ok(_) => {
-                        Counters::add(&self.counters().misses);
-                        return self.render_uncached(inner, body).await;
-                    }
-                    // The leader went away without an answer (client gone, error): look again, and
-                    // lead if nobody else does.
-                    Err(_) => {
+                    // The leader went away without an outcome (its client left mid-render): lead,
+                    // or follow whoever leads now.
+                }
+                Role::Leader(leader) => {
+                    // An entry of this key may have been stored between our lookup and our lead:
+                    // look once more, so that one burst of misses is one render. Only then: the
+                    // common miss makes one round trip before it renders.
+                    if !self.force && !missed.failed && self.state.flights.stores() != missed.stores_seen {
                         let now = self.now();
-                        if let Some(entry) = self.fresh_entry(now).await {
-                            Counters::add(&self.counters().hits);
-                            return Ok(self.serve(&entry, now, "HIT"));
+                        match self.lookup(now).await {
+                            Lookup::Fresh(entry) => {
+                                let entry = Arc::new(entry);
+                                leader.publish(Outcome::Entry(entry.clone()));
+                                Counters::add(&self.counters().hits);
+                                return Ok(self.serve(&entry, now, "HIT"));
+                            }
+                            Lookup::Fallback(entry) => missed.fallback = Some(entry),
+                            Lookup::Failed => missed.failed = true,
+                            Lookup::Stale(_) | Lookup::Missing => {}
                         }
                     }
-                },
-                Role::Leader(leader) => {
-                    // A render of this key may have finished between our miss and our lead: look
-                    // once more, so that one burst of misses is one render.
-                    let now = self.now();
-                    if let Some(entry) = self.fresh_entry(now).await {
-                        let entry = Arc::new(entry);
-                        leader.publish(Outcome::Stored(entry.clone()));
-                        Counters::add(&self.counters().hits);
-                        return Ok(self.serve(&entry, now, "HIT"));
-                    }
                     Counters::add(&self.counters().misses);
-                    return self.render(inner, body, leader).await;
+                    return self.render(inner, body, leader, missed).await;
                 }
             }
         }
     }
 
+    /// A follower's answer from its leader's outcome: the entry, or its own answer to a failure,
+    /// or else its own render.
+    async fn follow<S, ReqBody, ResBody>(
+        &self,
+        outcome: Outcome,
+        inner: S,
+        body: ReqBody,
+        fallback: Option<&Entry>,
+    ) -> Reply<ResBody, S::Error>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+        ResBody: Body,
+    {
+        match outcome {
+            Outcome::Entry(entry) if entry.matches_vary(&self.parts.headers) => {
+                Ok(self.serve(&entry, self.now(), "MISS"))
+            }
+            Outcome::Failed(failure) => match self.answer_failed(failure, fallback) {
+                Some(answer) => Ok(answer),
+                None => self.render_uncached(inner, body, None).await,
+            },
+            // Not storable, or rendered for other Vary values: render our own, uncached.
+            _ => self.render_uncached(inner, body, fallback).await,
+        }
+    }
+
     /// Renders the request as the leader of its key, streams it to the client and stores it.
-    async fn render<S, ReqBody, ResBody>(self, mut inner: S, body: ReqBody, leader: Leader) -> Reply<ResBody, S::Error>
+    async fn render<S, ReqBody, ResBody>(
+        self,
+        inner: S,
+        body: ReqBody,
+        leader: Leader,
+        missed: Missed,
+    ) -> Reply<ResBody, S::Error>
     where
         S: Service<Request<ReqBody>, Response = Response<ResBody>>,
         ResBody: StoredBody,
     {
-        // An error here drops `leader`: the followers try again.
-        let response = inner.ready().await?.call(Request::from_parts(self.render_request(), body)).await?;
+        let request = Request::from_parts(self.render_request(), body);
+        let response = match self.render_guarded(inner, request, missed.fallback.as_ref()).await {
+            Rendered::Response(response) => response,
+            Rendered::Failed(failure, answer) => {
+                leader.publish(Outcome::Failed(failure));
+                return answer;
+            }
+        };
         let (mut head, body) = response.into_parts();
         let now = self.now();
         let fresh = self.fresh_period(&head, now);
@@ -80,16 +152,20 @@ impl Call {
         let whole = futures::future::poll_fn(|cx| Poll::Ready(tee.drain_ready(cx))).await;
 
         match (store, whole) {
-            // The whole body was ready: store it now, so the next request is a hit.
+            // The whole body was ready: answer with the entry, and store it behind the response.
             (Some(store), Some(bytes)) if store.accepts(&bytes) => {
                 let ttl = store.backend_ttl();
                 let entry = Arc::new(store.entry(&head, bytes));
-                self.state.put(&self.key, &entry, ttl).await;
-                leader.publish(Outcome::Stored(entry.clone()));
-                return Ok(self.serve(&entry, now, "MISS"));
+                let storing = leader.publish_and_hold(Outcome::Entry(entry.clone()));
+                let response = self.serve(&entry, now, "MISS");
+                self.state.store_behind(&self.key, Write { entry, ttl, skip: missed.failed }, storing);
+                return Ok(response);
             }
             // A real stream: store it when the client has read it all.
-            (Some(store), None) if tee.is_storing() => tee.on_end(self.store_at_end(store, head.clone(), leader)),
+            (Some(store), None) if tee.is_storing() => {
+                tee.on_end(self.store_at_end(store, head.clone(), leader, missed.failed));
+            }
+            _ if head.status.is_server_error() => leader.publish(Outcome::Failed(Failure::Status(head.status))),
             _ => leader.publish(Outcome::NotStorable),
         }
         self.decorate_miss(&mut head, |_| fresh);
@@ -99,32 +175,39 @@ impl Call {
         Ok(Response::from_parts(head, CacheBody::tee(tee)))
     }
 
-    /// What a streamed render does when its body ends: store the body if it stayed storable and
-    /// hand the entry to the followers, or tell them it is not storable.
-    fn store_at_end(&self, store: StorePlan, head: response::Parts, leader: Leader) -> OnEnd {
+    /// What a streamed render does when its body ends: hand the entry to the followers and store
+    /// it if the body stayed storable, or tell them it is not storable. `skip`: the request's
+    /// lookup failed, so the entry is handed on but not stored.
+    fn store_at_end(&self, store: StorePlan, head: response::Parts, leader: Leader, skip: bool) -> OnEnd {
         let (state, key) = (self.state.clone(), self.key.clone());
         Box::new(move |whole| match whole {
             Some(bytes) if store.accepts(&bytes) => {
                 let ttl = store.backend_ttl();
                 let entry = Arc::new(store.entry(&head, bytes));
-                let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
-                runtime.spawn(async move {
-                    state.put(&key, &entry, ttl).await;
-                    leader.publish(Outcome::Stored(entry));
-                });
+                let storing = leader.publish_and_hold(Outcome::Entry(entry.clone()));
+                state.store_behind(&key, Write { entry, ttl, skip }, storing);
             }
             _ => leader.publish(Outcome::NotStorable),
         })
     }
 
     /// A follower's own render when the leader's response cannot serve it: the request as it
-    /// came, not stored.
-    async fn render_uncached<S, ReqBody, ResBody>(&self, mut inner: S, body: ReqBody) -> Reply<ResBody, S::Error>
+    /// came, not stored; if it fails, `fallback` (the stale entry) is served instead.
+    async fn render_uncached<S, ReqBody, ResBody>(
+        &self,
+        inner: S,
+        body: ReqBody,
+        fallback: Option<&Entry>,
+    ) -> Reply<ResBody, S::Error>
     where
         S: Service<Request<ReqBody>, Response = Response<ResBody>>,
         ResBody: Body,
     {
-        let response = inner.ready().await?.call(Request::from_parts(self.parts.clone(), body)).await?;
+        let request = Request::from_parts(self.parts.clone(), body);
+        let response = match self.render_guarded(inner, request, fallback).await {
+            Rendered::Response(response) => response,
+            Rendered::Failed(_, answer) => return answer,
+        };
         let (mut head, body) = response.map(CacheBody::inner).into_parts();
         let now = self.now();
         self.decorate_miss(&mut head, |head| self.fresh_period(head, now));

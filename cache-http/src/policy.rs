@@ -33,6 +33,7 @@ pub struct CacheControl {
     max_age: Option<MaxAge>,
     s_maxage: Option<Duration>,
     stale_while_revalidate: Option<Duration>,
+    stale_if_error: Option<Duration>,
 }
 
 impl CacheControl {
@@ -88,6 +89,22 @@ impl CacheControl {
         self
     }
 
+    /// `stale-if-error` (RFC 5861): caches may serve the response this long past its freshness
+    /// when the origin fails. The layer's own grace is
+    /// [`CacheLayer::stale_if_error`](crate::CacheLayer::stale_if_error).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cachette_http::CacheControl;
+    ///
+    /// let policy = CacheControl::public().max_age(Duration::from_secs(60)).stale_if_error(Duration::from_secs(86_400));
+    /// assert_eq!(policy.header_value(None), "public, max-age=60, stale-if-error=86400");
+    /// ```
+    pub fn stale_if_error(mut self, grace: Duration) -> Self {
+        self.stale_if_error = Some(grace);
+        self
+    }
+
     /// Whether this policy forbids a shared cache to store the response.
     pub fn forbids_shared_storage(&self) -> bool {
         self.no_store || self.private
@@ -133,6 +150,9 @@ impl CacheControl {
         }
         if let Some(d) = self.stale_while_revalidate {
             parts.push(format!("stale-while-revalidate={}", d.as_secs()));
+        }
+        if let Some(d) = self.stale_if_error {
+            parts.push(format!("stale-if-error={}", d.as_secs()));
         }
         parts.join(", ")
     }

@@ -11,8 +11,9 @@ use tower::Service;
 
 use crate::body::CacheBody;
 use crate::call::{Call, Origin, Reply, RequestBody, StoredBody};
-use crate::entry::Staleness;
 use crate::future::ResponseFuture;
+use crate::hit::Lookup;
+use crate::miss::Missed;
 use crate::policy::directives;
 use crate::shared::{Settings, State};
 use crate::stats::Counters;
@@ -163,21 +164,26 @@ where
     ReqBody: RequestBody,
     ResBody: StoredBody,
 {
+    // Read before the lookup: a store that finishes after this may have been missed by it.
+    let stores_seen = call.state.flights.stores();
+    let mut missed = Missed { stores_seen, fallback: None, failed: false };
     if !call.force {
         let now = call.now();
         match call.lookup(now).await {
-            Some((entry, Staleness::Fresh)) => {
+            Lookup::Fresh(entry) => {
                 Counters::add(&call.counters().hits);
                 return Ok(call.serve(&entry, now, "HIT"));
             }
-            Some((entry, _stale)) => {
+            Lookup::Stale(entry) => {
                 Counters::add(&call.counters().stale);
                 call.spawn_refresh(&inner);
                 return Ok(call.serve(&entry, now, "STALE"));
             }
-            None => {}
+            Lookup::Fallback(entry) => missed.fallback = Some(entry),
+            Lookup::Failed => missed.failed = true,
+            Lookup::Missing => {}
         }
     }
     // Boxed on its own, so that a hit does not allocate and move the much larger miss machinery.
-    Box::pin(call.miss(inner, body)).await
+    Box::pin(call.miss(inner, body, missed)).await
 }

@@ -31,6 +31,9 @@ pub type ResponseFilterFn = Arc<dyn Fn(&response::Parts) -> bool + Send + Sync>;
 pub(crate) struct Settings {
     pub fresh_for: Freshness,
     pub stale: Duration,
+    /// The stale-if-error grace: how long past its fresh period an entry is served if its render
+    /// fails.
+    pub stale_if_error: Duration,
     pub key: Option<KeyFn>,
     pub default_key: DefaultKey,
     pub proxy: ProxyHeaders,

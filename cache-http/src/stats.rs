@@ -15,6 +15,8 @@ pub(crate) struct Counters {
     pub refreshes: AtomicU64,
     pub refresh_failures: AtomicU64,
     pub errors: AtomicU64,
+    pub stale_if_error: AtomicU64,
+    pub panics: AtomicU64,
 }
 
 impl Counters {
@@ -35,6 +37,8 @@ impl Counters {
             refreshes: self.refreshes.load(Relaxed),
             refresh_failures: self.refresh_failures.load(Relaxed),
             errors: self.errors.load(Relaxed),
+            stale_if_error: self.stale_if_error.load(Relaxed),
+            panics: self.panics.load(Relaxed),
         }
     }
 }
@@ -60,6 +64,13 @@ pub struct HttpCacheStats {
     pub refreshes: u64,
     /// Background refreshes that kept the stale entry (error, or a response that may not be stored).
     pub refresh_failures: u64,
-    /// Cache backend errors (the request was served by the inner service).
+    /// Cache backend errors, at most one per request (the request was served by the inner service;
+    /// with `CACHE_IGNORE_ERRORS` the cache absorbs them first, and only
+    /// [`Cache::stats`](cachette_core::Cache::stats) counts them).
     pub errors: u64,
+    /// Requests answered from a stale entry because the render failed (error, `5xx`, panic) within
+    /// the [`stale_if_error`](crate::CacheLayer::stale_if_error) grace; also counted in `misses`.
+    pub stale_if_error: u64,
+    /// Panics of the inner service caught by the layer (each answered `500`, or from a stale entry).
+    pub panics: u64,
 }

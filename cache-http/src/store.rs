@@ -1,14 +1,16 @@
 //! What may be stored: the [`StorePlan`] of a rendered response, and the write to the backend.
 //! Shared by the miss path and the background refresh.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use cachette_core::Ttl;
+use cachette_core::{CacheError, Ttl};
 use http::{Method, header, response};
 
 use crate::call::Call;
 use crate::entry::{Entry, Lifetime, VaryValues, vary_values};
+use crate::flight::Storing;
 use crate::policy::directives;
 use crate::shared::{Settings, State};
 use crate::stats::Counters;
@@ -19,6 +21,8 @@ pub(crate) struct StorePlan {
     vary: VaryValues,
     /// For a render of a `HEAD`: the response's `Content-Length`, if it declares one.
     head: Option<Option<u64>>,
+    /// The stale-if-error grace, which the backend must keep the entry for too.
+    grace: Duration,
 }
 
 impl StorePlan {
@@ -33,11 +37,12 @@ impl StorePlan {
         }
     }
 
-    /// How long the backend keeps the entry: the fresh period plus the stale margin, relative to
-    /// the real clock whatever the layer's clock says.
+    /// How long the backend keeps the entry: the fresh period plus the longer of the
+    /// stale-while-revalidate margin and the stale-if-error grace, relative to the real clock
+    /// whatever the layer's clock says.
     pub(crate) fn backend_ttl(&self) -> Ttl {
         let Lifetime { fresh, stale, .. } = self.lifetime;
-        fresh.map_or(Ttl::Never, |d| Ttl::After(d.saturating_add(stale)))
+        fresh.map_or(Ttl::Never, |d| Ttl::After(d.saturating_add(stale.max(self.grace))))
     }
 
     /// The entry for the response `head` + `body`.
@@ -79,7 +84,8 @@ impl Call {
         }
         let vary = vary_values(&res.headers, &self.parts.headers)?;
         let head = (self.parts.method == Method::HEAD).then(|| declared_length(res));
-        Some(StorePlan { lifetime: Lifetime { rendered_at: now, fresh, stale: settings.stale }, vary, head })
+        let lifetime = Lifetime { rendered_at: now, fresh, stale: settings.stale };
+        Some(StorePlan { lifetime, vary, head, grace: settings.stale_if_error })
     }
 }
 
@@ -101,18 +107,53 @@ fn declared_length(res: &response::Parts) -> Option<u64> {
 
 impl State {
     /// Stores `entry` under `key` for `ttl`. A failure is logged and counted, not returned: the
-    /// response was served either way.
+    /// response was served either way. Logged at debug while the circuit breaker is open (it
+    /// logged its opening), else as a warning.
     pub(crate) async fn put(&self, key: &str, entry: &Entry, ttl: Ttl) {
         let stored = match entry.encode(key) {
             Ok(bytes) => self.cache.set_bytes(key, bytes, ttl).await,
             Err(e) => Err(e),
         };
+        self.flights.count_store();
         match stored {
             Ok(()) => Counters::add(&self.counters.stored),
             Err(e) => {
                 Counters::add(&self.counters.errors);
-                tracing::warn!(key, error = %e, "cachette-http: cannot store the response; it was served uncached");
+                if matches!(e, CacheError::CircuitOpen { .. }) {
+                    tracing::debug!(key, error = %e, "cachette-http: the cache is unavailable; the response was served uncached");
+                } else {
+                    tracing::warn!(key, error = %e, "cachette-http: cannot store the response; it was served uncached");
+                }
             }
         }
     }
+
+    /// Stores a rendered entry behind the response: on a task of its own, holding the flight of
+    /// its key (`storing`) until the write has finished, so that requests arriving meanwhile are
+    /// handed the entry (see [`Flights`](crate::flight::Flights)). Not stored for a request whose
+    /// lookup failed (`skip`): the backend just failed it, and one error per request is counted.
+    pub(crate) fn store_behind(self: &Arc<Self>, key: &str, write: Write, storing: Storing) {
+        let Write { entry, ttl, skip } = write;
+        if skip {
+            tracing::debug!(key, "cachette-http: not storing the response: the cache failed this request's lookup");
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!(key, "cachette-http: no tokio runtime to store the response on; it was served uncached");
+            return;
+        };
+        let (state, key) = (self.clone(), key.to_owned());
+        runtime.spawn(async move {
+            state.put(&key, &entry, ttl).await;
+            drop(storing);
+        });
+    }
+}
+
+/// A write [`State::store_behind`] makes.
+pub(crate) struct Write {
+    pub entry: Arc<Entry>,
+    pub ttl: Ttl,
+    /// Don't write: the request's lookup failed.
+    pub skip: bool,
 }

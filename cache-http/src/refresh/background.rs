@@ -2,17 +2,20 @@
 //! layer's stale margin, a request is served the stale entry at once, and one task renders the
 //! route again and stores the new response, however many stale requests arrive meanwhile.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use cachette_core::Ttl;
+use futures::FutureExt;
 use http::{Request, Response};
 use http_body::Body;
 use tower::{Service, ServiceExt};
 
 use crate::body::Tee;
 use crate::call::{Call, Origin, RequestBody, StoredBody};
+use crate::failure::panic_message;
 use crate::shared::State;
 use crate::stats::Counters;
 
@@ -35,17 +38,29 @@ impl Call {
             let _done = Unmark { state: call.state.clone(), key: call.key.clone() };
             let state = &call.state;
             // One refresh per key across processes too: the lock is an atomic `add` in the shared
-            // cache, held at most a minute in case this process dies mid-refresh.
+            // cache, held at most a minute in case this process dies mid-refresh. Bookkeeping,
+            // not a user's read or write; if the cache cannot say, refresh anyway.
             let lock = format!("{}\nrefreshing", call.key);
             let lock_ttl = Ttl::After(call.settings.stale.clamp(Duration::from_secs(1), Duration::from_secs(60)));
-            if let Ok(false) = state.cache.add(&lock, &true, lock_ttl).await {
+            if let Ok(false) = state.cache.internal_add(&lock, &true, lock_ttl).await {
                 return;
             }
             Counters::add(&state.counters.refreshes);
-            if !call.refresh(inner).await {
+            // A panicking handler fails the refresh (the stale entry stays), and the lock is
+            // released rather than held for its whole lifetime.
+            let refreshed = AssertUnwindSafe(call.refresh(inner)).catch_unwind().await;
+            if let Err(panic) = &refreshed {
+                Counters::add(&state.counters.panics);
+                tracing::error!(
+                    key = call.key.as_str(),
+                    panic = panic_message(panic.as_ref()),
+                    "cachette-http: the handler panicked in a background refresh; keeping the stale entry"
+                );
+            }
+            if !matches!(refreshed, Ok(true)) {
                 Counters::add(&state.counters.refresh_failures);
             }
-            let _ = state.cache.delete(&lock).await;
+            let _ = state.cache.internal_delete(&lock).await;
         });
     }
 
