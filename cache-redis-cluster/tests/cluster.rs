@@ -9,9 +9,6 @@ use cachette_core::{BaseCache, Bytes, Cache, CacheError, Config, Ttl};
 use cachette_redis_cluster::RedisClusterCache;
 use redis::cluster_routing::Slot;
 
-#[path = "../../cache-redis/tests/prefix_pairs/mod.rs"]
-mod prefix_pairs;
-
 cachette_conformance::conformance_suite!(cluster, |mut config: Config| async move {
     harness::cluster().apply(&mut config);
     Ok(Arc::new(RedisClusterCache::new(&config)?) as Arc<dyn BaseCache>)
@@ -19,7 +16,7 @@ cachette_conformance::conformance_suite!(cluster, |mut config: Config| async mov
 
 #[test]
 fn any_two_prefixes_are_disjoint_on_a_cluster() {
-    prefix_pairs::check("RedisClusterCache", |prefix| Arc::new(cache_with_prefix(prefix)));
+    cachette_conformance::isolation::check("RedisClusterCache", |prefix| Arc::new(cache_with_prefix(prefix)));
 }
 
 fn cache_with_prefix(prefix: &str) -> RedisClusterCache {

@@ -263,6 +263,12 @@ impl Topology for Sentinel {
             self.stale.store(true, Ordering::Release);
         }
     }
+
+    /// A command given up on (the facade's deadline): a stalled master answers no error, and the
+    /// sentinels may have promoted a replica meanwhile, so ask them before the next command.
+    fn observe_abandoned(&self) {
+        self.stale.store(true, Ordering::Release);
+    }
 }
 
 #[cfg(test)]

@@ -8,9 +8,6 @@ use cachette_conformance::harness::redis::{self, SentinelTopology};
 use cachette_core::{BaseCache, Cache, CacheError, Config, Ttl};
 use cachette_redis_sentinel::RedisSentinelCache;
 
-#[path = "../../cache-redis/tests/prefix_pairs/mod.rs"]
-mod prefix_pairs;
-
 cachette_conformance::conformance_suite!(sentinel, |mut config: Config| async move {
     redis::sentinel().apply(&mut config);
     Ok(Arc::new(RedisSentinelCache::new(&config)?) as Arc<dyn BaseCache>)
@@ -18,7 +15,7 @@ cachette_conformance::conformance_suite!(sentinel, |mut config: Config| async mo
 
 #[test]
 fn any_two_prefixes_are_disjoint_on_a_sentinel_master() {
-    prefix_pairs::check("RedisSentinelCache", |prefix| {
+    cachette_conformance::isolation::check("RedisSentinelCache", |prefix| {
         let mut config = Config::default();
         config.key_prefix = prefix.to_owned();
         redis::sentinel().apply(&mut config);

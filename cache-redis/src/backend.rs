@@ -101,12 +101,14 @@ impl<T: Topology> RedisBackend<T> {
 
     async fn query<R: FromRedisValue>(&self, operation: &'static str, cmd: &Cmd) -> Result<R> {
         let mut conn = self.topology.connection().await?;
-        cmd.query_async(&mut conn).await.map_err(|e| self.fail(operation, e))
+        let answer = Answer::awaited(&self.topology);
+        answer.received(cmd.query_async(&mut conn).await.map_err(|e| self.fail(operation, e)))
     }
 
     async fn query_pipe<R: FromRedisValue>(&self, operation: &'static str, pipe: &Pipeline) -> Result<R> {
         let mut conn = self.topology.connection().await?;
-        pipe.query_async(&mut conn).await.map_err(|e| self.fail(operation, e))
+        let answer = Answer::awaited(&self.topology);
+        answer.received(pipe.query_async(&mut conn).await.map_err(|e| self.fail(operation, e)))
     }
 
     /// `FLUSHDB` on every server of the topology: removes **every key in the database**, this
@@ -304,6 +306,32 @@ impl<T: Topology> BaseCache for RedisBackend<T> {
             }
         }
         Ok(())
+    }
+}
+
+/// A command waiting for its answer: dropped before [`received`](Answer::received) (the caller
+/// gave up, e.g. at the `Cache` facade's deadline), it tells the topology, which no error would.
+struct Answer<'a, T: Topology> {
+    topology: &'a T,
+    pending: bool,
+}
+
+impl<'a, T: Topology> Answer<'a, T> {
+    fn awaited(topology: &'a T) -> Self {
+        Answer { topology, pending: true }
+    }
+
+    fn received<R>(mut self, result: R) -> R {
+        self.pending = false;
+        result
+    }
+}
+
+impl<T: Topology> Drop for Answer<'_, T> {
+    fn drop(&mut self) {
+        if self.pending {
+            self.topology.observe_abandoned();
+        }
     }
 }
 

@@ -40,6 +40,11 @@ pub trait Topology: Send + Sync + Sized + 'static {
     /// Sees every error a command returned, so that a topology can react to it (re-resolve a
     /// master after a failover).
     fn observe_error(&self, _error: &RedisError) {}
+
+    /// Sees a command given up before its answer came (the `Cache` facade's deadline dropped
+    /// it): the server may be stalled, which no error will ever say, so a topology that can
+    /// reach the same data elsewhere (a promoted replica) looks again.
+    fn observe_abandoned(&self) {}
 }
 
 /// One Redis server, through redis-rs's reconnecting multiplexed connection(s).

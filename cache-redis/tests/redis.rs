@@ -8,9 +8,6 @@ use cachette_conformance::harness::redis::{self, RedisOptions, RedisServer};
 use cachette_core::{BaseCache, Bytes, Cache, CacheError, Config, Ttl};
 use cachette_redis::RedisCache;
 
-#[path = "prefix_pairs/mod.rs"]
-mod prefix_pairs;
-
 cachette_conformance::conformance_suite!(standalone, |mut config: Config| async move {
     redis::standalone().apply(&mut config);
     Ok(Arc::new(RedisCache::new(&config)?) as Arc<dyn BaseCache>)
@@ -18,7 +15,7 @@ cachette_conformance::conformance_suite!(standalone, |mut config: Config| async 
 
 #[test]
 fn any_two_prefixes_are_disjoint_on_one_server() {
-    prefix_pairs::check("RedisCache", |prefix| {
+    cachette_conformance::isolation::check("RedisCache", |prefix| {
         let mut config = Config::default();
         config.key_prefix = prefix.to_owned();
         redis::standalone().apply(&mut config);

@@ -54,6 +54,7 @@ pub mod cases;
 mod ctx;
 #[cfg(all(feature = "harness", unix))]
 pub mod harness;
+pub mod isolation;
 mod suite;
 
 pub use backend::{Backend, BackendFactory};

@@ -5,6 +5,7 @@
 mod auth;
 mod counters_and_expiry;
 mod namespace;
+mod outage;
 mod servers;
 mod spread;
 mod support;
@@ -69,4 +70,13 @@ async fn the_three_type_names_are_registered() {
         .and_then(|c| registry.build(&c))
         .unwrap_err();
     assert!(err.to_string().contains("CACHE_OPTIONS.spread"), "{err}");
+}
+
+#[test]
+fn any_two_prefixes_are_disjoint_on_two_servers() {
+    cachette_conformance::isolation::check("MemcachedCache", |prefix| {
+        let mut config = Config::default();
+        config.key_prefix = prefix.to_owned();
+        build(memcached::pair(), config).unwrap()
+    });
 }

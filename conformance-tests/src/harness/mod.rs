@@ -6,9 +6,13 @@
 //!
 //! * [`redis`]: a standalone server, a Sentinel topology and a Cluster;
 //! * [`memcached`]: plain, SASL and ASCII-auth servers;
-//! * [`Server`]: the lifecycle both share (start on a free port, kill, restart on the same port);
+//! * [`Server`]: the lifecycle both share (start on a free port, kill, stall, restart on the same
+//!   port);
+//! * [`faults`]: what the `Cache` facade must do while a backend is stalled or dead, written once
+//!   for every backend's fault tests;
 //! * [`process`]: the pieces under it (a process killed with its test, free ports, binaries).
 
+pub mod faults;
 mod keep;
 pub mod memcached;
 pub mod process;

@@ -104,6 +104,13 @@ impl ServerProcess {
         }
     }
 
+    /// Sends `signal` to the process (e.g. `libc::SIGSTOP`); false if it is not running.
+    pub fn signal(&mut self, signal: i32) -> bool {
+        let Some(pid) = self.pid().and_then(|p| i32::try_from(p).ok()) else { return false };
+        // SAFETY: kill(2) with the pid of a child we have not reaped: it cannot name another process.
+        unsafe { libc::kill(pid, signal) == 0 }
+    }
+
     /// The last `lines` lines of the process's log, for failure messages.
     pub fn log_tail(&self, lines: usize) -> String {
         log_tail(&self.log, lines)

@@ -148,6 +148,22 @@ impl<K: ServerKind> Server<K> {
         }
     }
 
+    /// Stops the process with SIGSTOP: a server that still accepts connections (the kernel
+    /// completes the handshake) but never answers, as a hung or swapping server does. It can
+    /// still be [killed](Self::kill) (and is, when dropped) or [resumed](Self::resume).
+    pub fn stall(&mut self) {
+        if let Some(process) = self.process.as_mut() {
+            process.signal(libc::SIGSTOP);
+        }
+    }
+
+    /// Continues a [stalled](Self::stall) server with SIGCONT; it answers what it was sent.
+    pub fn resume(&mut self) {
+        if let Some(process) = self.process.as_mut() {
+            process.signal(libc::SIGCONT);
+        }
+    }
+
     /// Whether the process runs.
     pub fn is_running(&mut self) -> bool {
         self.process.as_mut().is_some_and(ServerProcess::is_running)

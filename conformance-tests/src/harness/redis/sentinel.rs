@@ -96,6 +96,12 @@ impl SentinelTopology {
         self.master.kill();
     }
 
+    /// Stops the original master with SIGSTOP: it accepts connections and never answers, until
+    /// the sentinels' down-after period makes them promote the replica.
+    pub fn stall_master(&mut self) {
+        self.master.stall();
+    }
+
     /// Waits until every sentinel reports the original replica as master and it answers `ROLE`
     /// as master; returns how long that took.
     pub fn wait_for_failover(&self, limit: Duration) -> Duration {
