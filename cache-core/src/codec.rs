@@ -1,5 +1,11 @@
 //! The stored form of typed values.
 //!
+//! * [The stored form](#the-stored-form)
+//! * [Bounded decoding](#bounded-decoding)
+//! * [Borrowing from the stored bytes](decode_borrowed)
+//!
+//! # The stored form
+//!
 //! * An integer (any of `i8`..`i128`, `u8`..`u128`, at the top level) is stored as plain decimal
 //!   text, e.g. `b"42"`, so that Redis `INCRBY`, memcached `incr` and every backend's
 //!   [`BaseCache::inc`](crate::BaseCache::inc) work on it, and a value set by one application in
@@ -10,9 +16,8 @@
 //!   successor) without misreading entries written by this one: an unknown format byte is a
 //!   [`CacheError::Codec`], never garbage.
 //!
-//! Decoding is bounded: a stored value may not claim more than [`MAX_DECODE_BYTES`] of memory, so a
-//! corrupt or hostile entry cannot make the process allocate gigabytes. A value that does not
-//! decode as the asked type (including trailing bytes left over) is a `CacheError::Codec`.
+//! A value that does not decode as the asked type (including trailing bytes left over) is a
+//! `CacheError::Codec`.
 //!
 //! ```
 //! use cachette_core::codec;
@@ -26,12 +31,44 @@
 //! assert!(codec::decode::<String>("n", b"42").is_err());
 //! # Ok::<(), cachette_core::CacheError>(())
 //! ```
+//!
+//! # Bounded decoding
+//!
+//! A stored value is data from outside the process (another version of the application, another
+//! application sharing the server, a damaged entry), so decoding any type from `n` bytes takes
+//! time and memory bounded by `n`:
+//!
+//! * **Memory.** A value may not claim more than [`MAX_DECODE_BYTES`], so a length prefix cannot
+//!   make the process allocate gigabytes.
+//! * **Work.** A value may hold no more sequence elements and map entries than its bytes can: one
+//!   per byte, plus [`ZERO_SIZED_ALLOWANCE`] for elements that take no bytes (a `Vec<()>`). Before
+//!   this bound, a 10-byte `Vec<()>` claiming 2^60 elements kept a core busy forever.
+//! * **Depth.** A value may nest at most [`MAX_DEPTH`] levels (each `Option`, newtype, sequence,
+//!   struct or enum variant is one), so a recursive type cannot overflow the stack.
+//!
+//! Past a bound, decoding stops with a `CacheError::Codec` that says which.
+//!
+//! ```
+//! use cachette_core::{CacheError, codec};
+//!
+//! // Format byte, then a varint length of 2^60: ten bytes claiming 2^60 units.
+//! let mut hostile = vec![codec::FORMAT_BINCODE2, 253];
+//! hostile.extend_from_slice(&(1u64 << 60).to_le_bytes());
+//! let error = codec::decode::<Vec<()>>("k", &hostile).unwrap_err();
+//! assert!(matches!(&error, CacheError::Codec { message, .. } if message.contains("more elements than its 10 bytes")));
+//! ```
 
 use bytes::Bytes;
-use serde::de::{Deserialize, DeserializeOwned, IntoDeserializer};
-use serde::ser::{self, Impossible, Serialize};
+use serde::de::{Deserialize, DeserializeOwned};
+use serde::ser::Serialize;
 
 use crate::{CacheError, Result};
+
+mod bounded;
+mod integer;
+
+use bounded::{Budget, Exceeded, Limits};
+pub use bounded::{MAX_DEPTH, ZERO_SIZED_ALLOWANCE};
 
 /// Format byte of values encoded with bincode 2 (standard config, via serde).
 pub const FORMAT_BINCODE2: u8 = 0x01;
@@ -49,8 +86,8 @@ fn bincode_config() -> bincode::config::Configuration<
 
 /// Encodes `value` in the stored form (`key` is only used in error messages).
 pub fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Bytes> {
-    if let Ok(Some(int)) = value.serialize(IntegerProbe) {
-        return Ok(Bytes::from(int.to_string()));
+    if let Some(int) = integer::as_integer(value) {
+        return Ok(Bytes::from(int));
     }
     let mut out = Vec::with_capacity(64);
     out.push(FORMAT_BINCODE2);
@@ -59,14 +96,15 @@ pub fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Bytes> {
     Ok(Bytes::from(out))
 }
 
-/// Decodes a stored value as `T` (`key` is only used in error messages).
+/// Decodes a stored value as `T` (`key` is only used in error messages), within the
+/// [bounds](self#bounded-decoding).
 pub fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T> {
     decode_borrowed(key, bytes)
 }
 
 /// Decodes a stored value as a `T` that may borrow from `bytes` (a `&str` or `&[u8]` field is then a
 /// slice of the stored value, not a copy): for large values read on a hot path. The same format,
-/// checks and limit as [`decode`].
+/// checks and bounds as [`decode`].
 ///
 /// ```
 /// use cachette_core::codec;
@@ -80,30 +118,8 @@ pub fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T> {
 pub fn decode_borrowed<'de, T: Deserialize<'de>>(key: &str, bytes: &'de [u8]) -> Result<T> {
     match bytes.first() {
         None => Err(CacheError::codec(key, "the stored value is empty (not written by cachette's typed layer)")),
-        Some(b'-' | b'0'..=b'9') => decode_integer(key, bytes),
-        Some(&FORMAT_BINCODE2) => {
-            if bytes.len() - 1 > MAX_DECODE_BYTES {
-                return Err(CacheError::codec(
-                    key,
-                    format!("the stored value is {} bytes, over the decoding limit of {MAX_DECODE_BYTES}", bytes.len()),
-                ));
-            }
-            let (value, used) = bincode::serde::borrow_decode_from_slice::<T, _>(&bytes[1..], bincode_config())
-                .map_err(|e| {
-                    CacheError::codec(key, format!("does not decode as {}: {e}", std::any::type_name::<T>()))
-                })?;
-            if used != bytes.len() - 1 {
-                return Err(CacheError::codec(
-                    key,
-                    format!(
-                        "does not decode as {}: {} bytes left over (was it stored as another type?)",
-                        std::any::type_name::<T>(),
-                        bytes.len() - 1 - used
-                    ),
-                ));
-            }
-            Ok(value)
-        }
+        Some(b'-' | b'0'..=b'9') => integer::decode_integer(key, bytes),
+        Some(&FORMAT_BINCODE2) => decode_bincode(key, bytes),
         Some(other) => Err(CacheError::codec(
             key,
             format!(
@@ -114,28 +130,58 @@ pub fn decode_borrowed<'de, T: Deserialize<'de>>(key: &str, bytes: &'de [u8]) ->
     }
 }
 
-fn decode_integer<'de, T: Deserialize<'de>>(key: &str, bytes: &[u8]) -> Result<T> {
-    let text = std::str::from_utf8(bytes)
-        .ok()
-        .filter(|t| t.len() <= 40)
-        .ok_or_else(|| CacheError::codec(key, "the stored value is not a decimal integer nor a tagged value"))?;
-    let wrong_type = |e: serde::de::value::Error| {
-        CacheError::codec(
+/// Decodes a value tagged [`FORMAT_BINCODE2`] (`bytes` includes the format byte).
+fn decode_bincode<'de, T: Deserialize<'de>>(key: &str, bytes: &'de [u8]) -> Result<T> {
+    let body = &bytes[1..];
+    if body.len() > MAX_DECODE_BYTES {
+        return Err(CacheError::codec(
             key,
-            format!("the stored integer {text} does not decode as {}: {e}", std::any::type_name::<T>()),
-        )
-    };
-    if let Ok(n) = text.parse::<i64>() {
-        T::deserialize(n.into_deserializer()).map_err(wrong_type)
-    } else if let Ok(n) = text.parse::<u64>() {
-        T::deserialize(n.into_deserializer()).map_err(wrong_type)
-    } else if let Ok(n) = text.parse::<i128>() {
-        T::deserialize(n.into_deserializer()).map_err(wrong_type)
-    } else if let Ok(n) = text.parse::<u128>() {
-        T::deserialize(n.into_deserializer()).map_err(wrong_type)
-    } else {
-        Err(CacheError::codec(key, format!("the stored value {text:?} is not a decimal integer nor a tagged value")))
+            format!("the stored value is {} bytes, over the decoding limit of {MAX_DECODE_BYTES}", bytes.len()),
+        ));
     }
+    let budget = Budget::new(Limits::for_input(bytes.len()));
+    let (value, used) =
+        bincode::serde::seed_decode_from_slice(budget.seed::<T>(), body, bincode_config()).map_err(|e| match budget
+            .exceeded()
+        {
+            Some(bound) => out_of_bounds::<T>(key, bytes.len(), &budget, bound),
+            None => CacheError::codec(key, format!("does not decode as {}: {e}", std::any::type_name::<T>())),
+        })?;
+    if used != body.len() {
+        return Err(CacheError::codec(
+            key,
+            format!(
+                "does not decode as {}: {} bytes left over (was it stored as another type?)",
+                std::any::type_name::<T>(),
+                body.len() - used
+            ),
+        ));
+    }
+    Ok(value)
+}
+
+/// The error of a decode of a `len`-byte value that ran into `bound`.
+fn out_of_bounds<T>(key: &str, len: usize, budget: &Budget, bound: Exceeded) -> CacheError {
+    let limits = budget.limits();
+    let what = match bound {
+        Exceeded::Elements => format!(
+            "the value claims more elements than its {len} bytes can hold (a value of that size holds at most {} \
+             sequence elements and map entries)",
+            limits.elements
+        ),
+        Exceeded::Values => format!(
+            "the value visits more values than its {len} bytes can hold (a value of that size visits at most {})",
+            limits.values
+        ),
+        Exceeded::Depth => format!("the value nests deeper than {} levels", limits.depth),
+    };
+    CacheError::codec(
+        key,
+        format!(
+            "{what}: it is damaged, or was not stored as {} (read it with get_bytes, or delete the key)",
+            std::any::type_name::<T>()
+        ),
+    )
 }
 
 /// Parses a counter (decimal text) for [`BaseCache::inc`](crate::BaseCache::inc).
@@ -156,133 +202,6 @@ pub fn checked_counter_add(key: &str, current: i64, delta: i64) -> Result<i64> {
 /// The stored form of a counter value: decimal text.
 pub fn encode_counter(value: i64) -> Bytes {
     Bytes::from(value.to_string())
-}
-
-/// A serializer that answers "which integer is this?" for a top-level integer and "not an integer"
-/// for anything else, without encoding anything. serde offers no other way to tell, without
-/// specialization, that a generic `T` is an integer.
-struct IntegerProbe;
-
-#[derive(Debug)]
-struct NotAnInteger;
-
-impl std::fmt::Display for NotAnInteger {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("not an integer")
-    }
-}
-impl std::error::Error for NotAnInteger {}
-impl ser::Error for NotAnInteger {
-    fn custom<T: std::fmt::Display>(_msg: T) -> Self {
-        NotAnInteger
-    }
-}
-
-/// An integer of any width, as found by the probe.
-enum Int {
-    Signed(i128),
-    Unsigned(u128),
-}
-
-impl std::fmt::Display for Int {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Int::Signed(n) => n.fmt(f),
-            Int::Unsigned(n) => n.fmt(f),
-        }
-    }
-}
-
-type Probe = std::result::Result<Option<Int>, NotAnInteger>;
-
-macro_rules! probe_int {
-    ($($method:ident: $ty:ty => $variant:ident),* $(,)?) => {
-        $(fn $method(self, v: $ty) -> Probe { Ok(Some(Int::$variant(v.into()))) })*
-    };
-}
-
-macro_rules! probe_other {
-    ($($method:ident($($arg:ty),*)),* $(,)?) => {
-        $(fn $method(self, $(_: $arg),*) -> Probe { Ok(None) })*
-    };
-}
-
-impl ser::Serializer for IntegerProbe {
-    type Ok = Option<Int>;
-    type Error = NotAnInteger;
-    type SerializeSeq = Impossible<Option<Int>, NotAnInteger>;
-    type SerializeTuple = Impossible<Option<Int>, NotAnInteger>;
-    type SerializeTupleStruct = Impossible<Option<Int>, NotAnInteger>;
-    type SerializeTupleVariant = Impossible<Option<Int>, NotAnInteger>;
-    type SerializeMap = Impossible<Option<Int>, NotAnInteger>;
-    type SerializeStruct = Impossible<Option<Int>, NotAnInteger>;
-    type SerializeStructVariant = Impossible<Option<Int>, NotAnInteger>;
-
-    probe_int! {
-        serialize_i8: i8 => Signed, serialize_i16: i16 => Signed, serialize_i32: i32 => Signed,
-        serialize_i64: i64 => Signed, serialize_i128: i128 => Signed,
-        serialize_u8: u8 => Unsigned, serialize_u16: u16 => Unsigned, serialize_u32: u32 => Unsigned,
-        serialize_u64: u64 => Unsigned, serialize_u128: u128 => Unsigned,
-    }
-
-    probe_other! {
-        serialize_bool(bool), serialize_f32(f32), serialize_f64(f64), serialize_char(char),
-        serialize_str(&str), serialize_bytes(&[u8]), serialize_none(), serialize_unit(),
-        serialize_unit_struct(&'static str), serialize_unit_variant(&'static str, u32, &'static str),
-    }
-
-    fn serialize_some<T: ?Sized + Serialize>(self, _: &T) -> Probe {
-        Ok(None)
-    }
-    fn serialize_newtype_struct<T: ?Sized + Serialize>(self, _: &'static str, _: &T) -> Probe {
-        Ok(None)
-    }
-    fn serialize_newtype_variant<T: ?Sized + Serialize>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &T,
-    ) -> Probe {
-        Ok(None)
-    }
-    fn serialize_seq(self, _: Option<usize>) -> std::result::Result<Self::SerializeSeq, NotAnInteger> {
-        Err(NotAnInteger)
-    }
-    fn serialize_tuple(self, _: usize) -> std::result::Result<Self::SerializeTuple, NotAnInteger> {
-        Err(NotAnInteger)
-    }
-    fn serialize_tuple_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> std::result::Result<Self::SerializeTupleStruct, NotAnInteger> {
-        Err(NotAnInteger)
-    }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> std::result::Result<Self::SerializeTupleVariant, NotAnInteger> {
-        Err(NotAnInteger)
-    }
-    fn serialize_map(self, _: Option<usize>) -> std::result::Result<Self::SerializeMap, NotAnInteger> {
-        Err(NotAnInteger)
-    }
-    fn serialize_struct(self, _: &'static str, _: usize) -> std::result::Result<Self::SerializeStruct, NotAnInteger> {
-        Err(NotAnInteger)
-    }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> std::result::Result<Self::SerializeStructVariant, NotAnInteger> {
-        Err(NotAnInteger)
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,164 @@
+//! Integers in the stored form: plain decimal text, found by a probing serializer and read back
+//! through serde's value deserializers.
+
+use serde::de::{Deserialize, IntoDeserializer};
+use serde::ser::{self, Impossible, Serialize};
+
+use crate::{CacheError, Result};
+
+/// The decimal text of `value` if it is a top-level integer (of any width), else `None`.
+pub(super) fn as_integer<T: Serialize + ?Sized>(value: &T) -> Option<String> {
+    value.serialize(IntegerProbe).ok().flatten().map(|int| int.to_string())
+}
+
+/// Decodes decimal text (`bytes` starts with `-` or a digit) as `T`.
+pub(super) fn decode_integer<'de, T: Deserialize<'de>>(key: &str, bytes: &[u8]) -> Result<T> {
+    let text = std::str::from_utf8(bytes)
+        .ok()
+        .filter(|t| t.len() <= 40)
+        .ok_or_else(|| CacheError::codec(key, "the stored value is not a decimal integer nor a tagged value"))?;
+    let wrong_type = |e: serde::de::value::Error| {
+        CacheError::codec(
+            key,
+            format!("the stored integer {text} does not decode as {}: {e}", std::any::type_name::<T>()),
+        )
+    };
+    if let Ok(n) = text.parse::<i64>() {
+        T::deserialize(n.into_deserializer()).map_err(wrong_type)
+    } else if let Ok(n) = text.parse::<u64>() {
+        T::deserialize(n.into_deserializer()).map_err(wrong_type)
+    } else if let Ok(n) = text.parse::<i128>() {
+        T::deserialize(n.into_deserializer()).map_err(wrong_type)
+    } else if let Ok(n) = text.parse::<u128>() {
+        T::deserialize(n.into_deserializer()).map_err(wrong_type)
+    } else {
+        Err(CacheError::codec(key, format!("the stored value {text:?} is not a decimal integer nor a tagged value")))
+    }
+}
+
+/// A serializer that answers "which integer is this?" for a top-level integer and "not an integer"
+/// for anything else, without encoding anything. serde offers no other way to tell, without
+/// specialization, that a generic `T` is an integer.
+struct IntegerProbe;
+
+#[derive(Debug)]
+struct NotAnInteger;
+
+impl std::fmt::Display for NotAnInteger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("not an integer")
+    }
+}
+impl std::error::Error for NotAnInteger {}
+impl ser::Error for NotAnInteger {
+    fn custom<T: std::fmt::Display>(_msg: T) -> Self {
+        NotAnInteger
+    }
+}
+
+/// An integer of any width, as found by the probe.
+enum Int {
+    Signed(i128),
+    Unsigned(u128),
+}
+
+impl std::fmt::Display for Int {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Int::Signed(n) => n.fmt(f),
+            Int::Unsigned(n) => n.fmt(f),
+        }
+    }
+}
+
+type Probe = std::result::Result<Option<Int>, NotAnInteger>;
+
+macro_rules! probe_int {
+    ($($method:ident: $ty:ty => $variant:ident),* $(,)?) => {
+        $(fn $method(self, v: $ty) -> Probe { Ok(Some(Int::$variant(v.into()))) })*
+    };
+}
+
+macro_rules! probe_other {
+    ($($method:ident($($arg:ty),*)),* $(,)?) => {
+        $(fn $method(self, $(_: $arg),*) -> Probe { Ok(None) })*
+    };
+}
+
+impl ser::Serializer for IntegerProbe {
+    type Ok = Option<Int>;
+    type Error = NotAnInteger;
+    type SerializeSeq = Impossible<Option<Int>, NotAnInteger>;
+    type SerializeTuple = Impossible<Option<Int>, NotAnInteger>;
+    type SerializeTupleStruct = Impossible<Option<Int>, NotAnInteger>;
+    type SerializeTupleVariant = Impossible<Option<Int>, NotAnInteger>;
+    type SerializeMap = Impossible<Option<Int>, NotAnInteger>;
+    type SerializeStruct = Impossible<Option<Int>, NotAnInteger>;
+    type SerializeStructVariant = Impossible<Option<Int>, NotAnInteger>;
+
+    probe_int! {
+        serialize_i8: i8 => Signed, serialize_i16: i16 => Signed, serialize_i32: i32 => Signed,
+        serialize_i64: i64 => Signed, serialize_i128: i128 => Signed,
+        serialize_u8: u8 => Unsigned, serialize_u16: u16 => Unsigned, serialize_u32: u32 => Unsigned,
+        serialize_u64: u64 => Unsigned, serialize_u128: u128 => Unsigned,
+    }
+
+    probe_other! {
+        serialize_bool(bool), serialize_f32(f32), serialize_f64(f64), serialize_char(char),
+        serialize_str(&str), serialize_bytes(&[u8]), serialize_none(), serialize_unit(),
+        serialize_unit_struct(&'static str), serialize_unit_variant(&'static str, u32, &'static str),
+    }
+
+    fn serialize_some<T: ?Sized + Serialize>(self, _: &T) -> Probe {
+        Ok(None)
+    }
+    fn serialize_newtype_struct<T: ?Sized + Serialize>(self, _: &'static str, _: &T) -> Probe {
+        Ok(None)
+    }
+    fn serialize_newtype_variant<T: ?Sized + Serialize>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Probe {
+        Ok(None)
+    }
+    fn serialize_seq(self, _: Option<usize>) -> std::result::Result<Self::SerializeSeq, NotAnInteger> {
+        Err(NotAnInteger)
+    }
+    fn serialize_tuple(self, _: usize) -> std::result::Result<Self::SerializeTuple, NotAnInteger> {
+        Err(NotAnInteger)
+    }
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> std::result::Result<Self::SerializeTupleStruct, NotAnInteger> {
+        Err(NotAnInteger)
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> std::result::Result<Self::SerializeTupleVariant, NotAnInteger> {
+        Err(NotAnInteger)
+    }
+    fn serialize_map(self, _: Option<usize>) -> std::result::Result<Self::SerializeMap, NotAnInteger> {
+        Err(NotAnInteger)
+    }
+    fn serialize_struct(self, _: &'static str, _: usize) -> std::result::Result<Self::SerializeStruct, NotAnInteger> {
+        Err(NotAnInteger)
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> std::result::Result<Self::SerializeStructVariant, NotAnInteger> {
+        Err(NotAnInteger)
+    }
+}
