@@ -50,20 +50,19 @@ impl Call {
     {
         loop {
             match self.state.flights.join(&self.key) {
-                // Rendered before this request came, and being stored: a hit in all but name. A
-                // forced render wants a newer one: it waits for the store, then leads.
-                Role::Published(_, stored) if self.force => {
-                    let _ = stored.await;
-                }
+                // Rendered before this request came, and being stored: a hit in all but name.
                 Role::Published(Outcome::Entry(entry), _)
-                    if entry.matches_vary(&self.parts.headers) && entry.staleness(self.now()) == Staleness::Fresh =>
+                    if !self.force
+                        && entry.matches_vary(&self.parts.headers)
+                        && entry.staleness(self.now()) == Staleness::Fresh =>
                 {
                     Counters::add(&self.counters().hits);
                     return Ok(self.serve(&entry, self.now(), "HIT"));
                 }
-                Role::Published(outcome, _) => {
-                    Counters::add(&self.counters().misses);
-                    return self.follow(outcome, inner, body, missed.fallback.as_ref()).await;
+                // Of no use to this request (it forces a render, varies, or the entry is no longer
+                // fresh): wait for the store, at most the cache's deadline, then lead.
+                Role::Published(_, stored) => {
+                    let _ = stored.await;
                 }
                 Role::Follower(waiter) => {
                     if let Ok(outcome) = waiter.await {
