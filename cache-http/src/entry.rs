@@ -166,8 +166,14 @@ impl Entry {
         self.head.fresh_until_ms.map(|until| Duration::from_millis(until.saturating_sub(unix_ms(now))))
     }
 
+    /// When the response last changed. A stored time past what HTTP dates can say (only a
+    /// damaged entry has one) is taken as the year 10000: later than any `If-Modified-Since`, so
+    /// never a `304` on its account, and within what `SystemTime` holds (adding an arbitrary
+    /// `u64` of seconds to the epoch overflows it, a panic).
     pub(crate) fn last_modified(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(self.head.last_modified)
+        /// 10000-01-01T00:00:00Z, a second after the last HTTP date.
+        const AFTER_HTTP_DATES: u64 = 253_402_300_800;
+        UNIX_EPOCH + Duration::from_secs(self.head.last_modified.min(AFTER_HTTP_DATES))
     }
 
     /// Whether the request's headers have the values this entry was rendered for.
@@ -323,6 +329,17 @@ mod tests {
         assert_eq!(entry.remaining_fresh(now + Duration::from_secs(4)), Some(Duration::from_secs(6)));
         let forever = Entry::new(&head(&[]), Bytes::new(), lifetime(now, None, 0), vec![]);
         assert_eq!(forever.staleness(now + Duration::from_secs(1 << 40)), Staleness::Fresh);
+    }
+
+    #[test]
+    fn a_damaged_last_modified_is_never_a_panic_nor_a_304() {
+        let mut entry = Entry::new(&head(&[]), Bytes::new(), lifetime(SystemTime::now(), None, 0), vec![]);
+        entry.head.last_modified = u64::MAX;
+        let mut request = HeaderMap::new();
+        request.insert(header::IF_MODIFIED_SINCE, HeaderValue::from_static("Fri, 31 Dec 9999 23:59:59 GMT"));
+        let sound = Entry::new(&head(&[]), Bytes::new(), lifetime(SystemTime::now(), None, 0), vec![]);
+        assert!(crate::conditional::not_modified(&request, "", sound.last_modified()), "the last HTTP date is read");
+        assert!(!crate::conditional::not_modified(&request, "", entry.last_modified()));
     }
 
     #[test]
