@@ -1,11 +1,15 @@
-//! A failing backend: the cache is an optimisation, never a reason to fail a request.
+//! A failing backend: the cache is an optimisation, never a reason to fail a request. Down or
+//! stalled, it is tried until its circuit breaker opens, then left alone: requests are served by
+//! the handler with no wait on the backend.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use cachette_core::Cache;
+use cachette_core::{BaseCache, BreakerState, Cache, Config};
 use cachette_http::CacheLayer;
 
+use crate::backends::{Counting, Stalled};
 use crate::support::{Calls, Server, counted};
 
 /// A cache backend that is down never takes the site down: every request is served by the handler.
@@ -28,4 +32,50 @@ async fn a_failing_backend_serves_from_the_handler() {
     }
     assert_eq!(calls.get(), 2);
     assert!(layer.stats().errors >= 2, "the failures are counted: {:?}", layer.stats());
+}
+
+/// The breaker's default threshold: the backend sees this many failed calls, then none.
+const BREAKER_FAILURES: usize = 5;
+
+/// Sends 20 requests one after another through a layer over `backend` (counted); checks that each
+/// is served by the handler, that the backend saw the calls that opened the breaker and no more,
+/// and that each request counted one error.
+async fn twenty_requests_leave_the_backend_alone_once_the_breaker_opens(
+    backend: Arc<dyn BaseCache>,
+    mut config: Config,
+) {
+    // No probe during the test: the counts do not depend on how long it takes.
+    config.fail_safe.breaker_cooldown = Duration::from_secs(3600);
+    let counting = Counting::new(backend);
+    let cache = Cache::new(counting.clone(), config);
+    let calls = Calls::default();
+    let layer = CacheLayer::new(cache.clone());
+    let app = Router::new().route("/page", counted(&calls, "still up")).layer(layer.clone());
+    let server = Server::start(app).await;
+    for _ in 0..20 {
+        let r = server.get("/page").await;
+        assert_eq!((r.status, r.x_cache(), r.text()), (200, "MISS", "still up"));
+    }
+    assert_eq!(calls.get(), 20);
+    assert_eq!(cache.stats().breaker.state, BreakerState::Open);
+    // One lookup per request until the breaker opened; a request whose lookup failed neither
+    // looks again nor writes.
+    assert_eq!(counting.calls(), BREAKER_FAILURES, "then the breaker answers for the backend");
+    assert_eq!(layer.stats().errors, 20, "one error per request: {:?}", layer.stats());
+    assert_eq!(layer.stats().stored, 0);
+}
+
+#[tokio::test]
+async fn a_stalled_backend_is_given_up_on_at_its_deadline_and_then_left_alone() {
+    let mut config = Config::default();
+    config.fail_safe.deadline = Duration::from_millis(50);
+    twenty_requests_leave_the_backend_alone_once_the_breaker_opens(Arc::new(Stalled), config).await;
+}
+
+#[tokio::test]
+async fn a_dead_redis_is_tried_until_the_breaker_opens_and_then_left_alone() {
+    let port = cachette_conformance::harness::free_port();
+    let config = Config::from_map([("CACHE_REDIS_URL", format!("redis://127.0.0.1:{port}"))]).unwrap();
+    let redis = cachette_redis::RedisCache::new(&config).unwrap();
+    twenty_requests_leave_the_backend_alone_once_the_breaker_opens(Arc::new(redis), config).await;
 }

@@ -25,11 +25,13 @@ macro_rules! on_every_backend {
     };
 }
 
+mod backends;
 mod support;
 
 mod any_service;
 mod cache_control;
 mod conditional;
+mod failing_handlers;
 mod failures;
 mod freshness;
 mod keys;

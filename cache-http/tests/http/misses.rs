@@ -1,5 +1,6 @@
 //! The miss path: one render for a stampede, streamed and oversized bodies.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -8,8 +9,10 @@ use bytes::Bytes;
 use cachette_core::Cache;
 use cachette_http::{CacheLayer, strong_etag};
 use futures::StreamExt;
+use tokio::sync::Semaphore;
 
-use crate::support::{Calls, Server, counted_async, counted_with, wait_until};
+use crate::backends::Counting;
+use crate::support::{Calls, Server, counted, counted_async, counted_with, wait_until};
 
 async fn a_stampede_of_1000_calls_the_handler_once(cache: Cache) {
     let calls = Calls::default();
@@ -60,8 +63,74 @@ async fn streamed_bodies_are_stored_when_they_end(cache: Cache) {
     assert_eq!(calls.get(), 1);
 }
 
+async fn a_miss_makes_one_lookup_before_it_renders(cache: Cache) {
+    let (cache, backend) = Counting::wrap(&cache);
+    let calls = Calls::default();
+    let layer = CacheLayer::new(cache);
+    let app = Router::new().route("/page", counted(&calls, "page")).layer(layer.clone());
+    let server = Server::start(app).await;
+    assert_eq!(server.get("/page").await.x_cache(), "MISS");
+    wait_until("the entry is stored", || backend.sets() == 1).await;
+    assert_eq!(backend.gets(), 1, "one read before the render, none after");
+    assert_eq!(server.get("/page").await.x_cache(), "HIT");
+    assert_eq!((backend.gets(), calls.get()), (2, 1));
+}
+
+async fn a_miss_just_after_a_render_of_its_key_looks_twice_at_most_and_renders_nothing(cache: Cache) {
+    let (cache, backend) = Counting::wrap(&cache);
+    let calls = Calls::default();
+    let gate = Arc::new(Semaphore::new(0));
+    let g = gate.clone();
+    let slow = counted_async(&calls, move |n| {
+        let g = g.clone();
+        async move {
+            g.acquire().await.unwrap().forget();
+            format!("render {n}")
+        }
+    });
+    let server = Arc::new(Server::start(Router::new().route("/page", slow).layer(CacheLayer::new(cache))).await);
+    let s = server.clone();
+    let first = tokio::spawn(async move { s.get("/page").await });
+    wait_until("the first render starts", || calls.get() == 1).await;
+    // The second request's lookup misses before the first one's entry is stored, and returns
+    // only after: it joins when that render is over, its flight maybe too.
+    backend.hold_next_get_until_a_set();
+    let s = server.clone();
+    let second = tokio::spawn(async move { s.get("/page").await });
+    wait_until("the second lookup has missed", || backend.answered_gets() == 2).await;
+    gate.add_permits(1);
+    let (first, second) = (first.await.unwrap(), second.await.unwrap());
+    assert_eq!((first.x_cache(), first.text()), ("MISS", "render 1"));
+    assert_eq!((second.x_cache(), second.text()), ("HIT", "render 1"), "served the entry, not rendered again");
+    assert_eq!(calls.get(), 1);
+    assert!(backend.gets() <= 3, "the second request read twice at most: {} reads in all", backend.gets());
+}
+
+async fn the_store_does_not_delay_the_response(cache: Cache) {
+    let (cache, backend) = Counting::wrap(&cache);
+    let calls = Calls::default();
+    let layer = CacheLayer::new(cache);
+    let app = Router::new().route("/page", counted(&calls, "page")).layer(layer.clone());
+    let server = Server::start(app).await;
+    backend.hold_sets(true);
+    let first = server.get("/page").await;
+    assert_eq!((first.status, first.x_cache(), first.text()), (200, "MISS", "page"), "answered, the write held");
+    let second = server.get("/page").await;
+    assert_eq!((second.x_cache(), second.text()), ("HIT", "page"), "the entry being stored is handed on");
+    assert_eq!(calls.get(), 1);
+    let stats = layer.stats();
+    assert_eq!((stats.stored, stats.errors), (0, 0), "the write is still held, and nothing failed: {stats:?}");
+    backend.hold_sets(false);
+    wait_until("the entry is stored", || layer.stats().stored == 1).await;
+    assert_eq!(server.get("/page").await.x_cache(), "HIT");
+    assert_eq!(calls.get(), 1);
+}
+
 on_every_backend!(
     a_stampede_of_1000_calls_the_handler_once,
     large_bodies_are_passed_through,
     streamed_bodies_are_stored_when_they_end,
+    a_miss_makes_one_lookup_before_it_renders,
+    a_miss_just_after_a_render_of_its_key_looks_twice_at_most_and_renders_nothing,
+    the_store_does_not_delay_the_response,
 );
