@@ -7,7 +7,6 @@
 //! request waiting for its render gets its answer at once instead of taking turns to render.
 
 use std::any::Any;
-use std::fmt;
 use std::panic::AssertUnwindSafe;
 
 use futures::FutureExt;
@@ -19,29 +18,8 @@ use tower::{Service, ServiceExt};
 use crate::body::CacheBody;
 use crate::call::{Call, Reply, X_CACHE};
 use crate::entry::Entry;
+use crate::flight::Failure;
 use crate::stats::Counters;
-
-/// How a render failed, as the leader publishes it to its followers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Failure {
-    /// The inner service returned an error: the leader's caller gets it; each follower serves its
-    /// stale entry, or renders its own (an `S::Error` cannot be shared).
-    Error,
-    /// The handler answered a `5xx`: each follower serves its stale entry, or renders its own.
-    Status(StatusCode),
-    /// The handler panicked: each follower serves its stale entry, or answers `500` at once.
-    Panic,
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Failure::Error => f.write_str("the inner service returned an error"),
-            Failure::Status(status) => write!(f, "the handler answered {status}"),
-            Failure::Panic => f.write_str("the handler panicked"),
-        }
-    }
-}
 
 /// What a render came to.
 pub(crate) enum Rendered<B: Body, E> {

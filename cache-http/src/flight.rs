@@ -12,12 +12,14 @@
 //! rendering it again.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures::FutureExt;
 use futures::channel::oneshot;
 use futures::future::Shared;
+use http::StatusCode;
 
 use crate::entry::Entry;
 
@@ -29,8 +31,30 @@ pub(crate) enum Outcome {
     /// The response may not be stored (a cookie, a status the filter rejects, too large): each
     /// follower calls the inner service itself.
     NotStorable,
-    /// The render failed: see [`Failure`](crate::failure::Failure) for what each follower does.
-    Failed(crate::failure::Failure),
+    /// The render failed: see [`Failure`] for what each follower does.
+    Failed(Failure),
+}
+
+/// How a render failed, as the leader publishes it to its followers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// The inner service returned an error: the leader's caller gets it; each follower serves its
+    /// stale entry, or renders its own (an `S::Error` cannot be shared).
+    Error,
+    /// The handler answered a `5xx`: each follower serves its stale entry, or renders its own.
+    Status(StatusCode),
+    /// The handler panicked: each follower serves its stale entry, or answers `500` at once.
+    Panic,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Error => f.write_str("the inner service returned an error"),
+            Failure::Status(status) => write!(f, "the handler answered {status}"),
+            Failure::Panic => f.write_str("the handler panicked"),
+        }
+    }
 }
 
 type Waiter = Shared<oneshot::Receiver<Outcome>>;

@@ -118,7 +118,48 @@ impl CacheLayer {
     /// [`HttpCacheStats::stale_if_error`] and logged. Off (zero) by default. The backend keeps each
     /// entry for its fresh period plus the longer of this and
     /// [`stale_while_revalidate`](Self::stale_while_revalidate). Tell clients and CDNs with
-    /// [`CacheControl::stale_if_error`].
+    /// [`CacheControl::stale_if_error`](crate::CacheControl::stale_if_error).
+    ///
+    /// ```
+    /// use std::sync::{Arc, atomic::{AtomicBool, AtomicU64, Ordering::Relaxed}};
+    /// use std::time::{Duration, SystemTime};
+    /// use axum::{Router, body::Body, routing::get};
+    /// use cachette_core::{Cache, Config};
+    /// use cachette_http::{CacheControl, CacheLayer, Clock};
+    /// use cachette_simple::SimpleCache;
+    /// use http::StatusCode;
+    /// use tower::ServiceExt;
+    /// # async fn get_prices(app: &Router) -> (StatusCode, String) {
+    /// #     let response = app.clone().oneshot(http::Request::get("/prices").body(Body::empty()).unwrap()).await.unwrap();
+    /// #     (response.status(), response.headers()["x-cache"].to_str().unwrap().to_owned())
+    /// # }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let cache = Cache::new(Arc::new(SimpleCache::new(&Config::default())?), Config::default());
+    /// let (start, minutes, database_up) = (SystemTime::now(), Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(true)));
+    /// let (m, up) = (minutes.clone(), database_up.clone());
+    /// let hour = Duration::from_secs(3600);
+    /// let layer = CacheLayer::new(cache)
+    ///     .fresh_for(Duration::from_secs(60))
+    ///     .stale_if_error(hour)
+    ///     .cache_control(CacheControl::public().max_age_until_expiry().stale_if_error(hour))
+    ///     .clock(Clock::from_fn(move || start + Duration::from_secs(60 * m.load(Relaxed)))); // minutes that the example moves
+    /// let prices = get(move || {
+    ///     let up = up.load(Relaxed);
+    ///     async move { if up { (StatusCode::OK, "prices") } else { (StatusCode::SERVICE_UNAVAILABLE, "try later") } }
+    /// });
+    /// let app = Router::new().route("/prices", prices).layer(layer.clone());
+    ///
+    /// assert_eq!(get_prices(&app).await, (StatusCode::OK, "MISS".into()));
+    /// database_up.store(false, Relaxed);
+    /// minutes.store(2, Relaxed); // past the fresh minute, within the hour's grace: the old prices
+    /// assert_eq!(get_prices(&app).await, (StatusCode::OK, "STALE".into()));
+    /// minutes.store(62, Relaxed); // past the grace: the failure
+    /// assert_eq!(get_prices(&app).await, (StatusCode::SERVICE_UNAVAILABLE, "MISS".into()));
+    /// assert_eq!(layer.stats().stale_if_error, 1);
+    /// # Ok(()) }
+    /// ```
     pub fn stale_if_error(mut self, grace: Duration) -> Self {
         self.settings().stale_if_error = grace;
         self

@@ -14,7 +14,7 @@
 //! 5. [Keys and invalidation](#keys-and-invalidation)
 //! 6. [Shared-cache safety](#shared-cache-safety)
 //! 7. [What is stored](#what-is-stored)
-//! 8. [Failures and counters](#failures-and-counters)
+//! 8. [Failures, stale-if-error and counters](#failures-stale-if-error-and-counters)
 //! 9. [Decisions](#decisions)
 //!
 //! The examples run on an in-process [`SimpleCache`](https://docs.rs/cachette-simple); in an
@@ -304,13 +304,26 @@
 //! # Ok(()) }
 //! ```
 //!
-//! # Failures and counters
+//! # Failures, stale-if-error and counters
 //!
-//! A cache backend that fails never fails a request: the error is logged with `tracing`, counted,
-//! and the request is served by the inner service. [`CacheLayer::stats`] reads the counters of a
-//! layer and every clone of it ([`HttpCacheStats`]: hits, stale hits, misses, bypassed requests,
-//! stored responses, `304`s, background refreshes and their failures, backend errors), as in the
-//! [first example](#a-cached-route).
+//! When the cache or the handler fails, a cached route does no worse than it would uncached:
+//!
+//! * **The backend.** A failed lookup is logged, counted once, and the request rendered (not
+//!   stored). Backend calls have the cache's deadline and circuit breaker
+//!   (`cachette_core::fail_safe`): while it is open, a lookup fails at once (logged at debug).
+//! * **One round trip.** A miss makes one backend call before the handler runs; the entry is
+//!   answered and handed to the waiting requests first, and stored behind the response.
+//! * **The handler.** A panic is caught: the request and those waiting for its render are answered
+//!   `500` (`no-store`) at once, logged at error, and the next request renders afresh. An error is
+//!   returned to its caller, a `5xx` is not stored; the waiters then render their own.
+//! * **Stale-if-error** (RFC 5861): within [`stale_if_error`](CacheLayer::stale_if_error) past its
+//!   fresh period, an entry is served (`STALE`) instead of a failed render (error, `5xx`, panic).
+//!
+//! [`CacheLayer::stats`] reads the counters of a layer and every clone of it ([`HttpCacheStats`]:
+//! hits, stale hits, misses, bypassed requests, stored responses, `304`s, background refreshes and
+//! their failures, backend errors, stale-if-error answers, panics). The example is
+//! [`stale_if_error`](CacheLayer::stale_if_error)'s.
+//!
 //!
 //! # Decisions
 //!
@@ -344,17 +357,25 @@
 //! * **Hard reloads** are off by default, so that clients cannot empty a shared cache at will.
 //! * **A background refresh** holds a lock in the shared cache (an atomic `add`, kept at most a
 //!   minute in case its process dies) so that one process per key renders it.
+//! * **A second lookup** before a render only if the layer stored an entry since the request's.
+//! * **Requests that come while an entry is stored** are handed it (`HIT`); one that cannot use it
+//!   (forced, other `Vary` values, no longer fresh) waits for the write, then renders.
+//!   [`invalidate`](CacheLayer::invalidate) waits for it too, so that it does not come back.
+//! * **A request whose lookup failed** stores nothing: a stalled backend would get a write each.
+//! * **Panics** of the inner service's call and future are caught (a streamed body's are the
+//!   server's). Waiters answer `500` too rather than render in turn (50 took 15 s that way).
 
 // The modules, and what each uses (its items, or the methods it adds to `Call`); every module
 // uses only modules below it, so there is no cycle. `Call` is defined in `call`; each request
 // path adds its methods in its own module.
 //
-//   layer ────────────────> service shared key proxy stats freshness clock policy
+//   layer ────────────────> service shared flight key proxy stats freshness clock policy
 //   refresh::scheduler ───> service (Revalidate) key
-//   service ──────────────> hit miss refresh::background call future body entry shared proxy stats policy
-//   refresh::background ──> store call body shared stats
-//   miss ─────────────────> hit store call flight body stats
-//   store ────────────────> call entry shared policy stats
+//   service ──────────────> hit miss refresh::background call future body shared flight proxy stats policy
+//   refresh::background ──> store failure call body shared stats
+//   miss ─────────────────> failure hit store call flight entry body stats
+//   failure ──────────────> call flight entry body stats
+//   store ────────────────> call flight entry shared policy stats
 //   hit ──────────────────> call entry conditional body stats
 //   call ─────────────────> shared freshness body stats
 //   shared ───────────────> flight key proxy policy clock freshness stats
