@@ -422,3 +422,18 @@ pub use refresh::{Refresher, RefresherHandle};
 pub use service::{CacheService, Revalidate};
 pub use shared::{ResponseFilterFn, UnlessFn};
 pub use stats::HttpCacheStats;
+
+/// The stored-entry decoder for the fuzz targets (`fuzz/`) and property tests: not API, hidden,
+/// and may change in any release.
+#[doc(hidden)]
+pub mod __fuzz {
+    /// Decodes `stored` as an entry and uses it as a lookup and a hit do (the `Vary` match,
+    /// staleness, the headers and the validators); `Err` if it does not decode.
+    pub fn serve_stored(stored: &bytes::Bytes) -> cachette_core::Result<()> {
+        let entry = crate::entry::Entry::decode("fuzz", stored)?;
+        let now = std::time::SystemTime::now();
+        let _ = (entry.matches_vary(&http::HeaderMap::new()), entry.staleness(now), entry.remaining_fresh(now));
+        let _ = (entry.header_map(2), entry.last_modified());
+        Ok(())
+    }
+}

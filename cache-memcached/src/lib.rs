@@ -465,3 +465,30 @@ impl BaseCache for MemcachedCache {
         results.into_iter().collect::<Result<Vec<()>>>().map(|_| ())
     }
 }
+
+/// The binary-protocol response parser for the fuzz targets (`fuzz/`) and property tests: not
+/// API, hidden, and may change in any release.
+#[doc(hidden)]
+pub mod __fuzz {
+    use std::task::{Context, Poll, Waker};
+
+    /// Reads response packets from `input` as a connection does, until one does not parse, and
+    /// uses each (flags, counter, message); returns how many parsed.
+    pub fn read_responses(mut input: &[u8]) -> usize {
+        let mut parsed = 0;
+        loop {
+            let read = std::pin::pin!(crate::proto::read_response(&mut input));
+            // Reading from a slice never waits, so one poll finishes the read.
+            let Poll::Ready(result) = read.poll(&mut Context::from_waker(Waker::noop())) else {
+                unreachable!("a read from a slice is never pending")
+            };
+            match result {
+                Ok(response) => {
+                    let _ = (response.flags(), response.counter(), response.message());
+                    parsed += 1;
+                }
+                Err(_) => return parsed,
+            }
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! Properties of the stored-entry decoder on arbitrary bytes (the same code as the `http_entry`
+//! fuzz target in `fuzz/`): decoding an entry and using it as a hit does never panics, never
+//! hangs, and fails only with `CacheError::Codec`.
+//!
+//! The inputs come from a fixed seed, so every run checks the same cases; the run has a time
+//! budget, so a decode that hangs fails the test instead of stalling the suite.
+
+use std::sync::mpsc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use bytes::Bytes;
+use cachette_core::{CacheError, codec};
+use cachette_http::__fuzz::serve_stored;
+use proptest::collection::vec;
+use proptest::option;
+use proptest::prelude::*;
+use proptest::test_runner::{RngSeed, TestCaseError, TestRunner};
+
+/// Wall-clock time after which a property run counts as hung (each takes about a second).
+const BUDGET: Duration = Duration::from_secs(60);
+
+/// The stored form of an entry, as `Entry::encode` writes it: `(head, headers, body)` with the
+/// head's fields `(status, last_modified, fresh_until_ms, stale_until_ms, vary)`.
+type Stored<'a> = ((u16, u64, Option<u64>, Option<u64>, Vary), &'a serde_bytes::Bytes, &'a serde_bytes::Bytes);
+type Vary = Vec<(String, Option<serde_bytes::ByteBuf>)>;
+
+/// A head, a block of `(u32 LE length, bytes)` header frames and a body.
+type Parts = ((u16, u64, Option<u64>, Option<u64>, Vary), Vec<u8>, Vec<u8>);
+
+fn stored((head, headers, body): &Parts) -> Bytes {
+    let stored: Stored<'_> = (head.clone(), serde_bytes::Bytes::new(headers), serde_bytes::Bytes::new(body));
+    codec::encode("k", &stored).unwrap()
+}
+
+/// Runs `property` on `cases` inputs from `strategy` from a fixed `seed`, on a thread that must
+/// finish within [`BUDGET`].
+fn check<S: Strategy + 'static>(
+    cases: u32,
+    seed: u64,
+    strategy: fn() -> S,
+    property: fn(S::Value) -> Result<(), TestCaseError>,
+) {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let config = ProptestConfig {
+            cases,
+            rng_seed: RngSeed::Fixed(seed),
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        };
+        let _ = tx.send(TestRunner::new(config).run(&strategy(), property).map_err(|e| e.to_string()));
+    });
+    match rx.recv_timeout(BUDGET) {
+        Ok(result) => result.unwrap(),
+        Err(_) => panic!("the property did not finish in {BUDGET:?}: a decode hangs"),
+    }
+}
+
+fn serves_or_refuses(bytes: Vec<u8>) -> Result<(), TestCaseError> {
+    let bytes = Bytes::from(bytes);
+    match std::panic::catch_unwind(|| serve_stored(&bytes)) {
+        Ok(Ok(()) | Err(CacheError::Codec { .. })) => Ok(()),
+        Ok(Err(other)) => Err(TestCaseError::fail(format!("not a codec error: {other:?}"))),
+        Err(_) if last_modified_overflows(&bytes) => Err(TestCaseError::reject("the known Last-Modified overflow")),
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+/// Whether `stored` is an entry whose `last_modified` is past what `SystemTime` holds: a hit on
+/// it panics (`Entry::last_modified` adds it to the epoch unchecked). Found by this property and
+/// the fuzz target; `fuzz_regressions.rs` keeps the input, ignored until entry.rs is fixed. Only
+/// that case is excused here, so any other panic still fails.
+fn last_modified_overflows(stored: &[u8]) -> bool {
+    codec::decode_borrowed::<Stored<'_>>("k", stored)
+        .is_ok_and(|((_, last_modified, ..), ..)| UNIX_EPOCH.checked_add(Duration::from_secs(last_modified)).is_none())
+}
+
+/// A block of header frames: mostly well framed, with arbitrary names and values (invalid ones
+/// are dropped when served), sometimes arbitrary bytes.
+fn header_block() -> impl Strategy<Value = Vec<u8>> {
+    let frame = (vec(any::<u8>(), 0..12), vec(any::<u8>(), 0..24)).prop_map(|(name, value)| {
+        let mut frame = Vec::new();
+        for part in [name, value] {
+            frame.extend_from_slice(&(part.len() as u32).to_le_bytes());
+            frame.extend_from_slice(&part);
+        }
+        frame
+    });
+    prop_oneof![4 => vec(frame, 0..6).prop_map(|frames| frames.concat()), 1 => vec(any::<u8>(), 0..64)]
+}
+
+/// The parts of an entry, every field over its whole range (`last_modified` mostly within what
+/// `SystemTime` holds: see [`last_modified_overflows`]).
+fn parts() -> impl Strategy<Value = Parts> {
+    let vary = vec(("[a-z-]{0,12}", option::of(vec(any::<u8>(), 0..16).prop_map(serde_bytes::ByteBuf::from))), 0..4);
+    let last_modified = prop_oneof![15 => 0..1u64 << 40, 1 => any::<u64>()];
+    let head = (any::<u16>(), last_modified, option::of(any::<u64>()), option::of(any::<u64>()), vary);
+    (head, header_block(), vec(any::<u8>(), 0..64))
+}
+
+/// Stored entries: well formed with arbitrary fields, the same with a few bytes changed and cut
+/// short or extended, and arbitrary bytes after the format byte.
+fn stored_entries() -> impl Strategy<Value = Vec<u8>> {
+    let damaged = (parts(), vec((any::<prop::sample::Index>(), any::<u8>()), 1..6), any::<prop::sample::Index>())
+        .prop_map(|(parts, changes, keep)| {
+            let mut bytes = stored(&parts).to_vec();
+            for (at, byte) in changes {
+                let at = at.index(bytes.len() - 1) + 1;
+                bytes[at] = byte;
+            }
+            bytes.truncate(keep.index(bytes.len() + 1).max(1));
+            bytes
+        });
+    prop_oneof![
+        3 => parts().prop_map(|parts| stored(&parts).to_vec()),
+        3 => damaged,
+        2 => vec(any::<u8>(), 0..200).prop_map(|tail| [&[codec::FORMAT_BINCODE2][..], &tail].concat()),
+    ]
+}
+
+#[test]
+fn stored_entries_are_served_or_are_codec_errors() {
+    check(4000, 0x5eed_0101, stored_entries, serves_or_refuses);
+}
+
+#[test]
+fn a_well_formed_entry_is_served() {
+    // If this fails, the layout above is not Entry's any more and the property tests garbage.
+    let parts: Parts = ((200, 1_800_000_000, Some(1), None, vec![("accept".into(), None)]), Vec::new(), b"hi".to_vec());
+    serve_stored(&stored(&parts)).unwrap();
+}
