@@ -1,40 +1,22 @@
-//! [`FileSystemCache`]: one file per key in `CACHE_DIR`, safe to share between processes.
+//! [`FileSystemCache`]: one file per key in `CACHE_DIR`, safe to share between processes and
+//! safe from the other users of the machine.
 //!
 //! Flask-Caching's FileSystemCache is what many single-server deployments run: several worker
-//! processes share one directory. This one keeps that model and makes it safe:
+//! processes share one directory. This one keeps that model and makes it safe.
 //!
-//! * **Layout.** Each cache (each `CACHE_KEY_PREFIX`) has its own subdirectory of `CACHE_DIR`,
-//!   named by a hash of the prefix, so `clear` of one prefix never touches another's entries nor
-//!   any other file in `CACHE_DIR`. An entry is one file named by the BLAKE3 hash of the prefixed key
-//!   (any key, of any length, is a valid file name), holding a 24-byte versioned header (magic,
-//!   version, expiry, length) and the value.
-//! * **Atomic writes.** A value is written to a temporary file in the same directory and renamed
-//!   into place: a reader sees the old value or the new one, never a torn one, even if the writer is
-//!   killed mid-write. `fsync` (CACHE_OPTIONS) is off by default: a cache loses nothing it cannot
-//!   rebuild on a power cut, and an entry that a crash left empty reads as a miss; turn it on to keep
-//!   entries across power loss at the cost of a disk flush per write.
-//! * **Atomic read-modify-write across processes.** `add`, `inc`, `dec`, `touch`, `delete` and the
-//!   rename of every write hold the directory's lock: an exclusive `flock` on a state file (std's
-//!   `File::lock`, the same call fs4 makes, stable since Rust 1.89), plus a mutex for this process's
-//!   threads. Reads take no lock. The data of a `set` is written before the lock is taken, so the
-//!   lock is held for a rename and a counter update only.
-//! * **A bound that stays right.** The state file also holds the entry count, changed under the
-//!   lock whenever a file appears or disappears, so it is exact with any number of writing
-//!   processes. When a write takes it past `CACHE_THRESHOLD`, the cache prunes down to 90% of it —
-//!   expired and invalid entries first, then the least recently written — in one directory scan.
-//!   That scan runs once per `threshold / 10` new entries, so the cost of a write does not grow with
-//!   the number of entries (amortised O(1)); a read is one `open`+`read` whatever the size.
-//! * **Damage is a miss.** A file that is truncated, corrupt, of an unknown version or not ours
-//!   reads as a miss and is removed (under the lock, after checking again). Decoding never
-//!   allocates from a length the file claims.
-//! * **Permissions.** `CACHE_DIR` and the cache's subdirectory are created with mode 0700; entry
-//!   files are 0600 unless CACHE_OPTIONS sets `mode` (octal, e.g. `mode=0640`).
-//! * **Async.** File I/O never stalls the runtime: on the multi-thread runtime it runs under
-//!   `block_in_place` (the worker hands its queued tasks to another thread first), on the
-//!   current-thread runtime through `spawn_blocking`.
+//! # Table of contents
 //!
-//! Settings: `CACHE_DIR` (required), `CACHE_THRESHOLD` (default 500; 0 = unbounded),
-//! `CACHE_DEFAULT_TIMEOUT`, `CACHE_KEY_PREFIX`, and CACHE_OPTIONS `fsync=true|false`, `mode=0600`.
+//! * [Example](#example)
+//! * [Layout](#layout)
+//! * [Atomic writes](#atomic-writes)
+//! * [Sharing between processes](#sharing-between-processes)
+//! * [The bound: CACHE_THRESHOLD](#the-bound-cache_threshold)
+//! * [Damage is a miss](#damage-is-a-miss)
+//! * [Other users: permissions, links, ownership](#other-users-permissions-links-ownership)
+//! * [Async](#async)
+//! * [Settings](#settings)
+//!
+//! # Example
 //!
 //! ```
 //! use cachette_core::{BaseCache, Bytes, Config, Ttl};
@@ -50,9 +32,107 @@
 //! # Ok::<(), cachette_core::CacheError>(())
 //! # }).unwrap();
 //! ```
+//!
+//! # Layout
+//!
+//! Each cache (each `CACHE_KEY_PREFIX`) has its own subdirectory of `CACHE_DIR`, named by a hash
+//! of the prefix, so `clear` of one prefix never touches another's entries nor any other file in
+//! `CACHE_DIR`. An entry is one file named by the BLAKE3 hash of the prefixed key (any key, of any
+//! length, is a valid file name), holding a 24-byte versioned header (magic, version, expiry,
+//! length) and the value ([`Header`], [`decode_entry`]). Beside the entries, a state file
+//! (`.cachette-state`) holds the lock and the entry count.
+//!
+//! # Atomic writes
+//!
+//! A value is written to a temporary file in the same directory and renamed into place: a reader
+//! sees the old value or the new one, never a torn one, even if the writer is killed mid-write.
+//! `fsync` (CACHE_OPTIONS) is off by default: a cache loses nothing it cannot rebuild on a power
+//! cut, and an entry that a crash left empty reads as a miss; turn it on to keep entries across
+//! power loss at the cost of a disk flush per write.
+//!
+//! # Sharing between processes
+//!
+//! `add`, `inc`, `dec`, `touch`, `delete` and the rename of every write hold the directory's
+//! lock: an exclusive `flock` on the state file (std's `File::lock`, the same call fs4 makes,
+//! stable since Rust 1.89), plus a mutex for this process's threads. Reads take no lock. The data
+//! of a `set` is written before the lock is taken, so the lock is held for a rename and a counter
+//! update only.
+//!
+//! # The bound: CACHE_THRESHOLD
+//!
+//! The state file holds the entry count, changed under the lock whenever an entry file appears or
+//! disappears, so it is exact with any number of writing processes. When a write takes it past
+//! `CACHE_THRESHOLD`, the cache prunes down to 90% of it — expired and invalid entries first, then
+//! the least recently written — in one directory scan. That scan runs once per `threshold / 10`
+//! new entries, so the cost of a write does not grow with the number of entries (amortised O(1));
+//! a read is one `open`+`read` whatever the size.
+//!
+//! # Damage is a miss
+//!
+//! A file that is truncated, corrupt, of an unknown version or not ours reads as a miss and is
+//! removed (under the lock, after checking again). Decoding never allocates from a length the file
+//! claims.
+//!
+//! # Other users: permissions, links, ownership
+//!
+//! `CACHE_DIR` and the cache's subdirectory are created with mode 0700; the state file and entry
+//! files with 0600 (entries: unless CACHE_OPTIONS sets `mode`, octal, e.g. `mode=0640`). Whoever
+//! can write to a cache's directory can plant entries (the names are predictable), swap two
+//! entries or plant links, so FileSystemCache checks what it is given, as ssh checks its files:
+//!
+//! | what | when | then |
+//! |---|---|---|
+//! | `CACHE_DIR` | a symbolic link made by another user (one planted in `/tmp`, say) | refused |
+//! | `CACHE_DIR` | owned by another user (neither this process's user nor root) | refused |
+//! | `CACHE_DIR` | writable by group or others, without the sticky bit | refused |
+//! | `CACHE_DIR` | writable by others with the sticky bit, as `/tmp` is | used |
+//! | the cache's subdirectory | a symbolic link, or not a directory | refused |
+//! | the cache's subdirectory | owned by another user (who created it first) | refused |
+//! | the cache's subdirectory | ours, writable by group or others | repaired and emptied, with a warning |
+//! | the state file | a symbolic or hard link, not a regular file, or another user's | refused |
+//! | an entry's path | a symbolic link, FIFO, directory... | a miss; removed, with a warning |
+//!
+//! `CACHE_DIR` is the user's: it may hold other programs' files, and FileSystemCache cannot know
+//! what others put in it while it was open to them, so its mode is not changed; the error names
+//! `CACHE_DIR`, the path and the `chmod` to run. The sticky bit is enough, because others can
+//! then add files to `CACHE_DIR` but not rename or remove ours, and the subdirectory is checked on
+//! its own. The subdirectory is wholly FileSystemCache's, so it is repaired: the group and other
+//! write bits are removed (0777 becomes 0755), and every entry in it is removed too, since whoever
+//! could write there could have planted or swapped any of them. Parents of `CACHE_DIR` are not
+//! checked.
+//!
+//! No file is opened through a link: every open uses `O_NOFOLLOW` (and `O_NONBLOCK`, so that a
+//! FIFO cannot hang a read). Writes create a new temporary file (`O_CREAT | O_EXCL`) and rename it
+//! into place; a rename over a planted link replaces the link, never the file it points to.
+//!
+//! ```
+//! use std::os::unix::fs::PermissionsExt;
+//! use cachette_core::Config;
+//! use cachette_fs::FileSystemCache;
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+//! let config = Config::from_map([("CACHE_DIR", dir.path().to_str().unwrap())]).unwrap();
+//! let err = FileSystemCache::new(&config).unwrap_err().to_string();
+//! assert!(err.contains("CACHE_DIR") && err.contains("writable by other users (mode 0777)"), "{err}");
+//! assert!(err.contains("chmod go-w"), "{err}");
+//! ```
+//!
+//! # Async
+//!
+//! File I/O never stalls the runtime: on the multi-thread runtime it runs under `block_in_place`
+//! (the worker hands its queued tasks to another thread first), on the current-thread runtime
+//! through `spawn_blocking`.
+//!
+//! # Settings
+//!
+//! `CACHE_DIR` (required), `CACHE_THRESHOLD` (default 500; 0 = unbounded),
+//! `CACHE_DEFAULT_TIMEOUT`, `CACHE_KEY_PREFIX`, and CACHE_OPTIONS `fsync=true|false`, `mode=0600`.
 
+mod files;
 mod format;
 mod store;
+mod trust;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -82,8 +162,10 @@ impl std::fmt::Debug for FileSystemCache {
 }
 
 impl FileSystemCache {
-    /// A cache in `CACHE_DIR` (created with mode 0700 if missing). Creating it opens the
-    /// directory's state file; it reads no entries.
+    /// A cache in `CACHE_DIR` (created with mode 0700 if missing). Creating it checks the
+    /// directories and opens the state file; it reads no entries. A `CACHE_DIR` or subdirectory
+    /// that other users could write to is a `CACHE_DIR` configuration error, or is repaired: see
+    /// [Other users](crate#other-users-permissions-links-ownership).
     pub fn new(config: &Config) -> Result<FileSystemCache> {
         config.options.reject_unknown(TYPE_NAME, OPTIONS)?;
         let root: PathBuf = config.dir.clone().ok_or_else(|| {
@@ -106,6 +188,7 @@ impl FileSystemCache {
         let prefix_hash = blake3::hash(config.key_prefix.as_bytes()).to_hex();
         let settings = store::Settings {
             dir: root.join(format!("cachette-{}", &prefix_hash[..16])),
+            cache_dir: root,
             threshold: config.threshold as u64,
             fsync,
             mode,

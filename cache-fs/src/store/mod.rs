@@ -1,18 +1,24 @@
 //! The blocking half of FileSystemCache: every function here does file I/O, and is called only
 //! through `FileSystemCache::blocking`, which keeps it from stalling the runtime.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, FileExt, PermissionsExt};
+mod lock;
+mod prune;
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use cachette_core::codec::{checked_counter_add, encode_counter, parse_counter};
 use cachette_core::{Bytes, CacheError, Expiry, Result};
 
+use self::lock::Locked;
 use crate::TYPE_NAME;
+use crate::files::{self, Content};
 use crate::format::{self, HEADER_LEN, Header};
+use crate::trust::{self, OwnDir};
 
 /// Name of the state file in a cache's directory: its `flock` serialises every change of the
 /// directory across processes, and its first 8 bytes hold the entry count.
@@ -21,16 +27,12 @@ const STATE_FILE: &str = ".cachette-state";
 const ENTRY_SUFFIX: &str = ".entry";
 /// Prefix of temporary files being written.
 const TEMP_PREFIX: &str = ".cachette-tmp-";
-/// A temporary file older than this was left by a writer that died; younger ones may be another
-/// process's write in flight and are never touched.
-const STALE_TEMP_AGE: Duration = Duration::from_secs(600);
-/// Pruning brings the count down to this share of the threshold, so that it runs once per
-/// `threshold / 10` new entries: the directory scan is amortised to O(1) per write.
-const PRUNE_TARGET_PERCENT: u64 = 90;
 
 /// Settings of a store.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
+    /// CACHE_DIR, which holds the cache's own directory.
+    pub cache_dir: PathBuf,
     /// The cache's own directory (a subdirectory of CACHE_DIR).
     pub dir: PathBuf,
     /// Most entries (0: unbounded).
@@ -49,72 +51,50 @@ pub(crate) struct Store {
     state: Mutex<File>,
 }
 
-/// The lock over a cache directory, held while a change is made. Dropping it releases the lock.
-struct Locked<'a> {
-    state: MutexGuard<'a, File>,
-}
-
-impl Drop for Locked<'_> {
-    fn drop(&mut self) {
-        let _ = self.state.unlock();
-    }
-}
-
-impl Locked<'_> {
-    fn count(&self) -> io::Result<u64> {
-        let mut buf = [0u8; 8];
-        match self.state.read_exact_at(&mut buf, 0) {
-            Ok(()) => Ok(u64::from_le_bytes(buf)),
-            // A new state file is empty: no entries yet.
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
-            Err(e) => Err(e),
-        }
-    }
-
-    fn set_count(&self, n: u64) -> io::Result<()> {
-        self.state.write_all_at(&n.to_le_bytes(), 0)
-    }
-
-    fn add_to_count(&self, delta: i64) -> io::Result<u64> {
-        let n = self.count()?.saturating_add_signed(delta);
-        self.set_count(n)?;
-        Ok(n)
-    }
-}
-
 /// What is under a key, read without the lock.
 enum Found {
     Missing,
     Live(Header, Vec<u8>),
     /// Expired, or not a valid entry: a miss that should be removed.
     Stale,
+    /// A link, a FIFO, a directory...: a miss that should be removed, and that was never counted.
+    NotAFile,
 }
 
 pub(crate) fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
-fn io_error(path: &Path, source: io::Error) -> CacheError {
+pub(crate) fn io_error(path: &Path, source: io::Error) -> CacheError {
     CacheError::Io { backend: TYPE_NAME, path: path.display().to_string(), source: std::sync::Arc::new(source) }
 }
 
 impl Store {
-    /// Opens (creating with mode 0700 if missing) the directory and its state file.
+    /// Opens the directory and its state file, creating them (mode 0700 and 0600) if missing,
+    /// after checking that other users cannot write there (see `trust`).
     pub(crate) fn open(settings: Settings) -> Result<Store> {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&settings.dir)
-            .map_err(|e| io_error(&settings.dir, e))?;
+        let cache_dir = &settings.cache_dir;
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(cache_dir).map_err(|e| io_error(cache_dir, e))?;
+        // CACHE_DIR first: only once others cannot rename things in it is a check of what is
+        // inside worth anything.
+        trust::check_cache_dir(cache_dir)?;
+        match fs::DirBuilder::new().mode(0o700).create(&settings.dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io_error(&settings.dir, e)),
+        }
+        let own_dir = trust::check_own_dir(cache_dir, &settings.dir)?;
         let path = settings.dir.join(STATE_FILE);
-        let state = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| io_error(&path, e))?;
-        Ok(Store { settings, state: Mutex::new(state) })
+        if own_dir == OwnDir::Repaired {
+            trust::remove_untrusted_state_file(&path)?;
+        }
+        let state = files::open_state(&path).map_err(|e| trust::state_open_error(cache_dir, &path, e))?;
+        trust::check_state_file(cache_dir, &path, &state)?;
+        let store = Store { settings, state: Mutex::new(state) };
+        if own_dir == OwnDir::Repaired {
+            store.empty_after_repair()?;
+        }
+        Ok(store)
     }
 
     /// The directory of this store.
@@ -136,10 +116,10 @@ impl Store {
     }
 
     fn read(&self, path: &Path) -> Result<Found> {
-        let bytes = match fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Found::Missing),
-            Err(e) => return Err(io_error(path, e)),
+        let bytes = match files::read(path).map_err(|e| io_error(path, e))? {
+            Content::Bytes(bytes) => bytes,
+            Content::Missing => return Ok(Found::Missing),
+            Content::NotAFile => return Ok(Found::NotAFile),
         };
         match format::decode(&bytes) {
             Ok(header) if header.is_live(now_ms()) => Ok(Found::Live(header, bytes)),
@@ -151,41 +131,59 @@ impl Store {
         }
     }
 
-    /// The value under a key; an expired or invalid file is a miss and is removed.
+    /// The value under a key; an expired or invalid file, or anything that is not a regular
+    /// file, is a miss and is removed.
     pub(crate) fn get(&self, prefixed_key: &str) -> Result<Option<Bytes>> {
         let path = self.entry_path(prefixed_key);
         match self.read(&path)? {
             Found::Live(_, bytes) => Ok(Some(Bytes::from(bytes).slice(HEADER_LEN..))),
             Found::Missing => Ok(None),
-            Found::Stale => {
-                self.remove_if_stale(&path)?;
+            Found::Stale | Found::NotAFile => {
+                self.remove_if_not_live(&path)?;
                 Ok(None)
             }
         }
     }
 
-    /// Removes a file found stale, if it still is once the lock is held (another process may
-    /// have written a fresh value meanwhile).
-    fn remove_if_stale(&self, path: &Path) -> Result<()> {
+    /// Removes what was found not live, if it still is not once the lock is held (another
+    /// process may have written a fresh value meanwhile).
+    fn remove_if_not_live(&self, path: &Path) -> Result<()> {
         let locked = self.lock()?;
-        if let Found::Stale = self.read(path)? {
-            self.unlink(&locked, path)?;
+        let found = self.read(path)?;
+        if !matches!(found, Found::Live(..)) {
+            self.remove(&locked, path, &found)?;
         }
         Ok(())
     }
 
-    fn unlink(&self, locked: &Locked<'_>, path: &Path) -> Result<bool> {
-        match fs::remove_file(path) {
-            Ok(()) => {
-                locked.add_to_count(-1).map_err(|e| io_error(path, e))?;
-                Ok(true)
+    /// Removes what `found` says is at `path` (under the lock); whether an entry file was removed.
+    /// Only entry files are counted; anything else there never was.
+    fn remove(&self, locked: &Locked<'_>, path: &Path, found: &Found) -> Result<bool> {
+        match found {
+            Found::Missing => Ok(false),
+            Found::Live(..) | Found::Stale => match fs::remove_file(path) {
+                Ok(()) => {
+                    locked.add_to_count(-1).map_err(|e| io_error(path, e))?;
+                    Ok(true)
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+                Err(e) => Err(io_error(path, e)),
+            },
+            Found::NotAFile => {
+                tracing::warn!(path = %path.display(), "not a regular file where a cache entry belongs: removed");
+                match fs::remove_file(path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    // A directory, say: a miss all the same, and a write there fails with its path.
+                    Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot remove it"),
+                }
+                Ok(false)
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(io_error(path, e)),
         }
     }
 
     /// Writes header and value to a new temporary file in the directory (not yet visible).
+    /// `tempfile` creates it with `O_EXCL`, so nothing planted is ever opened (see `files`).
     fn write_temp(&self, expires_at_ms: Option<u64>, value: &[u8]) -> Result<tempfile::NamedTempFile> {
         let dir = &self.settings.dir;
         let mut tmp = tempfile::Builder::new()
@@ -201,13 +199,16 @@ impl Store {
         Ok(tmp)
     }
 
-    /// Renames a temporary file into place (atomic: readers see the old file or the new one),
-    /// keeps the count, and prunes when the count passes the threshold. Needs the lock.
+    /// Renames a temporary file into place (atomic: readers see the old file or the new one; a
+    /// link there is replaced, not followed), keeps the count, and prunes when the count passes
+    /// the threshold. Needs the lock.
     fn commit(&self, locked: &Locked<'_>, tmp: tempfile::NamedTempFile, path: &Path) -> Result<()> {
-        let existed = fs::symlink_metadata(path).is_ok();
+        // Only entry files are counted: a link or anything else the rename replaces was not.
+        let existed = files::is_regular_file(path);
         tmp.persist(path).map_err(|e| io_error(path, e.error))?;
         if self.settings.fsync {
-            File::open(&self.settings.dir).and_then(|d| d.sync_all()).map_err(|e| io_error(&self.settings.dir, e))?;
+            let dir = &self.settings.dir;
+            files::open_dir(dir).and_then(|d| d.sync_all()).map_err(|e| io_error(dir, e))?;
         }
         if !existed {
             let count = locked.add_to_count(1).map_err(|e| io_error(path, e))?;
@@ -253,7 +254,8 @@ impl Store {
     pub(crate) fn add(&self, prefixed_key: &str, value: &[u8], expiry: Expiry) -> Result<bool> {
         let path = self.entry_path(prefixed_key);
         let locked = self.lock()?;
-        if let Found::Live(..) = self.read(&path)? {
+        let found = self.read(&path)?;
+        if let Found::Live(..) = found {
             return Ok(false);
         }
         match deadline_ms(expiry) {
@@ -261,9 +263,9 @@ impl Store {
                 let tmp = self.write_temp(expires, value)?;
                 self.commit(&locked, tmp, &path)?;
             }
-            // Nothing to store, but the key was free; a stale file goes.
+            // Nothing to store, but the key was free; what was there goes.
             None => {
-                self.unlink(&locked, &path)?;
+                self.remove(&locked, &path, &found)?;
             }
         }
         Ok(true)
@@ -273,9 +275,9 @@ impl Store {
     pub(crate) fn delete(&self, prefixed_key: &str) -> Result<bool> {
         let path = self.entry_path(prefixed_key);
         let locked = self.lock()?;
-        let live = matches!(self.read(&path)?, Found::Live(..));
-        self.unlink(&locked, &path)?;
-        Ok(live)
+        let found = self.read(&path)?;
+        self.remove(&locked, &path, &found)?;
+        Ok(matches!(found, Found::Live(..)))
     }
 
     /// Removes keys, taking the lock once; how many live values were removed.
@@ -284,9 +286,9 @@ impl Store {
         let mut removed = 0;
         for key in prefixed_keys {
             let path = self.entry_path(key);
-            let live = matches!(self.read(&path)?, Found::Live(..));
-            self.unlink(&locked, &path)?;
-            removed += u64::from(live);
+            let found = self.read(&path)?;
+            self.remove(&locked, &path, &found)?;
+            removed += u64::from(matches!(found, Found::Live(..)));
         }
         Ok(removed)
     }
@@ -297,7 +299,7 @@ impl Store {
         let locked = self.lock()?;
         let (current, expires) = match self.read(&path)? {
             Found::Live(header, bytes) => (parse_counter(user_key, &bytes[HEADER_LEN..])?, header.expires_at_ms),
-            Found::Missing | Found::Stale => (0, None),
+            Found::Missing | Found::Stale | Found::NotAFile => (0, None),
         };
         let next = checked_counter_add(user_key, current, delta)?;
         let tmp = self.write_temp(expires, &encode_counter(next))?;
@@ -310,36 +312,18 @@ impl Store {
     pub(crate) fn touch(&self, prefixed_key: &str, expiry: Expiry) -> Result<bool> {
         let path = self.entry_path(prefixed_key);
         let locked = self.lock()?;
-        let Found::Live(_, bytes) = self.read(&path)? else { return Ok(false) };
+        let found = self.read(&path)?;
+        let Found::Live(_, bytes) = &found else { return Ok(false) };
         match deadline_ms(expiry) {
             Some(expires) => {
                 let tmp = self.write_temp(expires, &bytes[HEADER_LEN..])?;
                 self.commit(&locked, tmp, &path)?;
             }
             None => {
-                self.unlink(&locked, &path)?;
+                self.remove(&locked, &path, &found)?;
             }
         }
         Ok(true)
-    }
-
-    /// Removes every entry file of this directory (and temporary files left by dead writers);
-    /// any other file stays.
-    pub(crate) fn clear(&self) -> Result<()> {
-        let locked = self.lock()?;
-        for file in self.scan()? {
-            match file {
-                DirFile::Entry(path) => match fs::remove_file(&path) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(io_error(&path, e)),
-                },
-                DirFile::StaleTemp(path) => {
-                    let _ = fs::remove_file(path);
-                }
-            }
-        }
-        locked.set_count(0).map_err(|e| io_error(&self.settings.dir, e))
     }
 
     /// The entry count kept in the state file.
@@ -347,96 +331,6 @@ impl Store {
         let locked = self.lock()?;
         locked.count().map_err(|e| io_error(&self.settings.dir, e))
     }
-
-    /// Brings the number of entries down to 90% of the threshold: expired and invalid entries
-    /// first, then the least recently written. Runs under the lock, once per `threshold / 10` new
-    /// entries; it also corrects the count if a process died between a rename and its count update.
-    fn prune(&self, locked: &Locked<'_>) -> Result<()> {
-        let target = self.settings.threshold * PRUNE_TARGET_PERCENT / 100;
-        let now = now_ms();
-        let mut live: Vec<(SystemTime, PathBuf)> = Vec::new();
-        let mut removed = 0u64;
-        for file in self.scan()? {
-            let DirFile::Entry(path) = file else {
-                if let DirFile::StaleTemp(path) = file {
-                    let _ = fs::remove_file(path);
-                }
-                continue;
-            };
-            match read_header(&path) {
-                Ok(Some((header, written))) if header.is_live(now) => live.push((written, path)),
-                Ok(None) => {} // removed meanwhile
-                // Expired or invalid: goes first.
-                _ => {
-                    let _ = fs::remove_file(&path);
-                    removed += 1;
-                }
-            }
-        }
-        let mut remaining = live.len() as u64;
-        if remaining > target {
-            live.sort_unstable_by_key(|(written, _)| *written);
-            for (_, path) in &live[..(remaining - target) as usize] {
-                if fs::remove_file(path).is_ok() {
-                    removed += 1;
-                    remaining -= 1;
-                }
-            }
-        }
-        tracing::debug!(dir = %self.settings.dir.display(), removed, remaining, "pruned FileSystemCache");
-        locked.set_count(remaining).map_err(|e| io_error(&self.settings.dir, e))
-    }
-
-    fn scan(&self) -> Result<Vec<DirFile>> {
-        let dir = &self.settings.dir;
-        let mut out = Vec::new();
-        for item in fs::read_dir(dir).map_err(|e| io_error(dir, e))? {
-            let item = item.map_err(|e| io_error(dir, e))?;
-            let name = item.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if is_entry_name(name) {
-                out.push(DirFile::Entry(item.path()));
-            } else if name.starts_with(TEMP_PREFIX) {
-                let old = item
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| t.elapsed().ok())
-                    .is_some_and(|age| age > STALE_TEMP_AGE);
-                if old {
-                    out.push(DirFile::StaleTemp(item.path()));
-                }
-            }
-        }
-        Ok(out)
-    }
-}
-
-enum DirFile {
-    Entry(PathBuf),
-    StaleTemp(PathBuf),
-}
-
-fn is_entry_name(name: &str) -> bool {
-    name.strip_suffix(ENTRY_SUFFIX).is_some_and(|stem| stem.len() == 32 && stem.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
-/// The header and modification time of an entry file, reading only the header; `None` if gone.
-fn read_header(path: &Path) -> io::Result<Option<(Header, SystemTime)>> {
-    let mut file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let meta = file.metadata()?;
-    let mut buf = [0u8; HEADER_LEN];
-    file.read_exact(&mut buf)?;
-    let header =
-        format::decode_header(&buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{e:?}")))?;
-    if (meta.len() as usize).checked_sub(HEADER_LEN) != Some(header.value_len) {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "length mismatch"));
-    }
-    Ok(Some((header, meta.modified()?)))
 }
 
 /// An expiry as the header's deadline: `Some(None)` never, `Some(Some(ms))`, `None` already over.

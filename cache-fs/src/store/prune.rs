@@ -1,0 +1,147 @@
+//! Whole-directory work, all under the lock: pruning to the threshold, `clear`, and emptying a
+//! directory whose mode was repaired.
+
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use cachette_core::Result;
+
+use super::lock::Locked;
+use super::{ENTRY_SUFFIX, Store, TEMP_PREFIX, io_error, now_ms};
+use crate::files::{self, Opened};
+use crate::format::{self, HEADER_LEN, Header};
+use crate::trust;
+
+/// A temporary file older than this was left by a writer that died; younger ones may be another
+/// process's write in flight and are never touched.
+const STALE_TEMP_AGE: Duration = Duration::from_secs(600);
+/// Pruning brings the count down to this share of the threshold, so that it runs once per
+/// `threshold / 10` new entries: the directory scan is amortised to O(1) per write.
+const PRUNE_TARGET_PERCENT: u64 = 90;
+
+/// A file of the directory that is FileSystemCache's.
+enum DirFile {
+    Entry(PathBuf),
+    /// A temporary file that no live writer will rename: left by a dead one, or (in a repaired
+    /// directory) made by another user.
+    DeadTemp(PathBuf),
+}
+
+impl Store {
+    /// Removes every entry file of this directory (and temporary files left by dead writers);
+    /// any other file stays.
+    pub(crate) fn clear(&self) -> Result<()> {
+        let locked = self.lock()?;
+        self.remove_all_entries(&locked, false)
+    }
+
+    /// Empties a directory whose mode was just repaired: while others could write to it, any
+    /// entry may have been planted or swapped, and any temporary file not ours planted.
+    pub(super) fn empty_after_repair(&self) -> Result<()> {
+        let locked = self.lock()?;
+        self.remove_all_entries(&locked, true)
+    }
+
+    fn remove_all_entries(&self, locked: &Locked<'_>, repairing: bool) -> Result<()> {
+        for file in self.scan(repairing)? {
+            match file {
+                DirFile::Entry(path) => match fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io_error(&path, e)),
+                },
+                DirFile::DeadTemp(path) => {
+                    let _ = fs::remove_file(path);
+                }
+            }
+        }
+        locked.set_count(0).map_err(|e| io_error(&self.settings.dir, e))
+    }
+
+    /// Brings the number of entries down to 90% of the threshold: expired and invalid entries
+    /// first, then the least recently written. Runs under the lock, once per `threshold / 10` new
+    /// entries; it also corrects the count if a process died between a rename and its count update.
+    pub(super) fn prune(&self, locked: &Locked<'_>) -> Result<()> {
+        let target = self.settings.threshold * PRUNE_TARGET_PERCENT / 100;
+        let now = now_ms();
+        let mut live: Vec<(SystemTime, PathBuf)> = Vec::new();
+        let mut removed = 0u64;
+        for file in self.scan(false)? {
+            let path = match file {
+                DirFile::Entry(path) => path,
+                DirFile::DeadTemp(path) => {
+                    let _ = fs::remove_file(path);
+                    continue;
+                }
+            };
+            match read_header(&path) {
+                Ok(Some((header, written))) if header.is_live(now) => live.push((written, path)),
+                Ok(None) => {} // removed meanwhile
+                // Expired, invalid, or not a regular file: goes first.
+                _ => {
+                    let _ = fs::remove_file(&path);
+                    removed += 1;
+                }
+            }
+        }
+        let mut remaining = live.len() as u64;
+        if remaining > target {
+            live.sort_unstable_by_key(|(written, _)| *written);
+            for (_, path) in &live[..(remaining - target) as usize] {
+                if fs::remove_file(path).is_ok() {
+                    removed += 1;
+                    remaining -= 1;
+                }
+            }
+        }
+        tracing::debug!(dir = %self.settings.dir.display(), removed, remaining, "pruned FileSystemCache");
+        locked.set_count(remaining).map_err(|e| io_error(&self.settings.dir, e))
+    }
+
+    /// The entry files and dead temporary files of the directory; with `untrusted`, temporary
+    /// files of other users count as dead whatever their age.
+    fn scan(&self, untrusted: bool) -> Result<Vec<DirFile>> {
+        let dir = &self.settings.dir;
+        let mut out = Vec::new();
+        for item in fs::read_dir(dir).map_err(|e| io_error(dir, e))? {
+            let item = item.map_err(|e| io_error(dir, e))?;
+            let name = item.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if is_entry_name(name) {
+                out.push(DirFile::Entry(item.path()));
+            } else if name.starts_with(TEMP_PREFIX) {
+                // DirEntry::metadata does not follow a link.
+                let Ok(meta) = item.metadata() else { continue };
+                let old = meta.modified().ok().and_then(|t| t.elapsed().ok()).is_some_and(|age| age > STALE_TEMP_AGE);
+                if old || (untrusted && !trust::is_ours(&meta)) {
+                    out.push(DirFile::DeadTemp(item.path()));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+pub(super) fn is_entry_name(name: &str) -> bool {
+    name.strip_suffix(ENTRY_SUFFIX).is_some_and(|stem| stem.len() == 32 && stem.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The header and modification time of an entry file, reading only the header; `None` if gone.
+/// What is not a regular file is an error, as an invalid entry is.
+fn read_header(path: &Path) -> io::Result<Option<(Header, SystemTime)>> {
+    let (mut file, meta) = match files::open_for_read(path)? {
+        Opened::File(file, meta) => (file, meta),
+        Opened::Missing => return Ok(None),
+        Opened::NotAFile => return Err(io::Error::new(io::ErrorKind::InvalidData, "not a regular file")),
+    };
+    let mut buf = [0u8; HEADER_LEN];
+    file.read_exact(&mut buf)?;
+    let header =
+        format::decode_header(&buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{e:?}")))?;
+    if (meta.len() as usize).checked_sub(HEADER_LEN) != Some(header.value_len) {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "length mismatch"));
+    }
+    Ok(Some((header, meta.modified()?)))
+}
