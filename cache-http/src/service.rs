@@ -166,8 +166,9 @@ where
 {
     // Read before the lookup: a store that finishes after this may have been missed by it.
     let stores_seen = call.state.flights.stores();
-    let mut missed = Missed { stores_seen, fallback: None, failed: false };
-    if !call.force {
+    let (fallback, failed) = if call.force {
+        (None, false)
+    } else {
         let now = call.now();
         match call.lookup(now).await {
             Lookup::Fresh(entry) => {
@@ -179,11 +180,11 @@ where
                 call.spawn_refresh(&inner);
                 return Ok(call.serve(&entry, now, "STALE"));
             }
-            Lookup::Fallback(entry) => missed.fallback = Some(entry),
-            Lookup::Failed => missed.failed = true,
-            Lookup::Missing => {}
+            Lookup::Fallback(entry) => (Some(entry), false),
+            Lookup::Failed => (None, true),
+            Lookup::Missing => (None, false),
         }
-    }
+    };
     // Boxed on its own, so that a hit does not allocate and move the much larger miss machinery.
-    Box::pin(call.miss(inner, body, missed)).await
+    Box::pin(call.miss(inner, body, Missed { stores_seen, fallback, failed })).await
 }

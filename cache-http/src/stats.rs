@@ -48,7 +48,8 @@ impl Counters {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct HttpCacheStats {
-    /// Requests answered from a fresh entry (including those answered `304`).
+    /// Requests answered from a fresh entry (including those answered `304`, and those handed an
+    /// entry rendered before they came and still being stored).
     pub hits: u64,
     /// Requests answered from a stale entry while it was refreshed.
     pub stale: u64,
