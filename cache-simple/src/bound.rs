@@ -8,7 +8,8 @@
 //! been read once, each of 10 new keys was dropped at the next housekeeping (`set` Ok, `get`
 //! `None`), and a burst of 30 sets kept the 20 oldest. `EvictionPolicy::lru()` has no admission
 //! filter: every write is stored, and room is made by evicting the entry read or written longest
-//! ago. Housekeeping removes expired entries before it evicts live ones for room.
+//! ago. Housekeeping removes expired entries before it evicts live ones for room, once moka's
+//! timer wheel (of about a second's resolution) has passed their deadline.
 //!
 //! moka applies the bound in its housekeeping, which runs on the callers' threads once 64 writes
 //! are pending (or 300 ms have passed), not on every write; so between two runs the store holds
@@ -36,7 +37,7 @@ mod tests {
     use crate::SimpleCache;
 
     /// With one writer, the most entries the store holds beyond the threshold: moka's 64 pending
-    /// writes plus the one being made (measured: exactly this, for thresholds from 1 to 1000).
+    /// writes plus the one being made (this test sees 64, between sets; another thread sees 65).
     const ONE_WRITER_SLACK: u64 = 65;
 
     /// Measures the slack the crate docs state: after every set, the value just set is readable
