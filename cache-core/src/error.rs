@@ -29,7 +29,7 @@ pub enum CacheError {
     Config {
         /// The setting, e.g. `CACHE_DEFAULT_TIMEOUT` or `CACHE_OPTIONS.pool_size`.
         key: String,
-        /// The value as given.
+        /// The value as given, with secrets redacted (see [`CacheError::config`]).
         value: String,
         /// What is wrong and what would be valid.
         message: String,
@@ -183,9 +183,16 @@ pub enum CacheError {
 }
 
 impl CacheError {
-    /// A configuration error for `key` with its `value`.
+    /// A configuration error for `key` with its `value`, safe to show: the value of a setting
+    /// that holds a secret is redacted ([`config::redact`](crate::config::redact): passwords,
+    /// secret-looking options, the userinfo of URLs), and so are the passwords of URLs in the
+    /// message ([`config::redact_urls_in`](crate::config::redact_urls_in)). Build
+    /// [`CacheError::Config`] with this, not as a struct, so that it stays so.
     pub fn config(key: impl Into<String>, value: impl Into<String>, message: impl Into<String>) -> Self {
-        CacheError::Config { key: key.into(), value: value.into(), message: message.into() }
+        let key = key.into();
+        let value = crate::config::redact(&key, &value.into());
+        let message = crate::config::redact_urls_in(&message.into());
+        CacheError::Config { key, value, message }
     }
 
     /// A backend failure with a message and an optional client error.
