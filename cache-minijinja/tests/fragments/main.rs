@@ -1,0 +1,6 @@
+//! Template fragment caching on real backends: SimpleCache, Redis and memcached (the servers are
+//! started by cachette-conformance's harness).
+
+mod caching;
+mod runtimes;
+mod support;
