@@ -7,6 +7,7 @@
 //! * [Quick start](#quick-start)
 //! * [Choosing a backend](#choosing-a-backend)
 //! * [Cached HTTP views](#cached-http-views)
+//! * [Template fragments](#template-fragments)
 //! * [A backend of your own](#a-backend-of-your-own)
 //! * [Cargo features](#cargo-features)
 //!
@@ -57,6 +58,12 @@
 //! (`cachette::http::CacheLayer`); with `axum`, [`CacheError`] is also an axum `IntoResponse`
 //! (a logged `503`), so handlers can use `?` on cache calls.
 //!
+//! ## Template fragments
+//!
+//! With the `minijinja` feature, `cachette::minijinja` caches fragments of minijinja templates:
+//! Flask-Caching's `{% cache %}` tag written `{% call cache(300, "sidebar", user.id) %}`
+//! (`cachette::minijinja::install`, `make_template_fragment_key`).
+//!
 //! ## A backend of your own
 //!
 //! Implement [`BaseCache`], register it under a name of your own in a [`Registry`] (start from
@@ -79,6 +86,11 @@ pub use cachette_macros::memoize;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use cachette_http as http;
+
+/// Template fragment caching for minijinja: the `cachette-minijinja` crate.
+#[cfg(feature = "minijinja")]
+#[cfg_attr(docsrs, doc(cfg(feature = "minijinja")))]
+pub use cachette_minijinja as minijinja;
 
 #[doc(hidden)]
 pub mod __macro_support {
