@@ -194,7 +194,9 @@ pub(super) fn redact_options_text(text: &str) -> String {
 }
 
 /// `text` (an error message) with the password of every URL in it redacted. A URL ends at
-/// whitespace, a quote, a comma or a closing bracket.
+/// whitespace, a quote, a comma or a closing bracket. A URL whose authority opens with `[` is
+/// left as it is: an IPv6 host, which holds no password, or a template such as
+/// `redis://[user:password@]host:port/db` that says how to write one.
 pub fn redact_urls_in(text: &str) -> String {
     if !text.contains("://") {
         return text.to_owned();
@@ -209,7 +211,12 @@ pub fn redact_urls_in(text: &str) -> String {
             .rfind(|&(_, c)| !(c.is_ascii_alphanumeric() || "+-.".contains(c)))
             .map_or(0, |(s, c)| s + c.len_utf8());
         out.push_str(&rest[..start]);
-        out.push_str(&redact_url(&rest[start..end]));
+        let url = &rest[start..end];
+        if rest[i + 3..].starts_with('[') {
+            out.push_str(url)
+        } else {
+            out.push_str(&redact_url(url))
+        }
         rest = &rest[end..];
     }
     out.push_str(rest);
@@ -227,6 +234,8 @@ mod tests {
             "cannot reach redis://app:<redacted>@h:1/0, nor \"rediss://:<redacted>@y\" (über unix:///s?pass=<redacted>)"
         );
         assert_eq!(redact_urls_in("a message without an address"), "a message without an address");
+        let template = "expected redis://[user:password@]host:port/db or redis://[::1]:6379";
+        assert_eq!(redact_urls_in(template), template);
     }
 
     #[test]
