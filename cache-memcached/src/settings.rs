@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use cachette_core::config::redact_url;
 use cachette_core::{CacheError, Config, Result};
 
 use crate::pool::ConnSettings;
@@ -39,12 +40,30 @@ impl Flavor {
 }
 
 /// Everything a cache needs from the config, checked.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Settings {
     pub servers: Vec<String>,
     pub connection: ConnSettings,
     pub spread: bool,
     pub max_item_size: usize,
+}
+
+/// Written out so that the SASL password shows as `<redacted>` (a test's failure message prints it).
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let c = &self.connection;
+        f.debug_struct("Settings")
+            .field("servers", &self.servers)
+            .field("backend", &c.backend)
+            .field("username", &c.username)
+            .field("password", &c.password.as_ref().map(|_| cachette_core::config::REDACTED))
+            .field("pool_size", &c.pool_size)
+            .field("connect_timeout", &c.connect_timeout)
+            .field("response_timeout", &c.response_timeout)
+            .field("spread", &self.spread)
+            .field("max_item_size", &self.max_item_size)
+            .finish()
+    }
 }
 
 impl Settings {
@@ -136,22 +155,31 @@ impl Settings {
     }
 }
 
-/// `host:port` entries; a bare host gets memcached's port 11211; none at all means
-/// `127.0.0.1:11211` (Flask-Caching's default).
+/// `host:port` entries; a bare host (`cache1`, `::1`, `[::1]`) gets memcached's port 11211; no
+/// entry at all means `127.0.0.1:11211` (Flask-Caching's default), but entries that are all
+/// blank are an error: a list that lost its items is not a request for the default.
 fn parse_servers(entries: &[String]) -> Result<Vec<String>> {
     let list = entries.join(",");
     let bad = |message: String| CacheError::config("CACHE_MEMCACHED_SERVERS", &list, message);
+    if !entries.is_empty() && entries.iter().all(|e| e.trim().is_empty()) {
+        return Err(bad("a list of only empty items; expected host:port entries separated by commas, e.g. \
+                        10.0.0.1:11211,10.0.0.2:11211 (leave it unset for 127.0.0.1:11211)"
+            .to_owned()));
+    }
     let mut servers: Vec<String> = Vec::new();
     for entry in entries.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
         if entry.contains("://") || entry.starts_with('/') || entry.starts_with("unix:") {
+            // The entry is shown without the password a URL may hold.
             return Err(bad(format!(
-                "{entry:?}: expected host:port (URLs and unix sockets are not supported), e.g. 127.0.0.1:11211"
+                "{:?}: expected host:port (URLs and unix sockets are not supported), e.g. 127.0.0.1:11211",
+                redact_url(entry)
             )));
         }
+        let bare_v6 = entry.strip_prefix('[').and_then(|e| e.strip_suffix(']')).unwrap_or(entry);
         let server = if entry.parse::<std::net::SocketAddr>().is_ok() {
             entry.to_owned()
-        } else if entry.parse::<std::net::Ipv6Addr>().is_ok() {
-            format!("[{entry}]:11211")
+        } else if bare_v6.parse::<std::net::Ipv6Addr>().is_ok() {
+            format!("[{bare_v6}]:11211")
         } else {
             match entry.rsplit_once(':') {
                 None => format!("{entry}:11211"),
@@ -220,6 +248,38 @@ mod tests {
             let e = settings(&[("CACHE_MEMCACHED_SERVERS", bad)], Flavor::Plain).unwrap_err().to_string();
             assert!(e.contains("CACHE_MEMCACHED_SERVERS"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn a_list_of_only_blank_servers_is_an_error_not_the_default() {
+        let mut config = Config::default();
+        config.memcached_servers = vec![String::new(), " ".to_owned()];
+        let e = Settings::from_config(&config, Flavor::Plain).unwrap_err().to_string();
+        assert!(e.contains("CACHE_MEMCACHED_SERVERS") && e.contains("empty"), "{e}");
+    }
+
+    #[test]
+    fn a_bare_bracketed_ipv6_address_gets_the_default_port() {
+        let mut config = Config::default();
+        config.memcached_servers = vec!["[::1]".to_owned(), "[::1]:5".to_owned()];
+        let s = Settings::from_config(&config, Flavor::Plain).unwrap();
+        assert_eq!(s.servers, vec!["[::1]:11211", "[::1]:5"]);
+    }
+
+    #[test]
+    fn a_server_url_with_a_password_is_refused_without_showing_it() {
+        let mut config = Config::default();
+        config.memcached_servers = vec!["memcache://app:S3CR3T-sentinel-value@10.0.0.1:11211".to_owned()];
+        let e = Settings::from_config(&config, Flavor::Plain).unwrap_err();
+        assert!(!format!("{e} {e:?}").contains("S3CR3T"), "{e}");
+        assert!(e.to_string().contains("10.0.0.1:11211"), "{e}");
+    }
+
+    #[test]
+    fn the_debug_of_settings_hides_the_password() {
+        let s = settings(&[("CACHE_MEMCACHED_USERNAME", "u"), ("CACHE_MEMCACHED_PASSWORD", "S3CR3T")], Flavor::Sasl);
+        let shown = format!("{:?}", s.unwrap());
+        assert!(!shown.contains("S3CR3T") && shown.contains("<redacted>"), "{shown}");
     }
 
     #[test]

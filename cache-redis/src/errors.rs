@@ -40,9 +40,15 @@ impl ErrorContext {
             };
         }
         if error.detail().is_some_and(|d| d.contains("DB index is out of range")) {
+            // CACHE_REDIS_DB's value is the index, which the target ends with (`host:port/99`);
+            // a URL's is the URL itself.
+            let value = match db_index(&self.target) {
+                Some(db) if self.db_setting == "CACHE_REDIS_DB" => db,
+                _ => &self.target,
+            };
             return CacheError::config(
                 self.db_setting,
-                self.target.clone(),
+                value,
                 format!(
                     "the server has no such database ({error}); use an index below its `databases` setting (16 by default)"
                 ),
@@ -94,4 +100,12 @@ impl ErrorContext {
 /// `inc`'s server errors: a value that is not an integer, or a result that overflows.
 pub fn is_not_an_integer(error: &RedisError) -> bool {
     error.detail().is_some_and(|d| d.contains("not an integer") || d.contains("overflow"))
+}
+
+/// The database index a target ends with: `host:port/3`, a URL's `/3` path or its `?db=3`.
+fn db_index(target: &str) -> Option<&str> {
+    let (before_query, query) = target.split_once('?').unwrap_or((target, ""));
+    let from_query = query.split(['&', '#']).find_map(|pair| pair.strip_prefix("db="));
+    let from_path = before_query.rsplit_once('/').map(|(_, last)| last);
+    from_query.or(from_path).filter(|db| !db.is_empty() && db.bytes().all(|b| b.is_ascii_digit()))
 }

@@ -94,10 +94,16 @@ pub struct Endpoint {
     pub db_setting: &'static str,
 }
 
-/// The standalone endpoint `config` names. CACHE_REDIS_URL wins over the separate keys.
+/// The standalone endpoint `config` names. CACHE_REDIS_URL wins over the separate keys, with a
+/// warning naming those that are set, so that a password or database given beside a URL is not
+/// ignored without a word.
+///
+/// Without a URL the target shown in messages is `host:port`, and `host:port/db` when
+/// CACHE_REDIS_DB is set (the index an "out of range" error names).
 pub fn endpoint(config: &Config) -> Result<Endpoint> {
     if let Some(url) = &config.redis_url {
         let shown = redact_url(url);
+        warn_of_keys_beside_the_url(config, &shown);
         if url.starts_with("rediss://") {
             install_tls_provider();
         }
@@ -122,13 +128,42 @@ pub fn endpoint(config: &Config) -> Result<Endpoint> {
         .into_connection_info()
         .map_err(|e| CacheError::config("CACHE_REDIS_HOST", host.clone(), e.to_string()))?
         .set_redis_settings(redis_settings(config));
+    let target = match config.redis_db {
+        Some(db) => format!("{host}:{port}/{db}"),
+        None => format!("{host}:{port}"),
+    };
     Ok(Endpoint {
         info,
-        target: format!("{host}:{port}"),
+        target,
         address_setting: "CACHE_REDIS_HOST / CACHE_REDIS_PORT",
         password_setting: "CACHE_REDIS_PASSWORD / CACHE_REDIS_USERNAME",
         db_setting: "CACHE_REDIS_DB",
     })
+}
+
+/// The URL wins over HOST / PORT / USERNAME / PASSWORD / DB: a warning names those that are set
+/// and how to write them into the URL (never their values).
+fn warn_of_keys_beside_the_url(config: &Config, shown_url: &str) {
+    let beside: Vec<&str> = [
+        ("CACHE_REDIS_HOST", config.redis_host.is_some()),
+        ("CACHE_REDIS_PORT", config.redis_port.is_some()),
+        ("CACHE_REDIS_USERNAME", config.redis_username.is_some()),
+        ("CACHE_REDIS_PASSWORD", config.redis_password.is_some()),
+        ("CACHE_REDIS_DB", config.redis_db.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(key, set)| set.then_some(key))
+    .collect();
+    if !beside.is_empty() {
+        tracing::warn!(
+            url = %shown_url,
+            "CACHE_REDIS_URL is set, so {} {} ignored: the URL wins. Put them in the URL instead: \
+             redis://[username]:<password>@host:port/<db> (percent-encode `/`, `@`, `:`, `?` and `#` in the password, \
+             e.g. / as %2F), or unset CACHE_REDIS_URL",
+            beside.join(", "),
+            if beside.len() == 1 { "is" } else { "are" },
+        );
+    }
 }
 
 /// redis-rs's rustls support panics at the first TLS connection unless a process-wide crypto
@@ -152,5 +187,94 @@ pub fn client(info: ConnectionInfo, options: &ConnectionOptions) -> Result<redis
                 CacheError::config(setting, path.display().to_string(), format!("cannot use this CA certificate: {e}"))
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write;
+    use std::sync::{Arc, Mutex};
+
+    use cachette_conformance::harness::redis::RedisServer;
+    use cachette_core::BaseCache;
+
+    use super::*;
+
+    /// Collects the events logged on this thread: level and fields, one line each.
+    #[derive(Default)]
+    struct Logged(Mutex<Vec<String>>);
+
+    struct Fields<'a>(&'a mut String);
+
+    impl tracing::field::Visit for Fields<'_> {
+        fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+            let _ = write!(self.0, " {}={value:?}", field.name());
+        }
+    }
+
+    impl tracing::Subscriber for Logged {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            let mut line = event.metadata().level().to_string();
+            event.record(&mut Fields(&mut line));
+            self.0.lock().unwrap().push(line);
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    fn logged_during<T>(run: impl FnOnce() -> T) -> (T, Vec<String>) {
+        let logged = Arc::new(Logged::default());
+        let out = tracing::subscriber::with_default(logged.clone(), run);
+        let lines = logged.0.lock().unwrap().clone();
+        (out, lines)
+    }
+
+    const SECRET: &str = "S3CR3T-sentinel-value";
+
+    #[test]
+    fn a_password_or_db_next_to_a_url_is_a_warning_that_the_url_wins() {
+        let config = Config::from_map([
+            ("CACHE_REDIS_URL", "redis://127.0.0.1:6379/0"),
+            ("CACHE_REDIS_PASSWORD", SECRET),
+            ("CACHE_REDIS_DB", "3"),
+        ])
+        .unwrap();
+        let (found, logged) = logged_during(|| endpoint(&config));
+        assert_eq!(found.unwrap().target, "redis://127.0.0.1:6379/0");
+        let warning = logged.iter().find(|line| line.starts_with("WARN")).expect("a warning");
+        for named in ["CACHE_REDIS_URL", "CACHE_REDIS_PASSWORD", "CACHE_REDIS_DB", "redis://"] {
+            assert!(warning.contains(named), "{named} missing: {warning}");
+        }
+        assert!(!warning.contains(SECRET), "{warning}");
+        let config = Config::from_map([("CACHE_REDIS_URL", "redis://127.0.0.1:6379/0")]).unwrap();
+        let (_, logged) = logged_during(|| endpoint(&config));
+        assert!(logged.is_empty(), "a URL alone is no warning: {logged:?}");
+    }
+
+    #[tokio::test]
+    async fn an_out_of_range_db_names_cache_redis_db_and_the_index() {
+        let server = RedisServer::start();
+        let config = Config::from_map([
+            ("CACHE_REDIS_HOST", "127.0.0.1".to_owned()),
+            ("CACHE_REDIS_PORT", server.port().to_string()),
+            ("CACHE_REDIS_DB", "99".to_owned()),
+        ])
+        .unwrap();
+        let err = crate::RedisCache::new(&config).unwrap().get("k").await.unwrap_err();
+        match &err {
+            CacheError::Config { key, value, .. } => {
+                assert_eq!((key.as_str(), value.as_str()), ("CACHE_REDIS_DB", "99"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(err.to_string().contains("CACHE_REDIS_DB = \"99\""), "{err}");
     }
 }
