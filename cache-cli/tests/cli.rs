@@ -107,3 +107,68 @@ fn a_shared_backend_keeps_values_between_runs() {
     assert!(opts(&["clear", "--yes"]).status.success());
     assert_eq!(opts(&["get", "n"]).status.code(), Some(1));
 }
+
+fn filesystem_cache(dir: &tempfile::TempDir, extra: &[&str]) -> Output {
+    let dir_setting = format!("CACHE_DIR={}", dir.path().display());
+    let mut args = vec!["-o", "CACHE_TYPE=FileSystemCache", "-o", dir_setting.as_str()];
+    args.extend_from_slice(extra);
+    cachectl(&args)
+}
+
+#[test]
+fn set_with_ttl_0_keeps_the_value_for_ever_as_timeout_0_does_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = filesystem_cache(&dir, &["set", "k", "kept", "--ttl", "0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let got = filesystem_cache(&dir, &["get", "k"]);
+    assert_eq!((got.status.code(), stdout(&got).trim()), (Some(0), "kept"), "{}", stderr(&got));
+    assert!(filesystem_cache(&dir, &["touch", "k", "--ttl", "0s"]).status.success());
+    assert_eq!(stdout(&filesystem_cache(&dir, &["get", "k"])).trim(), "kept");
+}
+
+#[test]
+fn absurd_bench_sizes_counts_and_ttls_are_errors_with_exit_2() {
+    for (args, named) in [
+        (&["bench", "--size", "1000000000000"][..], "--size"),
+        (&["bench", "--ops", "1000000000000"], "--ops"),
+        (&["bench", "--concurrency", "0"], "--concurrency"),
+        (&["bench", "--concurrency", "1000000000"], "--concurrency"),
+        (&["bench", "--ops", "0"], "--ops"),
+        (&["set", "k", "v", "--ttl", "100000000000000"], "--ttl"),
+        (&["touch", "k", "--ttl", "1000000d"], "--ttl"),
+    ] {
+        let out = cachectl(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains(named) && (err.contains("at most") || err.contains("at least")), "{args:?}: {err}");
+    }
+}
+
+/// A loopback port where nothing listens.
+fn dead_port() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port().to_string()
+}
+
+#[test]
+fn a_dead_server_is_a_failure_with_exit_3_not_a_miss_even_with_ignore_errors() {
+    let url = format!("CACHE_REDIS_URL=redis://127.0.0.1:{}", dead_port());
+    for ignore in ["false", "true"] {
+        let ignore = format!("CACHE_IGNORE_ERRORS={ignore}");
+        let base = ["-o", "CACHE_TYPE=RedisCache", "-o", url.as_str(), "-o", ignore.as_str()];
+        for command in [&["get", "k"][..], &["has", "k"], &["touch", "k", "--ttl", "1m"], &["set", "k", "v"]] {
+            let out = cachectl(&[&base[..], command].concat());
+            assert_eq!(out.status.code(), Some(3), "{ignore} {command:?}: {}", stderr(&out));
+            assert!(stderr(&out).contains("cannot connect") && !stderr(&out).contains("(miss)"), "{}", stderr(&out));
+        }
+    }
+}
+
+#[test]
+fn help_documents_the_exit_codes() {
+    let text = stdout(&cachectl(&["--help"]));
+    for line in ["0 ", "1 ", "2 ", "3 "] {
+        assert!(text.lines().any(|l| l.trim_start().starts_with(line)), "{line:?} missing in:\n{text}");
+    }
+    assert!(text.contains("CACHE_IGNORE_ERRORS"), "{text}");
+}
