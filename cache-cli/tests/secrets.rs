@@ -134,10 +134,9 @@ async fn authentication_errors_from_real_servers_hide_the_secrets() {
 fn parse_errors_of_every_form_hide_the_secrets() {
     let secret_keys = ["CACHE_REDIS_PASSWORD", "CACHE_REDIS_SENTINEL_PASSWORD", "CACHE_MEMCACHED_PASSWORD"];
     for key in secret_keys {
-        for value in [
-            ConfigValue::List(vec![SECRET.into()]),
-            ConfigValue::Map([("password".to_owned(), SECRET.into())].into()),
-        ] {
+        for value in
+            [ConfigValue::List(vec![SECRET.into()]), ConfigValue::Map([("password".to_owned(), SECRET.into())].into())]
+        {
             scan_error(key, &Config::default().set(key, value).unwrap_err());
         }
         let json = format!(r#"{{"{key}": ["{SECRET}"]}}"#);
