@@ -142,17 +142,17 @@
 //! # What it costs
 //!
 //! Measured by `cargo bench -p cachette-minijinja --bench fragments` (see its docs for each
-//! case): medians of three runs on a 2-core machine shared with other builds (load 4), so read
-//! them as magnitudes. One page, one fragment whose body is a 20-item list, loopback servers.
+//! case): the range of the medians of three runs (two for the servers) on a 2-core machine
+//! shared with other builds (load 4), so read them as magnitudes. One page, one fragment whose body is a 20-item list, loopback servers.
 //!
 //! | per fragment | SimpleCache | Redis | memcached |
 //! |---|---|---|---|
-//! | a hit, over a page without the fragment | 3–6 µs (of which 1.3–2.3 µs is minijinja's call block) | 55–75 µs (a round trip) | 30–40 µs |
-//! | a miss, over rendering the body uncached | 11–21 µs (a read, a write) | 110–190 µs (a read, then the write awaited) | 70–100 µs |
+//! | a hit, over a page without the fragment | 3–6 µs (of which 1.3–2.3 µs is minijinja's call block) | 55–75 µs (a round trip) | 40 µs |
+//! | a miss, over rendering the body uncached | 9–21 µs (a read, a write) | 120–190 µs (a read, then the write awaited) | 70–105 µs |
 //! | a hit, direct render in a task (`block_in_place`) | as above (no wait) | 55–70 µs | 30 µs |
 //!
 //! [`render`] adds one hand-over to the blocking pool and back per page: 6–15 µs. The body in
-//! the bench costs 8–12 µs to render, so on SimpleCache a fragment pays off from a body of
+//! the bench costs 7–11 µs to render, so on SimpleCache a fragment pays off from a body of
 //! that size; over the network, from a body that costs more than a round trip (a query, a
 //! loop over a hundred items, a nested include). Each concurrent [`render`] holds one
 //! blocking-pool thread while it runs (tokio's default limit is 512).

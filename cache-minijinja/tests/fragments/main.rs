@@ -2,5 +2,6 @@
 //! started by cachette-conformance's harness).
 
 mod caching;
+mod install;
 mod runtimes;
 mod support;
