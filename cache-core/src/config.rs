@@ -131,6 +131,8 @@ pub struct Config {
     pub memcached_username: Option<String>,
     /// `CACHE_MEMCACHED_PASSWORD`.
     pub memcached_password: Option<String>,
+    /// `CACHE_UWSGI_NAME`: `cache@host:port`, a cache of a uWSGI server.
+    pub uwsgi_name: Option<String>,
 }
 
 impl Default for Config {
@@ -160,6 +162,7 @@ impl Default for Config {
             memcached_servers: Vec::new(),
             memcached_username: None,
             memcached_password: None,
+            uwsgi_name: None,
         }
     }
 }
@@ -201,6 +204,7 @@ impl fmt::Debug for Config {
             .field("memcached_servers", &addresses(&self.memcached_servers))
             .field("memcached_username", &self.memcached_username)
             .field("memcached_password", &secret(&self.memcached_password))
+            .field("uwsgi_name", &self.uwsgi_name)
             .finish()
     }
 }
@@ -299,6 +303,7 @@ impl Config {
             "CACHE_MEMCACHED_SERVERS" => self.memcached_servers = list(&value).map_err(bad)?,
             "CACHE_MEMCACHED_USERNAME" => self.memcached_username = optional(text(&value).map_err(bad)?),
             "CACHE_MEMCACHED_PASSWORD" => self.memcached_password = optional(text(&value).map_err(bad)?),
+            "CACHE_UWSGI_NAME" => self.uwsgi_name = optional(text(&value).map_err(bad)?),
             _ => {
                 return Err(CacheError::config(
                     &name,

@@ -26,6 +26,7 @@ pub const BUILTIN_BACKENDS: &[BuiltinBackend] = &[
     BuiltinBackend { type_name: "MemcachedCache", old_names: &["memcached", "gaememcached"], feature: "memcached" },
     BuiltinBackend { type_name: "SASLMemcachedCache", old_names: &["saslmemcached"], feature: "memcached" },
     BuiltinBackend { type_name: "SpreadSASLMemcachedCache", old_names: &["spreadsaslmemcached"], feature: "memcached" },
+    BuiltinBackend { type_name: "UWSGICache", old_names: &["uwsgi"], feature: "uwsgi" },
 ];
 
 /// One `CACHE_*` key: its name, what it holds, its default and what it does.
@@ -49,7 +50,7 @@ macro_rules! keys {
 }
 
 keys! {
-    "CACHE_TYPE", "backend name", "SimpleCache", "Which backend: NullCache, SimpleCache, FileSystemCache, RedisCache, RedisSentinelCache, RedisClusterCache, MemcachedCache, SASLMemcachedCache, SpreadSASLMemcachedCache, or a name registered by the application. Old lowercase names (simple, redis, ...) work with a deprecation warning.";
+    "CACHE_TYPE", "backend name", "SimpleCache", "Which backend: NullCache, SimpleCache, FileSystemCache, RedisCache, RedisSentinelCache, RedisClusterCache, MemcachedCache, SASLMemcachedCache, SpreadSASLMemcachedCache, UWSGICache, or a name registered by the application. Old lowercase names (simple, redis, ...) work with a deprecation warning.";
     "CACHE_DEFAULT_TIMEOUT", "seconds or duration", "300", "Lifetime of entries written with Ttl::Default. 0 means never expire. Accepts 300, 90s, 5m, 1h, 1d.";
     "CACHE_KEY_PREFIX", "string", "(empty)", "Prefix of every key this cache writes; clear() removes only keys under it.";
     "CACHE_THRESHOLD", "integer", "500", "Most entries kept by SimpleCache and FileSystemCache before pruning (0: no bound).";
@@ -72,6 +73,7 @@ keys! {
     "CACHE_MEMCACHED_SERVERS", "list of host:port", "127.0.0.1:11211", "Memcached servers; keys are spread over them by consistent hashing.";
     "CACHE_MEMCACHED_USERNAME", "string", "(none)", "SASL user name for memcached.";
     "CACHE_MEMCACHED_PASSWORD", "string", "(none)", "SASL password for memcached.";
+    "CACHE_UWSGI_NAME", "cache@host:port", "(none)", "UWSGICache: the named cache of a uWSGI server (--cache2 name=...) and the address of its uwsgi socket.";
 }
 
 /// ` did you mean CACHE_X?`, or the list of known keys when none is near.
