@@ -18,6 +18,8 @@ mod memoize;
 mod registry;
 mod single_flight;
 pub mod suggest;
+#[cfg(feature = "tls")]
+pub mod tls;
 #[cfg(test)]
 mod test_log;
 mod ttl;
