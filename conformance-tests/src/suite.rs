@@ -28,6 +28,8 @@ macro_rules! __with_case_list {
                 key_of_300_bytes, similar_keys_are_distinct, typed_struct_roundtrip,
                 typed_decode_wrong_type_is_error, typed_get_many_and_set_many, get_or_set_loads_once,
                 get_or_set_failing_loader_stores_nothing, memoize_and_delete_memoized,
+                invalidating_a_tag_misses_its_values_only, get_tagged_checks_the_tags_it_is_given,
+                a_lost_tag_version_misses_its_values, loaded_values_carry_the_policys_tags,
             ],
             storeless: [
                 storeless_get_after_set_is_none, storeless_add_reports_true, storeless_inc_returns_delta,

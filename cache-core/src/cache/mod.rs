@@ -4,8 +4,10 @@
 //! operations (`get_or_set`), which fall back to the loader whatever the backend does; `stale.rs`
 //! loading with a stale window (`get_or_set_with` and a [`LoadPolicy`]).
 
+mod envelope;
 mod load;
 mod stale;
+mod tags;
 
 pub use stale::LoadPolicy;
 
@@ -213,7 +215,17 @@ impl Cache {
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         let raw = self.guarded("get", self.inner.backend.get(key)).await;
         let raw = self.absorb("get", key, raw, || None)?;
+        let raw = self.unwrap_envelope(key, raw).await;
         self.decode_read(key, raw)
+    }
+
+    /// A value written in an envelope (with tags, or by `get_or_set_with`) read by a plain typed
+    /// read: its value if its tags are current (one more round trip, only for tagged values).
+    async fn unwrap_envelope(&self, key: &str, raw: Option<Bytes>) -> Option<Bytes> {
+        match raw {
+            Some(bytes) if envelope::is_envelope(&bytes) => self.unwrap_tagged(key, bytes, &[]).await,
+            other => other,
+        }
     }
 
     /// The stored bytes under `key`, without decoding.
@@ -228,7 +240,12 @@ impl Cache {
     pub async fn get_many<T: DeserializeOwned>(&self, keys: &[&str]) -> Result<Vec<Option<T>>> {
         let raw = self.guarded("get_many", self.inner.backend.get_many(keys)).await;
         let raw = self.absorb("get_many", keys.first().copied().unwrap_or(""), raw, || vec![None; keys.len()])?;
-        keys.iter().zip(raw).map(|(key, value)| self.decode_read(key, value)).collect()
+        let mut out = Vec::with_capacity(keys.len());
+        for (key, value) in keys.iter().zip(raw) {
+            let value = self.unwrap_envelope(key, value).await;
+            out.push(self.decode_read(key, value)?);
+        }
+        Ok(out)
     }
 
     /// Whether `key` holds a live value (not counted as a hit or miss).

@@ -13,20 +13,20 @@
 //! * with a `soft_deadline`, a load that takes longer while a stale value exists returns the
 //!   stale value and goes on in the background to store its own.
 //!
-//! The stored form: byte `0xE1`, the fresh-until time (milliseconds since the Unix epoch, little
-//! endian; 0 for never), the load's duration in milliseconds (u32), then the value as
-//! [`crate::codec`] encodes it.
+//! The stored form is the [envelope](super::envelope): the fresh-until time, the load's duration,
+//! the policy's tags with their versions, then the value. A plain [`Cache::get`] reads it too.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::Cache;
+use super::envelope;
 use super::load::run_loader;
 use crate::{BoxError, CacheError, Result, Ttl, codec};
 
@@ -46,13 +46,14 @@ use crate::{BoxError, CacheError, Result, Ttl, codec};
 ///     .hard_deadline(Duration::from_secs(5));
 /// # let _ = policy;
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadPolicy {
     fresh: Ttl,
     stale_while_revalidate: Duration,
     stale_if_error: Duration,
     soft_deadline: Option<Duration>,
     hard_deadline: Option<Duration>,
+    tags: Vec<String>,
 }
 
 impl LoadPolicy {
@@ -65,7 +66,19 @@ impl LoadPolicy {
             stale_if_error: Duration::ZERO,
             soft_deadline: None,
             hard_deadline: None,
+            tags: Vec::new(),
         }
+    }
+
+    /// Values are written under these tags: [`Cache::invalidate_tag`] of any makes them misses.
+    /// The tags' versions are read with the value, in the same round trip.
+    pub fn tags<S: Into<String>>(mut self, tags: impl IntoIterator<Item = S>) -> Self {
+        self.tags = tags.into_iter().map(Into::into).collect();
+        self
+    }
+
+    fn tag_names(&self) -> Vec<&str> {
+        self.tags.iter().map(String::as_str).collect()
     }
 
     /// Within `window` after the fresh period, return the stale value at once and refresh it
@@ -112,10 +125,7 @@ impl LoadPolicy {
     }
 }
 
-const STAMPED: u8 = 0xE1;
-const HEADER: usize = 1 + 8 + 4;
-
-/// A stored value and its stamp.
+/// A stored value and when it stops being fresh.
 struct Stamped<T> {
     /// `None`: never stale.
     fresh_until_ms: Option<u64>,
@@ -126,28 +136,12 @@ fn unix_ms(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-fn encode_stamped<T: Serialize>(
-    key: &str,
-    value: &T,
-    fresh_until: Option<SystemTime>,
-    took: Duration,
-) -> Result<Bytes> {
-    let inner = codec::encode(key, value)?;
-    let mut out = BytesMut::with_capacity(HEADER + inner.len());
-    out.put_u8(STAMPED);
-    out.put_u64_le(fresh_until.map_or(0, |t| unix_ms(t).max(1)));
-    out.put_u32_le(u32::try_from(took.as_millis()).unwrap_or(u32::MAX));
-    out.put_slice(&inner);
-    Ok(out.freeze())
-}
-
 fn decode_stamped<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<Stamped<T>> {
-    if bytes.len() < HEADER || bytes[0] != STAMPED {
-        return Err(CacheError::codec(key, "not a value written by get_or_set_with (no stamp)"));
+    if !envelope::is_envelope(bytes) {
+        return Err(CacheError::codec(key, "not a value written by get_or_set_with (no envelope)"));
     }
-    let fresh_until_ms = u64::from_le_bytes(bytes[1..9].try_into().expect("8 bytes"));
-    let value = codec::decode(key, &bytes[HEADER..])?;
-    Ok(Stamped { fresh_until_ms: (fresh_until_ms != 0).then_some(fresh_until_ms), value })
+    let envelope = envelope::decode(key, bytes)?;
+    Ok(Stamped { fresh_until_ms: envelope.fresh_until_ms, value: codec::decode(key, envelope.value)? })
 }
 
 /// Where a stored value stands at a given time.
@@ -225,7 +219,7 @@ impl Cache {
         E: Into<BoxError>,
     {
         let completed = self.inner.flights.completed();
-        let found = self.read_stamped::<T>(key).await?;
+        let found = self.read_stamped::<T>(key, policy).await?;
         let counters = &self.inner.counters;
         match classify(found, policy, unix_ms(SystemTime::now())) {
             Found::Fresh(value) => {
@@ -235,24 +229,25 @@ impl Cache {
             Found::Revalidate(value) => {
                 counters.hits.fetch_add(1, Relaxed);
                 counters.stale.fetch_add(1, Relaxed);
-                self.refresh_behind(key, *policy, load);
+                self.refresh_behind(key, policy.clone(), load);
                 Ok(value)
             }
             Found::Fallback(value) => {
                 counters.misses.fetch_add(1, Relaxed);
-                self.load_stamped(key, *policy, load, Some(value), completed).await
+                self.load_stamped(key, policy.clone(), load, Some(value), completed).await
             }
             Found::Missing => {
                 counters.misses.fetch_add(1, Relaxed);
-                self.load_stamped(key, *policy, load, None, completed).await
+                self.load_stamped(key, policy.clone(), load, None, completed).await
             }
         }
     }
 
-    /// The stamped value under `key`; a miss for a backend failure or an undecodable value (both
-    /// counted and logged).
-    async fn read_stamped<T: DeserializeOwned>(&self, key: &str) -> Result<Option<Stamped<T>>> {
-        let bytes = match self.guarded("get", self.inner.backend.get(key)).await {
+    /// The stamped value under `key`, read with the policy's tags' versions in one round trip; a
+    /// miss for a backend failure, an undecodable value (both counted and logged) or an
+    /// invalidated tag.
+    async fn read_stamped<T: DeserializeOwned>(&self, key: &str, policy: &LoadPolicy) -> Result<Option<Stamped<T>>> {
+        let bytes = match self.get_current_quietly(key, &policy.tag_names()).await {
             Ok(found) => found,
             Err(e) if e.is_backend_failure() => {
                 self.note_backend_failure("get", key, &e, "cache read failed; loading the value instead");
@@ -287,6 +282,7 @@ impl Cache {
         Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
         E: Into<BoxError>,
     {
+        let limit = policy.wait_limit(stale.is_some());
         let flight = {
             let (cache, key) = (self.clone(), key.to_owned());
             async move {
@@ -294,8 +290,10 @@ impl Cache {
                 inner
                     .flights
                     .run(&key, || async {
-                        // Another load of this key finished since our read: use its value.
+                        // Another load of this key finished since our read: use its value (when
+                        // it has no tags to check again).
                         if inner.flights.completed() != completed
+                            && policy.tags.is_empty()
                             && let Ok(Some(bytes)) = cache.guarded("get", inner.backend.get(&key)).await
                             && decode_stamped::<T>(&key, &bytes)
                                 .is_ok_and(|s| s.fresh_until_ms.is_none_or(|until| unix_ms(SystemTime::now()) < until))
@@ -307,7 +305,7 @@ impl Cache {
                     .await
             }
         };
-        let outcome = match policy.wait_limit(stale.is_some()) {
+        let outcome = match limit {
             None => flight.await,
             Some(limit) => match tokio::time::timeout(limit, tokio::spawn(flight)).await {
                 Ok(Ok(outcome)) => outcome,
@@ -326,7 +324,9 @@ impl Cache {
         }
     }
 
-    /// Runs the loader and stores its value with a stamp; a failed write is logged, not returned.
+    /// Runs the loader and stores its value in an envelope (fresh-until, load time, the tags'
+    /// versions as they were before the load, so that an invalidation during the load makes its
+    /// value a miss); a failed write is logged, not returned.
     async fn load_and_store<T, F, Fut, E>(&self, key: &str, policy: &LoadPolicy, load: F) -> Result<Bytes>
     where
         T: Serialize,
@@ -334,16 +334,26 @@ impl Cache {
         Fut: Future<Output = std::result::Result<T, E>>,
         E: Into<BoxError>,
     {
+        let tags = policy.tag_names();
+        let versions = self.tag_versions(&tags, true).await?;
         self.inner.counters.loads.fetch_add(1, Relaxed);
         let started = Instant::now();
         let value = run_loader(load).await?;
         let now = SystemTime::now();
         let fresh_for = policy.fresh.resolve(self.inner.config.default_timeout).remaining(now);
-        let fresh_until = fresh_for.and_then(|d| now.checked_add(d));
-        let bytes = encode_stamped(key, &value, fresh_until, started.elapsed())?;
-        let stored =
-            self.guarded("set", self.inner.backend.set(key, bytes.clone(), policy.backend_ttl(fresh_for))).await;
-        if let Err(e) = stored {
+        let fresh_until_ms = fresh_for.and_then(|d| now.checked_add(d)).map(unix_ms);
+        let load_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
+        let recorded: Vec<(&str, u64)> = match &versions {
+            Some(v) => tags.iter().copied().zip(v.iter().map(|v| v.unwrap_or(0))).collect(),
+            None => Vec::new(),
+        };
+        let bytes = envelope::encode(key, fresh_until_ms, load_ms, &recorded, &codec::encode(key, &value)?)?;
+        if versions.is_none() {
+            // The tags' versions could not be read: storing could outlive an invalidation.
+            return Ok(bytes);
+        }
+        let ttl = policy.backend_ttl(fresh_for);
+        if let Err(e) = self.guarded("set", self.inner.backend.set(key, bytes.clone(), ttl)).await {
             if !e.is_backend_failure() {
                 return Err(e);
             }
@@ -398,18 +408,6 @@ impl Drop for Unmark {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stamped_values_round_trip_and_refuse_unstamped_bytes() {
-        let t = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        let bytes = encode_stamped("k", &"v".to_string(), Some(t), Duration::from_millis(7)).unwrap();
-        let back = decode_stamped::<String>("k", &bytes).unwrap();
-        assert_eq!((back.fresh_until_ms, back.value.as_str()), (Some(1_800_000_000_000), "v"));
-        let never = encode_stamped("k", &1u8, None, Duration::ZERO).unwrap();
-        assert_eq!(decode_stamped::<u8>("k", &never).unwrap().fresh_until_ms, None);
-        assert!(decode_stamped::<String>("k", &codec::encode("k", "v").unwrap()).is_err());
-        assert!(decode_stamped::<String>("k", &[STAMPED, 1, 2]).is_err());
-    }
 
     #[test]
     fn a_value_is_fresh_then_revalidated_then_a_fallback_then_missing() {

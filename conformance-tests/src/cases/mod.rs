@@ -24,6 +24,7 @@ mod facade;
 mod keys_and_values;
 mod reads_and_writes;
 mod storeless;
+mod tags;
 mod universal;
 
 pub use counters::*;
@@ -32,6 +33,7 @@ pub use facade::*;
 pub use keys_and_values::*;
 pub use reads_and_writes::*;
 pub use storeless::*;
+pub use tags::*;
 pub use universal::*;
 
 fn b(s: &str) -> Bytes {

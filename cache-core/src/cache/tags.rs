@@ -1,0 +1,212 @@
+//! Tags: "delete everything about user 42" in one write, on every backend, without scanning.
+//!
+//! Each tag has a version in the cache (a random 64-bit number under `tag-version:<tag>`). A
+//! value written under tags records, in its [envelope](super::envelope), the version each tag
+//! had when it was written; [`Cache::invalidate_tag`] writes the tag a new version, and from then
+//! on every value that recorded the old one reads as a miss (and ages out). A value whose tag's
+//! version is gone (evicted) reads as a miss too, so an eviction can never bring an old value
+//! back. Reads that know the tags ([`Cache::get_tagged`]) check them in the same round trip
+//! (one `get_many`: one `MGET` on Redis, one multi-get on memcached; on Redis Cluster it is split
+//! by slot as every `get_many` is); a plain [`Cache::get`] of a tagged value learns its tags from
+//! the value and reads their versions in a second round trip.
+//!
+//! Versions are bookkeeping: read through the fail-safe but not counted as hits or misses. When
+//! they cannot be read (the backend is down), a tagged read is a miss and a tagged write writes
+//! nothing, so a value can never outlive an invalidation that the backend did not see.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::Cache;
+use super::envelope::{self, Envelope};
+use crate::{Result, Ttl, codec};
+
+/// The key of a tag's version.
+pub(crate) fn version_key(tag: &str) -> String {
+    let mut key = String::with_capacity(12 + tag.len());
+    key.push_str("tag-version:");
+    key.push_str(tag);
+    key
+}
+
+impl Cache {
+    /// Stores `value` under `key` with `tags`: [`invalidate_tag`](Cache::invalidate_tag) of any
+    /// of them makes it a miss. One round trip to read the tags' versions (two the first time a
+    /// tag is used: its version is created), one to write.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use cachette_core::{Cache, Config, Ttl};
+    /// # async fn demo(cache: Cache) -> cachette_core::Result<()> {
+    /// cache.set_tagged("profile:42", "Ada", Ttl::Default, &["user:42"]).await?;
+    /// cache.set_tagged("team:7:members", &vec!["Ada", "Grace"], Ttl::Default, &["user:42", "team:7"]).await?;
+    /// cache.invalidate_tag("user:42").await?; // one write
+    /// assert_eq!(cache.get::<String>("profile:42").await?, None);
+    /// assert_eq!(cache.get::<Vec<String>>("team:7:members").await?, None);
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_tagged<T: Serialize + ?Sized>(&self, key: &str, value: &T, ttl: Ttl, tags: &[&str]) -> Result<()> {
+        let inner = codec::encode(key, value)?;
+        self.set_bytes_tagged(key, &inner, ttl, tags).await
+    }
+
+    /// [`set_tagged`](Cache::set_tagged) for bytes of a layer's own format (the HTTP layer's
+    /// entries): read back with [`get_bytes_tagged`](Cache::get_bytes_tagged).
+    pub async fn set_bytes_tagged(&self, key: &str, value: &[u8], ttl: Ttl, tags: &[&str]) -> Result<()> {
+        let Some(versions) = self.tag_versions(tags, true).await? else {
+            // The tags' versions cannot be read: a value stored now could outlive an
+            // invalidation the backend did not see. Store nothing (a miss is always safe).
+            return Ok(());
+        };
+        let recorded: Vec<(&str, u64)> =
+            tags.iter().copied().zip(versions.into_iter().map(|v| v.unwrap_or(0))).collect();
+        let bytes = envelope::encode(key, None, 0, &recorded, value)?;
+        self.set_bytes(key, bytes, ttl).await
+    }
+
+    /// The value under `key` if it was written under `tags` and none of them has been
+    /// invalidated since: one round trip for the value and the tags' versions together.
+    pub async fn get_tagged<T: DeserializeOwned>(&self, key: &str, tags: &[&str]) -> Result<Option<T>> {
+        let bytes = self.get_bytes_tagged(key, tags).await?;
+        bytes.map(|b| codec::decode(key, &b)).transpose()
+    }
+
+    /// The bytes written by [`set_bytes_tagged`](Cache::set_bytes_tagged) under `key`, if none of
+    /// their tags has been invalidated since. `tags` are the tags the caller expects (read with
+    /// the value, in one round trip); tags the value carries beyond them cost a second read.
+    /// Counted as a hit or a miss.
+    pub async fn get_bytes_tagged(&self, key: &str, tags: &[&str]) -> Result<Option<Bytes>> {
+        let found = self.get_bytes_tagged_quietly(key, tags).await;
+        let found = self.absorb("get", key, found, || None)?;
+        self.count_read(found.is_some());
+        Ok(found)
+    }
+
+    /// [`get_bytes_tagged`](Cache::get_bytes_tagged) without counting a hit or miss, and with a
+    /// backend failure returned as it is.
+    pub(crate) async fn get_bytes_tagged_quietly(&self, key: &str, tags: &[&str]) -> Result<Option<Bytes>> {
+        let found = self.get_current_quietly(key, tags).await?;
+        Ok(found.map(|bytes| envelope_value(key, &bytes)))
+    }
+
+    /// The stored bytes under `key` as they are (an envelope whole) if every tag they record is
+    /// current, read with the versions of `tags` in one round trip; not counted, a backend
+    /// failure returned as it is.
+    pub(crate) async fn get_current_quietly(&self, key: &str, tags: &[&str]) -> Result<Option<Bytes>> {
+        if tags.is_empty() {
+            let found = self.guarded("get", self.inner.backend.get(key)).await?;
+            return Ok(match found {
+                Some(bytes) => self.keep_if_current(key, bytes, &[]).await,
+                None => None,
+            });
+        }
+        let mut keys = Vec::with_capacity(1 + tags.len());
+        keys.push(key.to_owned());
+        keys.extend(tags.iter().map(|t| version_key(t)));
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let mut found = self.guarded("get_many", self.inner.backend.get_many(&refs)).await?.into_iter();
+        let Some(bytes) = found.next().flatten() else { return Ok(None) };
+        let known: Vec<(&str, Option<u64>)> =
+            tags.iter().copied().zip(found.map(|v| v.and_then(|b| codec::decode::<u64>("tag", &b).ok()))).collect();
+        Ok(self.keep_if_current(key, bytes, &known).await)
+    }
+
+    /// Makes every value written under `tag` a miss from now on: one write, whatever the number
+    /// of values.
+    pub async fn invalidate_tag(&self, tag: &str) -> Result<()> {
+        let fresh: u64 = rand::random::<u64>() | 1;
+        self.set(&version_key(tag), &fresh, Ttl::Never).await
+    }
+
+    /// The current versions of `tags` (`None` for one that has none yet, unless `create` draws
+    /// it); `Ok(None)` if the backend cannot tell (it failed).
+    pub(crate) async fn tag_versions(&self, tags: &[&str], create: bool) -> Result<Option<Vec<Option<u64>>>> {
+        if tags.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        let keys: Vec<String> = tags.iter().map(|t| version_key(t)).collect();
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let raw = match self.guarded("get_many", self.inner.backend.get_many(&refs)).await {
+            Ok(raw) => raw,
+            Err(e) if e.is_backend_failure() => {
+                self.note_backend_failure("get_many", refs[0], &e, "cannot read tag versions; the value is not stored");
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let mut versions: Vec<Option<u64>> =
+            raw.into_iter().map(|v| v.and_then(|b| codec::decode::<u64>("tag", &b).ok())).collect();
+        if create {
+            for (key, version) in keys.iter().zip(versions.iter_mut()).filter(|(_, v)| v.is_none()) {
+                let drawn: u64 = rand::random::<u64>() | 1;
+                *version = match self.internal_add(key, &drawn, Ttl::Never).await {
+                    Ok(true) => Some(drawn),
+                    // Another writer drew first: use theirs.
+                    Ok(false) => self.internal_get::<u64>(key).await.ok().flatten(),
+                    Err(e) if e.is_backend_failure() => return Ok(None),
+                    Err(e) => return Err(e),
+                };
+            }
+        }
+        Ok(Some(versions))
+    }
+
+    /// The value inside a stored envelope if all its tags are current; a plain value as it is.
+    /// `known` are versions already read with it; the others are read now (one round trip).
+    pub(crate) async fn unwrap_tagged(&self, key: &str, bytes: Bytes, known: &[(&str, Option<u64>)]) -> Option<Bytes> {
+        let current = self.keep_if_current(key, bytes, known).await?;
+        Some(envelope_value(key, &current))
+    }
+
+    /// `bytes` if they are a plain value or an envelope whose tags are all current; `None` for
+    /// an invalidated or damaged envelope (a damaged one counted as an error and logged).
+    async fn keep_if_current(&self, key: &str, bytes: Bytes, known: &[(&str, Option<u64>)]) -> Option<Bytes> {
+        if !envelope::is_envelope(&bytes) {
+            return Some(bytes);
+        }
+        let envelope = match envelope::decode(key, &bytes) {
+            Ok(envelope) => envelope,
+            Err(e) => {
+                self.inner.counters.errors.fetch_add(1, Relaxed);
+                tracing::warn!(key, error = %e, "a cached value does not decode; treated as a miss");
+                return None;
+            }
+        };
+        if envelope.tags.is_empty() || self.tags_current(&envelope, known).await { Some(bytes.clone()) } else { None }
+    }
+
+    /// Whether every tag an envelope records still has the version it recorded.
+    async fn tags_current(&self, envelope: &Envelope<'_>, known: &[(&str, Option<u64>)]) -> bool {
+        let lookup = |tag: &str| known.iter().find(|(t, _)| *t == tag).map(|(_, v)| *v);
+        let unknown: Vec<&str> = envelope.tags.iter().map(|(t, _)| *t).filter(|t| lookup(t).is_none()).collect();
+        let read = if unknown.is_empty() {
+            Vec::new()
+        } else {
+            match self.tag_versions(&unknown, false).await {
+                Ok(Some(versions)) => versions,
+                _ => return false,
+            }
+        };
+        envelope.tags.iter().all(|(tag, recorded)| {
+            let current = lookup(tag)
+                .unwrap_or_else(|| unknown.iter().position(|t| t == tag).and_then(|i| read.get(i).copied().flatten()));
+            current == Some(*recorded)
+        })
+    }
+}
+
+/// The value inside `bytes` if they are an envelope (already checked by `keep_if_current`), or
+/// `bytes` themselves.
+fn envelope_value(key: &str, bytes: &Bytes) -> Bytes {
+    if !envelope::is_envelope(bytes) {
+        return bytes.clone();
+    }
+    match envelope::decode(key, bytes) {
+        Ok(envelope) => bytes.slice_ref(envelope.value),
+        // keep_if_current let only decodable envelopes through.
+        Err(_) => Bytes::new(),
+    }
+}
