@@ -44,12 +44,19 @@ impl Client {
             stream.read_to_end(&mut answer).await?;
             Ok::<_, std::io::Error>(answer)
         };
-        let answer = tokio::time::timeout(self.response_timeout, exchange)
-            .await
-            .map_err(|_| {
-                CacheError::timeout(TYPE_NAME, operation, self.response_timeout, "CACHE_OPTIONS.response_timeout")
-            })?
-            .map_err(|e| self.connection_error(format!("{operation}: the exchange failed: {e}"), e))?;
+        let answer = match tokio::time::timeout(self.response_timeout, exchange).await {
+            Err(_) => {
+                let setting = "CACHE_OPTIONS.response_timeout";
+                return Err(CacheError::timeout(TYPE_NAME, operation, self.response_timeout, setting));
+            }
+            Ok(Ok(answer)) => answer,
+            // uWSGI refuses a value over the item size before reading it, and closing a socket with
+            // unread data resets it: for a write that is the refusal, not a broken connection.
+            Ok(Err(e)) if request.has_body() && e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return Ok(Response::Nothing);
+            }
+            Ok(Err(e)) => return Err(self.connection_error(format!("{operation}: the exchange failed: {e}"), e)),
+        };
         parse_response(&answer).map_err(|message| CacheError::Protocol {
             backend: TYPE_NAME,
             message: format!("{operation} on {}: {message}", self.address),

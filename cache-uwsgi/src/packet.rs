@@ -18,9 +18,6 @@ pub(crate) const MODIFIER1_CACHE: u8 = 111;
 /// modifier2 of the "magic" dictionary interface (get, set, update, del, exists, clear).
 pub(crate) const MODIFIER2_MAGIC: u8 = 17;
 
-/// The most a packet's vars can hold: their size is a u16.
-pub(crate) const MAX_VARS: usize = u16::MAX as usize;
-
 /// A request: its vars and the value that follows them.
 pub(crate) struct Request {
     vars: Vec<u8>,
@@ -59,6 +56,11 @@ impl Request {
             self.vars.extend_from_slice(&len.to_le_bytes());
             self.vars.extend_from_slice(&part[..usize::from(len)]);
         }
+    }
+
+    /// Whether a value follows the vars (`set` and `update`).
+    pub(crate) fn has_body(&self) -> bool {
+        !self.body.is_empty()
     }
 
     /// The bytes to send, or `None` if the vars do not fit a packet.
@@ -178,7 +180,7 @@ mod tests {
 
     #[test]
     fn vars_over_64_kib_do_not_encode() {
-        assert!(Request::new("get", "c", Some(&vec![b'k'; MAX_VARS])).encode().is_none());
+        assert!(Request::new("get", "c", Some(&vec![b'k'; usize::from(u16::MAX)])).encode().is_none());
     }
 
     #[test]

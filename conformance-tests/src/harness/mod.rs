@@ -18,6 +18,7 @@ pub mod memcached;
 pub mod process;
 pub mod redis;
 mod server;
+pub mod uwsgi;
 
 pub use process::{ServerProcess, free_port, require_binary, wait_for_tcp};
 pub use server::{Server, ServerKind};
