@@ -18,10 +18,10 @@ mod memoize;
 mod registry;
 mod single_flight;
 pub mod suggest;
-#[cfg(feature = "tls")]
-pub mod tls;
 #[cfg(test)]
 mod test_log;
+#[cfg(feature = "tls")]
+pub mod tls;
 mod ttl;
 
 pub use async_trait::async_trait;

@@ -103,6 +103,7 @@
 //! `-Y` if it answers); use SASL (`-S`) instead. Unix sockets, UDP and TLS are not supported.
 
 mod counter;
+mod endpoints;
 mod item;
 mod keys;
 mod namespace;
@@ -112,6 +113,7 @@ mod route;
 mod settings;
 mod spread;
 mod store;
+mod transport;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -211,9 +213,9 @@ impl MemcachedCache {
         let servers = settings
             .servers
             .into_iter()
-            .map(|addr| {
-                let seed = keys::server_seed(&addr);
-                Server::new(addr, seed, connection.clone())
+            .map(|transport| {
+                let seed = keys::server_seed(&transport.ring_name());
+                Server::new(transport, seed, connection.clone())
             })
             .collect();
         let keys = KeySpace::new(&config.key_prefix);

@@ -21,17 +21,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use cachette_core::{CacheError, Result};
-use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncBufRead, AsyncWriteExt, BufReader, BufWriter};
 use tokio::sync::Semaphore;
 
+use crate::endpoints::TlsSetup;
 use crate::proto::{ReadError, Request, Response, read_response, status};
+use crate::transport::{ReadHalf, Transport, WriteHalf};
 
 /// How connections are made and how long an exchange may take.
 #[derive(Debug, Clone)]
 pub(crate) struct ConnSettings {
     pub backend: &'static str,
+    /// How TLS servers are reached, when any is configured.
+    pub tls: Option<TlsSetup>,
     pub username: Option<String>,
     pub password: Option<String>,
     pub pool_size: usize,
@@ -64,8 +66,8 @@ impl From<ReadError> for WireError {
 const BUFFER: usize = 64 * 1024;
 
 struct Connection {
-    reader: BufReader<OwnedReadHalf>,
-    writer: BufWriter<OwnedWriteHalf>,
+    reader: BufReader<ReadHalf>,
+    writer: BufWriter<WriteHalf>,
 }
 
 impl Connection {
@@ -109,19 +111,25 @@ impl Connection {
     }
 
     /// False if the server closed the connection (or sent something unasked) while it was idle.
+    ///
+    /// One poll of the reader, which must find nothing to read yet: any transport answers it
+    /// without waiting, and over TLS it also takes in what the server may send unasked that is
+    /// not data (TLS 1.3 session tickets), which a peek at the raw socket would mistake for an
+    /// unasked answer.
     fn is_reusable(&mut self) -> bool {
         if !self.reader.buffer().is_empty() {
             return false;
         }
-        let mut probe = [0u8; 1];
-        matches!(self.reader.get_ref().try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        std::pin::Pin::new(&mut self.reader).poll_fill_buf(&mut context).is_pending()
     }
 }
 
 /// One server: its address, its connection pool, and this cache's namespace generation there.
 pub(crate) struct Server {
-    /// As configured (`host:port`), for routing and messages.
+    /// As configured (`host:port`, `tls://host:port`, `unix:/path`), for messages.
     pub addr: String,
+    transport: Transport,
     /// Rendezvous-hashing seed, from the address.
     pub seed: u64,
     generation: AtomicU64,
@@ -139,9 +147,10 @@ impl std::fmt::Debug for Server {
 const UNKNOWN_GENERATION: u64 = u64::MAX;
 
 impl Server {
-    pub(crate) fn new(addr: String, seed: u64, settings: std::sync::Arc<ConnSettings>) -> Server {
+    pub(crate) fn new(transport: Transport, seed: u64, settings: std::sync::Arc<ConnSettings>) -> Server {
         Server {
-            addr,
+            addr: transport.shown(),
+            transport,
             seed,
             generation: AtomicU64::new(UNKNOWN_GENERATION),
             idle: Mutex::new(Vec::new()),
@@ -237,9 +246,8 @@ impl Server {
     async fn dial(&self) -> Result<Connection> {
         let settings = &self.settings;
         let connect = async {
-            let stream = TcpStream::connect(&self.addr).await.map_err(|e| self.connect_error(&e.to_string()))?;
-            stream.set_nodelay(true).map_err(|e| self.connect_error(&e.to_string()))?;
-            let (read, write) = stream.into_split();
+            let tls = settings.tls.as_ref().map(|t| &t.config);
+            let (read, write) = self.transport.open(tls).await.map_err(|e| self.open_error(e))?;
             let mut connection = Connection {
                 reader: BufReader::with_capacity(BUFFER, read),
                 writer: BufWriter::with_capacity(BUFFER, write),
@@ -290,6 +298,26 @@ impl Server {
         }
     }
 
+    /// A connection that could not be opened; a failed TLS handshake names the setting to fix.
+    fn open_error(&self, e: std::io::Error) -> CacheError {
+        self.tls_failure(&e).unwrap_or_else(|| self.connect_error(&e.to_string()))
+    }
+
+    /// `e` explained as a failed TLS handshake, if it is one.
+    fn tls_failure(&self, e: &std::io::Error) -> Option<CacheError> {
+        let tls = self.settings.tls.as_ref().filter(|_| matches!(self.transport, Transport::Tls { .. }))?;
+        // tokio-rustls keeps the rustls error inside the io::Error, where `source()` skips it.
+        let failure = match e.get_ref() {
+            Some(inner) => cachette_core::tls::diagnose(inner, &tls.files, &self.addr, tls.name_setting),
+            None => cachette_core::tls::diagnose(e, &tls.files, &self.addr, tls.name_setting),
+        }?;
+        Some(CacheError::Authentication {
+            backend: self.settings.backend,
+            setting: failure.setting,
+            message: failure.message,
+        })
+    }
+
     fn connect_error(&self, message: &str) -> CacheError {
         CacheError::Connection {
             backend: self.settings.backend,
@@ -301,6 +329,7 @@ impl Server {
 
     fn wire_error(&self, e: WireError) -> CacheError {
         match e {
+            WireError::Io(e) if self.tls_failure(&e).is_some() => self.open_error(e),
             WireError::Io(e) => CacheError::Connection {
                 backend: self.settings.backend,
                 target: self.addr.clone(),

@@ -2,12 +2,14 @@
 
 use std::time::Duration;
 
-use cachette_core::config::redact_url;
 use cachette_core::{CacheError, Config, Result};
 
+use crate::endpoints::TLS_OPTIONS;
 use crate::pool::ConnSettings;
+use crate::transport::Transport;
 
-/// The `CACHE_OPTIONS` names this backend understands.
+/// The `CACHE_OPTIONS` names this backend understands besides the TLS ones
+/// ([`TLS_OPTIONS`]).
 pub(crate) const OPTIONS: &[&str] = &["pool_size", "connect_timeout", "response_timeout", "spread", "max_item_size"];
 
 /// Default connections per server.
@@ -42,7 +44,7 @@ impl Flavor {
 /// Everything a cache needs from the config, checked.
 #[derive(Clone)]
 pub(crate) struct Settings {
-    pub servers: Vec<String>,
+    pub servers: Vec<Transport>,
     pub connection: ConnSettings,
     pub spread: bool,
     pub max_item_size: usize,
@@ -55,6 +57,7 @@ impl std::fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("servers", &self.servers)
             .field("backend", &c.backend)
+            .field("tls", &c.tls)
             .field("username", &c.username)
             .field("password", &c.password.as_ref().map(|_| cachette_core::config::REDACTED))
             .field("pool_size", &c.pool_size)
@@ -70,9 +73,10 @@ impl Settings {
     pub(crate) fn from_config(config: &Config, flavor: Flavor) -> Result<Settings> {
         let backend = flavor.type_name();
         let options = &config.options;
-        options.reject_unknown(backend, OPTIONS)?;
+        let known: Vec<&str> = OPTIONS.iter().chain(TLS_OPTIONS).copied().collect();
+        options.reject_unknown(backend, &known)?;
 
-        let servers = parse_servers(&config.memcached_servers)?;
+        let (servers, tls) = crate::endpoints::parse(&config.memcached_servers, options)?;
 
         let (username, password) = (config.memcached_username.clone(), config.memcached_password.clone());
         match (&username, &password) {
@@ -148,60 +152,11 @@ impl Settings {
 
         Ok(Settings {
             servers,
-            connection: ConnSettings { backend, username, password, pool_size, connect_timeout, response_timeout },
+            connection: ConnSettings { backend, tls, username, password, pool_size, connect_timeout, response_timeout },
             spread,
             max_item_size,
         })
     }
-}
-
-/// `host:port` entries; a bare host (`cache1`, `::1`, `[::1]`) gets memcached's port 11211; no
-/// entry at all means `127.0.0.1:11211` (Flask-Caching's default), but entries that are all
-/// blank are an error: a list that lost its items is not a request for the default.
-fn parse_servers(entries: &[String]) -> Result<Vec<String>> {
-    let list = entries.join(",");
-    let bad = |message: String| CacheError::config("CACHE_MEMCACHED_SERVERS", &list, message);
-    if !entries.is_empty() && entries.iter().all(|e| e.trim().is_empty()) {
-        return Err(bad("a list of only empty items; expected host:port entries separated by commas, e.g. \
-                        10.0.0.1:11211,10.0.0.2:11211 (leave it unset for 127.0.0.1:11211)"
-            .to_owned()));
-    }
-    let mut servers: Vec<String> = Vec::new();
-    for entry in entries.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
-        if entry.contains("://") || entry.starts_with('/') || entry.starts_with("unix:") {
-            // The entry is shown without the password a URL may hold.
-            return Err(bad(format!(
-                "{:?}: expected host:port (URLs and unix sockets are not supported), e.g. 127.0.0.1:11211",
-                redact_url(entry)
-            )));
-        }
-        let bare_v6 = entry.strip_prefix('[').and_then(|e| e.strip_suffix(']')).unwrap_or(entry);
-        let server = if entry.parse::<std::net::SocketAddr>().is_ok() {
-            entry.to_owned()
-        } else if bare_v6.parse::<std::net::Ipv6Addr>().is_ok() {
-            format!("[{bare_v6}]:11211")
-        } else {
-            match entry.rsplit_once(':') {
-                None => format!("{entry}:11211"),
-                Some((host, port)) => {
-                    if host.is_empty() || host.contains(':') || port.parse::<u16>().map_or(true, |p| p == 0) {
-                        return Err(bad(format!(
-                            "{entry:?}: expected host:port with a port from 1 to 65535, e.g. 127.0.0.1:11211"
-                        )));
-                    }
-                    entry.to_owned()
-                }
-            }
-        };
-        if servers.contains(&server) {
-            return Err(bad(format!("{server} is listed twice")));
-        }
-        servers.push(server);
-    }
-    if servers.is_empty() {
-        servers.push("127.0.0.1:11211".to_owned());
-    }
-    Ok(servers)
 }
 
 /// `1m`, `2M`, `512k`, `1048576`, `1g` (binary units, as memcached's -I).
@@ -231,10 +186,15 @@ mod tests {
         Settings::from_config(&Config::from_map(pairs.iter().copied()).unwrap(), flavor)
     }
 
+    /// The servers as shown in messages (`host:port` for plain TCP).
+    fn shown(settings: &Settings) -> Vec<String> {
+        settings.servers.iter().map(Transport::shown).collect()
+    }
+
     #[test]
     fn defaults() {
         let s = settings(&[], Flavor::Plain).unwrap();
-        assert_eq!(s.servers, vec!["127.0.0.1:11211"]);
+        assert_eq!(shown(&s), vec!["127.0.0.1:11211"]);
         assert!(s.spread);
         assert_eq!(s.max_item_size, 1 << 20);
         assert_eq!(s.connection.pool_size, DEFAULT_POOL_SIZE);
@@ -243,7 +203,7 @@ mod tests {
     #[test]
     fn servers_are_checked() {
         let s = settings(&[("CACHE_MEMCACHED_SERVERS", "a:1, b ,[::1]:5,::1")], Flavor::Plain).unwrap();
-        assert_eq!(s.servers, vec!["a:1", "b:11211", "[::1]:5", "[::1]:11211"]);
+        assert_eq!(shown(&s), vec!["a:1", "b:11211", "[::1]:5", "[::1]:11211"]);
         for bad in ["a:0", "a:x", "memcache://a:1", "a:1,a:1", "/tmp/mc.sock"] {
             let e = settings(&[("CACHE_MEMCACHED_SERVERS", bad)], Flavor::Plain).unwrap_err().to_string();
             assert!(e.contains("CACHE_MEMCACHED_SERVERS"), "{bad}: {e}");
@@ -263,7 +223,7 @@ mod tests {
         let mut config = Config::default();
         config.memcached_servers = vec!["[::1]".to_owned(), "[::1]:5".to_owned()];
         let s = Settings::from_config(&config, Flavor::Plain).unwrap();
-        assert_eq!(s.servers, vec!["[::1]:11211", "[::1]:5"]);
+        assert_eq!(shown(&s), vec!["[::1]:11211", "[::1]:5"]);
     }
 
     #[test]

@@ -41,7 +41,10 @@ pub fn diagnose(
 }
 
 fn explain(text: &str, files: &TlsFiles, target: &str, name_setting: &'static str) -> Option<TlsFailure> {
-    let ca = files.ca_file.as_ref().map_or("the system's CA certificates".to_owned(), |p| format!("the CA in {}", p.display()));
+    let ca = files
+        .ca_file
+        .as_ref()
+        .map_or("the system's CA certificates".to_owned(), |p| format!("the CA in {}", p.display()));
     let failure = |setting: &'static str, message: String| Some(TlsFailure { setting, message });
     if let Some(rest) = after(text, "invalid peer certificate: ") {
         if rest.contains("not valid for name") || rest.starts_with("NotValidForName") {
@@ -57,7 +60,10 @@ fn explain(text: &str, files: &TlsFiles, target: &str, name_setting: &'static st
         if rest.starts_with("certificate expired") || rest.starts_with("Expired") {
             return failure(
                 CA_FILE_SETTING,
-                format!("TLS handshake with {target}: the server's certificate has expired ({}); renew it on the server", first_line(rest)),
+                format!(
+                    "TLS handshake with {target}: the server's certificate has expired ({}); renew it on the server",
+                    first_line(rest)
+                ),
             );
         }
         return failure(
@@ -90,8 +96,13 @@ fn explain(text: &str, files: &TlsFiles, target: &str, name_setting: &'static st
     match alert {
         "CertificateRequired" | "HandshakeFailure" => refused(""),
         "CertificateExpired" => refused(": it has expired"),
-        "BadCertificate" | "UnknownCA" | "CertificateUnknown" | "UnsupportedCertificate" | "CertificateRevoked"
-        | "AccessDenied" | "DecryptError" => refused(""),
+        "BadCertificate"
+        | "UnknownCA"
+        | "CertificateUnknown"
+        | "UnsupportedCertificate"
+        | "CertificateRevoked"
+        | "AccessDenied"
+        | "DecryptError" => refused(""),
         _ => None,
     }
 }
@@ -128,7 +139,8 @@ mod tests {
 
     #[test]
     fn a_name_mismatch_names_the_setting_that_gave_the_name() {
-        let text = "invalid peer certificate: certificate not valid for name \"localhost\"; certificate is only valid for x";
+        let text =
+            "invalid peer certificate: certificate not valid for name \"localhost\"; certificate is only valid for x";
         assert_eq!(explained(text, false).unwrap().setting, "CACHE_OPTIONS.tls_server_name");
     }
 

@@ -103,7 +103,10 @@ impl TlsFiles {
             (None, Some(key)) => Err(CacheError::config(
                 CERT_FILE_SETTING,
                 "",
-                format!("tls_key_file is set ({}), so the client certificate is needed too: set tls_cert_file", key.display()),
+                format!(
+                    "tls_key_file is set ({}), so the client certificate is needed too: set tls_cert_file",
+                    key.display()
+                ),
             )),
             _ => Ok(files),
         }
@@ -146,7 +149,11 @@ impl TlsFiles {
             (Some(ca), Some(path)) => {
                 for cert in certificates(ca, path, CA_FILE_SETTING)? {
                     roots.add(cert).map_err(|e| {
-                        CacheError::config(CA_FILE_SETTING, path.display().to_string(), format!("not a usable CA certificate: {e}"))
+                        CacheError::config(
+                            CA_FILE_SETTING,
+                            path.display().to_string(),
+                            format!("not a usable CA certificate: {e}"),
+                        )
                     })?;
                 }
             }

@@ -1,5 +1,5 @@
 //! MemcachedCache against real memcached processes: the conformance suite on one server, on two
-//! servers and with SASL (here), and what is specific to memcached (one module per topic). One
+//! servers, with SASL, over TLS (client certificates required) and on a unix socket (here), and what is specific to memcached (one module per topic). One
 //! test binary, so that the suite and the topics link once.
 
 mod auth;
@@ -9,6 +9,7 @@ mod outage;
 mod servers;
 mod spread;
 mod support;
+mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,6 +46,18 @@ cachette_conformance::conformance_suite!(
         build(memcached::sasl(), config)
     })
     .with_ttl_resolution(Duration::from_secs(1))
+);
+
+cachette_conformance::conformance_suite!(
+    tls_server,
+    Backend::new(|config: Config| async move { build(memcached::tls(), config) })
+        .with_ttl_resolution(Duration::from_secs(1))
+);
+
+cachette_conformance::conformance_suite!(
+    unix_socket,
+    Backend::new(|config: Config| async move { build(memcached::unix_socket(), config) })
+        .with_ttl_resolution(Duration::from_secs(1))
 );
 
 #[tokio::test]

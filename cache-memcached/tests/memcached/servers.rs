@@ -89,7 +89,7 @@ async fn a_killed_server_gives_errors_then_recovers_after_restart() {
 async fn one_of_two_servers_down_fails_only_its_keys() {
     let mut a = MemcachedServer::start();
     let b_server = MemcachedServer::start();
-    let target = MemcachedTarget { servers: vec![a.address(), b_server.address()], username: None, password: None };
+    let target = MemcachedTarget { servers: vec![a.address(), b_server.address()], ..MemcachedTarget::default() };
     let cache = cache(&target, &unique_prefix("half-down"), "connect_timeout=500ms,response_timeout=1s");
     let keys: Vec<String> = (0..30).map(|i| format!("k{i}")).collect();
     for key in &keys {
@@ -110,7 +110,7 @@ async fn one_of_two_servers_down_fails_only_its_keys() {
 async fn adding_a_server_moves_about_a_third_of_the_keys() {
     let (a, b_server, c) = (MemcachedServer::start(), MemcachedServer::start(), MemcachedServer::start());
     let prefix = unique_prefix("grow");
-    let two = MemcachedTarget { servers: vec![a.address(), b_server.address()], username: None, password: None };
+    let two = MemcachedTarget { servers: vec![a.address(), b_server.address()], ..MemcachedTarget::default() };
     let mut three = two.clone();
     three.servers.push(c.address());
     let before = cache(&two, &prefix, "");

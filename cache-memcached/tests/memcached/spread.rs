@@ -96,7 +96,7 @@ async fn concurrent_spread_writes_never_mix() {
     // Own servers with room for every write, so that no piece is evicted under the readers.
     let servers = [0, 1].map(|_| MemcachedServer::start_with(MemcachedOptions::new().memory_mb(128)));
     let target =
-        MemcachedTarget { servers: servers.iter().map(|s| s.address()).collect(), username: None, password: None };
+        MemcachedTarget { servers: servers.iter().map(|s| s.address()).collect(), ..MemcachedTarget::default() };
     let cache = cache(&target, &unique_prefix("mix"), "");
     let values = [big(2 * MIB + 1000, 10), big(2 * MIB + 1000, 11)];
     cache.set("k", values[0].clone(), Ttl::Default).await.unwrap();

@@ -8,6 +8,7 @@
 //! * [`memcached`]: plain, SASL and ASCII-auth servers;
 //! * [`Server`]: the lifecycle both share (start on a free port, kill, stall, restart on the same
 //!   port);
+//! * [`tls`]: the certificates of the TLS servers and their clients, made at test time;
 //! * [`faults`]: what the `Cache` facade must do while a backend is stalled or dead, written once
 //!   for every backend's fault tests;
 //! * [`process`]: the pieces under it (a process killed with its test, free ports, binaries).
@@ -20,6 +21,7 @@ pub mod redis;
 mod server;
 pub mod uwsgi;
 
+pub mod tls;
 pub use process::{ServerProcess, free_port, require_binary, wait_for_tcp};
 pub use server::{Server, ServerKind};
 

@@ -52,6 +52,12 @@ pub(crate) mod sealed {
 
         /// Asks what accepts connections on 127.0.0.1:`port` who it is.
         fn probe(&self, port: u16, dir: &Path) -> Probe;
+
+        /// False for a server that listens on a unix socket only: its probe is not preceded by a
+        /// TCP connection to its (unused) port.
+        fn listens_on_tcp(&self) -> bool {
+            true
+        }
     }
 
     /// What a probe learnt. A process id is asked for because, between `free_port` and the
@@ -214,7 +220,7 @@ impl<K: ServerKind> Server<K> {
                 let output = read_from(&log, run_starts_at).to_ascii_lowercase();
                 return Err(if output.contains(ADDRESS_IN_USE) { Failure::PortTaken } else { Failure::Exited });
             }
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            if !self.options.listens_on_tcp() || TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
                 match self.options.probe(self.port, self.dir()) {
                     Probe::Answers => return Ok(()),
                     Probe::Pid(answered) if Some(answered) == pid => return Ok(()),

@@ -4,8 +4,8 @@
 //!
 //! # Shared servers
 //!
-//! [`single`], [`pair`] and [`sasl`] return a [`MemcachedTarget`] (server addresses and
-//! credentials) for servers that live as long as the test process: the first call starts them,
+//! [`single`], [`pair`], [`sasl`], [`tls`] and [`unix_socket`] return a [`MemcachedTarget`]
+//! (server addresses, credentials, TLS files) for servers that live as long as the test process: the first call starts them,
 //! later calls (from any test thread) reuse them. Tests share them safely when each uses its own
 //! key prefix, as the conformance suite does.
 //!
@@ -41,6 +41,8 @@
 //! server.restart();             // the same port answers again (empty: memcached keeps nothing)
 //! ```
 //!
+//! TLS servers use certificates the harness makes at start-up ([`TestCertificates`](super::tls::TestCertificates)).
+//!
 //! The servers need the `memcached` binary (Debian package `memcached`) and, for SASL,
 //! `saslpasswd2` (package `sasl2-bin`; the PLAIN mechanism is in `libsasl2-modules`). A missing
 //! binary fails the test with the install command ([`require_binary`](super::require_binary)).
@@ -57,6 +59,7 @@ mod options;
 mod sasl;
 #[cfg(test)]
 mod tests;
+mod transport;
 
 pub use options::MemcachedOptions;
 
@@ -74,23 +77,32 @@ pub const SASL_USERNAME: &str = "cachette";
 /// The SASL password of the shared local SASL server.
 pub const SASL_PASSWORD: &str = "cachette-test-password";
 
-/// Where a cache under test finds memcached: server addresses and SASL credentials.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where a cache under test finds memcached: server addresses, SASL credentials, and the
+/// `CACHE_OPTIONS` a client of these servers needs (the TLS files).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MemcachedTarget {
-    /// `host:port` of each server.
+    /// Each server as `CACHE_MEMCACHED_SERVERS` names it: `host:port`, `tls://host:port` or
+    /// `unix:/path`.
     pub servers: Vec<String>,
     /// SASL user name, if the servers need one.
     pub username: Option<String>,
     /// SASL password, if the servers need one.
     pub password: Option<String>,
+    /// `CACHE_OPTIONS` entries a client needs: `tls_ca_file`, `tls_cert_file` and
+    /// `tls_key_file` for a TLS server.
+    pub options: Vec<(String, String)>,
 }
 
 impl MemcachedTarget {
-    /// Sets `CACHE_MEMCACHED_SERVERS`, `CACHE_MEMCACHED_USERNAME` and `CACHE_MEMCACHED_PASSWORD`.
+    /// Sets `CACHE_MEMCACHED_SERVERS`, `CACHE_MEMCACHED_USERNAME` and `CACHE_MEMCACHED_PASSWORD`,
+    /// and adds [`options`](Self::options) to `CACHE_OPTIONS`.
     pub fn apply(&self, config: &mut Config) {
         config.memcached_servers = self.servers.clone();
         config.memcached_username = self.username.clone();
         config.memcached_password = self.password.clone();
+        for (name, value) in &self.options {
+            config.options.insert(name, value);
+        }
     }
 
     /// `servers` joined with commas, the form of `CACHE_MEMCACHED_SERVERS`.
@@ -105,13 +117,15 @@ impl MemcachedTarget {
 pub type MemcachedServer = Server<MemcachedOptions>;
 
 impl Server<MemcachedOptions> {
-    /// This server as a target, with its SASL credentials if it has any.
+    /// This server as a target, with its SASL credentials and TLS files if it has any.
     pub fn target(&self) -> MemcachedTarget {
-        let (username, password) = match self.options().sasl_credentials() {
+        let options = self.options();
+        let (username, password) = match options.sasl_credentials() {
             Some((u, p)) => (Some(u.clone()), Some(p.clone())),
             None => (None, None),
         };
-        MemcachedTarget { servers: vec![self.address()], username, password }
+        let servers = vec![options.entry(self.port(), self.dir())];
+        MemcachedTarget { servers, username, password, options: options.client_options() }
     }
 }
 
@@ -119,7 +133,7 @@ impl Server<MemcachedOptions> {
 /// `CACHETTE_TEST_MEMCACHED_SERVERS`).
 pub fn single() -> MemcachedTarget {
     if let Some(servers) = servers_from_env(SERVERS_ENV) {
-        return MemcachedTarget { servers: servers[..1].to_vec(), username: None, password: None };
+        return MemcachedTarget { servers: servers[..1].to_vec(), ..MemcachedTarget::default() };
     }
     static SERVER: OnceLock<MemcachedServer> = OnceLock::new();
     SERVER.get_or_init(|| MemcachedServer::start().keep_for_process()).target()
@@ -134,7 +148,7 @@ pub fn pair() -> MemcachedTarget {
             "{SERVERS_ENV} names {} server(s), but the multi-server tests need at least two (comma-separated host:port)",
             servers.len()
         );
-        return MemcachedTarget { servers, username: None, password: None };
+        return MemcachedTarget { servers, ..MemcachedTarget::default() };
     }
     static SERVERS: OnceLock<(MemcachedServer, MemcachedServer)> = OnceLock::new();
     let (a, b) = SERVERS.get_or_init(|| {
@@ -142,7 +156,7 @@ pub fn pair() -> MemcachedTarget {
         let b = MemcachedServer::start().keep_for_process();
         (a.join().unwrap_or_else(|e| std::panic::resume_unwind(e)), b)
     });
-    MemcachedTarget { servers: vec![a.address(), b.address()], username: None, password: None }
+    MemcachedTarget { servers: vec![a.address(), b.address()], ..MemcachedTarget::default() }
 }
 
 /// A SASL-enabled memcached (user [`SASL_USERNAME`], password [`SASL_PASSWORD`]) shared by the
@@ -153,13 +167,34 @@ pub fn sasl() -> MemcachedTarget {
         let get = |name: &str| {
             std::env::var(name).unwrap_or_else(|_| panic!("{SASL_SERVERS_ENV} is set, so {name} must be set too"))
         };
-        return MemcachedTarget { servers, username: Some(get(USERNAME_ENV)), password: Some(get(PASSWORD_ENV)) };
+        return MemcachedTarget {
+            servers,
+            username: Some(get(USERNAME_ENV)),
+            password: Some(get(PASSWORD_ENV)),
+            ..MemcachedTarget::default()
+        };
     }
     static SERVER: OnceLock<MemcachedServer> = OnceLock::new();
     SERVER
         .get_or_init(|| {
             MemcachedServer::start_with(MemcachedOptions::new().sasl(SASL_USERNAME, SASL_PASSWORD)).keep_for_process()
         })
+        .target()
+}
+
+/// A TLS-only memcached ([`MemcachedOptions::tls`]: client certificates required) shared by the
+/// tests of this process. Always local: its certificates are made by the harness.
+pub fn tls() -> MemcachedTarget {
+    static SERVER: OnceLock<MemcachedServer> = OnceLock::new();
+    SERVER.get_or_init(|| MemcachedServer::start_with(MemcachedOptions::new().tls()).keep_for_process()).target()
+}
+
+/// A memcached on a unix socket ([`MemcachedOptions::unix_socket`]) shared by the tests of this
+/// process. Always local.
+pub fn unix_socket() -> MemcachedTarget {
+    static SERVER: OnceLock<MemcachedServer> = OnceLock::new();
+    SERVER
+        .get_or_init(|| MemcachedServer::start_with(MemcachedOptions::new().unix_socket()).keep_for_process())
         .target()
 }
 

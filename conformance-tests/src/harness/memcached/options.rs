@@ -2,14 +2,14 @@
 //! one (its command line, its binaries, how to ask it for its process id).
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use super::sasl::write_sasl_db;
+use super::transport::{ServerCertificate, connect};
 use crate::harness::process::require_binary;
 use crate::harness::server::sealed::{Launch, Probe};
+use crate::harness::tls::TestCertificates;
 
 /// How to start a memcached.
 #[derive(Debug, Clone)]
@@ -18,12 +18,22 @@ pub struct MemcachedOptions {
     ascii_auth: Option<(String, String)>,
     item_size: Option<String>,
     memory_mb: u32,
+    tls: Option<ServerCertificate>,
+    unix_socket: bool,
     extra_args: Vec<String>,
 }
 
 impl Default for MemcachedOptions {
     fn default() -> Self {
-        MemcachedOptions { sasl: None, ascii_auth: None, item_size: None, memory_mb: 64, extra_args: Vec::new() }
+        MemcachedOptions {
+            sasl: None,
+            ascii_auth: None,
+            item_size: None,
+            memory_mb: 64,
+            tls: None,
+            unix_socket: false,
+            extra_args: Vec::new(),
+        }
     }
 }
 
@@ -59,6 +69,29 @@ impl MemcachedOptions {
         self
     }
 
+    /// Serves TLS only (`-Z`) with the [shared test certificates](TestCertificates::shared): a
+    /// certificate for `localhost` and 127.0.0.1, and a client certificate signed by the test CA
+    /// required of every client (`ssl_verify_mode=2`). Its [target](super::MemcachedServer::target)
+    /// is `tls://127.0.0.1:<port>` with the client's `tls_*` options.
+    pub fn tls(mut self) -> Self {
+        self.tls = Some(ServerCertificate::Good);
+        self
+    }
+
+    /// Like [`tls`](Self::tls), but the server presents a certificate for `wrong-name.invalid`:
+    /// a client of 127.0.0.1 refuses it.
+    pub fn tls_with_wrong_name(mut self) -> Self {
+        self.tls = Some(ServerCertificate::WrongName);
+        self
+    }
+
+    /// Listens on a unix socket in its directory (`-s`; memcached then opens no TCP port) instead
+    /// of 127.0.0.1; its [target](super::MemcachedServer::target) is `unix:<path>`.
+    pub fn unix_socket(mut self) -> Self {
+        self.unix_socket = true;
+        self
+    }
+
     /// Any other memcached argument.
     pub fn arg(mut self, arg: &str) -> Self {
         self.extra_args.push(arg.to_owned());
@@ -70,6 +103,33 @@ impl MemcachedOptions {
     /// The SASL user and password the server requires, if any.
     pub(super) fn sasl_credentials(&self) -> Option<&(String, String)> {
         self.sasl.as_ref()
+    }
+
+    /// How a client names this server in `CACHE_MEMCACHED_SERVERS`.
+    pub(super) fn entry(&self, port: u16, dir: &Path) -> String {
+        if self.unix_socket {
+            return format!("unix:{}", socket_path(dir).display());
+        }
+        match self.tls {
+            Some(_) => format!("tls://127.0.0.1:{port}"),
+            None => format!("127.0.0.1:{port}"),
+        }
+    }
+
+    /// The `CACHE_OPTIONS` a client needs (the TLS files of a TLS server).
+    pub(super) fn client_options(&self) -> Vec<(String, String)> {
+        if self.tls.is_none() {
+            return Vec::new();
+        }
+        let certs = TestCertificates::shared();
+        [
+            ("tls_ca_file", certs.ca_file()),
+            ("tls_cert_file", certs.client_cert_file()),
+            ("tls_key_file", certs.client_key_file()),
+        ]
+        .into_iter()
+        .map(|(name, path)| (name.to_owned(), path.display().to_string()))
+        .collect()
     }
 }
 
@@ -92,7 +152,21 @@ impl Launch for MemcachedOptions {
 
     fn command(&self, port: u16, dir: &Path) -> Command {
         let mut command = Command::new("memcached");
-        command.args(["-l", "127.0.0.1", "-p", &port.to_string(), "-U", "0"]);
+        if self.unix_socket {
+            command.arg("-s").arg(socket_path(dir));
+        } else {
+            command.args(["-l", "127.0.0.1", "-p", &port.to_string(), "-U", "0"]);
+        }
+        if let Some(certificate) = self.tls {
+            let certs = TestCertificates::shared();
+            let (cert, key) = certificate.files(certs);
+            command.arg("-Z").arg("-o").arg(format!(
+                "ssl_chain_cert={},ssl_key={},ssl_ca_cert={},ssl_verify_mode=2",
+                cert.display(),
+                key.display(),
+                certs.ca_file().display()
+            ));
+        }
         command.args(["-m", &self.memory_mb.to_string()]);
         if let Some(size) = &self.item_size {
             command.args(["-I", size]);
@@ -112,13 +186,15 @@ impl Launch for MemcachedOptions {
         command
     }
 
+    fn listens_on_tcp(&self) -> bool {
+        !self.unix_socket
+    }
+
     /// `stats` names the pid (after the auth token for an ASCII-auth server). A SASL server tells
     /// nothing before authentication, so a binary `version` answered at all must do.
-    fn probe(&self, port: u16, _dir: &Path) -> Probe {
-        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else { return Probe::Silent };
-        if stream.set_read_timeout(Some(Duration::from_millis(500))).is_err() {
-            return Probe::Silent;
-        }
+    fn probe(&self, port: u16, dir: &Path) -> Probe {
+        let unix = self.unix_socket.then(|| socket_path(dir));
+        let Some(mut stream) = connect(port, unix.as_deref(), self.tls) else { return Probe::Silent };
         if self.sasl.is_some() {
             return binary_version_answered(stream);
         }
@@ -145,7 +221,7 @@ impl Launch for MemcachedOptions {
 }
 
 /// Whether a binary-protocol `version` request gets a binary-protocol response (magic 0x81).
-fn binary_version_answered(mut stream: TcpStream) -> Probe {
+fn binary_version_answered(mut stream: Box<dyn super::transport::Stream>) -> Probe {
     let mut request = [0u8; 24];
     request[0] = 0x80; // request magic
     request[1] = 0x0b; // version
@@ -154,4 +230,9 @@ fn binary_version_answered(mut stream: TcpStream) -> Probe {
         Ok(()) if header[0] == 0x81 => Probe::Answers,
         _ => Probe::Silent,
     }
+}
+
+/// Where a unix-socket server listens.
+fn socket_path(dir: &Path) -> PathBuf {
+    dir.join("memcached.sock")
 }

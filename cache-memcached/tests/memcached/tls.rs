@@ -1,0 +1,134 @@
+//! TLS and unix sockets against real servers: SASL over TLS, a unix socket in the hash ring beside
+//! a TCP server, and each way a handshake fails (a wrong CA, a missing or expired client
+//! certificate, a certificate for another name) as a quick error naming the setting to fix. The
+//! conformance suite on a TLS server and on a unix socket is in `main.rs`.
+
+use std::time::{Duration, Instant};
+
+use cachette_conformance::harness::memcached::{self, MemcachedOptions, MemcachedServer, MemcachedTarget};
+use cachette_conformance::harness::tls::TestCertificates;
+use cachette_core::{BaseCache, CacheError, Ttl};
+use cachette_memcached::MemcachedCache;
+
+use crate::support::{b, cache, config, unique_prefix};
+
+/// The TLS target with its `tls_*` options replaced by `options` (paths of the test certificates).
+fn with_tls_options(mut target: MemcachedTarget, options: &[(&str, std::path::PathBuf)]) -> MemcachedTarget {
+    target.options = options.iter().map(|(name, path)| (name.to_string(), path.display().to_string())).collect();
+    target
+}
+
+/// The first call's error, which must come well within the 5 s given to connect and answer.
+async fn first_error(target: &MemcachedTarget, options: &str) -> CacheError {
+    let cache = cache(target, &unique_prefix("tls-error"), options);
+    let started = Instant::now();
+    let err = cache.get("k").await.expect_err("the handshake must fail");
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}: {err}", started.elapsed());
+    err
+}
+
+fn setting_of(err: &CacheError) -> &'static str {
+    match err {
+        CacheError::Authentication { setting, .. } => setting,
+        other => panic!("expected an authentication error naming a setting, got {other:?}"),
+    }
+}
+
+const SLOW: &str = "connect_timeout=5s,response_timeout=5s";
+
+#[tokio::test]
+async fn a_server_certificate_from_another_ca_names_tls_ca_file() {
+    let certs = TestCertificates::shared();
+    let target = with_tls_options(
+        memcached::tls(),
+        &[
+            ("tls_ca_file", certs.other_ca_file()),
+            ("tls_cert_file", certs.client_cert_file()),
+            ("tls_key_file", certs.client_key_file()),
+        ],
+    );
+    let err = first_error(&target, SLOW).await;
+    assert_eq!(setting_of(&err), "CACHE_OPTIONS.tls_ca_file", "{err}");
+    assert!(err.to_string().contains("not trusted"), "{err}");
+}
+
+#[tokio::test]
+async fn a_missing_client_certificate_names_tls_cert_file() {
+    let certs = TestCertificates::shared();
+    let target = with_tls_options(memcached::tls(), &[("tls_ca_file", certs.ca_file())]);
+    let err = first_error(&target, SLOW).await;
+    assert_eq!(setting_of(&err), "CACHE_OPTIONS.tls_cert_file", "{err}");
+    assert!(err.to_string().contains("requires a client certificate"), "{err}");
+}
+
+#[tokio::test]
+async fn an_expired_client_certificate_names_tls_cert_file_and_the_file() {
+    let certs = TestCertificates::shared();
+    let target = with_tls_options(
+        memcached::tls(),
+        &[
+            ("tls_ca_file", certs.ca_file()),
+            ("tls_cert_file", certs.expired_client_cert_file()),
+            ("tls_key_file", certs.expired_client_key_file()),
+        ],
+    );
+    let err = first_error(&target, SLOW).await;
+    assert_eq!(setting_of(&err), "CACHE_OPTIONS.tls_cert_file", "{err}");
+    let message = err.to_string();
+    assert!(message.contains("refused the client certificate"), "{message}");
+    assert!(message.contains(&certs.expired_client_cert_file().display().to_string()), "{message}");
+}
+
+#[tokio::test]
+async fn a_certificate_for_another_name_names_the_setting_that_gave_the_name() {
+    let server = MemcachedServer::start_with(MemcachedOptions::new().tls_with_wrong_name());
+    let err = first_error(&server.target(), SLOW).await;
+    assert_eq!(setting_of(&err), "CACHE_MEMCACHED_SERVERS", "{err}");
+    assert!(err.to_string().contains("not valid for the name"), "{err}");
+    let err = first_error(&server.target(), &format!("{SLOW},tls_server_name=localhost")).await;
+    assert_eq!(setting_of(&err), "CACHE_OPTIONS.tls_server_name", "{err}");
+    // Naming the certificate's own name is the fix.
+    let cache = cache(&server.target(), &unique_prefix("tls-name"), "tls_server_name=wrong-name.invalid");
+    cache.set("k", b("v"), Ttl::Default).await.unwrap();
+    assert_eq!(cache.get("k").await.unwrap(), Some(b("v")));
+}
+
+#[tokio::test]
+async fn sasl_logs_in_over_tls_and_a_wrong_password_is_still_named() {
+    let server = MemcachedServer::start_with(MemcachedOptions::new().sasl("app", "tls-secret").tls());
+    let target = server.target();
+    assert!(target.servers[0].starts_with("tls://"), "{target:?}");
+    let mut config = config(&target, &unique_prefix("tls-sasl"), "");
+    config.cache_type = "SASLMemcachedCache".to_owned();
+    let cache = MemcachedCache::new(&config).unwrap();
+    cache.set("k", b("v"), Ttl::Default).await.unwrap();
+    assert_eq!(cache.get("k").await.unwrap(), Some(b("v")));
+    config.memcached_password = Some("wrong".to_owned());
+    let err = MemcachedCache::new(&config).unwrap().get("k").await.unwrap_err();
+    assert_eq!(setting_of(&err), "CACHE_MEMCACHED_PASSWORD", "{err}");
+}
+
+#[tokio::test]
+async fn a_unix_socket_server_shares_the_ring_with_a_tcp_server() {
+    let (unix, tcp) = (memcached::unix_socket(), memcached::single());
+    let both = MemcachedTarget { servers: [unix.servers, tcp.servers].concat(), ..MemcachedTarget::default() };
+    let cache = cache(&both, &unique_prefix("unix-ring"), "");
+    let keys: Vec<String> = (0..64).map(|i| format!("k{i}")).collect();
+    let on_unix = keys.iter().filter(|k| cache.server_for_key(k).starts_with("unix:")).count();
+    assert!((8..56).contains(&on_unix), "{on_unix} of 64 keys on the unix socket");
+    for key in &keys {
+        cache.set(key, b(key), Ttl::Default).await.unwrap();
+    }
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let values = cache.get_many(&refs).await.unwrap();
+    assert!(values.iter().zip(&keys).all(|(v, k)| v.as_deref() == Some(k.as_bytes())));
+}
+
+#[test]
+fn tls_files_without_a_tls_server_are_refused_at_start() {
+    let certs = TestCertificates::shared();
+    let mut config = config(&memcached::single(), "p:", "");
+    config.options.insert("tls_ca_file", certs.ca_file().display().to_string());
+    let err = MemcachedCache::new(&config).unwrap_err();
+    assert!(matches!(&err, CacheError::Config { key, .. } if key == "CACHE_OPTIONS.tls_ca_file"), "{err:?}");
+}
