@@ -14,6 +14,7 @@ use crate::body::CacheBody;
 use crate::freshness::CacheTtl;
 use crate::shared::{Settings, State};
 use crate::stats::Counters;
+use crate::vary::Marker;
 
 /// The `X-Cache` header: `HIT`, `MISS` or `STALE`.
 pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
@@ -34,6 +35,26 @@ pub(crate) struct Call {
     /// Render and store again without looking (a [`Revalidate`](crate::Revalidate) request, or a
     /// client's hard reload where the route allows it).
     pub force: bool,
+    /// The tags read with the entry: the view's (see [`request_tags`](crate::key::request_tags))
+    /// and the route's own. The handler's are learnt from the entry.
+    pub tags: Vec<String>,
+    /// What the lookup learnt, for the store of what is rendered.
+    pub seen: Seen,
+}
+
+/// What a request's lookup learnt, for the store of what it renders.
+#[derive(Clone, Default)]
+pub(crate) struct Seen {
+    /// Whether a lookup ran (not for a forced render).
+    pub looked: bool,
+    /// The versions of [`Call::tags`] it read, in order (`0`: none yet; `None`: unknown). The
+    /// store records these, not those current when the render ends, so that an invalidation
+    /// during the render makes its entry a miss.
+    pub versions: Option<Vec<u64>>,
+    /// The URL's `Vary` marker, if its key held one.
+    pub marker: Option<Marker>,
+    /// The key of the request's variant, when the URL's responses vary.
+    pub variant: Option<String>,
 }
 
 /// What the cached paths answer.
@@ -84,6 +105,12 @@ impl Call {
     /// The layer's counters.
     pub(crate) fn counters(&self) -> &Counters {
         &self.state.counters
+    }
+
+    /// The key of the request's entry: its variant's when the URL varies, else the request's.
+    /// Concurrent misses of one entry key share a render.
+    pub(crate) fn entry_key(&self) -> &str {
+        self.seen.variant.as_deref().unwrap_or(&self.key)
     }
 
     /// The time by the layer's clock.

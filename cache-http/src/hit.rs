@@ -2,6 +2,7 @@
 
 use std::time::SystemTime;
 
+use bytes::Bytes;
 use cachette_core::CacheError;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Response, StatusCode};
@@ -12,6 +13,10 @@ use crate::call::{Call, X_CACHE};
 use crate::conditional::not_modified;
 use crate::entry::{Entry, Staleness};
 use crate::stats::Counters;
+use crate::vary::{Marker, variant_key};
+
+/// What a tagged read gives: the value, and the versions of the tags read with it.
+type Read = (Option<Bytes>, Option<Vec<u64>>);
 
 /// What a request's lookup found.
 pub(crate) enum Lookup {
@@ -29,25 +34,39 @@ pub(crate) enum Lookup {
 }
 
 impl Call {
-    /// What the cache holds for the request's key at `now`. A backend failure or an entry that
-    /// does not decode is a miss (logged, and a failure counted): the cache is an optimisation,
-    /// never a reason to fail a request. While the backend's circuit breaker is open the lookup
-    /// fails at once, logged at debug (the breaker logged its opening).
-    pub(crate) async fn lookup(&self, now: SystemTime) -> Lookup {
-        let key = self.key.as_str();
-        let bytes = match self.state.cache.get_bytes(key).await {
-            Ok(Some(bytes)) => bytes,
-            Ok(None) => return Lookup::Missing,
-            Err(e) => {
-                Counters::add(&self.counters().errors);
-                if matches!(e, CacheError::CircuitOpen { .. }) {
-                    tracing::debug!(key, error = %e, "cachette-http: the cache is unavailable; rendering the response instead");
-                } else {
-                    tracing::warn!(key, error = %e, "cachette-http: the cache failed; rendering the response instead");
+    /// What the cache holds for the request at `now`: its entry, read with the versions of its
+    /// tags in one round trip; or, when the URL's key holds a `Vary` marker, its variant's entry,
+    /// in a second one (see [`vary`](crate::vary)). Records what it learnt in [`Call::seen`].
+    ///
+    /// A backend failure or an entry that does not decode is a miss (logged, and a failure
+    /// counted): the cache is an optimisation, never a reason to fail a request. While the
+    /// backend's circuit breaker is open the lookup fails at once, logged at debug (the breaker
+    /// logged its opening).
+    pub(crate) async fn lookup(&mut self, now: SystemTime) -> Lookup {
+        self.seen.looked = true;
+        let read = self.read(&self.key).await;
+        let Some(mut stored) = self.note_read(read) else { return Lookup::Failed };
+        if let Some(bytes) = &stored
+            && Marker::is_marker(bytes)
+        {
+            let marker = match Marker::decode(&self.key, bytes) {
+                Ok(marker) => marker,
+                Err(e) => {
+                    tracing::warn!(key = self.key, error = %e, "cachette-http: a Vary marker does not decode; rendering the response");
+                    return Lookup::Missing;
                 }
-                return Lookup::Failed;
-            }
-        };
+            };
+            let (variant, _) = variant_key(&self.key, &marker.names, &self.parts.headers);
+            let read = self.read(&variant).await;
+            self.seen.marker = Some(marker);
+            self.seen.variant = Some(variant);
+            stored = match self.note_read(read) {
+                Some(stored) => stored,
+                None => return Lookup::Failed,
+            };
+        }
+        let Some(bytes) = stored else { return Lookup::Missing };
+        let key = self.entry_key();
         let entry = match Entry::decode(key, &bytes) {
             Ok(entry) => entry,
             Err(e) => {
@@ -63,6 +82,32 @@ impl Call {
             Staleness::Stale => Lookup::Stale(entry),
             Staleness::Expired if entry.within_grace(now, self.settings.stale_if_error) => Lookup::Fallback(entry),
             Staleness::Expired => Lookup::Missing,
+        }
+    }
+
+    /// Reads `key` with the versions of the request's tags.
+    async fn read(&self, key: &str) -> Result<Read, CacheError> {
+        let tags: Vec<&str> = self.tags.iter().map(String::as_str).collect();
+        self.state.cache.get_bytes_tagged_seen(key, &tags).await
+    }
+
+    /// What a read found, its versions noted; `None` if it failed (counted and logged).
+    fn note_read(&mut self, read: Result<Read, CacheError>) -> Option<Option<Bytes>> {
+        match read {
+            Ok((found, versions)) => {
+                self.seen.versions = versions;
+                Some(found)
+            }
+            Err(e) => {
+                Counters::add(&self.counters().errors);
+                let key = self.key.as_str();
+                if matches!(e, CacheError::CircuitOpen { .. }) {
+                    tracing::debug!(key, error = %e, "cachette-http: the cache is unavailable; rendering the response instead");
+                } else {
+                    tracing::warn!(key, error = %e, "cachette-http: the cache failed; rendering the response instead");
+                }
+                None
+            }
         }
     }
 

@@ -88,6 +88,8 @@ impl CacheLayer {
                 max_body_size: DEFAULT_MAX_BODY_SIZE,
                 clock: Clock::system(),
                 namespace: "http:".into(),
+                tags: Vec::new(),
+                keep_tag_headers: false,
             }),
             state: Arc::new(State::new(cache)),
         }
@@ -278,6 +280,22 @@ impl CacheLayer {
         self
     }
 
+    /// Tags on every entry this layer stores, besides those its handlers give
+    /// ([`CacheTags`](crate::CacheTags), `Cache-Tag`, `Surrogate-Key`):
+    /// [`Cache::invalidate_tag`](cachette_core::Cache::invalidate_tag) of one makes them all
+    /// misses. Read with the entry, in the same round trip.
+    pub fn tags<T: Into<String>>(mut self, tags: impl IntoIterator<Item = T>) -> Self {
+        self.settings().tags = tags.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sends (and stores) the `Cache-Tag` and `Surrogate-Key` headers of responses, for a CDN in
+    /// front that purges by them. By default the layer reads them and strips them.
+    pub fn keep_tag_headers(mut self) -> Self {
+        self.settings().keep_tag_headers = true;
+        self
+    }
+
     /// The counters of this layer and every clone of it.
     pub fn stats(&self) -> HttpCacheStats {
         self.state.counters.snapshot()
@@ -288,26 +306,30 @@ impl CacheLayer {
         &self.state.cache
     }
 
-    /// Forgets the stored response for a `GET` of `target` (with no `vary` headers, no trusted
-    /// proxy headers and no user), e.g. after the data behind it changed. Returns whether there
-    /// was one.
+    /// Forgets the stored responses of the view `target`, e.g. after the data behind it
+    /// changed: what [`ViewCache::delete_cached`](crate::ViewCache::delete_cached) does — every
+    /// `Vary` variant, user and query (for a target without one) — after waiting for this
+    /// layer's write of a response just rendered for it (at most the cache's deadline), so that
+    /// the entry it forgets is not written after it. Returns whether there was an entry for a
+    /// `GET` of `target` with no `vary` headers, no trusted proxy headers and no user.
     ///
-    /// `target` is a URL with the host (`https://good.example/report?day=1`): this forgets the
-    /// entry of HTTP/1 requests with `Host: good.example` and that of requests that state the
-    /// scheme (HTTP/2). A path alone (`/report?day=1`) is the entry of requests that name no host,
-    /// which is every request's on a layer that [`ignore_host`](Self::ignore_host)s.
-    ///
-    /// A response rendered just before is stored behind its answer; `invalidate` waits for that
-    /// write (at most the cache's deadline) so that the entry it forgets is not written after it.
+    /// `target` is a URL with the host (`https://good.example/report?day=1`): the entries of
+    /// HTTP/1 requests with `Host: good.example` and of requests that state the scheme (HTTP/2).
+    /// A path alone (`/report?day=1`) is the entries of requests that name no host, which is
+    /// every request's on a layer that [`ignore_host`](Self::ignore_host)s.
     pub async fn invalidate(&self, target: &str) -> Result<bool> {
         let keys = self.keys_of(target)?;
+        let tags = crate::invalidate::view_tags(target)?;
         for key in &keys {
             if let Some(stored) = self.state.flights.storing(key) {
                 let _ = stored.await;
             }
         }
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        Ok(self.state.cache.delete_many(&keys).await? > 0)
+        let deleted = self.state.cache.delete_many(&keys).await? > 0;
+        let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+        self.state.cache.invalidate_tags(&tags).await?;
+        Ok(deleted)
     }
 
     /// The keys of a `GET` of `target` (see [`invalidate`](Self::invalidate)).

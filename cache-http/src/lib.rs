@@ -395,6 +395,7 @@ mod flight;
 mod freshness;
 mod future;
 mod hit;
+mod invalidate;
 mod key;
 mod layer;
 mod miss;
@@ -405,6 +406,8 @@ mod service;
 mod shared;
 mod stats;
 mod store;
+mod tags;
+mod vary;
 
 pub use body::CacheBody;
 pub use call::X_CACHE;
@@ -412,6 +415,7 @@ pub use clock::Clock;
 pub use conditional::strong_etag;
 pub use freshness::{CacheTtl, Freshness, FreshnessFn, next_midnight};
 pub use future::ResponseFuture;
+pub use invalidate::ViewCache;
 pub use key::{KeyFn, UserFn};
 pub use layer::{CacheLayer, DEFAULT_MAX_BODY_SIZE};
 pub use policy::{CacheControl, MaxAge};
@@ -422,6 +426,8 @@ pub use refresh::{Refresher, RefresherHandle};
 pub use service::{CacheService, Revalidate};
 pub use shared::{ResponseFilterFn, UnlessFn};
 pub use stats::HttpCacheStats;
+pub use tags::{CACHE_TAG, CacheTags, SURROGATE_KEY};
+pub use vary::MAX_VARIANTS;
 
 /// The stored-entry decoder for the fuzz targets (`fuzz/`) and property tests: not API, hidden,
 /// and may change in any release.

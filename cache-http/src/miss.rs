@@ -38,7 +38,7 @@ pub(crate) struct Missed {
 impl Call {
     /// A miss: wait for the render of the key in progress, or lead one.
     pub(crate) async fn miss<S, ReqBody, ResBody>(
-        self,
+        mut self,
         inner: S,
         body: ReqBody,
         mut missed: Missed,
@@ -49,7 +49,7 @@ impl Call {
         ResBody: StoredBody,
     {
         loop {
-            match self.state.flights.join(&self.key) {
+            match self.state.flights.join(self.entry_key()) {
                 // Rendered before this request came, and being stored: a hit in all but name.
                 Role::Published(Outcome::Entry(entry), _)
                     if !self.force
@@ -147,6 +147,7 @@ impl Call {
         let now = self.now();
         let fresh = self.fresh_period(&head, now);
         let store = self.store_plan(&head, fresh, now);
+        self.settings.strip_tag_headers(&mut head.headers);
         let mut tee = Tee::new(body, store.as_ref().and_then(|_| self.settings.copy_limit(&head)));
         let whole = futures::future::poll_fn(|cx| Poll::Ready(tee.drain_ready(cx))).await;
 
@@ -154,10 +155,11 @@ impl Call {
             // The whole body was ready: answer with the entry, and store it behind the response.
             (Some(store), Some(bytes)) if store.accepts(&bytes) => {
                 let ttl = store.backend_ttl();
-                let entry = Arc::new(store.entry(&head, bytes));
+                let (entry, place) = store.entry(&head, bytes);
+                let entry = Arc::new(entry);
                 let storing = leader.publish_and_hold(Outcome::Entry(entry.clone()));
                 let response = self.serve(&entry, now, "MISS");
-                self.state.store_behind(&self.key, Write { entry, ttl, skip: missed.failed }, storing);
+                self.state.store_behind(Write { entry, ttl, skip: missed.failed, place }, storing);
                 return Ok(response);
             }
             // A real stream: store it when the client has read it all.
@@ -178,13 +180,14 @@ impl Call {
     /// it if the body stayed storable, or tell them it is not storable. `skip`: the request's
     /// lookup failed, so the entry is handed on but not stored.
     fn store_at_end(&self, store: StorePlan, head: response::Parts, leader: Leader, skip: bool) -> OnEnd {
-        let (state, key) = (self.state.clone(), self.key.clone());
+        let state = self.state.clone();
         Box::new(move |whole| match whole {
             Some(bytes) if store.accepts(&bytes) => {
                 let ttl = store.backend_ttl();
-                let entry = Arc::new(store.entry(&head, bytes));
+                let (entry, place) = store.entry(&head, bytes);
+                let entry = Arc::new(entry);
                 let storing = leader.publish_and_hold(Outcome::Entry(entry.clone()));
-                state.store_behind(&key, Write { entry, ttl, skip }, storing);
+                state.store_behind(Write { entry, ttl, skip, place }, storing);
             }
             _ => leader.publish(Outcome::NotStorable),
         })
@@ -208,6 +211,7 @@ impl Call {
             Rendered::Failed(_, answer) => return answer,
         };
         let (mut head, body) = response.map(CacheBody::inner).into_parts();
+        self.settings.strip_tag_headers(&mut head.headers);
         let now = self.now();
         self.decorate_miss(&mut head, |head| self.fresh_period(head, now));
         Ok(Response::from_parts(head, body))

@@ -10,7 +10,7 @@ use http_body::Body;
 use tower::Service;
 
 use crate::body::CacheBody;
-use crate::call::{Call, Origin, Reply, RequestBody, StoredBody};
+use crate::call::{Call, Origin, Reply, RequestBody, Seen, StoredBody};
 use crate::future::ResponseFuture;
 use crate::hit::Lookup;
 use crate::miss::Missed;
@@ -68,6 +68,8 @@ struct Plan {
     key: String,
     /// Render and store again without looking.
     force: bool,
+    /// The tags read with the entry (see [`Call::tags`]).
+    tags: Vec<String>,
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for CacheService<S>
@@ -98,9 +100,9 @@ where
                 Counters::add(&self.state.counters.bypassed);
                 ResponseFuture::passthrough(inner.call(Request::from_parts(parts, body)))
             }
-            Some(Plan { key, force }) => {
+            Some(Plan { key, force, tags }) => {
                 let (settings, state) = (self.settings.clone(), self.state.clone());
-                let call = Call { settings, state, parts, key, force };
+                let call = Call { settings, state, parts, key, force, tags, seen: Seen::default() };
                 ResponseFuture::cached(Box::pin(respond(call, inner, body)))
             }
         }
@@ -139,7 +141,8 @@ fn plan(settings: &Settings, parts: &request::Parts) -> Option<Plan> {
         );
     }
     let force = revalidate || (settings.client_reload && asks_reload(&parts.headers));
-    Some(Plan { key: settings.cache_key(parts, user.as_deref())?, force })
+    let key = settings.cache_key(parts, user.as_deref())?;
+    Some(Plan { key, force, tags: settings.read_tags(parts)? })
 }
 
 /// Whether the request names the host it is for (in its URI or a `Host` header).
@@ -158,7 +161,7 @@ fn asks_reload(headers: &HeaderMap) -> bool {
 
 /// A request that uses the cache: a fresh entry is served at once; a stale one too, while one
 /// background refresh starts; anything else is a miss.
-async fn respond<S, ReqBody, ResBody>(call: Call, inner: S, body: ReqBody) -> Reply<ResBody, S::Error>
+async fn respond<S, ReqBody, ResBody>(mut call: Call, inner: S, body: ReqBody) -> Reply<ResBody, S::Error>
 where
     S: Origin<ReqBody, ResBody>,
     ReqBody: RequestBody,

@@ -15,7 +15,7 @@ use http::{request, response};
 use crate::clock::Clock;
 use crate::flight::Flights;
 use crate::freshness::Freshness;
-use crate::key::{DefaultKey, KeyFn, UserFn};
+use crate::key::{DefaultKey, KeyFn, UserFn, request_tags};
 use crate::policy::CacheControl;
 use crate::proxy::ProxyHeaders;
 use crate::stats::Counters;
@@ -45,6 +45,10 @@ pub(crate) struct Settings {
     pub max_body_size: usize,
     pub clock: Clock,
     pub namespace: String,
+    /// The route's own tags, on every entry it stores.
+    pub tags: Vec<String>,
+    /// Whether `Cache-Tag` and `Surrogate-Key` are sent (and stored) rather than stripped.
+    pub keep_tag_headers: bool,
 }
 
 impl Settings {
@@ -64,6 +68,14 @@ impl Settings {
             key.push_str(user);
         }
         Some(key)
+    }
+
+    /// The tags a request's entry is read with: its view's (the host's only where the default
+    /// key keys it), then the route's own. `None`: the request names its host ambiguously.
+    pub(crate) fn read_tags(&self, parts: &request::Parts) -> Option<Vec<String>> {
+        let mut tags = request_tags(parts, self.key.is_none() && self.default_key.host)?;
+        tags.extend(self.tags.iter().filter(|t| !tags.contains(t)).cloned().collect::<Vec<_>>());
+        Some(tags)
     }
 }
 

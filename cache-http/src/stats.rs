@@ -17,6 +17,7 @@ pub(crate) struct Counters {
     pub errors: AtomicU64,
     pub stale_if_error: AtomicU64,
     pub panics: AtomicU64,
+    pub over_variant_limit: AtomicU64,
 }
 
 impl Counters {
@@ -39,6 +40,7 @@ impl Counters {
             errors: self.errors.load(Relaxed),
             stale_if_error: self.stale_if_error.load(Relaxed),
             panics: self.panics.load(Relaxed),
+            over_variant_limit: self.over_variant_limit.load(Relaxed),
         }
     }
 }
@@ -74,4 +76,7 @@ pub struct HttpCacheStats {
     pub stale_if_error: u64,
     /// Panics of the inner service caught by the layer (each answered `500`, or from a stale entry).
     pub panics: u64,
+    /// Responses not stored because their URL has
+    /// [`MAX_VARIANTS`](crate::MAX_VARIANTS) `Vary` variants stored already.
+    pub over_variant_limit: u64,
 }

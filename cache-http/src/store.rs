@@ -14,6 +14,8 @@ use crate::flight::Storing;
 use crate::policy::directives;
 use crate::shared::{Settings, State};
 use crate::stats::Counters;
+use crate::tags::response_tags;
+use crate::vary::{Admit, Marker, variant_key};
 
 /// How a rendered response may be stored.
 pub(crate) struct StorePlan {
@@ -23,6 +25,19 @@ pub(crate) struct StorePlan {
     head: Option<Option<u64>>,
     /// The stale-if-error grace, which the backend must keep the entry for too.
     grace: Duration,
+    /// Where the entry goes.
+    place: Place,
+}
+
+/// Where an entry is stored: its key, its tags, and the `Vary` marker to write with it.
+pub(crate) struct Place {
+    /// The entry's key: the request's, or its variant's.
+    pub key: String,
+    /// The entry's tags, each with the version the request's lookup saw (`None`: read at the
+    /// write).
+    pub tags: Vec<(String, Option<u64>)>,
+    /// The marker to write at the URL's key (`base`) after the entry, for a URL that varies.
+    pub marker: Option<(String, Marker, Ttl)>,
 }
 
 impl StorePlan {
@@ -41,21 +56,27 @@ impl StorePlan {
     /// stale-while-revalidate margin and the stale-if-error grace, relative to the real clock
     /// whatever the layer's clock says.
     pub(crate) fn backend_ttl(&self) -> Ttl {
-        let Lifetime { fresh, stale, .. } = self.lifetime;
-        fresh.map_or(Ttl::Never, |d| Ttl::After(d.saturating_add(stale.max(self.grace))))
+        backend_ttl(self.lifetime, self.grace)
     }
 
-    /// The entry for the response `head` + `body`.
-    pub(crate) fn entry(self, head: &response::Parts, body: Bytes) -> Entry {
-        Entry::new(head, body, self.lifetime, self.vary)
+    /// The entry for the response `head` + `body`, and where it goes.
+    pub(crate) fn entry(self, head: &response::Parts, body: Bytes) -> (Entry, Place) {
+        (Entry::new(head, body, self.lifetime, self.vary), self.place)
     }
+}
+
+/// See [`StorePlan::backend_ttl`].
+fn backend_ttl(lifetime: Lifetime, grace: Duration) -> Ttl {
+    let Lifetime { fresh, stale, .. } = lifetime;
+    fresh.map_or(Ttl::Never, |d| Ttl::After(d.saturating_add(stale.max(grace))))
 }
 
 impl Call {
     /// Whether the response `res`, rendered at `now` and fresh for `fresh` (see
     /// [`Call::fresh_period`]), may be stored: the route's `response_filter` accepts it (by
     /// default, status 200), and it has no `Set-Cookie`, no `no-store`, no `private` outside
-    /// `per_user`, no `Vary: *`, and a fresh period that is not zero.
+    /// `per_user`, no `Vary: *`, a fresh period that is not zero, and, for a response with
+    /// `Vary`, room among its URL's variants (see [`vary`](crate::vary)).
     pub(crate) fn store_plan(
         &self,
         res: &response::Parts,
@@ -85,7 +106,43 @@ impl Call {
         let vary = vary_values(&res.headers, &self.parts.headers)?;
         let head = (self.parts.method == Method::HEAD).then(|| declared_length(res));
         let lifetime = Lifetime { rendered_at: now, fresh, stale: settings.stale };
-        Some(StorePlan { lifetime, vary, head, grace: settings.stale_if_error })
+        let place = self.place(res, &vary, backend_ttl(lifetime, settings.stale_if_error))?;
+        Some(StorePlan { lifetime, vary, head, grace: settings.stale_if_error, place })
+    }
+
+    /// Where a response is stored: under the request's key, or, when it varies, its variant's
+    /// (`None`: its URL has [`MAX_VARIANTS`](crate::vary::MAX_VARIANTS) already); with the
+    /// request's tags as its lookup saw them and the handler's.
+    fn place(&self, res: &response::Parts, vary: &VaryValues, ttl: Ttl) -> Option<Place> {
+        let versions = self.seen.versions.as_ref().filter(|v| v.len() == self.tags.len());
+        let mut tags: Vec<(String, Option<u64>)> = match versions {
+            Some(versions) => self.tags.iter().cloned().zip(versions.iter().map(|v| Some(*v))).collect(),
+            None => self.tags.iter().map(|t| (t.clone(), None)).collect(),
+        };
+        for tag in response_tags(res) {
+            if !tags.iter().any(|(t, _)| *t == tag) {
+                tags.push((tag, None));
+            }
+        }
+        if vary.is_empty() {
+            return Some(Place { key: self.key.clone(), tags, marker: None });
+        }
+        let names: Vec<String> = vary.iter().map(|(name, _)| name.clone()).collect();
+        let (key, variant) = variant_key(&self.key, &names, &self.parts.headers);
+        match Marker::admit(self.seen.marker.as_ref(), &names, variant, ttl) {
+            Admit::Store(marker) => {
+                let marker = marker.map(|(marker, ttl)| (self.key.clone(), marker, ttl));
+                Some(Place { key, tags, marker })
+            }
+            Admit::Full => {
+                Counters::add(&self.counters().over_variant_limit);
+                tracing::debug!(
+                    key = self.key.as_str(),
+                    "cachette-http: not storing a Vary variant: its URL has the most variants stored"
+                );
+                None
+            }
+        }
     }
 }
 
@@ -106,17 +163,31 @@ fn declared_length(res: &response::Parts) -> Option<u64> {
 }
 
 impl State {
-    /// Stores `entry` under `key` for `ttl`. A failure is logged and counted, not returned: the
-    /// response was served either way. Logged at debug while the circuit breaker is open (it
-    /// logged its opening), else as a warning.
-    pub(crate) async fn put(&self, key: &str, entry: &Entry, ttl: Ttl) {
-        let stored = match entry.encode(key) {
-            Ok(bytes) => self.cache.set_bytes(key, bytes, ttl).await,
+    /// Stores `entry` at `place` for `ttl`, then the URL's `Vary` marker if it needs one. A
+    /// failure is logged and counted, not returned: the response was served either way. Logged at
+    /// debug while the circuit breaker is open (it logged its opening), else as a warning.
+    pub(crate) async fn put(&self, place: &Place, entry: &Entry, ttl: Ttl) {
+        let key = place.key.as_str();
+        let tags: Vec<(&str, Option<u64>)> = place.tags.iter().map(|(t, v)| (t.as_str(), *v)).collect();
+        let mut stored = match entry.encode(key) {
+            Ok(bytes) => self.cache.set_bytes_tagged_seen(key, &bytes, ttl, &tags).await,
             Err(e) => Err(e),
         };
+        if let (Ok(true), Some((base, marker, marker_ttl))) = (&stored, &place.marker) {
+            stored = match marker.encode(base) {
+                Ok(bytes) => self.cache.set_bytes(base, bytes, *marker_ttl).await.map(|()| true),
+                Err(e) => Err(e),
+            };
+        }
         self.flights.count_store();
         match stored {
-            Ok(()) => Counters::add(&self.counters.stored),
+            Ok(true) => Counters::add(&self.counters.stored),
+            // A tag was invalidated since the lookup (or its version could not be read): what was
+            // rendered may be older than the invalidation.
+            Ok(false) => tracing::debug!(
+                key,
+                "cachette-http: not storing the response: one of its tags changed during the render, or cannot be read"
+            ),
             Err(e) => {
                 Counters::add(&self.counters.errors);
                 if matches!(e, CacheError::CircuitOpen { .. }) {
@@ -132,8 +203,9 @@ impl State {
     /// its key (`storing`) until the write has finished, so that requests arriving meanwhile are
     /// handed the entry (see [`Flights`](crate::flight::Flights)). Not stored for a request whose
     /// lookup failed (`skip`): the backend just failed it, and one error per request is counted.
-    pub(crate) fn store_behind(self: &Arc<Self>, key: &str, write: Write, storing: Storing) {
-        let Write { entry, ttl, skip } = write;
+    pub(crate) fn store_behind(self: &Arc<Self>, write: Write, storing: Storing) {
+        let Write { entry, ttl, skip, place } = write;
+        let key = place.key.as_str();
         if skip {
             tracing::debug!(key, "cachette-http: not storing the response: the cache failed this request's lookup");
             return;
@@ -142,9 +214,9 @@ impl State {
             tracing::warn!(key, "cachette-http: no tokio runtime to store the response on; it was served uncached");
             return;
         };
-        let (state, key) = (self.clone(), key.to_owned());
+        let state = self.clone();
         runtime.spawn(async move {
-            state.put(&key, &entry, ttl).await;
+            state.put(&place, &entry, ttl).await;
             drop(storing);
         });
     }
@@ -156,4 +228,6 @@ pub(crate) struct Write {
     pub ttl: Ttl,
     /// Don't write: the request's lookup failed.
     pub skip: bool,
+    /// Where.
+    pub place: Place,
 }

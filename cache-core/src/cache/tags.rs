@@ -22,7 +22,7 @@ use serde::de::DeserializeOwned;
 
 use super::Cache;
 use super::envelope::{self, Envelope};
-use crate::{Result, Ttl, codec};
+use crate::{CacheError, Result, Ttl, codec};
 
 /// The key of a tag's version.
 pub(crate) fn version_key(tag: &str) -> String {
@@ -96,11 +96,17 @@ impl Cache {
     /// current, read with the versions of `tags` in one round trip; not counted, a backend
     /// failure returned as it is.
     pub(crate) async fn get_current_quietly(&self, key: &str, tags: &[&str]) -> Result<Option<Bytes>> {
+        Ok(self.get_current_seen(key, tags).await?.0)
+    }
+
+    /// [`get_current_quietly`](Cache::get_current_quietly), and the versions of `tags` it read
+    /// (`None`: a tag without one).
+    async fn get_current_seen(&self, key: &str, tags: &[&str]) -> Result<(Option<Bytes>, Vec<Option<u64>>)> {
         if tags.is_empty() {
             let found = self.guarded("get", self.inner.backend.get(key)).await?;
             return Ok(match found {
-                Some(bytes) => self.keep_if_current(key, bytes, &[]).await,
-                None => None,
+                Some(bytes) => (self.keep_if_current(key, bytes, &[]).await, Vec::new()),
+                None => (None, Vec::new()),
             });
         }
         let mut keys = Vec::with_capacity(1 + tags.len());
@@ -108,10 +114,91 @@ impl Cache {
         keys.extend(tags.iter().map(|t| version_key(t)));
         let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
         let mut found = self.guarded("get_many", self.inner.backend.get_many(&refs)).await?.into_iter();
-        let Some(bytes) = found.next().flatten() else { return Ok(None) };
-        let known: Vec<(&str, Option<u64>)> =
-            tags.iter().copied().zip(found.map(|v| v.and_then(|b| codec::decode::<u64>("tag", &b).ok()))).collect();
-        Ok(self.keep_if_current(key, bytes, &known).await)
+        let bytes = found.next().flatten();
+        let versions: Vec<Option<u64>> = found.map(|v| v.and_then(|b| codec::decode::<u64>("tag", &b).ok())).collect();
+        let Some(bytes) = bytes else { return Ok((None, versions)) };
+        let known: Vec<(&str, Option<u64>)> = tags.iter().copied().zip(versions.iter().copied()).collect();
+        Ok((self.keep_if_current(key, bytes, &known).await, versions))
+    }
+
+    /// [`get_bytes_tagged`](Cache::get_bytes_tagged), and the versions of `tags` it read with the
+    /// value, in their order (`0`: the tag had none), for a later
+    /// [`set_bytes_tagged_seen`](Cache::set_bytes_tagged_seen) of what is computed after a miss:
+    /// recording the versions seen *before* the computation, not those current when it ends, makes
+    /// an invalidation during the computation win (the write becomes a miss). `None` for the
+    /// versions when the backend could not say (its failure absorbed by `CACHE_IGNORE_ERRORS`).
+    /// Counted as a hit or a miss. Added for the HTTP layer's lookups.
+    pub async fn get_bytes_tagged_seen(&self, key: &str, tags: &[&str]) -> Result<(Option<Bytes>, Option<Vec<u64>>)> {
+        let found = self.get_current_seen(key, tags).await.map(|(found, versions)| {
+            (
+                found.map(|bytes| envelope_value(key, &bytes)),
+                Some(versions.into_iter().map(|v| v.unwrap_or(0)).collect()),
+            )
+        });
+        let (found, versions) = self.absorb("get", key, found, || (None, None))?;
+        self.count_read(found.is_some());
+        Ok((found, versions))
+    }
+
+    /// Stores `value` under `key` with `tags`, each with the version a read saw before `value`
+    /// was computed ([`get_bytes_tagged_seen`](Cache::get_bytes_tagged_seen)), or `None` for a
+    /// tag not read then (its current version is read now, as [`set_bytes_tagged`](Cache::set_bytes_tagged)
+    /// does). A tag seen without a version (`Some(0)`) gets one now, or the one another writer
+    /// made meanwhile. Returns whether it stored: not when the versions cannot be read or made
+    /// (the backend failed), as for `set_bytes_tagged`.
+    pub async fn set_bytes_tagged_seen(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Ttl,
+        tags: &[(&str, Option<u64>)],
+    ) -> Result<bool> {
+        let unread: Vec<&str> = tags.iter().filter(|(_, seen)| seen.is_none()).map(|(tag, _)| *tag).collect();
+        let Some(current) = self.tag_versions(&unread, true).await? else { return Ok(false) };
+        let mut current = current.into_iter();
+        let mut recorded: Vec<(&str, u64)> = Vec::with_capacity(tags.len());
+        for &(tag, seen) in tags {
+            let version = match seen {
+                None => current.next().flatten().unwrap_or(0),
+                Some(0) => {
+                    let drawn: u64 = rand::random::<u64>() | 1;
+                    let key = version_key(tag);
+                    match self.internal_add(&key, &drawn, Ttl::Never).await {
+                        Ok(true) => drawn,
+                        // Another writer made it first, as set_bytes_tagged takes it: most often
+                        // another value's first write; an invalidation of a tag that no value had
+                        // yet is the rare case this lets through.
+                        Ok(false) => match self.internal_get::<u64>(&key).await {
+                            Ok(Some(version)) => version,
+                            Ok(None) => return Ok(false),
+                            Err(e) if e.is_backend_failure() || matches!(e, CacheError::Codec { .. }) => {
+                                return Ok(false);
+                            }
+                            Err(e) => return Err(e),
+                        },
+                        Err(e) if e.is_backend_failure() => return Ok(false),
+                        Err(e) => return Err(e),
+                    }
+                }
+                Some(version) => version,
+            };
+            recorded.push((tag, version));
+        }
+        let bytes = envelope::encode(key, None, 0, &recorded, value)?;
+        self.set_bytes(key, bytes, ttl).await?;
+        Ok(true)
+    }
+
+    /// [`invalidate_tag`](Cache::invalidate_tag) of every tag in `tags`, in one write (one
+    /// `set_many`: one `MSET` on Redis).
+    pub async fn invalidate_tags(&self, tags: &[&str]) -> Result<()> {
+        let keys: Vec<String> = tags.iter().map(|t| version_key(t)).collect();
+        let items: Vec<(&str, u64)> = keys.iter().map(|k| (k.as_str(), rand::random::<u64>() | 1)).collect();
+        match items.as_slice() {
+            [] => Ok(()),
+            [(key, version)] => self.set(key, version, Ttl::Never).await,
+            _ => self.set_many(&items, Ttl::Never).await,
+        }
     }
 
     /// Makes every value written under `tag` a miss from now on: one write, whatever the number

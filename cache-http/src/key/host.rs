@@ -72,6 +72,29 @@ pub(crate) fn host_header(uri: &http::Uri) -> Option<String> {
     })
 }
 
+/// Appends the host of `authority` to a view's tag (see [`view`](super::view)): normalised as
+/// in the key, without the scheme, and without the port when it is 80 or 443 (whatever the
+/// scheme: a tag may name more entries than one, never fewer). `false` if it is not an authority.
+pub(super) fn write_view_host(tag: &mut String, authority: &str) -> bool {
+    if !write_authority(tag, authority, None) {
+        return false;
+    }
+    for port in [":80", ":443"] {
+        if tag.ends_with(port) {
+            tag.truncate(tag.len() - port.len());
+        }
+    }
+    true
+}
+
+/// The authority a request names: its URI's, else its one `Host` header's.
+pub(super) fn request_authority(parts: &Parts) -> Option<&str> {
+    match parts.uri.authority() {
+        Some(authority) => Some(authority.as_str()),
+        None => parts.headers.get(HOST)?.to_str().ok().filter(|h| !h.is_empty()),
+    }
+}
+
 /// Appends the normalised `authority` (`host[:port]`) to `key`; `false` if it is not one.
 fn write_authority(key: &mut String, authority: &str, scheme: Option<&str>) -> bool {
     let Some((host, port)) = split_port(authority) else { return false };

@@ -14,8 +14,10 @@
 
 mod host;
 mod query;
+mod view;
 
 pub(crate) use host::host_header;
+pub(crate) use view::{request_tags, target_tags};
 
 use std::sync::Arc;
 

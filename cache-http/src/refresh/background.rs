@@ -30,17 +30,17 @@ impl Call {
         ResBody: StoredBody,
     {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
-        if !self.state.refreshing.lock().unwrap_or_else(|p| p.into_inner()).insert(self.key.clone()) {
+        if !self.state.refreshing.lock().unwrap_or_else(|p| p.into_inner()).insert(self.entry_key().to_owned()) {
             return;
         }
         let (call, inner) = (self.clone(), inner.clone());
         runtime.spawn(async move {
-            let _done = Unmark { state: call.state.clone(), key: call.key.clone() };
+            let _done = Unmark { state: call.state.clone(), key: call.entry_key().to_owned() };
             let state = &call.state;
             // One refresh per key across processes too: the lock is an atomic `add` in the shared
             // cache, held at most a minute in case this process dies mid-refresh. Bookkeeping,
             // not a user's read or write; if the cache cannot say, refresh anyway.
-            let lock = format!("{}\nrefreshing", call.key);
+            let lock = format!("{}\nrefreshing", call.entry_key());
             let lock_ttl = Ttl::After(call.settings.stale.clamp(Duration::from_secs(1), Duration::from_secs(60)));
             if let Ok(false) = state.cache.internal_add(&lock, &true, lock_ttl).await {
                 return;
@@ -83,6 +83,7 @@ impl Call {
         let (head, body) = response.into_parts();
         let now = self.now();
         let fresh = self.fresh_period(&head, now);
+        let mut head = head;
         let Some(store) = self.store_plan(&head, fresh, now) else {
             tracing::warn!(key, status = %head.status, "cachette-http: background refresh gave a response that may not be stored; keeping the stale entry");
             return false;
@@ -101,8 +102,10 @@ impl Call {
             );
             return false;
         }
+        self.settings.strip_tag_headers(&mut head.headers);
         let ttl = store.backend_ttl();
-        self.state.put(key, &store.entry(&head, bytes), ttl).await;
+        let (entry, place) = store.entry(&head, bytes);
+        self.state.put(&place, &entry, ttl).await;
         true
     }
 }

@@ -73,6 +73,21 @@ impl Counting {
     }
 }
 
+impl Counting {
+    /// A read that reaches the backend: counted, and held if the test asked for it.
+    async fn read<T>(&self, read: impl Future<Output = Result<T>>) -> Result<T> {
+        let sets_before = self.sets();
+        let held = self.hold_next_get.swap(false, Ordering::SeqCst);
+        self.gets.fetch_add(1, Ordering::SeqCst);
+        let found = read.await;
+        self.answered_gets.fetch_add(1, Ordering::SeqCst);
+        if held {
+            let _ = self.sets.subscribe().wait_for(|sets| *sets > sets_before).await;
+        }
+        found
+    }
+}
+
 #[async_trait]
 impl BaseCache for Counting {
     fn type_name(&self) -> &'static str {
@@ -80,15 +95,12 @@ impl BaseCache for Counting {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
-        let sets_before = self.sets();
-        let held = self.hold_next_get.swap(false, Ordering::SeqCst);
-        self.gets.fetch_add(1, Ordering::SeqCst);
-        let found = self.inner.get(key).await;
-        self.answered_gets.fetch_add(1, Ordering::SeqCst);
-        if held {
-            let _ = self.sets.subscribe().wait_for(|sets| *sets > sets_before).await;
-        }
-        found
+        self.read(self.inner.get(key)).await
+    }
+
+    // One round trip (the layer reads an entry with its tags' versions), counted as one read.
+    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Bytes>>> {
+        self.read(self.inner.get_many(keys)).await
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<()> {
