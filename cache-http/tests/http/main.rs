@@ -34,6 +34,7 @@ mod conditional;
 mod failing_handlers;
 mod failures;
 mod freshness;
+mod invalidation;
 mod keys;
 mod misses;
 mod poisoning;
