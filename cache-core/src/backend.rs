@@ -86,6 +86,14 @@ pub trait BaseCache: Send + Sync + 'static {
     /// The backend's type name as used in `CACHE_TYPE` (e.g. `"RedisCache"`), for logs and errors.
     fn type_name(&self) -> &'static str;
 
+    /// Whether other processes may share what this backend stores (a server, a directory): then
+    /// loads of one key take a lease so that one process loads it while the others wait for its
+    /// value (see [`crate::Cache::get_or_set`]). `true` unless overridden; an in-process backend
+    /// returns `false`, its single-flight already being all the coordination there is.
+    fn is_shared(&self) -> bool {
+        true
+    }
+
     /// The value stored under `key`, or `None` if there is none (or it has expired).
     async fn get(&self, key: &str) -> Result<Option<Bytes>>;
 

@@ -101,7 +101,7 @@ pub struct Config {
     /// `CACHE_OPTIONS`.
     pub options: Options,
     /// The deadlines and circuit breaker of the [`Cache`](crate::Cache) facade, read from
-    /// `CACHE_OPTIONS` (`deadline`, `clear_deadline`, `breaker_failures`, `breaker_cooldown`).
+    /// `CACHE_OPTIONS` (`deadline`, `clear_deadline`, `breaker_failures`, `breaker_cooldown`, `lease`).
     pub fail_safe: FailSafePolicy,
     /// `CACHE_SOURCE_CHECK`.
     pub source_check: bool,

@@ -58,6 +58,10 @@ impl BaseCache for NullCache {
         TYPE_NAME
     }
 
+    fn is_shared(&self) -> bool {
+        false
+    }
+
     async fn get(&self, _key: &str) -> Result<Option<Bytes>> {
         Ok(None)
     }

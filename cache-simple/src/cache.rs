@@ -54,6 +54,10 @@ impl BaseCache for SimpleCache {
         TYPE_NAME
     }
 
+    fn is_shared(&self) -> bool {
+        false
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
         Ok(self.store.get(key).map(|slot| slot.value))
     }

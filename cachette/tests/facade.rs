@@ -108,10 +108,10 @@ async fn backend_failures_are_errors_by_default_but_never_fail_a_load() {
     assert!(cache.set("k", "v", Ttl::Default).await.is_err());
     assert!(cache.add("k", "v", Ttl::Default).await.is_err());
     // A computed value does not depend on the cache: the outage is counted, the loader's value
-    // returned (the read and the write both failed).
+    // returned (the read, the lease and the write all failed).
     let loaded = cache.get_or_set("k", Ttl::Default, || async { Ok::<_, std::io::Error>(1u8) }).await;
     assert_eq!(loaded.unwrap(), 1);
-    assert_eq!(cache.stats().errors, 5);
+    assert_eq!(cache.stats().errors, 6);
 }
 
 #[tokio::test]

@@ -17,6 +17,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::Cache;
+use super::lease::Leased;
 use crate::{BoxError, CacheError, Result, Ttl, codec};
 
 impl Cache {
@@ -25,7 +26,14 @@ impl Cache {
     /// Single-flight: concurrent misses of one key in this process run `load` once and all get
     /// its value. If `load` fails or panics, every waiter gets the same [`CacheError::Loader`]
     /// promptly (the loader's error, or a message saying it panicked, is its source), nothing is
-    /// stored, and the next call loads afresh. Across processes, each process may load once.
+    /// stored, and the next call loads afresh.
+    ///
+    /// Across processes, on a shared backend (a server, a directory): the process that leads a
+    /// miss takes the key's lease (an atomic `add`, living `CACHE_OPTIONS.lease`, 5 s); the
+    /// others wait for its value, polling with back-off, and load themselves only if it does not
+    /// come within the lease's lifetime (its holder died or is slow). A [`delete`](Cache::delete)
+    /// of the key during a load removes the lease, and the load's value is then not kept. A cold
+    /// key is loaded once by the whole fleet.
     ///
     /// Fail-safe: a failure of the backend — on the read or the write, with or without
     /// `CACHE_IGNORE_ERRORS` — never fails the call: it is counted in [`Cache::stats`], logged,
@@ -60,10 +68,28 @@ impl Cache {
                 {
                     return Ok(bytes);
                 }
+                // One process of many: take the key's lease, or wait for the value of the
+                // process that holds it.
+                let lease = match self.lease(key).await? {
+                    Leased::Loaded(bytes) if codec::decode::<T>(key, &bytes).is_ok() => return Ok(bytes),
+                    Leased::Granted(lease) => Some(lease),
+                    Leased::Loaded(_) | Leased::None => None,
+                };
                 self.inner.counters.loads.fetch_add(1, Relaxed);
-                let value = run_loader(load).await?;
-                let bytes = codec::encode(key, &value)?;
-                self.store_for_load(key, bytes.clone(), ttl).await?;
+                let encoded = run_loader(load).await.and_then(|value| Ok((codec::encode(key, &value)?, value)));
+                let (bytes, value) = match encoded {
+                    Ok(done) => done,
+                    Err(e) => {
+                        if let Some(lease) = lease {
+                            self.release_lease(lease).await;
+                        }
+                        return Err(e);
+                    }
+                };
+                match lease {
+                    Some(lease) => self.store_leased(lease, bytes.clone(), ttl).await?,
+                    None => self.store_for_load(key, bytes.clone(), ttl).await?,
+                }
                 loaded = Some(value);
                 Ok(bytes)
             })
@@ -121,7 +147,7 @@ impl Cache {
     }
 
     /// The write after a load: a backend failure is counted and logged, not returned.
-    async fn store_for_load(&self, key: &str, bytes: Bytes, ttl: Ttl) -> Result<()> {
+    pub(super) async fn store_for_load(&self, key: &str, bytes: Bytes, ttl: Ttl) -> Result<()> {
         match self.guarded("set", self.inner.backend.set(key, bytes, ttl)).await {
             Err(e) if e.is_backend_failure() => {
                 self.note_backend_failure("set", key, &e, "cache write failed; the loaded value is returned uncached");

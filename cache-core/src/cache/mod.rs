@@ -5,6 +5,7 @@
 //! loading with a stale window (`get_or_set_with` and a [`LoadPolicy`]).
 
 mod envelope;
+mod lease;
 mod load;
 mod stale;
 mod tags;
@@ -282,14 +283,37 @@ impl Cache {
     }
 
     /// Removes `key`; returns whether a live value was removed.
+    ///
+    /// On a shared backend the key's lease goes with it (in the same moment, not one more round
+    /// trip in a row), so a load of the key running in any process does not keep its value.
     pub async fn delete(&self, key: &str) -> Result<bool> {
-        let r = self.guarded("delete", self.inner.backend.delete(key)).await;
+        let r = if self.inner.backend.is_shared() {
+            let lease = lease::lease_key(key);
+            let (r, _) = futures::join!(
+                self.guarded("delete", self.inner.backend.delete(key)),
+                self.guarded("delete", self.inner.backend.delete(&lease)),
+            );
+            r
+        } else {
+            self.guarded("delete", self.inner.backend.delete(key)).await
+        };
         self.absorb("delete", key, r, || false)
     }
 
-    /// Removes `keys`; returns how many live values were removed.
+    /// Removes `keys` (and their leases, as [`delete`](Cache::delete) does); returns how many
+    /// live values were removed.
     pub async fn delete_many(&self, keys: &[&str]) -> Result<u64> {
-        let r = self.guarded("delete_many", self.inner.backend.delete_many(keys)).await;
+        let r = if self.inner.backend.is_shared() {
+            let leases: Vec<String> = keys.iter().map(|k| lease::lease_key(k)).collect();
+            let leases: Vec<&str> = leases.iter().map(String::as_str).collect();
+            let (r, _) = futures::join!(
+                self.guarded("delete_many", self.inner.backend.delete_many(keys)),
+                self.guarded("delete_many", self.inner.backend.delete_many(&leases)),
+            );
+            r
+        } else {
+            self.guarded("delete_many", self.inner.backend.delete_many(keys)).await
+        };
         self.absorb("delete_many", keys.first().copied().unwrap_or(""), r, || 0)
     }
 

@@ -374,7 +374,7 @@ fn an_unknown_option_of_a_backend_without_options_reads_well() {
     assert!(
         err.contains(
             "NullCache has no options of its own, only those every backend takes: deadline, clear_deadline, \
-             breaker_failures, breaker_cooldown."
+             breaker_failures, breaker_cooldown, lease."
         ),
         "{err}"
     );

@@ -42,7 +42,7 @@ use crate::config::Options;
 use crate::{CacheError, Result};
 
 /// The `CACHE_OPTIONS` names the facade reads (every backend accepts them besides its own).
-pub const FAIL_SAFE_OPTIONS: &[&str] = &["deadline", "clear_deadline", "breaker_failures", "breaker_cooldown"];
+pub const FAIL_SAFE_OPTIONS: &[&str] = &["deadline", "clear_deadline", "breaker_failures", "breaker_cooldown", "lease"];
 
 /// The deadlines and breaker thresholds of a [`crate::Cache`], from `CACHE_OPTIONS`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +56,10 @@ pub struct FailSafePolicy {
     pub breaker_failures: u32,
     /// How long the breaker stays open before a probe (`CACHE_OPTIONS.breaker_cooldown`).
     pub breaker_cooldown: Duration,
+    /// How long one process's load of a key on a shared backend keeps the others waiting for its
+    /// value before they load it themselves (`CACHE_OPTIONS.lease`): the lease's lifetime, so
+    /// also how long a crashed loader can hold them up.
+    pub lease: Duration,
 }
 
 impl Default for FailSafePolicy {
@@ -65,6 +69,9 @@ impl Default for FailSafePolicy {
             clear_deadline: Duration::from_secs(30),
             breaker_failures: 5,
             breaker_cooldown: Duration::from_secs(1),
+            // Long enough for the loads a web request waits for (a page, a query); a loader that
+            // takes longer is joined by a second one, which is the state without leases.
+            lease: Duration::from_secs(5),
         }
     }
 }
@@ -93,6 +100,7 @@ impl FailSafePolicy {
             clear_deadline: duration("clear_deadline", defaults.clear_deadline)?,
             breaker_failures: failures,
             breaker_cooldown: duration("breaker_cooldown", defaults.breaker_cooldown)?,
+            lease: duration("lease", defaults.lease)?,
         })
     }
 }

@@ -38,6 +38,9 @@ impl BaseCache for KeyLog {
     fn type_name(&self) -> &'static str {
         "KeyLog"
     }
+    fn is_shared(&self) -> bool {
+        self.inner.is_shared()
+    }
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
         self.inner.get(key).await
     }

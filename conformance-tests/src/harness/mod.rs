@@ -11,17 +11,19 @@
 //! * [`tls`]: the certificates of the TLS servers and their clients, made at test time;
 //! * [`faults`]: what the `Cache` facade must do while a backend is stalled or dead, written once
 //!   for every backend's fault tests;
+//! * [`leases`]: one load per key across real processes (the test binary re-run as workers);
 //! * [`process`]: the pieces under it (a process killed with its test, free ports, binaries).
 
 pub mod faults;
 mod keep;
+pub mod leases;
 pub mod memcached;
 pub mod process;
 pub mod redis;
 mod server;
+pub mod tls;
 pub mod uwsgi;
 
-pub mod tls;
 pub use process::{ServerProcess, free_port, require_binary, wait_for_tcp};
 pub use server::{Server, ServerKind};
 
