@@ -74,6 +74,8 @@ pub(crate) struct Flights {
 struct Flight {
     id: u64,
     waiter: Waiter,
+    /// The versions of the tags its leader's lookup read (see [`Seen`](crate::call::Seen)).
+    versions: Option<Vec<u64>>,
     /// Set once the outcome is published while the flight goes on (its entry is being stored).
     published: Option<(Outcome, Stored)>,
 }
@@ -87,6 +89,10 @@ pub(crate) enum Role {
     /// The render has finished and its entry is being stored: its outcome, at once, and the end
     /// of the store (after which a new flight may start).
     Published(Outcome, Stored),
+    /// A render whose lookup read other tag versions than the caller's — a tag was invalidated
+    /// in between, so its response may be older than the invalidation: wait for its end (its
+    /// outcome, or its store), then join again.
+    Outdated(Waiter, Option<Stored>),
 }
 
 impl Flights {
@@ -95,10 +101,17 @@ impl Flights {
         self.map.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Joins the render of `key` in progress, or becomes its leader.
-    pub(crate) fn join(self: &Arc<Self>, key: &str) -> Role {
+    /// Joins the render of `key` in progress, or becomes its leader. `versions`: those the
+    /// caller's lookup read of its tags (`None`: unknown, taken as the same as any).
+    pub(crate) fn join(self: &Arc<Self>, key: &str, versions: Option<&[u64]>) -> Role {
         let mut map = self.lock();
         if let Some(flight) = map.get(key) {
+            if let (Some(theirs), Some(ours)) = (&flight.versions, versions)
+                && cachette_core::Cache::invalidated_between(theirs, ours)
+            {
+                let stored = flight.published.as_ref().map(|(_, stored)| stored.clone());
+                return Role::Outdated(flight.waiter.clone(), stored);
+            }
             return match &flight.published {
                 Some((outcome, stored)) => Role::Published(outcome.clone(), stored.clone()),
                 None => Role::Follower(flight.waiter.clone()),
@@ -106,7 +119,8 @@ impl Flights {
         }
         let (tx, rx) = oneshot::channel();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        map.insert(key.to_owned(), Flight { id, waiter: rx.shared(), published: None });
+        let flight = Flight { id, waiter: rx.shared(), versions: versions.map(<[u64]>::to_vec), published: None };
+        map.insert(key.to_owned(), flight);
         Role::Leader(Leader { flights: self.clone(), key: key.to_owned(), id, tx: Some(tx) })
     }
 
@@ -198,14 +212,14 @@ mod tests {
     #[tokio::test]
     async fn followers_get_the_outcome_or_learn_the_leader_is_gone() {
         let flights = Arc::new(Flights::default());
-        let Role::Leader(leader) = flights.join("k") else { panic!("first caller leads") };
-        let Role::Follower(waiter) = flights.join("k") else { panic!("second caller follows") };
+        let Role::Leader(leader) = flights.join("k", None) else { panic!("first caller leads") };
+        let Role::Follower(waiter) = flights.join("k", None) else { panic!("second caller follows") };
         leader.publish(Outcome::NotStorable);
         assert!(matches!(waiter.await, Ok(Outcome::NotStorable)));
         assert_eq!(flights.in_flight(), 0);
 
-        let Role::Leader(leader) = flights.join("k") else { panic!("a finished key starts a new flight") };
-        let Role::Follower(waiter) = flights.join("k") else { panic!() };
+        let Role::Leader(leader) = flights.join("k", None) else { panic!("a finished key starts a new flight") };
+        let Role::Follower(waiter) = flights.join("k", None) else { panic!() };
         drop(leader);
         assert!(waiter.await.is_err());
         assert_eq!(flights.in_flight(), 0);
@@ -214,17 +228,17 @@ mod tests {
     #[tokio::test]
     async fn a_request_that_joins_while_the_entry_is_stored_gets_it_at_once() {
         let flights = Arc::new(Flights::default());
-        let Role::Leader(leader) = flights.join("k") else { panic!("first caller leads") };
-        let Role::Follower(waiter) = flights.join("k") else { panic!("second caller follows") };
+        let Role::Leader(leader) = flights.join("k", None) else { panic!("first caller leads") };
+        let Role::Follower(waiter) = flights.join("k", None) else { panic!("second caller follows") };
         assert!(flights.storing("k").is_none(), "a render in progress is not a store");
         let storing = leader.publish_and_hold(Outcome::NotStorable);
         assert!(matches!(waiter.await, Ok(Outcome::NotStorable)));
-        assert!(matches!(flights.join("k"), Role::Published(Outcome::NotStorable, _)), "no wait, no new render");
+        assert!(matches!(flights.join("k", None), Role::Published(Outcome::NotStorable, _)), "no wait, no new render");
         let stored = flights.storing("k").expect("the store is in progress");
         assert_eq!(flights.in_flight(), 1);
         drop(storing);
         assert!(stored.await.is_err(), "resolves when the store has finished");
         assert_eq!(flights.in_flight(), 0);
-        assert!(matches!(flights.join("k"), Role::Leader(_)), "then the next miss renders afresh");
+        assert!(matches!(flights.join("k", None), Role::Leader(_)), "then the next miss renders afresh");
     }
 }

@@ -12,10 +12,11 @@
 //! 3. [Stale-while-revalidate and scheduled refreshes](#stale-while-revalidate-and-scheduled-refreshes)
 //! 4. [Client caching](#client-caching)
 //! 5. [Keys and invalidation](#keys-and-invalidation)
-//! 6. [Shared-cache safety](#shared-cache-safety)
-//! 7. [What is stored](#what-is-stored)
-//! 8. [Failures, stale-if-error and counters](#failures-stale-if-error-and-counters)
-//! 9. [Decisions](#decisions)
+//! 6. [Tags, and deleting a view](#tags-and-deleting-a-view)
+//! 7. [Shared-cache safety](#shared-cache-safety)
+//! 8. [What is stored](#what-is-stored)
+//! 9. [Failures, stale-if-error and counters](#failures-stale-if-error-and-counters)
+//! 10. [Decisions](#decisions)
 //!
 //! The examples run on an in-process [`SimpleCache`](https://docs.rs/cachette-simple); in an
 //! application, `cachette::Cache::from_env()?` picks the backend by `CACHE_TYPE` (SimpleCache,
@@ -181,9 +182,11 @@
 //! its host, its path, its query — decoded as a form, sorted by name with a stable sort
 //! (`?b=2&a=1` is `?a=1&b=2`, `?q=%41` is `?q=A`, but `?x=2&x=1` is not `?x=1&x=2`) — and the
 //! values of the layer's [`vary`](CacheLayer::vary) headers; or a key of your own
-//! ([`key_fn`](CacheLayer::key_fn)). A response's own `Vary` is honoured too: an entry serves only
-//! requests with the values it was rendered for. [`invalidate`](CacheLayer::invalidate) forgets an
-//! entry, named by its URL.
+//! ([`key_fn`](CacheLayer::key_fn)). A response's own `Vary` is honoured too: each variant is an
+//! entry of its own (up to [`MAX_VARIANTS`] per URL), which serves only requests with the values it
+//! was rendered for. [`invalidate`](CacheLayer::invalidate) forgets the entries of a URL, and
+//! [`ViewCache::delete_cached`] does from anywhere that has the cache (see
+//! [Tags, and deleting a view](#tags-and-deleting-a-view)).
 //!
 //! The host — `Host`, or the URI's authority (HTTP/2) — is normalised (see
 //! [`ignore_host`](CacheLayer::ignore_host), for a service that one host only reaches): a page
@@ -225,6 +228,58 @@
 //! assert_eq!(x_cache(&app, "/search?a=1&b=2", &[host, ("x-real-ip", "10.0.0.1")]).await, ""); // bypassed
 //! assert!(layer.invalidate("https://example.com/search?a=1&b=2").await?); // the data behind it changed
 //! assert_eq!(x_cache(&app, "/search?a=1&b=2", &[host]).await, "MISS");
+//! # Ok(()) }
+//! ```
+//!
+//! # Tags, and deleting a view
+//!
+//! A handler tags its response's entry with the [`CacheTags`] extension, or with a `Cache-Tag`
+//! (comma-separated, as Cloudflare reads it) or `Surrogate-Key` (space-separated, as Fastly does)
+//! header, which the layer reads and strips unless told to
+//! [keep](CacheLayer::keep_tag_headers) it for a CDN in front; a route tags all its entries with
+//! [`tags`](CacheLayer::tags). [`Cache::invalidate_tag`](cachette_core::Cache::invalidate_tag) then
+//! makes every entry with the tag a miss, on every layer over the cache, in one backend write
+//! whatever the number of entries: each tag has a version, each entry records the versions of its
+//! tags, and a hit checks them in the round trip that reads the entry (a handler's own tags, which
+//! the lookup cannot know, in a second one).
+//!
+//! Every entry also carries the tags of its view — its path's, and its URL's when it has a query —
+//! so that [`ViewCache::delete_cached`] deletes every entry of a view: each `Vary` variant, each
+//! user's, the `HEAD` and the `GET`, without knowing their keys, also in one write. A URL without
+//! a query deletes every query of the path.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use axum::{Extension, Router, body::Body, routing::get};
+//! use cachette_core::{Cache, Config};
+//! use cachette_http::{CacheLayer, CacheTags, ViewCache};
+//! use cachette_simple::SimpleCache;
+//! use tower::ServiceExt;
+//! # async fn x_cache(app: &Router, path: &str) -> String {
+//! #     let request = http::Request::get(path).header("host", "example.com").body(Body::empty()).unwrap();
+//! #     let response = app.clone().oneshot(request).await.unwrap();
+//! #     assert!(response.headers().get("cache-tag").is_none(), "stripped");
+//! #     response.headers()["x-cache"].to_str().unwrap().to_owned()
+//! # }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let cache = Cache::new(Arc::new(SimpleCache::new(&Config::default())?), Config::default());
+//! let app = Router::new()
+//!     .route("/users/42", get(|| async { (Extension(CacheTags::new(["user:42"])), "Ada") }))
+//!     .route("/teams/7", get(|| async { ([("cache-tag", "team:7, user:42")], "Ada, Grace") }))
+//!     .route("/about", get(|| async { "about us" }))
+//!     .layer(CacheLayer::new(cache.clone()));
+//! for path in ["/users/42", "/teams/7", "/about"] {
+//!     x_cache(&app, path).await;
+//! }
+//! # tokio::time::sleep(std::time::Duration::from_millis(50)).await; // stored behind the responses
+//! cache.invalidate_tag("user:42").await?; // Ada changed her name
+//! assert_eq!(x_cache(&app, "/users/42").await, "MISS");
+//! assert_eq!(x_cache(&app, "/teams/7").await, "MISS");
+//! assert_eq!(x_cache(&app, "/about").await, "HIT");
+//! cache.delete_cached("https://example.com/about").await?; // the page was edited
+//! assert_eq!(x_cache(&app, "/about").await, "MISS");
 //! # Ok(()) }
 //! ```
 //!
@@ -364,6 +419,25 @@
 //! * **A request whose lookup failed** stores nothing: a stalled backend would get a write each.
 //! * **Panics** of the inner service's call and future are caught (a streamed body's are the
 //!   server's). Waiters answer `500` too rather than render in turn (50 took 15 s that way).
+//! * **Tags are read before the render.** An entry records the versions of its view's and route's
+//!   tags that its request's lookup read, not those current when its render ends: a tag
+//!   invalidated during the render makes the new entry a miss at once. A handler's own tags are
+//!   known only from its response, and read when it is stored. A tag's version is a small key
+//!   kept without expiry (one per path and per URL with a query that was ever cached); one that
+//!   is evicted makes the entries recording it misses, never hits.
+//! * **A view's tags name its host without the scheme or the ports 80 and 443**, so that one
+//!   `delete_cached` reaches HTTP/1 and HTTP/2 entries alike; entries of layers that do not key
+//!   the host (`ignore_host`, `key_fn`) carry host-less ones, which a URL with a host reaches
+//!   too (so such a deletion is two version writes in one `set_many`).
+//! * **`invalidate`** is kept: it deletes the URL's entry as before (returning whether there was
+//!   one) and then does what `delete_cached` does, having waited for this layer's store of an
+//!   entry just rendered for the URL. `delete_cached` cannot see a layer's stores in flight.
+//! * **`Vary` variants** are keyed by a 128-bit BLAKE3 digest of the request's values of the
+//!   response's `Vary` headers; the URL's key holds a marker naming those headers and listing the
+//!   variants stored, up to [`MAX_VARIANTS`] (16). Past it a new variant is rendered for each
+//!   request and not stored (counted in [`HttpCacheStats::over_variant_limit`]), rather than
+//!   evicting one. A forced render (a [`Revalidate`] or a hard reload) does not read the marker,
+//!   and writes one listing its variant alone: the count starts again.
 
 // The modules, and what each uses (its items, or the methods it adds to `Call`); every module
 // uses only modules below it, so there is no cycle. `Call` is defined in `call`; each request

@@ -49,7 +49,7 @@ impl Call {
         ResBody: StoredBody,
     {
         loop {
-            match self.state.flights.join(self.entry_key()) {
+            match self.state.flights.join(self.entry_key(), self.seen.versions.as_deref()) {
                 // Rendered before this request came, and being stored: a hit in all but name.
                 Role::Published(Outcome::Entry(entry), _)
                     if !self.force
@@ -63,6 +63,16 @@ impl Call {
                 // fresh): wait for the store, at most the cache's deadline, then lead.
                 Role::Published(_, stored) => {
                     let _ = stored.await;
+                }
+                // Rendered from before an invalidation this request's lookup saw: of no use.
+                Role::Outdated(waiter, stored) => {
+                    if let Some(stored) = stored {
+                        let _ = stored.await;
+                    } else {
+                        let _ = waiter.await;
+                    }
+                    // Its store, if any, records the old versions: this request's next lookup
+                    // would miss it; lead (or follow a render as recent as this request).
                 }
                 Role::Follower(waiter) => {
                     if let Ok(outcome) = waiter.await {
@@ -85,9 +95,17 @@ impl Call {
                                 Counters::add(&self.counters().hits);
                                 return Ok(self.serve(&entry, now, "HIT"));
                             }
+                            // Stored since as the lookup missed it, and already stale (the store
+                            // took a while, or the clock moved): served as any stale hit.
+                            Lookup::Stale(entry) => {
+                                drop(leader);
+                                Counters::add(&self.counters().stale);
+                                self.spawn_refresh(&inner);
+                                return Ok(self.serve(&entry, now, "STALE"));
+                            }
                             Lookup::Fallback(entry) => missed.fallback = Some(entry),
                             Lookup::Failed => missed.failed = true,
-                            Lookup::Stale(_) | Lookup::Missing => {}
+                            Lookup::Missing => {}
                         }
                     }
                     Counters::add(&self.counters().misses);

@@ -143,9 +143,10 @@ impl Cache {
     /// Stores `value` under `key` with `tags`, each with the version a read saw before `value`
     /// was computed ([`get_bytes_tagged_seen`](Cache::get_bytes_tagged_seen)), or `None` for a
     /// tag not read then (its current version is read now, as [`set_bytes_tagged`](Cache::set_bytes_tagged)
-    /// does). A tag seen without a version (`Some(0)`) gets one now, or the one another writer
-    /// made meanwhile. Returns whether it stored: not when the versions cannot be read or made
-    /// (the backend failed), as for `set_bytes_tagged`.
+    /// does). A tag seen without a version (`Some(0)`) gets one now, or the one another value's
+    /// first write made meanwhile; if an invalidation made it, nothing is stored. Returns whether
+    /// it stored: not then, nor when the versions cannot be read or made (the backend failed), as
+    /// for `set_bytes_tagged`.
     pub async fn set_bytes_tagged_seen(
         &self,
         key: &str,
@@ -161,15 +162,15 @@ impl Cache {
             let version = match seen {
                 None => current.next().flatten().unwrap_or(0),
                 Some(0) => {
-                    let drawn: u64 = rand::random::<u64>() | 1;
+                    let drawn = drawn_by_a_write();
                     let key = version_key(tag);
                     match self.internal_add(&key, &drawn, Ttl::Never).await {
                         Ok(true) => drawn,
-                        // Another writer made it first, as set_bytes_tagged takes it: most often
-                        // another value's first write; an invalidation of a tag that no value had
-                        // yet is the rare case this lets through.
+                        // Another writer made it first: another value's first write (take its
+                        // version), or an invalidation since the read (store nothing).
                         Ok(false) => match self.internal_get::<u64>(&key).await {
-                            Ok(Some(version)) => version,
+                            Ok(Some(version)) if !by_an_invalidation(version) => version,
+                            Ok(Some(_)) => return Ok(false),
                             Ok(None) => return Ok(false),
                             Err(e) if e.is_backend_failure() || matches!(e, CacheError::Codec { .. }) => {
                                 return Ok(false);
@@ -189,11 +190,21 @@ impl Cache {
         Ok(true)
     }
 
+    /// Whether tag versions read `before` and `after` (by [`get_bytes_tagged_seen`], for the same
+    /// tags in the same order) show an invalidation in between: a version changed, other than
+    /// made by a first write of a tag that had none.
+    ///
+    /// [`get_bytes_tagged_seen`]: Cache::get_bytes_tagged_seen
+    pub fn invalidated_between(before: &[u64], after: &[u64]) -> bool {
+        before.len() != after.len()
+            || before.iter().zip(after).any(|(&b, &a)| b != a && (b != 0 || by_an_invalidation(a)))
+    }
+
     /// [`invalidate_tag`](Cache::invalidate_tag) of every tag in `tags`, in one write (one
     /// `set_many`: one `MSET` on Redis).
     pub async fn invalidate_tags(&self, tags: &[&str]) -> Result<()> {
         let keys: Vec<String> = tags.iter().map(|t| version_key(t)).collect();
-        let items: Vec<(&str, u64)> = keys.iter().map(|k| (k.as_str(), rand::random::<u64>() | 1)).collect();
+        let items: Vec<(&str, u64)> = keys.iter().map(|k| (k.as_str(), drawn_by_an_invalidation())).collect();
         match items.as_slice() {
             [] => Ok(()),
             [(key, version)] => self.set(key, version, Ttl::Never).await,
@@ -204,7 +215,7 @@ impl Cache {
     /// Makes every value written under `tag` a miss from now on: one write, whatever the number
     /// of values.
     pub async fn invalidate_tag(&self, tag: &str) -> Result<()> {
-        let fresh: u64 = rand::random::<u64>() | 1;
+        let fresh = drawn_by_an_invalidation();
         self.set(&version_key(tag), &fresh, Ttl::Never).await
     }
 
@@ -228,7 +239,7 @@ impl Cache {
             raw.into_iter().map(|v| v.and_then(|b| codec::decode::<u64>("tag", &b).ok())).collect();
         if create {
             for (key, version) in keys.iter().zip(versions.iter_mut()).filter(|(_, v)| v.is_none()) {
-                let drawn: u64 = rand::random::<u64>() | 1;
+                let drawn = drawn_by_a_write();
                 *version = match self.internal_add(key, &drawn, Ttl::Never).await {
                     Ok(true) => Some(drawn),
                     // Another writer drew first: use theirs.
@@ -283,6 +294,23 @@ impl Cache {
             current == Some(*recorded)
         })
     }
+}
+
+/// A new version for a tag that has none, drawn by a write: odd (never the `0` of "none"), with
+/// bit 1 clear.
+fn drawn_by_a_write() -> u64 {
+    (rand::random::<u64>() & !2) | 1
+}
+
+/// A new version drawn by an invalidation: odd, with bit 1 set, so that a write that saw the tag
+/// without a version can tell an invalidation since from another value's first write.
+fn drawn_by_an_invalidation() -> u64 {
+    rand::random::<u64>() | 3
+}
+
+/// Whether `version` was drawn by an invalidation.
+fn by_an_invalidation(version: u64) -> bool {
+    version & 2 != 0
 }
 
 /// The value inside `bytes` if they are an envelope (already checked by `keep_if_current`), or
