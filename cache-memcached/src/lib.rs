@@ -33,14 +33,15 @@
 //! - [Settings](#settings): servers, credentials, `CACHE_OPTIONS`
 //! - [The client](#the-client): connections, pipelining, retries
 //! - [Keys](#keys): which keys stay readable, `get_many`'s order
+//! - [TLS and unix sockets](#tls-and-unix-sockets)
 //! - [Several servers](#several-servers): routing, and a server that is down
 //! - [clear, expiry, counters and large values](#clear-expiry-counters-and-large-values)
 //! - [Not supported](#not-supported)
 //!
 //! # Settings
 //!
-//! `CACHE_MEMCACHED_SERVERS` (`host:port` list; a bare host gets port 11211; default
-//! `127.0.0.1:11211`), `CACHE_MEMCACHED_USERNAME` / `CACHE_MEMCACHED_PASSWORD` (SASL PLAIN on the
+//! `CACHE_MEMCACHED_SERVERS` (`host:port`, `tls://host:port` or `unix:/path` entries; a bare host
+//! gets port 11211; default `127.0.0.1:11211`), `CACHE_MEMCACHED_USERNAME` / `CACHE_MEMCACHED_PASSWORD` (SASL PLAIN on the
 //! binary protocol, memcached `-S`), `CACHE_KEY_PREFIX`, `CACHE_DEFAULT_TIMEOUT`, and
 //! `CACHE_OPTIONS`:
 //!
@@ -51,6 +52,28 @@
 //! | `response_timeout` | 2s | time for one exchange (raise it for large values on slow links) |
 //! | `spread` | true | store values over the item limit in several items instead of refusing them |
 //! | `max_item_size` | 1m | the servers' item size limit (memcached `-I`); larger values are spread or refused |
+//! | `tls` | false | TLS for every `host:port` entry (as if each were written `tls://host:port`) |
+//! | `tls_ca_file` | system roots | PEM file of the CA that signed the servers' certificates |
+//! | `tls_cert_file` / `tls_key_file` | none | client certificate and its key, for servers that require one (`ssl_verify_mode=2`) |
+//! | `tls_server_name` | the entry's host | the name the servers' certificates must be valid for |
+//!
+//! # TLS and unix sockets
+//!
+//! An entry `tls://host:port` (or every TCP entry, with `tls=true`) is reached over TLS (rustls
+//! with the ring provider, as the Redis backends; TLS 1.2 and 1.3), on memcached started with
+//! `-Z`; SASL logs in over it as over TCP. The option names are those of RedisCache. The `tls_*`
+//! files are read when the cache is built; naming them with no TLS server is an error rather
+//! than a plain-text connection. A TLS server keeps its place in the hash ring of `host:port`, so
+//! turning TLS on for a fleet moves no keys.
+//!
+//! A handshake that fails — the server's certificate not signed by `tls_ca_file`, not valid for
+//! the host (or `tls_server_name`), the client certificate missing, expired or refused — is a
+//! [`CacheError::Authentication`] whose `setting` is the one to fix, at once: no wait for a
+//! timeout. (With TLS 1.3 a refused client certificate shows on the first exchange, not on
+//! connect; it is reported the same way.)
+//!
+//! An entry `unix:/path/to/memcached.sock` (or `unix:///path`) is a server on a unix socket
+//! (memcached `-s`), in the hash ring like any other.
 //!
 //! # The client
 //!
@@ -100,7 +123,7 @@
 //!
 //! memcached's ASCII authentication (`-Y`) and `-B ascii` forbid the binary protocol: such a server
 //! waits for an ASCII line, so operations end in a `Timeout` error (or a protocol error that names
-//! `-Y` if it answers); use SASL (`-S`) instead. Unix sockets, UDP and TLS are not supported.
+//! `-Y` if it answers); use SASL (`-S`) instead. UDP is not supported.
 
 mod counter;
 mod endpoints;

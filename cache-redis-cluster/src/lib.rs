@@ -18,6 +18,10 @@
 //! `CACHE_REDIS_USERNAME`, `CACHE_KEY_PREFIX`, and the CACHE_OPTIONS of RedisCache. Redis Cluster
 //! has one database, so `CACHE_REDIS_DB` must be 0 or unset.
 //!
+//! TLS: seeds written `rediss://host:port`, or any of the `tls_ca_file` / `tls_cert_file` /
+//! `tls_key_file` options, make every node (and `clear`'s direct connections to the masters) TLS,
+//! with the same CA and client certificate, as RedisCache takes them.
+//!
 //! ```no_run
 //! use std::sync::Arc;
 //! use cachette_core::{Cache, Config, Ttl};
@@ -65,6 +69,9 @@ pub struct Cluster {
     client: ClusterClient,
     connection: OnceCell<ClusterConnection>,
     node_settings: RedisConnectionInfo,
+    /// Whether the nodes speak TLS (`clear` connects to each master directly).
+    tls_nodes: bool,
+    tls: Option<redis::TlsCertificates>,
     options: ConnectionOptions,
     errors: ErrorContext,
 }
@@ -106,7 +113,7 @@ impl Topology for Cluster {
     type ScanConnection = MultiplexedConnection;
 
     fn from_config(config: &Config) -> Result<Self> {
-        let options = ConnectionOptions::from_config(config, Self::TYPE_NAME, &[])?;
+        let options = ConnectionOptions::from_config(config, Self::TYPE_NAME, cachette_core::tls::TLS_OPTIONS)?;
         if config.redis_cluster.is_empty() {
             return Err(CacheError::config(
                 "CACHE_REDIS_CLUSTER",
@@ -128,6 +135,7 @@ impl Topology for Cluster {
             password_setting: "CACHE_REDIS_PASSWORD / CACHE_REDIS_USERNAME",
             db_setting: "CACHE_REDIS_DB",
             response_timeout: options.response_timeout,
+            tls_files: options.tls_files(),
         };
         let seeds = config
             .redis_cluster
@@ -139,6 +147,7 @@ impl Topology for Cluster {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        let tls_seeds = seeds.iter().any(|s| matches!(s.addr(), ConnectionAddr::TcpTls { .. }));
         let mut builder = ClusterClientBuilder::new(seeds)
             .connection_timeout(options.connect_timeout)
             .response_timeout(options.response_timeout)
@@ -146,6 +155,14 @@ impl Topology for Cluster {
             .retries(options.reconnect_retries.unwrap_or(5) as u32)
             .min_retry_wait(50)
             .max_retry_wait(500);
+        // TLS when the seeds are rediss:// URLs (redis-rs takes the mode from the first) or
+        // certificate files are set; the same certificates reach every node.
+        let tls = options.tls_certificates()?;
+        if let Some(certs) = &tls {
+            builder = builder.certs(certs.clone());
+        } else if tls_seeds {
+            cachette_redis::settings::install_tls_provider();
+        }
         let mut node_settings = RedisConnectionInfo::default();
         if let Some(user) = &config.redis_username {
             builder = builder.username(user);
@@ -156,7 +173,8 @@ impl Topology for Cluster {
             node_settings = node_settings.set_password(password);
         }
         let client = builder.build().map_err(|e| errors.map("connect", e))?;
-        Ok(Cluster { client, connection: OnceCell::new(), node_settings, options, errors })
+        let tls_nodes = tls.is_some() || tls_seeds;
+        Ok(Cluster { client, connection: OnceCell::new(), node_settings, tls_nodes, tls, options, errors })
     }
 
     fn error_context(&self) -> &ErrorContext {
@@ -181,11 +199,19 @@ impl Topology for Cluster {
             .set_response_timeout(Some(self.options.response_timeout));
         let mut out = Vec::new();
         for (host, port) in self.masters().await? {
-            let info = ConnectionAddr::Tcp(host, port)
+            let addr = match self.tls_nodes {
+                true => ConnectionAddr::TcpTls { host, port, insecure: false, tls_params: None },
+                false => ConnectionAddr::Tcp(host, port),
+            };
+            let info = addr
                 .into_connection_info()
                 .map_err(|e| self.errors.map("clear", e))?
                 .set_redis_settings(self.node_settings.clone());
-            let client = redis::Client::open(info).map_err(|e| self.errors.map("clear", e))?;
+            let client = match &self.tls {
+                Some(certs) => redis::Client::build_with_tls(info, certs.clone()),
+                None => redis::Client::open(info),
+            }
+            .map_err(|e| self.errors.map("clear", e))?;
             let conn = client
                 .get_multiplexed_async_connection_with_config(&config)
                 .await

@@ -220,6 +220,7 @@ impl Topology for Sentinel {
             password_setting: "CACHE_REDIS_PASSWORD / CACHE_REDIS_USERNAME",
             db_setting: "CACHE_REDIS_DB",
             response_timeout: options.response_timeout,
+            tls_files: options.tls_files(),
         };
         Ok(Sentinel {
             sentinels,

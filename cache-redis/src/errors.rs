@@ -21,6 +21,8 @@ pub struct ErrorContext {
     pub response_timeout: std::time::Duration,
     /// The setting that gives the database index.
     pub db_setting: &'static str,
+    /// The `tls_*` files, which a failed TLS handshake is explained with.
+    pub tls_files: cachette_core::tls::TlsFiles,
 }
 
 impl ErrorContext {
@@ -28,6 +30,10 @@ impl ErrorContext {
     pub fn map(&self, operation: &'static str, error: RedisError) -> CacheError {
         let backend = self.backend;
         let source = Some(Arc::new(error.clone()) as cachette_core::ErrorSource);
+        if let Some(failure) = cachette_core::tls::diagnose(&error, &self.tls_files, &self.target, self.address_setting)
+        {
+            return CacheError::Authentication { backend, setting: failure.setting, message: failure.message };
+        }
         if error.kind() == ErrorKind::AuthenticationFailed
             || matches!(error.kind(), ErrorKind::Server(ServerErrorKind::NoPerm))
             || error.code() == Some("NOAUTH")

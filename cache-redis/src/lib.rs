@@ -11,8 +11,11 @@
 //!   with rustls, `unix:///path`), or `CACHE_REDIS_HOST` / `PORT` / `DB` / `USERNAME` (ACL) /
 //!   `PASSWORD`; `CACHE_KEY_PREFIX`; CACHE_OPTIONS `pool_size`, `connect_timeout` (2 s),
 //!   `response_timeout` (5 s), `reconnect_retries` (0), `tls_ca_file` (a PEM CA to trust for
-//!   `rediss://` instead of the system's roots), and the facade's `deadline` and breaker options
-//!   that every backend takes.
+//!   `rediss://` instead of the system's roots), `tls_cert_file` / `tls_key_file` (a client
+//!   certificate and its key, for servers with `tls-auth-clients yes`), and the facade's
+//!   `deadline` and breaker options that every backend takes. A failed TLS handshake (server
+//!   certificate not trusted or not for the URL's host, client certificate missing, expired or
+//!   refused) is a `CacheError::Authentication` naming the setting to fix, at once.
 //! * **Commands.** `get_many` is one `MGET`, `set_many` one `MULTI`/`EXEC` transaction (atomic),
 //!   `delete_many` one `UNLINK`, `add` is `SET NX`, `inc` is `INCRBY` on the decimal text the codec
 //!   writes, `touch` is `PEXPIRE`/`PEXPIREAT`/`PERSIST`. Expiry: `PX` in milliseconds for

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use cachette_core::config::redact_url;
+use cachette_core::tls::TlsFiles;
 use cachette_core::{CacheError, Config, Result};
 use redis::aio::ConnectionManagerConfig;
 use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisConnectionInfo};
@@ -28,8 +29,14 @@ pub struct ConnectionOptions {
     /// `Cache` facade's circuit breaker stops the calls altogether until a probe succeeds.
     pub reconnect_retries: Option<usize>,
     /// PEM file of the certificate authority to trust for `rediss://` (`tls_ca_file`), instead of
-    /// the system's roots: for servers with a private or self-signed CA. RedisCache only.
+    /// the system's roots: for servers with a private or self-signed CA. RedisCache and
+    /// RedisClusterCache.
     pub tls_ca_file: Option<std::path::PathBuf>,
+    /// PEM file of the client certificate to present (`tls_cert_file`), for servers with
+    /// `tls-auth-clients yes`; set with `tls_key_file`. RedisCache and RedisClusterCache.
+    pub tls_cert_file: Option<std::path::PathBuf>,
+    /// PEM file of the client certificate's private key (`tls_key_file`).
+    pub tls_key_file: Option<std::path::PathBuf>,
 }
 
 impl ConnectionOptions {
@@ -41,6 +48,7 @@ impl ConnectionOptions {
         if !(1..=1024).contains(&pool_size) {
             return Err(CacheError::config("CACHE_OPTIONS.pool_size", pool_size.to_string(), "expected 1 to 1024"));
         }
+        let tls = TlsFiles::from_options(&config.options)?;
         Ok(ConnectionOptions {
             pool_size: pool_size as usize,
             connect_timeout: config.options.get_positive_duration("connect_timeout")?.unwrap_or(Duration::from_secs(2)),
@@ -49,8 +57,31 @@ impl ConnectionOptions {
                 .get_positive_duration("response_timeout")?
                 .unwrap_or(Duration::from_secs(5)),
             reconnect_retries: config.options.get_u64("reconnect_retries")?.map(|n| n.min(100) as usize),
-            tls_ca_file: config.options.get("tls_ca_file").map(std::path::PathBuf::from),
+            tls_ca_file: tls.ca_file,
+            tls_cert_file: tls.cert_file,
+            tls_key_file: tls.key_file,
         })
+    }
+
+    /// The `tls_*` files, as cachette-core's TLS helpers take them.
+    pub fn tls_files(&self) -> TlsFiles {
+        TlsFiles {
+            ca_file: self.tls_ca_file.clone(),
+            cert_file: self.tls_cert_file.clone(),
+            key_file: self.tls_key_file.clone(),
+        }
+    }
+
+    /// The CA and client certificate for redis-rs, read and checked, if any `tls_*` file is set.
+    pub fn tls_certificates(&self) -> Result<Option<redis::TlsCertificates>> {
+        let files = self.tls_files();
+        if files.is_empty() {
+            return Ok(None);
+        }
+        install_tls_provider();
+        let pem = files.read()?;
+        let client_tls = pem.client.map(|(client_cert, client_key)| redis::ClientTlsConfig { client_cert, client_key });
+        Ok(Some(redis::TlsCertificates { client_tls, root_cert: pem.ca }))
     }
 
     /// The reconnecting connection's settings: `reconnect_retries` tries (none by default), with
@@ -169,26 +200,24 @@ fn warn_of_keys_beside_the_url(config: &Config, shown_url: &str) {
 /// redis-rs's rustls support panics at the first TLS connection unless a process-wide crypto
 /// provider is installed; install ring's once (a provider the application installed stays).
 pub fn install_tls_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    cachette_core::tls::install_provider();
 }
 
-/// A client for `info`, trusting `CACHE_OPTIONS.tls_ca_file` when it is set (TLS connections only).
+/// A client for `info`, trusting `CACHE_OPTIONS.tls_ca_file` and presenting `tls_cert_file` /
+/// `tls_key_file` when they are set (TLS connections only).
 pub fn client(info: ConnectionInfo, options: &ConnectionOptions) -> Result<redis::Client> {
-    let setting = "CACHE_OPTIONS.tls_ca_file";
-    match &options.tls_ca_file {
+    match options.tls_certificates()? {
         None => redis::Client::open(info).map_err(|e| CacheError::config("CACHE_REDIS_URL", "", e.to_string())),
-        Some(path) => {
-            install_tls_provider();
-            let pem = std::fs::read(path).map_err(|e| {
-                CacheError::config(setting, path.display().to_string(), format!("cannot read the CA certificate: {e}"))
-            })?;
-            let certs = redis::TlsCertificates { client_tls: None, root_cert: Some(pem) };
-            redis::Client::build_with_tls(info, certs).map_err(|e| {
-                CacheError::config(setting, path.display().to_string(), format!("cannot use this CA certificate: {e}"))
-            })
-        }
+        Some(certs) => redis::Client::build_with_tls(info, certs).map_err(|e| {
+            let files = options.tls_files();
+            let path = files.ca_file.or(files.cert_file).map(|p| p.display().to_string()).unwrap_or_default();
+            CacheError::config(TLS_FILES_SETTING, path, format!("cannot use these certificates: {e}"))
+        }),
     }
 }
+
+/// How errors name the certificate files together.
+const TLS_FILES_SETTING: &str = "CACHE_OPTIONS.tls_ca_file / tls_cert_file / tls_key_file";
 
 #[cfg(test)]
 mod tests {

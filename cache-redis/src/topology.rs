@@ -66,7 +66,7 @@ impl Topology for Standalone {
     type ScanConnection = ConnectionManager;
 
     fn from_config(config: &Config) -> Result<Self> {
-        let options = ConnectionOptions::from_config(config, Self::TYPE_NAME, &["tls_ca_file"])?;
+        let options = ConnectionOptions::from_config(config, Self::TYPE_NAME, cachette_core::tls::TLS_OPTIONS)?;
         let endpoint = endpoint(config)?;
         let errors = ErrorContext {
             backend: Self::TYPE_NAME,
@@ -75,6 +75,7 @@ impl Topology for Standalone {
             password_setting: endpoint.password_setting,
             db_setting: endpoint.db_setting,
             response_timeout: options.response_timeout,
+            tls_files: options.tls_files(),
         };
         let client = client(endpoint.info, &options)?;
         Ok(Standalone { client, options, connections: OnceLock::new(), next: AtomicUsize::new(0), errors })
@@ -104,6 +105,14 @@ impl Topology for Standalone {
     }
 }
 
-/// The CACHE_OPTIONS of [`Standalone`]: the common ones and `tls_ca_file`.
-pub const STANDALONE_OPTIONS: &[&str] =
-    &["pool_size", "connect_timeout", "response_timeout", "reconnect_retries", "tls_ca_file"];
+/// The CACHE_OPTIONS of [`Standalone`]: the common ones and `tls_ca_file`, `tls_cert_file`,
+/// `tls_key_file`.
+pub const STANDALONE_OPTIONS: &[&str] = &[
+    "pool_size",
+    "connect_timeout",
+    "response_timeout",
+    "reconnect_retries",
+    "tls_ca_file",
+    "tls_cert_file",
+    "tls_key_file",
+];

@@ -255,32 +255,3 @@ async fn a_restarted_server_is_reconnected_to() {
     println!("calls succeeded again {strict_back:?} (strict) and {lenient_back:?} (ignoring errors) after the restart");
     assert_eq!(strict.get::<String>("k").await.unwrap().as_deref(), Some("after"));
 }
-
-#[tokio::test]
-async fn tls_with_a_private_ca() {
-    let server = RedisServer::start_with(RedisOptions::new().tls());
-    assert_eq!(server.cli(&["PING"]).trim(), "PONG");
-    let ca = server.ca_file();
-    let config = Config::from_map([
-        ("CACHE_REDIS_URL", server.url()),
-        ("CACHE_KEY_PREFIX", "tls:".to_owned()),
-        ("CACHE_OPTIONS", format!("tls_ca_file={}", ca.display())),
-    ])
-    .unwrap();
-    let cache = RedisCache::new(&config).unwrap();
-    cache.set("k", b("over TLS"), Ttl::Default).await.unwrap();
-    assert_eq!(cache.get("k").await.unwrap(), Some(b("over TLS")));
-    assert_eq!(server.cli(&["GET", "4:tls:k"]).trim(), "over TLS");
-
-    // Without the CA the server's certificate is not trusted: a clear error, not a hang or panic.
-    let untrusted = Config::from_map([("CACHE_REDIS_URL", server.url())]).unwrap();
-    let err = RedisCache::new(&untrusted).unwrap().get("k").await.unwrap_err();
-    assert!(err.is_backend_failure(), "{err:?}");
-    let missing = Config::from_map([
-        ("CACHE_REDIS_URL", server.url()),
-        ("CACHE_OPTIONS", "tls_ca_file=/nonexistent.pem".to_owned()),
-    ])
-    .unwrap();
-    let err = RedisCache::new(&missing).unwrap_err();
-    assert!(err.to_string().contains("CACHE_OPTIONS.tls_ca_file"), "{err}");
-}

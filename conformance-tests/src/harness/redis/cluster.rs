@@ -36,15 +36,27 @@ impl ClusterTopology {
     /// Starts the nodes, creates the cluster and waits until every node reports `cluster_state:ok`
     /// with all 16384 slots served and every replica synced (about 2.5 s for 3 + 3).
     pub fn start(masters: usize, replicas: usize) -> ClusterTopology {
+        Self::start_with(masters, replicas, RedisOptions::new())
+    }
+
+    /// Like [`start`](Self::start), every node started with `options` (and `cluster_node`):
+    /// `RedisOptions::new().tls()` makes a cluster that speaks TLS only, client certificates
+    /// required, with the shared test certificates.
+    pub fn start_with(masters: usize, replicas: usize, options: RedisOptions) -> ClusterTopology {
         require_cli();
+        let options = options.cluster_node();
         let count = masters * (1 + replicas);
         let nodes: Vec<RedisServer> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..count)
-                .map(|_| scope.spawn(|| RedisServer::start_with(RedisOptions::new().cluster_node())))
-                .collect();
+            let handles: Vec<_> =
+                (0..count).map(|_| scope.spawn(|| RedisServer::start_with(options.clone()))).collect();
             handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
         });
         let mut command = Command::new("redis-cli");
+        if options.is_tls() {
+            let dir = nodes[0].dir();
+            command.arg("--tls").arg("--cacert").arg(dir.join("ca.crt"));
+            command.arg("--cert").arg(dir.join("client.crt")).arg("--key").arg(dir.join("client.key"));
+        }
         command.arg("--cluster").arg("create");
         command.args(nodes.iter().map(RedisServer::address));
         command.args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"]);
@@ -76,8 +88,13 @@ impl ClusterTopology {
     }
 
     /// This cluster as a target (every node is a seed).
+    ///
+    /// The nodes of a TLS cluster are `rediss://127.0.0.1:<port>` URLs; a client also needs the
+    /// test certificates (`TestCertificates::client_options`).
     pub fn target(&self) -> ClusterTarget {
-        ClusterTarget { nodes: self.nodes.iter().map(RedisServer::address).collect() }
+        let tls = self.nodes.first().is_some_and(|n| n.options().is_tls());
+        let node = |n: &RedisServer| if tls { format!("rediss://{}", n.address()) } else { n.address() };
+        ClusterTarget { nodes: self.nodes.iter().map(node).collect() }
     }
 
     /// The port of the master serving `slot`, as a running node reports it.

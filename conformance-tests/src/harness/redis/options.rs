@@ -50,8 +50,12 @@ impl RedisOptions {
         self
     }
 
-    /// Serve TLS only (`tls-port`), with a certificate for `localhost` and 127.0.0.1 signed by a
-    /// CA made for this server with openssl ([`RedisServer::ca_file`](super::RedisServer::ca_file)).
+    /// Serve TLS only (`tls-port`), with a certificate for `localhost` and 127.0.0.1 signed by the
+    /// harness's test CA ([`RedisServer::ca_file`](super::RedisServer::ca_file)), and require a
+    /// client certificate signed by it (`tls-auth-clients yes`: [`TestCertificates`] has one). A
+    /// cluster node replicates and gossips over TLS too.
+    ///
+    /// [`TestCertificates`]: crate::harness::tls::TestCertificates
     pub fn tls(mut self) -> Self {
         self.tls = true;
         self
@@ -65,12 +69,19 @@ impl RedisOptions {
 }
 
 impl RedisOptions {
+    /// Whether the server speaks TLS only.
+    pub(super) fn is_tls(&self) -> bool {
+        self.tls
+    }
+
     /// Runs one command with redis-cli against the server on `port` started with these options
     /// (over TLS with the CA in `dir` for a TLS server, as the default user).
     pub(super) fn cli(&self, port: u16, dir: &Path, args: &[&str]) -> String {
         if self.tls {
-            let ca = dir.join("ca.crt");
-            let mut tls_args = vec!["--tls", "--cacert", ca.to_str().unwrap_or_default()];
+            let (ca, cert, key) = (dir.join("ca.crt"), dir.join("client.crt"), dir.join("client.key"));
+            let path = |p: &Path| p.to_str().unwrap_or_default().to_owned();
+            let (ca, cert, key) = (path(&ca), path(&cert), path(&key));
+            let mut tls_args = vec!["--tls", "--cacert", &ca, "--cert", &cert, "--key", &key];
             tls_args.extend_from_slice(args);
             return cli(port, self.password.as_deref(), &tls_args);
         }
@@ -115,7 +126,11 @@ impl RedisOptions {
             conf.push(format!("tls-cert-file {}", dir.join("server.crt").display()));
             conf.push(format!("tls-key-file {}", dir.join("server.key").display()));
             conf.push(format!("tls-ca-cert-file {}", dir.join("ca.crt").display()));
-            conf.push("tls-auth-clients no".to_owned());
+            conf.push("tls-auth-clients yes".to_owned());
+            if self.cluster {
+                conf.push("tls-cluster yes".to_owned());
+            }
+            conf.push("tls-replication yes".to_owned());
         }
         if let Some(master) = self.replica_of {
             conf.push(format!("replicaof 127.0.0.1 {master}"));
