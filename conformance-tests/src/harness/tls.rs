@@ -57,18 +57,21 @@ impl TestCertificates {
         write(dir.path(), "ca.crt", &ca.pem());
         let other_ca = certificate_authority("cachette other CA");
         write(dir.path(), "other-ca.crt", &other_ca.pem());
-        let leaves: [(&str, Vec<&str>, ExtendedKeyUsagePurpose, bool); 4] = [
-            ("server", vec!["localhost", "127.0.0.1"], ExtendedKeyUsagePurpose::ServerAuth, false),
-            ("wrong-name", vec!["wrong-name.invalid"], ExtendedKeyUsagePurpose::ServerAuth, false),
-            ("client", vec!["cachette-client"], ExtendedKeyUsagePurpose::ClientAuth, false),
-            ("expired-client", vec!["cachette-client"], ExtendedKeyUsagePurpose::ClientAuth, true),
+        use ExtendedKeyUsagePurpose::{ClientAuth, ServerAuth};
+        // The servers' certificate is a client's too: cluster nodes and replicas present it to
+        // each other, and the servers require client certificates.
+        let leaves: [(&str, Vec<&str>, Vec<ExtendedKeyUsagePurpose>, bool); 4] = [
+            ("server", vec!["localhost", "127.0.0.1"], vec![ServerAuth, ClientAuth], false),
+            ("wrong-name", vec!["wrong-name.invalid"], vec![ServerAuth, ClientAuth], false),
+            ("client", vec!["cachette-client"], vec![ClientAuth], false),
+            ("expired-client", vec!["cachette-client"], vec![ClientAuth], true),
         ];
-        for (name, names, usage, expired) in leaves {
+        for (name, names, usages, expired) in leaves {
             let key = KeyPair::generate().unwrap_or_else(|e| panic!("cannot make a key: {e}"));
             let mut params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
                 .unwrap_or_else(|e| panic!("bad certificate names: {e}"));
             params.distinguished_name = named(names[0]);
-            params.extended_key_usages = vec![usage];
+            params.extended_key_usages = usages;
             params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
             (params.not_before, params.not_after) = if expired {
                 (date_time_ymd(2020, 1, 1), date_time_ymd(2021, 1, 1))
