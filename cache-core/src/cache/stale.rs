@@ -27,6 +27,7 @@ use serde::de::DeserializeOwned;
 
 use super::Cache;
 use super::envelope;
+use super::lease::{Lease, Leased};
 use super::load::run_loader;
 use crate::{BoxError, CacheError, Result, Ttl, codec};
 
@@ -46,7 +47,7 @@ use crate::{BoxError, CacheError, Result, Ttl, codec};
 ///     .hard_deadline(Duration::from_secs(5));
 /// # let _ = policy;
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LoadPolicy {
     fresh: Ttl,
     stale_while_revalidate: Duration,
@@ -54,6 +55,7 @@ pub struct LoadPolicy {
     soft_deadline: Option<Duration>,
     hard_deadline: Option<Duration>,
     tags: Vec<String>,
+    early_refresh: Option<f64>,
 }
 
 impl LoadPolicy {
@@ -67,6 +69,7 @@ impl LoadPolicy {
             soft_deadline: None,
             hard_deadline: None,
             tags: Vec::new(),
+            early_refresh: None,
         }
     }
 
@@ -74,6 +77,27 @@ impl LoadPolicy {
     /// The tags' versions are read with the value, in the same round trip.
     pub fn tags<S: Into<String>>(mut self, tags: impl IntoIterator<Item = S>) -> Self {
         self.tags = tags.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Probabilistic early refresh (XFetch: Vattani, Chierichetti and Lowenstein, "Optimal
+    /// Probabilistic Cache Stampede Prevention", VLDB 2015): a read of a fresh value refreshes it
+    /// in the background, while returning it, with a probability that grows as its fresh period
+    /// nears its end, weighted by how long its last load took — a read at `now` refreshes when
+    /// `now - load_time * beta * ln(u) >= fresh_until` for a uniform `u` in (0, 1]. So a hot key
+    /// is refreshed once, by one reader, shortly before it would go stale, and no reader ever
+    /// waits for it; a key read rarely is left to expire. `beta` 1.0 is the paper's optimum;
+    /// more refreshes earlier. One refresh at a time per key across processes (the same lock as
+    /// stale-while-revalidate's). A `beta` that is not a positive finite number turns it off.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cachette_core::LoadPolicy;
+    /// let policy = LoadPolicy::new(Duration::from_secs(60)).early_refresh(1.0);
+    /// # let _ = policy;
+    /// ```
+    pub fn early_refresh(mut self, beta: f64) -> Self {
+        self.early_refresh = (beta.is_finite() && beta > 0.0).then_some(beta);
         self
     }
 
@@ -129,6 +153,8 @@ impl LoadPolicy {
 struct Stamped<T> {
     /// `None`: never stale.
     fresh_until_ms: Option<u64>,
+    /// How long the load that wrote it took.
+    load_ms: u32,
     value: T,
 }
 
@@ -141,12 +167,18 @@ fn decode_stamped<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<Stampe
         return Err(CacheError::codec(key, "not a value written by get_or_set_with (no envelope)"));
     }
     let envelope = envelope::decode(key, bytes)?;
-    Ok(Stamped { fresh_until_ms: envelope.fresh_until_ms, value: codec::decode(key, envelope.value)? })
+    Ok(Stamped {
+        fresh_until_ms: envelope.fresh_until_ms,
+        load_ms: envelope.load_ms,
+        value: codec::decode(key, envelope.value)?,
+    })
 }
 
 /// Where a stored value stands at a given time.
 enum Found<T> {
     Fresh(T),
+    /// Fresh, and picked for an early refresh: serve it and refresh behind.
+    RefreshEarly(T),
     /// Within stale-while-revalidate: serve it and refresh behind.
     Revalidate(T),
     /// Within stale-if-error only: load, and fall back to it.
@@ -154,13 +186,20 @@ enum Found<T> {
     Missing,
 }
 
-fn classify<T>(found: Option<Stamped<T>>, policy: &LoadPolicy, now_ms: u64) -> Found<T> {
-    let Some(Stamped { fresh_until_ms, value }) = found else { return Found::Missing };
+/// Where `found` stands at `now_ms`; `u` is a uniform draw in (0, 1] for the early refresh.
+fn classify<T>(found: Option<Stamped<T>>, policy: &LoadPolicy, now_ms: u64, u: f64) -> Found<T> {
+    let Some(Stamped { fresh_until_ms, load_ms, value }) = found else { return Found::Missing };
     let Some(until) = fresh_until_ms else { return Found::Fresh(value) };
     let within =
         |window: Duration| now_ms < until.saturating_add(u64::try_from(window.as_millis()).unwrap_or(u64::MAX));
     if now_ms < until {
-        Found::Fresh(value)
+        match policy.early_refresh {
+            // -ln(u) >= 0; the product is in milliseconds, as `until` is.
+            Some(beta) if now_ms as f64 - f64::from(load_ms.max(1)) * beta * u.ln() >= until as f64 => {
+                Found::RefreshEarly(value)
+            }
+            _ => Found::Fresh(value),
+        }
     } else if within(policy.stale_while_revalidate) {
         Found::Revalidate(value)
     } else if within(policy.stale_if_error) {
@@ -168,6 +207,11 @@ fn classify<T>(found: Option<Stamped<T>>, policy: &LoadPolicy, now_ms: u64) -> F
     } else {
         Found::Missing
     }
+}
+
+/// A uniform draw in (0, 1].
+fn uniform() -> f64 {
+    1.0 - rand::random::<f64>()
 }
 
 /// The source of a [`CacheError::Loader`] for a load that missed its hard deadline.
@@ -221,7 +265,12 @@ impl Cache {
         let completed = self.inner.flights.completed();
         let found = self.read_stamped::<T>(key, policy).await?;
         let counters = &self.inner.counters;
-        match classify(found, policy, unix_ms(SystemTime::now())) {
+        match classify(found, policy, unix_ms(SystemTime::now()), uniform()) {
+            Found::RefreshEarly(value) => {
+                counters.hits.fetch_add(1, Relaxed);
+                self.refresh_behind(key, policy.clone(), load);
+                Ok(value)
+            }
             Found::Fresh(value) => {
                 counters.hits.fetch_add(1, Relaxed);
                 Ok(value)
@@ -283,6 +332,7 @@ impl Cache {
         E: Into<BoxError>,
     {
         let limit = policy.wait_limit(stale.is_some());
+        let has_stale = stale.is_some();
         let flight = {
             let (cache, key) = (self.clone(), key.to_owned());
             async move {
@@ -300,7 +350,15 @@ impl Cache {
                         {
                             return Ok(bytes);
                         }
-                        cache.load_and_store(&key, &policy, load).await
+                        // Nothing to stand in: one process of many loads (see lease.rs); with a
+                        // stale value at hand nobody waits, and the refresh lock keeps it to one.
+                        let lease = if has_stale { Leased::None } else { cache.lease(&key).await? };
+                        let lease = match lease {
+                            Leased::Loaded(bytes) if decode_stamped::<T>(&key, &bytes).is_ok() => return Ok(bytes),
+                            Leased::Granted(lease) => Some(lease),
+                            Leased::Loaded(_) | Leased::None => None,
+                        };
+                        cache.load_and_store(&key, &policy, load, lease).await
                     })
                     .await
             }
@@ -327,7 +385,51 @@ impl Cache {
     /// Runs the loader and stores its value in an envelope (fresh-until, load time, the tags'
     /// versions as they were before the load, so that an invalidation during the load makes its
     /// value a miss); a failed write is logged, not returned.
-    async fn load_and_store<T, F, Fut, E>(&self, key: &str, policy: &LoadPolicy, load: F) -> Result<Bytes>
+    async fn load_and_store<T, F, Fut, E>(
+        &self,
+        key: &str,
+        policy: &LoadPolicy,
+        load: F,
+        lease: Option<Lease>,
+    ) -> Result<Bytes>
+    where
+        T: Serialize,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = std::result::Result<T, E>>,
+        E: Into<BoxError>,
+    {
+        let loaded = self.load_enveloped(key, policy, load).await;
+        match (loaded, lease) {
+            (Ok((bytes, ttl)), Some(lease)) => {
+                match ttl {
+                    Some(ttl) => self.store_leased(lease, bytes.clone(), ttl).await?,
+                    None => self.release_lease(lease).await,
+                }
+                Ok(bytes)
+            }
+            (Ok((bytes, ttl)), None) => {
+                if let Some(ttl) = ttl {
+                    self.store_for_load(key, bytes.clone(), ttl).await?;
+                }
+                Ok(bytes)
+            }
+            (Err(e), lease) => {
+                if let Some(lease) = lease {
+                    self.release_lease(lease).await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs the loader and puts its value in an envelope; with the lifetime to store it for, or
+    /// `None` when it must not be stored (its tags' versions could not be read).
+    async fn load_enveloped<T, F, Fut, E>(
+        &self,
+        key: &str,
+        policy: &LoadPolicy,
+        load: F,
+    ) -> Result<(Bytes, Option<Ttl>)>
     where
         T: Serialize,
         F: FnOnce() -> Fut,
@@ -348,18 +450,9 @@ impl Cache {
             None => Vec::new(),
         };
         let bytes = envelope::encode(key, fresh_until_ms, load_ms, &recorded, &codec::encode(key, &value)?)?;
-        if versions.is_none() {
-            // The tags' versions could not be read: storing could outlive an invalidation.
-            return Ok(bytes);
-        }
-        let ttl = policy.backend_ttl(fresh_for);
-        if let Err(e) = self.guarded("set", self.inner.backend.set(key, bytes.clone(), ttl)).await {
-            if !e.is_backend_failure() {
-                return Err(e);
-            }
-            self.note_backend_failure("set", key, &e, "cache write failed; the loaded value is returned uncached");
-        }
-        Ok(bytes)
+        // The tags' versions could not be read: storing could outlive an invalidation.
+        let ttl = versions.is_some().then(|| policy.backend_ttl(fresh_for));
+        Ok((bytes, ttl))
     }
 
     /// Starts the one background refresh of a stale `key`, unless this process or another runs
@@ -385,7 +478,7 @@ impl Cache {
                 return;
             }
             cache.inner.counters.refreshes.fetch_add(1, Relaxed);
-            if let Err(e) = cache.load_and_store(&key, &policy, load).await {
+            if let Err(e) = cache.load_and_store(&key, &policy, load, None).await {
                 tracing::warn!(key, error = %e, "a background refresh failed; the stale value stays");
             }
             let _ = cache.internal_delete(&lock).await;
@@ -414,13 +507,36 @@ mod tests {
         let policy = LoadPolicy::new(Duration::from_secs(10))
             .stale_while_revalidate(Duration::from_secs(5))
             .stale_if_error(Duration::from_secs(20));
-        let at = |now_ms| classify(Some(Stamped { fresh_until_ms: Some(10_000), value: () }), &policy, now_ms);
+        let at = |now_ms| classify(stamped(10_000, 0), &policy, now_ms, 0.5);
         assert!(matches!(at(9_999), Found::Fresh(())));
         assert!(matches!(at(10_000), Found::Revalidate(())));
         assert!(matches!(at(14_999), Found::Revalidate(())));
         assert!(matches!(at(15_000), Found::Fallback(())));
         assert!(matches!(at(29_999), Found::Fallback(())));
         assert!(matches!(at(30_000), Found::Missing));
+    }
+
+    fn stamped(fresh_until_ms: u64, load_ms: u32) -> Option<Stamped<()>> {
+        Some(Stamped { fresh_until_ms: Some(fresh_until_ms), load_ms, value: () })
+    }
+
+    #[test]
+    fn early_refresh_picks_reads_near_the_end_weighted_by_the_load_time() {
+        let policy = LoadPolicy::new(Duration::from_secs(10)).early_refresh(1.0);
+        let early = |now_ms, load_ms, u| {
+            matches!(classify(stamped(10_000, load_ms), &policy, now_ms, u), Found::RefreshEarly(()))
+        };
+        // A 100 ms load, u = 1/e: refreshed from 100 ms before the end.
+        let u = (-1.0f64).exp();
+        assert!(!early(9_899, 100, u));
+        assert!(early(9_901, 100, u));
+        // A longer load starts earlier; a draw near 1 almost never refreshes early.
+        assert!(early(9_000, 2_000, u));
+        assert!(!early(9_999 - 1, 100, 1.0));
+        // Without the option, fresh is fresh.
+        let plain = LoadPolicy::new(Duration::from_secs(10));
+        assert!(matches!(classify(stamped(10_000, 100), &plain, 9_999, 1e-9), Found::Fresh(())));
+        assert_eq!(LoadPolicy::new(Ttl::Default).early_refresh(f64::NAN).early_refresh, None);
     }
 
     #[test]

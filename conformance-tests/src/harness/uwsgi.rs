@@ -103,9 +103,7 @@ impl Launch for UwsgiOptions {
         command.args(["--plugin", "cache", "--socket", &format!("127.0.0.1:{port}")]);
         command.args([
             "--cache2",
-            &format!(
-                "name={CACHE_NAME},items=4000,blocksize=4096,blocks=8192,bitmap=1,keysize=2048,lazy_expire=1"
-            ),
+            &format!("name={CACHE_NAME},items=4000,blocksize=4096,blocks=8192,bitmap=1,keysize=2048,lazy_expire=1"),
         ]);
         // One process, one thread: SIGKILL and SIGSTOP reach the whole server (and see the crate docs of
         // cachette-uwsgi on threads and add).
