@@ -179,7 +179,11 @@ pub fn a_delete_during_a_load_keeps_its_value_out(make: MakeBackend, config: &[(
         cache.invalidate_tag("lease:tag").await.expect("invalidate_tag");
         finish.notify_one();
         assert_eq!(load.await.unwrap().unwrap(), "loaded before the invalidation");
-        assert_eq!(cache.get::<String>("lease:tagged").await.unwrap(), None, "the invalidation wins over the slow load");
+        assert_eq!(
+            cache.get::<String>("lease:tagged").await.unwrap(),
+            None,
+            "the invalidation wins over the slow load"
+        );
     });
 }
 
