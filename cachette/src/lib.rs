@@ -113,6 +113,8 @@ pub mod backends {
     pub use cachette_redis_sentinel::RedisSentinelCache;
     #[cfg(feature = "simple")]
     pub use cachette_simple::SimpleCache;
+    #[cfg(feature = "uwsgi")]
+    pub use cachette_uwsgi::UwsgiCache;
 }
 
 /// A registry holding every backend enabled by this crate's cargo features (and any other linked
