@@ -12,7 +12,7 @@ use cachette_core::{BaseCache, Cache};
 use cachette_http::{CacheLayer, CacheTags, MAX_VARIANTS, ViewCache};
 use http::header;
 
-use crate::support::{Calls, Reply, Server, counted, counted_with, wait_until};
+use crate::support::{Calls, Reply, Server, counted, counted_async, counted_with, wait_until};
 
 /// `GET path` with these `(name, value)` headers: its `X-Cache`.
 async fn x_cache(server: &Server, path: &str, headers: &[(&str, &str)]) -> String {
@@ -175,7 +175,34 @@ async fn a_url_past_the_variant_bound_renders_new_variants_without_storing_them(
     assert_eq!(calls.get(), MAX_VARIANTS + 2);
 }
 
+async fn a_view_deleted_during_its_render_is_not_served_from_that_render(cache: Cache) {
+    let (calls, gate) = (Calls::default(), Arc::new(tokio::sync::Semaphore::new(0)));
+    let g = gate.clone();
+    let slow = counted_async(&calls, move |n| {
+        let gate = g.clone();
+        async move {
+            gate.acquire().await.unwrap().forget();
+            format!("render {n}")
+        }
+    });
+    let server = Server::start(Router::new().route("/report", slow).layer(CacheLayer::new(cache.clone()))).await;
+    let rendering = tokio::spawn(Reply::of(server.request(reqwest::Method::GET, "/report")));
+    wait_until("the render has started", || calls.get() == 1).await;
+    cache.delete_cached(&format!("{}/report", server.base)).await.unwrap(); // the data changed
+    gate.add_permits(2);
+    let first = rendering.await.unwrap();
+    assert_eq!((first.x_cache(), first.text()), ("MISS", "render 1"));
+    let next = server.get("/report").await;
+    assert_eq!(
+        (next.x_cache(), next.text()),
+        ("MISS", "render 2"),
+        "the render from before the deletion is not served"
+    );
+    assert_eq!(server.get("/report").await.text(), "render 2");
+}
+
 on_every_backend!(
+    a_view_deleted_during_its_render_is_not_served_from_that_render,
     one_tag_invalidation_makes_every_entry_with_the_tag_miss_and_no_other,
     tag_headers_are_stripped_unless_the_layer_keeps_them,
     a_route_tags_all_its_entries,
