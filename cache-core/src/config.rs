@@ -133,6 +133,15 @@ pub struct Config {
     pub memcached_password: Option<String>,
     /// `CACHE_UWSGI_NAME`: `cache@host:port`, a cache of a uWSGI server.
     pub uwsgi_name: Option<String>,
+    /// `CACHE_L1`: an in-process tier in front of the backend (built by `cachette-tiered`).
+    pub l1: bool,
+    /// `CACHE_L1_THRESHOLD`: most entries of the in-process tier.
+    pub l1_threshold: usize,
+    /// `CACHE_L1_TIMEOUT`: longest life of an entry of the in-process tier ([`Expiry::Never`]: no
+    /// bound but the backend's expiry).
+    pub l1_timeout: Expiry,
+    /// `CACHE_L1_BUS_URL`: the Redis server whose pub/sub carries the tier's invalidations.
+    pub l1_bus_url: Option<String>,
 }
 
 impl Default for Config {
@@ -163,6 +172,10 @@ impl Default for Config {
             memcached_username: None,
             memcached_password: None,
             uwsgi_name: None,
+            l1: false,
+            l1_threshold: 10_000,
+            l1_timeout: Expiry::After(std::time::Duration::from_secs(10)),
+            l1_bus_url: None,
         }
     }
 }
@@ -205,6 +218,10 @@ impl fmt::Debug for Config {
             .field("memcached_username", &self.memcached_username)
             .field("memcached_password", &secret(&self.memcached_password))
             .field("uwsgi_name", &self.uwsgi_name)
+            .field("l1", &self.l1)
+            .field("l1_threshold", &self.l1_threshold)
+            .field("l1_timeout", &self.l1_timeout)
+            .field("l1_bus_url", &self.l1_bus_url.as_deref().map(redact_url))
             .finish()
     }
 }
@@ -304,6 +321,10 @@ impl Config {
             "CACHE_MEMCACHED_USERNAME" => self.memcached_username = optional(text(&value).map_err(bad)?),
             "CACHE_MEMCACHED_PASSWORD" => self.memcached_password = optional(text(&value).map_err(bad)?),
             "CACHE_UWSGI_NAME" => self.uwsgi_name = optional(text(&value).map_err(bad)?),
+            "CACHE_L1" => self.l1 = boolean(&value).map_err(bad)?,
+            "CACHE_L1_THRESHOLD" => self.l1_threshold = integer(&value, usize::MAX as u64).map_err(bad)?,
+            "CACHE_L1_TIMEOUT" => self.l1_timeout = timeout(&value).map_err(bad)?,
+            "CACHE_L1_BUS_URL" => self.l1_bus_url = optional(text(&value).map_err(bad)?),
             _ => {
                 return Err(CacheError::config(
                     &name,

@@ -74,6 +74,10 @@ keys! {
     "CACHE_MEMCACHED_USERNAME", "string", "(none)", "SASL user name for memcached.";
     "CACHE_MEMCACHED_PASSWORD", "string", "(none)", "SASL password for memcached.";
     "CACHE_UWSGI_NAME", "cache@host:port", "(none)", "UWSGICache: the named cache of a uWSGI server (--cache2 name=...) and the address of its uwsgi socket.";
+    "CACHE_L1", "bool", "false", "Put a bounded in-process tier (cachette-tiered's TieredCache) in front of the backend: hits are served from memory, writes go through.";
+    "CACHE_L1_THRESHOLD", "integer", "10000", "Most entries kept by the in-process tier (CACHE_L1).";
+    "CACHE_L1_TIMEOUT", "seconds or duration", "10", "Longest an entry stays in the in-process tier (never past its expiry in the backend when written by this process): the bound on a stale read when no invalidation reaches this process. 0: no bound but the backend's expiry (only with CACHE_L1_BUS_URL).";
+    "CACHE_L1_BUS_URL", "URL", "(none)", "redis://... of the Redis server whose pub/sub carries invalidations of the in-process tier between processes. Unset: CACHE_L1_TIMEOUT alone bounds staleness.";
 }
 
 /// ` did you mean CACHE_X?`, or the list of known keys when none is near.

@@ -21,7 +21,8 @@ fn every_key_is_settable() {
     for key in KEYS {
         let value: ConfigValue = match key.name {
             "CACHE_DEFAULT_TIMEOUT" | "CACHE_THRESHOLD" | "CACHE_REDIS_PORT" | "CACHE_REDIS_DB" => "1".into(),
-            "CACHE_IGNORE_ERRORS" | "CACHE_NO_NULL_WARNING" | "CACHE_SOURCE_CHECK" => "true".into(),
+            "CACHE_L1_THRESHOLD" | "CACHE_L1_TIMEOUT" => "1".into(),
+            "CACHE_IGNORE_ERRORS" | "CACHE_NO_NULL_WARNING" | "CACHE_SOURCE_CHECK" | "CACHE_L1" => "true".into(),
             "CACHE_OPTIONS" => "a=1".into(),
             _ => "x".into(),
         };

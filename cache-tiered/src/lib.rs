@@ -1,0 +1,81 @@
+//! [`TieredCache`] for [cachette](https://docs.rs/cachette): a bounded in-process tier (moka) over
+//! any backend, kept coherent across processes by an invalidation bus.
+//!
+//! A hit on a shared backend costs a network round trip; a hit in process costs well under a
+//! microsecond. The tier is read-through (a miss fills it from the backend) and write-through
+//! (`set`, `add`, `delete`, `inc`, `touch`, `clear`, ... go to the backend, then to the tier).
+//!
+//! # Contents
+//!
+//! * [Configuration](#configuration): the `CACHE_L1*` keys, and how to put the tier in front of a
+//!   configured backend;
+//! * [Coherence](#coherence): the invalidation bus, and what a process may serve stale;
+//! * [Failures](#failures): the bus down, the backend down.
+//!
+//! # Configuration
+//!
+//! | Key | Default | Meaning |
+//! |---|---|---|
+//! | `CACHE_L1` | false | [`TieredCache::wrap`] puts the tier in front of the backend |
+//! | `CACHE_L1_THRESHOLD` | 10000 | most entries of the tier (0: no bound) |
+//! | `CACHE_L1_TIMEOUT` | 10 s | longest life of an entry in the tier (0: only the backend's expiry) |
+//! | `CACHE_L1_BUS_URL` | (none) | `redis://...` whose pub/sub carries invalidations |
+//!
+//! [`Cache::from_config`](cachette_core::Cache::from_config) builds the backend alone (cachette-core
+//! cannot name this crate); build it from the registry and wrap it:
+//!
+//! ```
+//! use cachette_core::{BaseCache, Cache, Config, Registry};
+//! use cachette_tiered::TieredCache;
+//! # use std::sync::Arc;
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> cachette_core::Result<()> {
+//! # let mut registry = Registry::new();
+//! # registry.register("SimpleCache", |c: &Config| Ok(Arc::new(cachette_simple::SimpleCache::new(c)?) as Arc<dyn BaseCache>))?;
+//! let config = Config::from_map([("CACHE_TYPE", "SimpleCache"), ("CACHE_L1", "true"), ("CACHE_L1_TIMEOUT", "5s")])?;
+//! // Registry::linked() in an application; here a registry with SimpleCache.
+//! let backend = TieredCache::wrap(registry.build(&config)?, &config)?;
+//! assert_eq!(backend.type_name(), "TieredCache");
+//! let cache = Cache::new(backend, config);
+//! cache.set("greeting", &"hello", cachette_core::Ttl::Default).await?;
+//! assert_eq!(cache.get::<String>("greeting").await?.as_deref(), Some("hello"));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Coherence
+//!
+//! With `CACHE_L1_BUS_URL`, every write, delete, `touch`, `inc` and `clear` of a process publishes
+//! the key (or "all") on the Redis channel `cachette:l1:<CACHE_KEY_PREFIX>` after the backend has
+//! it, and every other process with the same prefix evicts it. Tag invalidations and memoize's
+//! `delete_memoized` are writes of version keys, so they travel the same way. Once a process has
+//! received the invalidation of a key it never serves the old value again: a fill that read the
+//! backend before the invalidation arrived is kept out of the tier (see `epochs.rs`).
+//!
+//! Without a bus, nothing tells a process that another changed a key: the tier serves what it
+//! holds for up to `CACHE_L1_TIMEOUT`, which is then the bound on staleness. Use it so with a
+//! backend of one process (SimpleCache) or data that may lag by that much.
+//!
+//! An entry written by this process lives in the tier no longer than in the backend. An entry
+//! *read* from the backend lives `CACHE_L1_TIMEOUT` (the trait does not say how long the backend
+//! keeps it), so with no bus it may outlive its backend expiry by up to that.
+//!
+//! # Failures
+//!
+//! * **The bus is lost** (the connection closes, or stops answering a PING every 0.5 s): the tier
+//!   is flushed and bypassed — every read goes to the backend — until it has subscribed again, so
+//!   a message missed meanwhile cannot leave a stale value. Until the first subscription the tier
+//!   is bypassed too ([`TieredCache::is_active`]). A publish that fails is retried in the
+//!   background as "flush all".
+//! * **The backend is down**: the tier keeps serving what it holds, within its lifetimes; misses
+//!   and writes fail as the backend's do, and the [`Cache`](cachette_core::Cache) facade's
+//!   deadlines and circuit breaker handle them. A failed write still evicts the key here and on
+//!   the bus (it may have reached the backend).
+
+mod bus;
+mod entry;
+mod epochs;
+mod tier;
+mod tiered;
+
+pub use tiered::TieredCache;

@@ -1,0 +1,236 @@
+//! [`TieredCache`]: the in-process tier over a backend, as a [`BaseCache`].
+
+use std::sync::Arc;
+
+use cachette_core::{BaseCache, Bytes, Config, Expiry, Result, Ttl, async_trait};
+
+use crate::bus::{Bus, Invalidation};
+use crate::entry::life;
+use crate::tier::Tier;
+
+/// A bounded in-process tier (moka) over any backend: reads are served from memory when they
+/// can be and fill it from the backend when not; every write goes to the backend, then to the
+/// tier, and is published on the invalidation bus so that other processes evict the key. See the
+/// [crate docs](crate) for the guarantees.
+pub struct TieredCache {
+    l2: Arc<dyn BaseCache>,
+    tier: Arc<Tier>,
+    bus: Option<Bus>,
+    cap: Expiry,
+    default: Expiry,
+}
+
+impl std::fmt::Debug for TieredCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TieredCache")
+            .field("backend", &self.l2.type_name())
+            .field("l1_timeout", &self.cap)
+            .field("bus", &self.bus.is_some())
+            .field("active", &self.tier.active())
+            .finish()
+    }
+}
+
+impl TieredCache {
+    /// A tier of `config.l1_threshold` entries living at most `config.l1_timeout` over `l2`, with
+    /// the invalidation bus of `config.l1_bus_url` if set (then it must be called inside a tokio
+    /// runtime; the bus connects in the background, and the tier is bypassed until it has).
+    ///
+    /// `config.l1` is not consulted here: [`TieredCache::wrap`] is the constructor that honours it.
+    pub fn new(l2: Arc<dyn BaseCache>, config: &Config) -> Result<TieredCache> {
+        let bus_url = config.l1_bus_url.as_deref();
+        let capacity = if config.l1_threshold == 0 { u64::MAX } else { config.l1_threshold as u64 };
+        let tier = Arc::new(Tier::new(capacity, bus_url.is_some()));
+        let bus = match bus_url {
+            Some(url) => Some(Bus::start(url, &config.key_prefix, Arc::downgrade(&tier))?),
+            None => {
+                if l2.is_shared() {
+                    tracing::info!(
+                        backend = l2.type_name(),
+                        l1_timeout = ?config.l1_timeout,
+                        "in-process tier without CACHE_L1_BUS_URL: another process's writes show here only after CACHE_L1_TIMEOUT"
+                    );
+                }
+                None
+            }
+        };
+        Ok(TieredCache { l2, tier, bus, cap: config.l1_timeout, default: config.default_timeout })
+    }
+
+    /// `l2` behind a tier when `config.l1` (`CACHE_L1=true`), else `l2` itself: the step to add
+    /// after building a backend from a [`Registry`](cachette_core::Registry).
+    pub fn wrap(l2: Arc<dyn BaseCache>, config: &Config) -> Result<Arc<dyn BaseCache>> {
+        if !config.l1 {
+            return Ok(l2);
+        }
+        Ok(Arc::new(TieredCache::new(l2, config)?))
+    }
+
+    /// Whether reads are served from the tier now: `false` while a configured bus is not
+    /// subscribed (at start, and after losing it), when every read goes to the backend.
+    pub fn is_active(&self) -> bool {
+        self.tier.active()
+    }
+
+    /// How many invalidations from other processes the tier has applied (evictions of a key and
+    /// flushes that arrived on the bus), for monitoring and tests.
+    pub fn invalidations_received(&self) -> u64 {
+        self.tier.received_count()
+    }
+
+    /// How many entries the tier holds (approximate, as moka's `entry_count` is).
+    pub fn l1_entry_count(&self) -> u64 {
+        self.tier.entry_count()
+    }
+
+    /// The backend under the tier.
+    pub fn backend(&self) -> &Arc<dyn BaseCache> {
+        &self.l2
+    }
+
+    /// Evicts `key` here and tells the other processes.
+    async fn invalidate(&self, key: &str) {
+        self.tier.evict(key).await;
+        if let Some(bus) = &self.bus {
+            bus.publish(Invalidation::Key(key)).await;
+        }
+    }
+
+    /// After a write of `value` to the backend: keep it here, and tell the others.
+    async fn written(&self, key: &str, value: Bytes, seen: Option<u64>, ttl: Ttl) {
+        let life = life(self.cap, Some(ttl.resolve(self.default)));
+        self.tier.fill_write(key, value, seen, life).await;
+        if let Some(bus) = &self.bus {
+            bus.publish(Invalidation::Key(key)).await;
+        }
+    }
+}
+
+#[async_trait]
+impl BaseCache for TieredCache {
+    fn type_name(&self) -> &'static str {
+        "TieredCache"
+    }
+
+    fn is_shared(&self) -> bool {
+        self.l2.is_shared()
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Bytes>> {
+        if let Some(value) = self.tier.get(key).await {
+            return Ok(Some(value));
+        }
+        let seen = self.tier.before_fill(key);
+        let value = self.l2.get(key).await?;
+        if let (Some(seen), Some(v)) = (seen, &value) {
+            self.tier.fill_read(key, v.clone(), seen, life(self.cap, None)).await;
+        }
+        Ok(value)
+    }
+
+    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Bytes>>> {
+        let mut out = Vec::with_capacity(keys.len());
+        let mut misses = Vec::new();
+        for (i, key) in keys.iter().enumerate() {
+            let hit = self.tier.get(key).await;
+            if hit.is_none() {
+                misses.push((i, *key, self.tier.before_fill(key)));
+            }
+            out.push(hit);
+        }
+        if misses.is_empty() {
+            return Ok(out);
+        }
+        let names: Vec<&str> = misses.iter().map(|(_, key, _)| *key).collect();
+        let found = self.l2.get_many(&names).await?;
+        for ((i, key, seen), value) in misses.into_iter().zip(found) {
+            if let (Some(seen), Some(v)) = (seen, &value) {
+                self.tier.fill_read(key, v.clone(), seen, life(self.cap, None)).await;
+            }
+            out[i] = value;
+        }
+        Ok(out)
+    }
+
+    async fn has(&self, key: &str) -> Result<bool> {
+        if self.tier.get(key).await.is_some() {
+            return Ok(true);
+        }
+        self.l2.has(key).await
+    }
+
+    async fn set(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<()> {
+        let seen = self.tier.before_fill(key);
+        match self.l2.set(key, value.clone(), ttl).await {
+            Ok(()) => Ok(self.written(key, value, seen, ttl).await),
+            Err(e) => {
+                // The write may or may not have reached the backend: keep nothing, tell everyone.
+                self.invalidate(key).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn set_many(&self, items: &[(&str, Bytes)], ttl: Ttl) -> Result<()> {
+        let seen: Vec<Option<u64>> = items.iter().map(|(key, _)| self.tier.before_fill(key)).collect();
+        let result = self.l2.set_many(items, ttl).await;
+        for ((key, value), seen) in items.iter().zip(seen) {
+            match result {
+                Ok(()) => self.written(key, value.clone(), seen, ttl).await,
+                Err(_) => self.invalidate(key).await,
+            }
+        }
+        result
+    }
+
+    async fn add(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<bool> {
+        let seen = self.tier.before_fill(key);
+        let stored = self.l2.add(key, value.clone(), ttl).await?;
+        if stored {
+            // Another process may still hold a value that expired in the backend.
+            self.written(key, value, seen, ttl).await;
+        }
+        Ok(stored)
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool> {
+        let result = self.l2.delete(key).await;
+        self.invalidate(key).await;
+        result
+    }
+
+    async fn delete_many(&self, keys: &[&str]) -> Result<u64> {
+        let result = self.l2.delete_many(keys).await;
+        for key in keys {
+            self.invalidate(key).await;
+        }
+        result
+    }
+
+    async fn inc(&self, key: &str, delta: i64) -> Result<i64> {
+        let result = self.l2.inc(key, delta).await;
+        self.invalidate(key).await;
+        result
+    }
+
+    async fn dec(&self, key: &str, delta: i64) -> Result<i64> {
+        let result = self.l2.dec(key, delta).await;
+        self.invalidate(key).await;
+        result
+    }
+
+    async fn touch(&self, key: &str, ttl: Ttl) -> Result<bool> {
+        let result = self.l2.touch(key, ttl).await;
+        self.invalidate(key).await;
+        result
+    }
+
+    async fn clear(&self) -> Result<()> {
+        let result = self.l2.clear().await;
+        self.tier.flush();
+        if let Some(bus) = &self.bus {
+            bus.publish(Invalidation::All).await;
+        }
+        result
+    }
+}
