@@ -96,7 +96,8 @@ impl Bus {
         let message = encode(&self.node, &what);
         if let Err(e) = self.try_publish(&message).await {
             tracing::warn!(error = %e, channel = %self.channel, "could not publish an invalidation of the in-process tier; retrying as a flush");
-            let (client, channel, all) = (self.client.clone(), self.channel.clone(), encode(&self.node, &Invalidation::All));
+            let (client, channel, all) =
+                (self.client.clone(), self.channel.clone(), encode(&self.node, &Invalidation::All));
             tokio::spawn(async move { retry(client, channel, all).await });
         }
     }
@@ -142,14 +143,19 @@ async fn listen(client: redis::Client, channel: String, node: String, tier: Weak
                 t.suspend();
                 tracing::warn!(%channel, "in-process tier: lost the invalidation bus; flushed and bypassed until it is back");
             }
-            Err(e) => tracing::debug!(error = %e, %channel, "in-process tier: cannot subscribe to the invalidation bus yet"),
+            Err(e) => {
+                tracing::debug!(error = %e, %channel, "in-process tier: cannot subscribe to the invalidation bus yet")
+            }
         }
         tokio::time::sleep(wait).await;
         wait = (wait * 2).min(RETRY_MAX);
     }
 }
 
-async fn subscribe(client: &redis::Client, channel: &str) -> redis::RedisResult<(redis::aio::PubSubSink, redis::aio::PubSubStream)> {
+async fn subscribe(
+    client: &redis::Client,
+    channel: &str,
+) -> redis::RedisResult<(redis::aio::PubSubSink, redis::aio::PubSubStream)> {
     let (mut sink, stream) = client.get_async_pubsub().await?.split();
     sink.subscribe(channel).await?;
     Ok((sink, stream))

@@ -53,7 +53,9 @@ mod tests {
     #[test]
     fn the_life_is_the_shorter_of_the_cap_and_the_backend_expiry() {
         let secs = |s| Expiry::After(Duration::from_secs(s));
-        let within = |life: Option<Duration>, s: u64| life.is_some_and(|d| d <= Duration::from_secs(s) && d > Duration::from_secs(s - 1));
+        let within = |life: Option<Duration>, s: u64| {
+            life.is_some_and(|d| d <= Duration::from_secs(s) && d > Duration::from_secs(s - 1))
+        };
         assert!(within(life(secs(10), Some(secs(3))), 3));
         assert!(within(life(secs(10), Some(secs(60))), 10));
         assert!(within(life(secs(10), None), 10));

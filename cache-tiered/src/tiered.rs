@@ -220,8 +220,15 @@ impl BaseCache for TieredCache {
     }
 
     async fn touch(&self, key: &str, ttl: Ttl) -> Result<bool> {
+        // A value held here takes the new expiry (a shortened life must not be outlived here);
+        // one not held is not fetched.
+        let seen = self.tier.before_fill(key);
+        let held = self.tier.get(key).await;
         let result = self.l2.touch(key, ttl).await;
-        self.invalidate(key).await;
+        match (&result, held) {
+            (Ok(true), Some(value)) => self.written(key, value, seen, ttl).await,
+            _ => self.invalidate(key).await,
+        }
         result
     }
 
