@@ -69,7 +69,9 @@
 //!   background as "flush all".
 //! * **The backend is down**: the tier keeps serving what it holds, within its lifetimes; misses
 //!   and writes fail as the backend's do, and the [`Cache`](cachette_core::Cache) facade's
-//!   deadlines and circuit breaker handle them. A failed write still evicts the key here and on
+//!   deadlines and circuit breaker handle them. A bus on the backend's own Redis server goes down
+//!   with it, and then the tier is flushed (the rule above): put the bus on another server for the
+//!   tier to outlive a backend outage. A failed write still evicts the key here and on
 //!   the bus (it may have reached the backend).
 
 mod bus;

@@ -162,7 +162,10 @@ impl BaseCache for TieredCache {
     async fn set(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<()> {
         let seen = self.tier.before_fill(key);
         match self.l2.set(key, value.clone(), ttl).await {
-            Ok(()) => Ok(self.written(key, value, seen, ttl).await),
+            Ok(()) => {
+                self.written(key, value, seen, ttl).await;
+                Ok(())
+            }
             Err(e) => {
                 // The write may or may not have reached the backend: keep nothing, tell everyone.
                 self.invalidate(key).await;
