@@ -15,6 +15,7 @@ pub mod config;
 mod error;
 pub mod fail_safe;
 mod memoize;
+pub mod observe;
 mod registry;
 mod single_flight;
 pub mod suggest;
@@ -32,6 +33,7 @@ pub use config::{Config, ConfigValue, Options};
 pub use error::{BoxError, CacheError, ErrorSource, Result, shorten};
 pub use fail_safe::{BreakerState, BreakerStats, FailSafePolicy};
 pub use memoize::Memoized;
+pub use observe::{CacheEvent, EventKind, EventSource};
 pub use registry::{Factory, LinkedBackend, Registry};
 
 #[doc(hidden)]

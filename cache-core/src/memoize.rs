@@ -2,11 +2,15 @@
 
 use std::borrow::Cow;
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::AcqRel};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{BoxError, Cache, Result, Ttl, codec};
+use crate::observe::{self, ShortKey};
+use crate::{BoxError, Cache, CacheEvent, EventKind, EventSource, Result, Ttl, codec};
 
 /// Memoizes one function: its results are cached per argument set, and all of them can be
 /// forgotten at once in O(1).
@@ -21,6 +25,12 @@ use crate::{BoxError, Cache, Result, Ttl, codec};
 /// key length does not depend on them. With `CACHE_SOURCE_CHECK`, a source hash given by
 /// [`with_source_hash`](Memoized::with_source_hash) becomes part of the function's name, so editing
 /// the function's code invalidates its results.
+///
+/// Each call is counted as a hit or a miss of the function (the `metrics` feature's
+/// `cachette_memoize_calls_total`, and its loader's time in `cachette_memoize_load_seconds`) and
+/// reported to the cache's hooks ([`Cache::on_event`]): a hit; or a miss, then a store with the
+/// load's time. A call that waited for another call's load of the same arguments is a miss
+/// without a store of its own.
 ///
 /// ```
 /// # use std::sync::Arc;
@@ -101,9 +111,88 @@ impl Memoized {
         E: Into<BoxError>,
     {
         match self.key_if_available(args).await? {
-            Some(key) => self.cache.get_or_set(&key, self.ttl, load).await,
+            Some(key) => self.get_or_set(&key, load).await,
             None => self.load_uncached(load).await,
         }
+    }
+
+    /// The lookup of [`call`](Memoized::call) under a key from [`key`](Memoized::key):
+    /// [`Cache::get_or_set`] with the function's lifetime, counted and reported as a call of the
+    /// function (for callers, like `#[memoize]`, whose loader takes the arguments by value).
+    pub async fn get_or_set<T, F, Fut, E>(&self, key: &str, load: F) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = std::result::Result<T, E>>,
+        E: Into<BoxError>,
+    {
+        let slot = LoadSlot::default();
+        let (value, hit) = self.cache.get_or_set_served(key, self.ttl, || self.timed(key, &slot, load)).await?;
+        self.note_call(key, hit, &slot);
+        Ok(value)
+    }
+
+    /// [`get_or_set`](Memoized::get_or_set) kept as `policy` says ([`Cache::get_or_set_with`]).
+    /// A background refresh reports its store when it ends.
+    pub async fn get_or_set_with<T, F, Fut, E>(&self, key: &str, policy: &crate::LoadPolicy, load: F) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned + Send + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        // The loader may outlive the call (a refresh behind): it needs a handle of its own,
+        // made only when someone listens.
+        if !cfg!(feature = "metrics") && !self.cache.has_hooks() {
+            let (value, hit) = self.cache.get_or_set_with_served(key, policy, load).await?;
+            self.note_call(key, hit, &LoadSlot::default());
+            return Ok(value);
+        }
+        let slot = Arc::new(LoadSlot::default());
+        let (this, owned_key, loader_slot) = (self.clone(), key.to_owned(), slot.clone());
+        let timed = move || async move { this.timed(&owned_key, &loader_slot, load).await };
+        let (value, hit) = self.cache.get_or_set_with_served(key, policy, timed).await?;
+        self.note_call(key, hit, &slot);
+        Ok(value)
+    }
+
+    /// Runs a loader of `key`, timed: its time goes to the metrics at once, and to the hooks'
+    /// store event through `slot` (after the call's hit or miss), or from here if the call has
+    /// already returned (a refresh behind).
+    async fn timed<T, E, F, Fut>(&self, key: &str, slot: &LoadSlot, load: F) -> std::result::Result<T, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = std::result::Result<T, E>>,
+    {
+        let started = Instant::now();
+        let r = load().await;
+        let elapsed = started.elapsed();
+        observe::memoize_load(&self.function, elapsed);
+        if r.is_ok() && !slot.offer(elapsed) {
+            self.event(EventKind::Store, key, Some(elapsed));
+        }
+        r
+    }
+
+    /// Counts a call and reports it to the hooks: its hit or miss, then its store.
+    fn note_call(&self, key: &str, hit: bool, slot: &LoadSlot) {
+        observe::memoize_call(&self.function, hit);
+        tracing::debug!(function = %self.function, key = %ShortKey(key), hit, "memoized call");
+        let stored = slot.take();
+        if self.cache.has_hooks() {
+            self.event(if hit { EventKind::Hit } else { EventKind::Miss }, key, None);
+            if let Some(load_time) = stored {
+                self.event(EventKind::Store, key, Some(load_time));
+            }
+        }
+    }
+
+    fn event(&self, kind: EventKind, key: &str, load_time: Option<Duration>) {
+        let event = CacheEvent::new(kind, EventSource::Memoized { function: &self.function }, key);
+        self.cache.emit(&match load_time {
+            Some(elapsed) => event.with_load_time(elapsed),
+            None => event,
+        });
     }
 
     /// The memoized result for `args` kept as `policy` says — a stale window, loader deadlines —
@@ -118,7 +207,7 @@ impl Memoized {
         E: Into<BoxError>,
     {
         match self.key_if_available(args).await? {
-            Some(key) => self.cache.get_or_set_with(&key, policy, load).await,
+            Some(key) => self.get_or_set_with(&key, policy, load).await,
             None => self.load_uncached(load).await,
         }
     }
@@ -136,7 +225,8 @@ impl Memoized {
     }
 
     /// Runs `load` as if the function were not memoized (for when the cache is unavailable):
-    /// counted as a load, and a failure or panic of `load` is a [`crate::CacheError::Loader`],
+    /// counted as a load and as a miss of the function (reported to the hooks with an empty
+    /// key, and no store), and a failure or panic of `load` is a [`crate::CacheError::Loader`],
     /// as from [`Cache::get_or_set`].
     pub async fn load_uncached<T, F, Fut, E>(&self, load: F) -> Result<T>
     where
@@ -144,7 +234,12 @@ impl Memoized {
         Fut: Future<Output = std::result::Result<T, E>>,
         E: Into<BoxError>,
     {
-        self.cache.load_uncached(load).await
+        tracing::debug!(function = %self.function, "memoized call runs uncached: the backend is unavailable");
+        let slot = LoadSlot::default();
+        let r = self.cache.load_uncached(|| self.timed("", &slot, load)).await;
+        observe::memoize_call(&self.function, false);
+        self.event(EventKind::Miss, "", None);
+        r
     }
 
     /// The cache key of `args` under the function's current version (drawing a version if there
@@ -169,13 +264,21 @@ impl Memoized {
     pub async fn delete<A: Serialize + ?Sized>(&self, args: &A) -> Result<bool> {
         match self.version(false).await? {
             None => Ok(false),
-            Some(version) => self.cache.delete(&self.result_key(&version, args)?).await,
+            Some(version) => {
+                let key = self.result_key(&version, args)?;
+                let deleted = self.cache.delete(&key).await?;
+                self.event(EventKind::Invalidate, &key, None);
+                Ok(deleted)
+            }
         }
     }
 
     /// Forgets the results for every argument set, in O(1).
     pub async fn delete_all(&self) -> Result<()> {
-        self.cache.internal_delete(&self.version_key()).await.map(drop)
+        let key = self.version_key();
+        self.cache.internal_delete(&key).await?;
+        self.event(EventKind::Invalidate, &key, None);
+        Ok(())
     }
 
     fn version_key(&self) -> String {
@@ -205,9 +308,43 @@ impl Memoized {
         }
         let fresh = format!("{:016x}", rand::random::<u64>());
         if self.cache.internal_add(&key, &fresh, Ttl::Never).await? {
+            tracing::debug!(
+                function = %self.function,
+                "memoized function had no version (first call, or after delete_all or an eviction): a new one, \
+                 so every argument set misses once"
+            );
             return Ok(Some(fresh));
         }
         // Another caller drew first: use theirs.
         Ok(Some(self.cache.internal_get::<String>(&key).await?.unwrap_or(fresh)))
+    }
+}
+
+/// A loader's time handed from the loader to the call that reports it, once: `PENDING` until
+/// either the loader offers its time or the call takes the slot (then `TAKEN`).
+struct LoadSlot(AtomicU64);
+
+const PENDING: u64 = u64::MAX;
+const TAKEN: u64 = u64::MAX - 1;
+
+impl Default for LoadSlot {
+    fn default() -> Self {
+        LoadSlot(AtomicU64::new(PENDING))
+    }
+}
+
+impl LoadSlot {
+    /// Leaves `elapsed` for the call; false if the call has already returned.
+    fn offer(&self, elapsed: Duration) -> bool {
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX).min(TAKEN - 1);
+        self.0.compare_exchange(PENDING, nanos, AcqRel, std::sync::atomic::Ordering::Acquire).is_ok()
+    }
+
+    /// The loader's time if it finished during the call; the loader reports it itself later.
+    fn take(&self) -> Option<Duration> {
+        match self.0.swap(TAKEN, AcqRel) {
+            PENDING | TAKEN => None,
+            nanos => Some(Duration::from_nanos(nanos)),
+        }
     }
 }

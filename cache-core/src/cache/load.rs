@@ -52,9 +52,22 @@ impl Cache {
         Fut: Future<Output = std::result::Result<T, E>>,
         E: Into<BoxError>,
     {
+        self.get_or_set_served(key, ttl, load).await.map(|(value, _)| value)
+    }
+
+    /// [`get_or_set`](Cache::get_or_set), and whether its read was a hit (for memoized
+    /// functions' metrics and events: a call that waited for another's load is a miss, as in
+    /// [`Cache::stats`]).
+    pub(crate) async fn get_or_set_served<T, F, Fut, E>(&self, key: &str, ttl: Ttl, load: F) -> Result<(T, bool)>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = std::result::Result<T, E>>,
+        E: Into<BoxError>,
+    {
         let completed = self.inner.flights.completed();
         if let Some(value) = self.read_for_load::<T>(key, true).await? {
-            return Ok(value);
+            return Ok((value, true));
         }
         let mut loaded: Option<T> = None;
         let shared = self
@@ -95,8 +108,8 @@ impl Cache {
             })
             .await;
         match loaded {
-            Some(value) => Ok(value),
-            None => codec::decode(key, &shared?),
+            Some(value) => Ok((value, false)),
+            None => codec::decode(key, &shared?).map(|value| (value, false)),
         }
     }
 
@@ -142,6 +155,9 @@ impl Cache {
         };
         if count {
             self.count_read(found.is_some());
+            if found.is_none() {
+                tracing::debug!(key = %super::ShortKey(key), "cache miss: loading the value");
+            }
         }
         Ok(found)
     }

@@ -2,9 +2,11 @@
 //!
 //! `mod.rs` has the type, its constructors and the operations on values; `load.rs` the loading
 //! operations (`get_or_set`), which fall back to the loader whatever the backend does; `stale.rs`
-//! loading with a stale window (`get_or_set_with` and a [`LoadPolicy`]).
+//! loading with a stale window (`get_or_set_with` and a [`LoadPolicy`]); `hooks.rs` the
+//! callbacks on cache events ([`Cache::on_event`]).
 
 mod envelope;
+mod hooks;
 mod lease;
 mod load;
 mod stale;
@@ -23,6 +25,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::fail_safe::{BreakerStats, FailSafe};
+use crate::observe::{self, Hooks, ShortKey};
 use crate::{BaseCache, BoxError, CacheError, Config, Memoized, Registry, Result, SingleFlight, Ttl, codec};
 
 /// The cache an application uses: typed values over any [`BaseCache`] backend, plus
@@ -89,6 +92,8 @@ struct Inner {
     flights: SingleFlight<Result<Bytes>>,
     /// Keys whose stale value is being refreshed in the background by this process.
     refreshing: Mutex<HashSet<String>>,
+    /// Callbacks on hits, misses, stores and invalidations ([`Cache::on_event`]).
+    hooks: Hooks,
 }
 
 #[derive(Default)]
@@ -159,6 +164,7 @@ impl Cache {
                 counters: Counters::default(),
                 flights: SingleFlight::new(),
                 refreshing: Mutex::default(),
+                hooks: Hooks::default(),
             }),
         }
     }
@@ -220,11 +226,22 @@ impl Cache {
         self.decode_read(key, raw)
     }
 
+    /// Why a read missed, at debug level (`RUST_LOG=cachette_core=debug`).
+    fn note_miss(&self, key: &str, why: &'static str) {
+        tracing::debug!(backend = self.inner.backend.type_name(), key = %ShortKey(key), why, "cache miss");
+    }
+
     /// A value written in an envelope (with tags, or by `get_or_set_with`) read by a plain typed
     /// read: its value if its tags are current (one more round trip, only for tagged values).
     async fn unwrap_envelope(&self, key: &str, raw: Option<Bytes>) -> Option<Bytes> {
         match raw {
-            Some(bytes) if envelope::is_envelope(&bytes) => self.unwrap_tagged(key, bytes, &[]).await,
+            Some(bytes) if envelope::is_envelope(&bytes) => {
+                let current = self.unwrap_tagged(key, bytes, &[]).await;
+                if current.is_none() {
+                    self.note_miss(key, "the entry's tags were invalidated after it was stored");
+                }
+                current
+            }
             other => other,
         }
     }
@@ -405,19 +422,25 @@ impl Cache {
         r
     }
 
-    fn count_read(&self, hit: bool) {
+    /// Counts a user's read (never the cache's own bookkeeping) in the stats and the metrics.
+    pub(crate) fn count_read(&self, hit: bool) {
         let c = &self.inner.counters;
         if hit { &c.hits } else { &c.misses }.fetch_add(1, Relaxed);
+        #[cfg(feature = "metrics")]
+        observe::read(self.inner.fail_safe.backend(), hit);
     }
 
     fn decode_read<T: DeserializeOwned>(&self, key: &str, raw: Option<Bytes>) -> Result<Option<T>> {
         let Some(bytes) = raw else {
             self.count_read(false);
+            // Absent, or an absorbed failure or outdated entry (each logged where it was seen).
+            self.note_miss(key, "no current value under the key");
             return Ok(None);
         };
         match codec::decode(key, &bytes) {
             Ok(value) => {
                 self.count_read(true);
+                tracing::debug!(backend = self.inner.backend.type_name(), key = %ShortKey(key), "cache hit");
                 Ok(Some(value))
             }
             Err(e) if self.inner.config.ignore_errors => {
@@ -439,8 +462,13 @@ impl Cache {
     }
 
     /// Runs one backend operation under the deadline and the circuit breaker.
+    /// The one place every backend call passes: measured here (the `metrics` feature, tracing
+    /// at `trace`).
     pub(crate) async fn guarded<T>(&self, operation: &'static str, call: impl Future<Output = Result<T>>) -> Result<T> {
-        self.inner.fail_safe.call(operation, call).await
+        let timer = observe::Timer::start();
+        let r = self.inner.fail_safe.call(operation, call).await;
+        observe::backend_operation(self.inner.fail_safe.backend(), operation, &r, timer);
+        r
     }
 
     /// Counts a backend failure and logs it: a warning, except while the breaker is open, when

@@ -186,6 +186,19 @@ enum Found<T> {
     Missing,
 }
 
+impl<T> Found<T> {
+    /// The state, for tracing: why a read loaded.
+    fn name(&self) -> &'static str {
+        match self {
+            Found::Fresh(_) => "fresh",
+            Found::RefreshEarly(_) => "fresh, refreshed early",
+            Found::Revalidate(_) => "stale, refreshed behind",
+            Found::Fallback(_) => "stale past its window, loading (kept as a fallback)",
+            Found::Missing => "missing, loading",
+        }
+    }
+}
+
 /// Where `found` stands at `now_ms`; `u` is a uniform draw in (0, 1] for the early refresh.
 fn classify<T>(found: Option<Stamped<T>>, policy: &LoadPolicy, now_ms: u64, u: f64) -> Found<T> {
     let Some(Stamped { fresh_until_ms, load_ms, value }) = found else { return Found::Missing };
@@ -262,34 +275,44 @@ impl Cache {
         Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
         E: Into<BoxError>,
     {
+        self.get_or_set_with_served(key, policy, load).await.map(|(value, _)| value)
+    }
+
+    /// [`get_or_set_with`](Cache::get_or_set_with), and whether a cached value (fresh or stale)
+    /// was served.
+    pub(crate) async fn get_or_set_with_served<T, F, Fut, E>(
+        &self,
+        key: &str,
+        policy: &LoadPolicy,
+        load: F,
+    ) -> Result<(T, bool)>
+    where
+        T: Serialize + DeserializeOwned + Send + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
         let completed = self.inner.flights.completed();
         let found = self.read_stamped::<T>(key, policy).await?;
-        let counters = &self.inner.counters;
-        match classify(found, policy, unix_ms(SystemTime::now()), uniform()) {
+        let found = classify(found, policy, unix_ms(SystemTime::now()), uniform());
+        let hit = matches!(found, Found::RefreshEarly(_) | Found::Fresh(_) | Found::Revalidate(_));
+        self.count_read(hit);
+        tracing::debug!(key = %super::ShortKey(key), state = found.name(), "cache read with a load policy");
+        let value = match found {
             Found::RefreshEarly(value) => {
-                counters.hits.fetch_add(1, Relaxed);
                 self.refresh_behind(key, policy.clone(), load);
-                Ok(value)
+                value
             }
-            Found::Fresh(value) => {
-                counters.hits.fetch_add(1, Relaxed);
-                Ok(value)
-            }
+            Found::Fresh(value) => value,
             Found::Revalidate(value) => {
-                counters.hits.fetch_add(1, Relaxed);
-                counters.stale.fetch_add(1, Relaxed);
+                self.inner.counters.stale.fetch_add(1, Relaxed);
                 self.refresh_behind(key, policy.clone(), load);
-                Ok(value)
+                value
             }
-            Found::Fallback(value) => {
-                counters.misses.fetch_add(1, Relaxed);
-                self.load_stamped(key, policy.clone(), load, Some(value), completed).await
-            }
-            Found::Missing => {
-                counters.misses.fetch_add(1, Relaxed);
-                self.load_stamped(key, policy.clone(), load, None, completed).await
-            }
-        }
+            Found::Fallback(value) => self.load_stamped(key, policy.clone(), load, Some(value), completed).await?,
+            Found::Missing => self.load_stamped(key, policy.clone(), load, None, completed).await?,
+        };
+        Ok((value, hit))
     }
 
     /// The stamped value under `key`, read with the policy's tags' versions in one round trip; a

@@ -54,6 +54,7 @@ fn nanos_since_epoch() -> u64 {
 
 impl Breaker {
     pub(crate) fn new(backend: &'static str, failures_to_open: u32, cooldown: Duration) -> Breaker {
+        crate::observe::breaker_state(backend, BreakerState::Closed);
         Breaker {
             backend,
             failures_to_open: failures_to_open.max(1),
@@ -81,6 +82,7 @@ impl Breaker {
             OPEN => {
                 let since = Duration::from_nanos(nanos_since_epoch().saturating_sub(self.opened_at.load(Acquire)));
                 if since >= self.cooldown && self.state.compare_exchange(OPEN, HALF_OPEN, AcqRel, Acquire).is_ok() {
+                    crate::observe::breaker_state(self.backend, BreakerState::HalfOpen);
                     tracing::info!(
                         backend = self.backend,
                         "cache circuit breaker half-open: one probe call goes to the backend"
@@ -106,6 +108,7 @@ impl Breaker {
             return;
         }
         self.opened.fetch_add(1, Relaxed);
+        crate::observe::breaker_state(self.backend, BreakerState::Open);
         tracing::warn!(
             backend = self.backend,
             "cache circuit breaker open ({why}): calls fail at once, without waiting for the backend, \
@@ -118,6 +121,7 @@ impl Breaker {
         if probe {
             self.consecutive.store(0, Relaxed);
             self.state.store(CLOSED, Release);
+            crate::observe::breaker_state(self.backend, BreakerState::Closed);
             tracing::warn!(backend = self.backend, "cache circuit breaker closed: the backend answers again");
         } else if self.consecutive.load(Relaxed) != 0 {
             self.consecutive.store(0, Relaxed);

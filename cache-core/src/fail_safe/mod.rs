@@ -129,6 +129,11 @@ impl FailSafe {
         FailSafe { backend, policy, breaker: Breaker::new(backend, policy.breaker_failures, policy.breaker_cooldown) }
     }
 
+    /// The backend's type name (the `backend` label of metrics and events).
+    pub(crate) fn backend(&self) -> &'static str {
+        self.backend
+    }
+
     pub(crate) fn stats(&self) -> BreakerStats {
         BreakerStats {
             state: self.breaker.state(),

@@ -1,0 +1,140 @@
+//! Observability: metrics, tracing events and hooks for what the [`Cache`](crate::Cache) does.
+//!
+//! # Contents
+//!
+//! * [Metrics](#metrics): the `metrics` cargo feature
+//! * [Tracing](#tracing): why a read missed, with `RUST_LOG=cachette_core=debug`
+//! * [Hooks](#hooks): callbacks on hit / miss / store / invalidate ([`Cache::on_event`](crate::Cache::on_event))
+//!
+//! # Metrics
+//!
+//! With the `metrics` cargo feature (`cachette/metrics`), the cache reports through the
+//! [`metrics`](https://docs.rs/metrics) facade; the application installs the exporter it already
+//! uses (Prometheus, OpenTelemetry, statsd). Without the feature, none of this is compiled.
+//!
+//! | Name | Kind | Labels |
+//! |------|------|--------|
+//! | [`BACKEND_OPERATIONS`] `cachette_backend_operations_total` | counter | `backend`, `operation`, `outcome` = `ok` / `error` / `timeout` / `rejected` (breaker open) |
+//! | [`BACKEND_OPERATION_SECONDS`] `cachette_backend_operation_seconds` | histogram | `backend`, `operation` |
+//! | [`BREAKER_STATE`] `cachette_breaker_state` | gauge: 0 closed, 1 open, 2 half-open | `backend` |
+//! | [`READS`] `cachette_reads_total` | counter: the hits and misses of [`CacheStats`](crate::CacheStats) | `backend`, `outcome` = `hit` / `miss` |
+//! | [`MEMOIZE_CALLS`] `cachette_memoize_calls_total` | counter | `function`, `outcome` = `hit` / `miss` |
+//! | [`MEMOIZE_LOAD_SECONDS`] `cachette_memoize_load_seconds` | histogram: loader runs | `function` |
+//!
+//! Labels are bounded: the backend's type name (`RedisCache`), the operation (`get`, `set_many`),
+//! the memoized function's name. Never a key or a value. Every backend call counts, the cache's
+//! own bookkeeping (memoize versions, tag versions, leases) included: they are round trips the
+//! backend serves. A memoized call whose backend is unavailable runs its loader uncached and
+//! counts as a miss.
+//!
+//! # Tracing
+//!
+//! At `debug`, each read that misses says why (nothing stored, the entry's tags were
+//! invalidated, the backend failed, the function's version was just drawn), and each hit says
+//! so; at `trace`, every backend call with `backend`, `operation`, `outcome` and `latency_us`.
+//! Keys are truncated to 64 bytes plus a hash of the rest; values are never logged.
+//!
+//! # Hooks
+//!
+//! Flask-Caching's signals: [`Cache::on_event`](crate::Cache::on_event) registers a callback that
+//! receives a [`CacheEvent`] for each hit, miss, store and invalidation of a memoized function (and
+//! of cached views, through [`Cache::emit`](crate::Cache::emit), which a layer built on the cache
+//! calls). With no hook registered an event costs one atomic load.
+
+mod events;
+mod key;
+#[cfg(feature = "metrics")]
+mod record;
+
+use std::time::{Duration, Instant};
+
+pub(crate) use events::Hooks;
+pub use events::{CacheEvent, EventKind, EventSource};
+pub(crate) use key::ShortKey;
+
+use crate::{CacheError, Result};
+
+/// Counter of backend calls made by the facade, by `backend`, `operation` and `outcome`.
+pub const BACKEND_OPERATIONS: &str = "cachette_backend_operations_total";
+/// Histogram of the latency of backend calls, in seconds, by `backend` and `operation`.
+pub const BACKEND_OPERATION_SECONDS: &str = "cachette_backend_operation_seconds";
+/// Gauge of a backend's circuit breaker: 0 closed, 1 open, 2 half-open.
+pub const BREAKER_STATE: &str = "cachette_breaker_state";
+/// Counter of user reads by `backend` and `outcome` (`hit` / `miss`), as in `CacheStats`.
+pub const READS: &str = "cachette_reads_total";
+/// Counter of memoized calls by `function` and `outcome` (`hit` / `miss`).
+pub const MEMOIZE_CALLS: &str = "cachette_memoize_calls_total";
+/// Histogram of memoized functions' loader runs, in seconds, by `function`.
+pub const MEMOIZE_LOAD_SECONDS: &str = "cachette_memoize_load_seconds";
+
+/// The start of a backend call, when someone measures it (the `metrics` feature, or a tracing
+/// subscriber at `trace` for this crate); otherwise nothing, so the hit path reads no clock.
+pub(crate) struct Timer(Option<Instant>);
+
+impl Timer {
+    #[inline]
+    pub(crate) fn start() -> Timer {
+        if cfg!(feature = "metrics") || tracing::enabled!(tracing::Level::TRACE) {
+            Timer(Some(Instant::now()))
+        } else {
+            Timer(None)
+        }
+    }
+}
+
+/// The outcome label of a backend call's result.
+fn outcome<T>(r: &Result<T>) -> &'static str {
+    match r {
+        Ok(_) => "ok",
+        Err(CacheError::Timeout { .. }) => "timeout",
+        Err(CacheError::CircuitOpen { .. }) => "rejected",
+        Err(_) => "error",
+    }
+}
+
+/// Records one backend call made through the fail-safe.
+#[inline]
+pub(crate) fn backend_operation<T>(backend: &'static str, operation: &'static str, r: &Result<T>, timer: Timer) {
+    let Some(start) = timer.0 else { return };
+    let elapsed = start.elapsed();
+    let outcome = outcome(r);
+    #[cfg(feature = "metrics")]
+    record::backend_operation(backend, operation, outcome, elapsed);
+    tracing::trace!(backend, operation, outcome, latency_us = elapsed.as_micros() as u64, "cache backend call");
+}
+
+/// Records a user read's hit or miss (the `CacheStats` counters); called under
+/// `#[cfg(feature = "metrics")]`, so the hit path does not even look up the backend's name.
+#[cfg(feature = "metrics")]
+pub(crate) fn read(backend: &'static str, hit: bool) {
+    record::read(backend, hit);
+}
+
+/// Records a change of a breaker's state (0 closed, 1 open, 2 half-open).
+#[inline]
+pub(crate) fn breaker_state(backend: &'static str, state: crate::BreakerState) {
+    #[cfg(feature = "metrics")]
+    record::breaker_state(backend, state);
+    #[cfg(not(feature = "metrics"))]
+    let _ = (backend, state);
+}
+
+/// Records a memoized call's hit or miss.
+#[inline]
+#[allow(clippy::ptr_arg, reason = "a borrowed name stays borrowed in the label, with no copy")]
+pub(crate) fn memoize_call(function: &std::borrow::Cow<'static, str>, hit: bool) {
+    #[cfg(feature = "metrics")]
+    record::memoize_call(function, hit);
+    #[cfg(not(feature = "metrics"))]
+    let _ = (function, hit);
+}
+
+/// Records a memoized function's loader run.
+#[inline]
+#[allow(clippy::ptr_arg, reason = "a borrowed name stays borrowed in the label, with no copy")]
+pub(crate) fn memoize_load(function: &std::borrow::Cow<'static, str>, elapsed: Duration) {
+    #[cfg(feature = "metrics")]
+    record::memoize_load(function, elapsed);
+    #[cfg(not(feature = "metrics"))]
+    let _ = (function, elapsed);
+}
