@@ -1,23 +1,33 @@
 //! The stored form of typed values.
 //!
 //! * [The stored form](#the-stored-form)
+//! * [Choosing the format: `Codec`](Codec) (`CACHE_SERIALIZER`, `CACHE_COMPRESSION`)
 //! * [Bounded decoding](#bounded-decoding)
 //! * [Borrowing from the stored bytes](decode_borrowed)
 //!
 //! # The stored form
 //!
 //! * An integer (any of `i8`..`i128`, `u8`..`u128`, at the top level) is stored as plain decimal
-//!   text, e.g. `b"42"`, so that Redis `INCRBY`, memcached `incr` and every backend's
-//!   [`BaseCache::inc`](crate::BaseCache::inc) work on it, and a value set by one application in
-//!   another language reads back.
-//! * Anything else is one format byte followed by the encoded value. Today the only format is
-//!   [`FORMAT_BINCODE2`] (bincode 2, standard config, through serde). The byte lets a later version
-//!   move to another codec (bincode 2 is unmaintained, RUSTSEC-2025-0141; postcard is the likely
-//!   successor) without misreading entries written by this one: an unknown format byte is a
-//!   [`CacheError::Codec`], never garbage.
+//!   text, e.g. `b"42"`, whatever the serializer, so that Redis `INCRBY`, memcached `incr` and
+//!   every backend's [`BaseCache::inc`](crate::BaseCache::inc) work on it, and a value set by one
+//!   application in another language reads back.
+//! * With `CACHE_SERIALIZER=postcard` (the default), anything else is the format byte
+//!   [`FORMAT_POSTCARD`] followed by the value in [postcard](https://docs.rs/postcard).
+//! * With `CACHE_SERIALIZER=json`, anything else is plain JSON with no format byte, so that
+//!   `redis-cli GET` shows it and any language reads it. A JSON text starts with `{`, `[`, `"`,
+//!   `t`, `f`, `n`, a digit, `-` or whitespace; every format byte is a control character outside
+//!   those, so the two never meet (nor with the envelope of stale-while-revalidate, `0xE1`).
+//! * Compressed (`CACHE_COMPRESSION=zstd`, values of `CACHE_COMPRESSION_MIN_SIZE` bytes or more):
+//!   [`FORMAT_POSTCARD_ZSTD`] or [`FORMAT_JSON_ZSTD`] followed by one zstd frame of the postcard
+//!   body or the JSON text.
+//! * [`FORMAT_BINCODE2`]: what cachette wrote before postcard. Never written any more (bincode 2
+//!   is unmaintained, RUSTSEC-2025-0141), still read, so entries stored by an older version of
+//!   the application decode after an upgrade.
 //!
-//! A value that does not decode as the asked type (including trailing bytes left over) is a
-//! `CacheError::Codec`.
+//! Reading needs no configuration: every form above decodes whatever `CACHE_SERIALIZER` says, so
+//! processes with different settings share a cache and a change of setting needs no flush. An
+//! unknown format byte is a [`CacheError::Codec`], never garbage, and so is a value that does not
+//! decode as the asked type (including trailing bytes left over).
 //!
 //! ```
 //! use cachette_core::codec;
@@ -25,8 +35,10 @@
 //! assert_eq!(&codec::encode("n", &42i64)?[..], b"42");
 //! assert_eq!(codec::decode::<u16>("n", b"42")?, 42);
 //! let bytes = codec::encode("k", &vec!["a".to_string(), "b".to_string()])?;
-//! assert_eq!(bytes[0], codec::FORMAT_BINCODE2);
+//! assert_eq!(bytes[0], codec::FORMAT_POSTCARD);
 //! assert_eq!(codec::decode::<Vec<String>>("k", &bytes)?, vec!["a", "b"]);
+//! // JSON written by anyone reads back too.
+//! assert_eq!(codec::decode::<Vec<String>>("k", br#"["a","b"]"#)?, vec!["a", "b"]);
 //! // The wrong type is an error, not a panic.
 //! assert!(codec::decode::<String>("n", b"42").is_err());
 //! # Ok::<(), cachette_core::CacheError>(())
@@ -39,7 +51,8 @@
 //! time and memory bounded by `n`:
 //!
 //! * **Memory.** A value may not claim more than [`MAX_DECODE_BYTES`], so a length prefix cannot
-//!   make the process allocate gigabytes.
+//!   make the process allocate gigabytes, and a compressed value may not inflate past it: a few
+//!   bytes of zstd that would expand to gigabytes stop at the limit, with a `CacheError::Codec`.
 //! * **Work.** A value may hold no more sequence elements and map entries than its bytes can: one
 //!   per byte, plus [`ZERO_SIZED_ALLOWANCE`] for elements that take no bytes (a `Vec<()>`). Before
 //!   this bound, a 10-byte `Vec<()>` claiming 2^60 elements kept a core busy forever.
@@ -52,8 +65,8 @@
 //! use cachette_core::{CacheError, codec};
 //!
 //! // Format byte, then a varint length of 2^60: ten bytes claiming 2^60 units.
-//! let mut hostile = vec![codec::FORMAT_BINCODE2, 253];
-//! hostile.extend_from_slice(&(1u64 << 60).to_le_bytes());
+//! let mut hostile = vec![codec::FORMAT_POSTCARD];
+//! hostile.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10]);
 //! let error = codec::decode::<Vec<()>>("k", &hostile).unwrap_err();
 //! assert!(matches!(&error, CacheError::Codec { message, .. } if message.contains("more elements than its 10 bytes")));
 //! ```
@@ -64,47 +77,56 @@ use serde::ser::Serialize;
 
 use crate::{CacheError, Result};
 
+mod binary;
 mod bounded;
+mod compress;
 mod integer;
+mod json;
+mod legacy;
+mod settings;
+#[cfg(test)]
+mod tests;
 
 use bounded::{Budget, Exceeded, Limits};
 pub use bounded::{MAX_DEPTH, ZERO_SIZED_ALLOWANCE};
+pub use settings::{Codec, Compression, Serializer};
 
-/// Format byte of values encoded with bincode 2 (standard config, via serde).
+/// Format byte of values encoded with bincode 2 (standard config, via serde): read, never
+/// written since the move to postcard.
 pub const FORMAT_BINCODE2: u8 = 0x01;
 
-/// Largest amount of memory a stored value may claim while decoding: 64 MiB.
+/// Format byte of values encoded with postcard (`CACHE_SERIALIZER=postcard`, the default).
+pub const FORMAT_POSTCARD: u8 = 0x02;
+
+/// Format byte of a zstd frame holding a postcard value (without its format byte).
+pub const FORMAT_POSTCARD_ZSTD: u8 = 0x03;
+
+/// Format byte of a zstd frame holding a JSON text (`CACHE_SERIALIZER=json` with compression).
+pub const FORMAT_JSON_ZSTD: u8 = 0x04;
+
+/// Largest amount of memory a stored value may claim while decoding: 64 MiB. A compressed value
+/// may not inflate past it either.
 pub const MAX_DECODE_BYTES: usize = 64 * 1024 * 1024;
 
-fn bincode_config() -> bincode::config::Configuration<
-    bincode::config::LittleEndian,
-    bincode::config::Varint,
-    bincode::config::Limit<MAX_DECODE_BYTES>,
-> {
-    bincode::config::standard().with_limit::<MAX_DECODE_BYTES>()
-}
-
-/// Encodes `value` in the stored form (`key` is only used in error messages).
+/// Encodes `value` in the default stored form (postcard, uncompressed; `key` is only used in
+/// error messages). [`Codec::encode`] writes the form a [`Config`](crate::Config) chooses.
 pub fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Bytes> {
-    if let Some(int) = integer::as_integer(value) {
-        return Ok(Bytes::from(int));
-    }
-    let mut out = Vec::with_capacity(64);
-    out.push(FORMAT_BINCODE2);
-    bincode::serde::encode_into_std_write(value, &mut out, bincode_config())
-        .map_err(|e| CacheError::codec(key, format!("cannot encode the value: {e}")))?;
-    Ok(Bytes::from(out))
+    Codec::default().encode(key, value)
 }
 
-/// Decodes a stored value as `T` (`key` is only used in error messages), within the
+/// Decodes a stored value of any form as `T` (`key` is only used in error messages), within the
 /// [bounds](self#bounded-decoding).
 pub fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T> {
-    decode_borrowed(key, bytes)
+    match compress::inflate(key, bytes)? {
+        Some(plain) => decode_plain(key, &plain),
+        None => decode_plain(key, bytes),
+    }
 }
 
 /// Decodes a stored value as a `T` that may borrow from `bytes` (a `&str` or `&[u8]` field is then a
-/// slice of the stored value, not a copy): for large values read on a hot path. The same format,
-/// checks and bounds as [`decode`].
+/// slice of the stored value, not a copy): for large values read on a hot path. The same formats,
+/// checks and bounds as [`decode`], except compressed values, which have nothing to borrow from
+/// (a `CacheError::Codec` here: decode them with [`decode`]).
 ///
 /// ```
 /// use cachette_core::codec;
@@ -116,10 +138,31 @@ pub fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T> {
 /// # Ok::<(), cachette_core::CacheError>(())
 /// ```
 pub fn decode_borrowed<'de, T: Deserialize<'de>>(key: &str, bytes: &'de [u8]) -> Result<T> {
+    if compress::is_compressed(bytes) {
+        return Err(CacheError::codec(
+            key,
+            "the stored value is compressed and cannot be borrowed from: decode it with codec::decode",
+        ));
+    }
+    decode_plain(key, bytes)
+}
+
+/// Decodes an uncompressed stored value.
+fn decode_plain<'de, T: Deserialize<'de>>(key: &str, bytes: &'de [u8]) -> Result<T> {
     match bytes.first() {
         None => Err(CacheError::codec(key, "the stored value is empty (not written by cachette's typed layer)")),
-        Some(b'-' | b'0'..=b'9') => integer::decode_integer(key, bytes),
-        Some(&FORMAT_BINCODE2) => decode_bincode(key, bytes),
+        // Decimal text first (integers under every serializer), then JSON: a float, or an
+        // `Option<i64>` or newtype around an integer written with CACHE_SERIALIZER=json.
+        Some(b'-' | b'0'..=b'9') => integer::decode_integer(key, bytes).or_else(|not_integer| {
+            json::decode(key, bytes)
+                .map_err(|not_json| if integer::is_integer_text(bytes) { not_integer } else { not_json })
+        }),
+        Some(&FORMAT_POSTCARD) => binary::decode(key, bytes),
+        Some(&FORMAT_BINCODE2) => legacy::decode(key, bytes),
+        Some(&first) if json::starts_json(first) => json::decode(key, bytes),
+        Some(&FORMAT_POSTCARD_ZSTD | &FORMAT_JSON_ZSTD) => {
+            Err(CacheError::codec(key, "a compressed value holds another compressed value: it is damaged"))
+        }
         Some(other) => Err(CacheError::codec(
             key,
             format!(
@@ -130,30 +173,35 @@ pub fn decode_borrowed<'de, T: Deserialize<'de>>(key: &str, bytes: &'de [u8]) ->
     }
 }
 
-/// Decodes a value tagged [`FORMAT_BINCODE2`] (`bytes` includes the format byte).
-fn decode_bincode<'de, T: Deserialize<'de>>(key: &str, bytes: &'de [u8]) -> Result<T> {
-    let body = &bytes[1..];
+/// Refuses a value whose `body` (what follows its format byte) is over [`MAX_DECODE_BYTES`].
+fn check_size(key: &str, body: &[u8]) -> Result<()> {
     if body.len() > MAX_DECODE_BYTES {
         return Err(CacheError::codec(
             key,
-            format!("the stored value is {} bytes, over the decoding limit of {MAX_DECODE_BYTES}", bytes.len()),
+            format!("the stored value is {} bytes, over the decoding limit of {MAX_DECODE_BYTES}", body.len() + 1),
         ));
     }
-    let budget = Budget::new(Limits::for_input(bytes.len()));
-    let (value, used) =
-        bincode::serde::seed_decode_from_slice(budget.seed::<T>(), body, bincode_config()).map_err(|e| match budget
-            .exceeded()
-        {
-            Some(bound) => out_of_bounds::<T>(key, bytes.len(), &budget, bound),
-            None => CacheError::codec(key, format!("does not decode as {}: {e}", std::any::type_name::<T>())),
-        })?;
-    if used != body.len() {
+    Ok(())
+}
+
+/// The outcome of a format's decode of a `len`-byte value within `budget`: the value, or the
+/// error naming the bound it ran into, the format's complaint, or the bytes left over.
+fn finish<T, E: std::fmt::Display>(
+    key: &str,
+    len: usize,
+    budget: &Budget,
+    decoded: std::result::Result<(T, usize), E>,
+) -> Result<T> {
+    let (value, left_over) = decoded.map_err(|e| match budget.exceeded() {
+        Some(bound) => out_of_bounds::<T>(key, len, budget, bound),
+        None => CacheError::codec(key, format!("does not decode as {}: {e}", std::any::type_name::<T>())),
+    })?;
+    if left_over != 0 {
         return Err(CacheError::codec(
             key,
             format!(
-                "does not decode as {}: {} bytes left over (was it stored as another type?)",
+                "does not decode as {}: {left_over} bytes left over (was it stored as another type?)",
                 std::any::type_name::<T>(),
-                body.len() - used
             ),
         ));
     }
@@ -202,87 +250,4 @@ pub fn checked_counter_add(key: &str, current: i64, delta: i64) -> Result<i64> {
 /// The stored form of a counter value: decimal text.
 pub fn encode_counter(value: i64) -> Bytes {
     Bytes::from(value.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde::{Deserialize, Serialize};
-
-    #[derive(Debug, PartialEq, Serialize, Deserialize)]
-    struct User {
-        id: u64,
-        name: String,
-        tags: Vec<String>,
-    }
-
-    #[test]
-    fn integers_are_decimal_text() {
-        assert_eq!(&encode("k", &5i32).unwrap()[..], b"5");
-        assert_eq!(&encode("k", &-17i64).unwrap()[..], b"-17");
-        assert_eq!(&encode("k", &u64::MAX).unwrap()[..], u64::MAX.to_string().as_bytes());
-        assert_eq!(&encode("k", &i128::MIN).unwrap()[..], i128::MIN.to_string().as_bytes());
-        assert_eq!(decode::<i64>("k", b"-17").unwrap(), -17);
-        assert_eq!(decode::<u64>("k", u64::MAX.to_string().as_bytes()).unwrap(), u64::MAX);
-        assert_eq!(decode::<i128>("k", i128::MIN.to_string().as_bytes()).unwrap(), i128::MIN);
-    }
-
-    #[test]
-    fn integer_out_of_range_of_target_is_an_error() {
-        assert!(decode::<u8>("k", b"300").is_err());
-        assert!(decode::<u32>("k", b"-1").is_err());
-    }
-
-    #[test]
-    fn structs_roundtrip_with_format_byte() {
-        let u = User { id: 7, name: "Zoë".into(), tags: vec!["a".into(), "b c".into()] };
-        let bytes = encode("k", &u).unwrap();
-        assert_eq!(bytes[0], FORMAT_BINCODE2);
-        assert_eq!(decode::<User>("k", &bytes).unwrap(), u);
-    }
-
-    #[test]
-    fn non_integers_that_wrap_integers_are_not_text() {
-        // Option<i64>, newtypes and floats keep the tagged form, so they decode back as themselves.
-        let some = encode("k", &Some(5i64)).unwrap();
-        assert_eq!(some[0], FORMAT_BINCODE2);
-        assert_eq!(decode::<Option<i64>>("k", &some).unwrap(), Some(5));
-        #[derive(Debug, PartialEq, Serialize, Deserialize)]
-        struct UserId(i64);
-        let id = encode("k", &UserId(3)).unwrap();
-        assert_eq!(decode::<UserId>("k", &id).unwrap(), UserId(3));
-        let f = encode("k", &1.5f64).unwrap();
-        assert_eq!(decode::<f64>("k", &f).unwrap(), 1.5);
-    }
-
-    #[test]
-    fn wrong_types_are_errors() {
-        let s = encode("k", "hello").unwrap();
-        assert!(matches!(decode::<i64>("k", &s), Err(CacheError::Codec { .. })));
-        assert!(matches!(decode::<String>("k", b"12"), Err(CacheError::Codec { .. })));
-        let u = encode("k", &User { id: 1, name: "x".into(), tags: vec![] }).unwrap();
-        assert!(decode::<u8>("k", &u).is_err(), "trailing bytes must be reported");
-        assert!(decode::<User>("k", b"").is_err());
-        assert!(decode::<User>("k", b"\x7fjunk").is_err());
-        assert!(decode::<i64>("k", b"12abc").is_err());
-    }
-
-    #[test]
-    fn huge_claimed_length_is_refused_without_allocating() {
-        // A Vec<u8> whose length prefix claims u64::MAX bytes.
-        let mut bytes = vec![FORMAT_BINCODE2, 253];
-        bytes.extend_from_slice(&u64::MAX.to_le_bytes());
-        assert!(matches!(decode::<Vec<u8>>("k", &bytes), Err(CacheError::Codec { .. })));
-        let mut bytes = vec![FORMAT_BINCODE2, 252];
-        bytes.extend_from_slice(&(1u32 << 30).to_le_bytes());
-        assert!(decode::<String>("k", &bytes).is_err());
-    }
-
-    #[test]
-    fn counters() {
-        assert_eq!(parse_counter("k", b"41").unwrap(), 41);
-        assert!(parse_counter("k", b"forty").is_err());
-        assert!(checked_counter_add("k", i64::MAX, 1).is_err());
-        assert_eq!(&encode_counter(-3)[..], b"-3");
-    }
 }

@@ -35,6 +35,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use crate::codec::Codec;
 use crate::fail_safe::FailSafePolicy;
 use crate::{CacheError, Expiry, Result};
 use keys::{is_service_link, normalize_type_name, unknown_key_hint};
@@ -105,6 +106,9 @@ pub struct Config {
     pub fail_safe: FailSafePolicy,
     /// `CACHE_SOURCE_CHECK`.
     pub source_check: bool,
+    /// `CACHE_SERIALIZER`, `CACHE_COMPRESSION`, `CACHE_COMPRESSION_MIN_SIZE`: the stored form of
+    /// typed values (see [`Codec`](crate::codec::Codec)).
+    pub codec: Codec,
     /// `CACHE_REDIS_URL`.
     pub redis_url: Option<String>,
     /// `CACHE_REDIS_HOST`.
@@ -158,6 +162,7 @@ impl Default for Config {
             options: Options::default(),
             fail_safe: FailSafePolicy::default(),
             source_check: false,
+            codec: Codec::default(),
             redis_url: None,
             redis_host: None,
             redis_port: None,
@@ -204,6 +209,7 @@ impl fmt::Debug for Config {
             .field("options", &self.options)
             .field("fail_safe", &self.fail_safe)
             .field("source_check", &self.source_check)
+            .field("codec", &self.codec)
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
             .field("redis_host", &self.redis_host.as_deref().map(|h| redact::redact_items(h, true)))
             .field("redis_port", &self.redis_port)
@@ -307,6 +313,11 @@ impl Config {
                 self.options = options;
             }
             "CACHE_SOURCE_CHECK" => self.source_check = boolean(&value).map_err(bad)?,
+            "CACHE_SERIALIZER" => self.codec.serializer = text(&value).map_err(bad)?.parse().map_err(bad)?,
+            "CACHE_COMPRESSION" => self.codec.compression = text(&value).map_err(bad)?.parse().map_err(bad)?,
+            "CACHE_COMPRESSION_MIN_SIZE" => {
+                self.codec.compression_min_size = integer(&value, usize::MAX as u64).map_err(bad)?;
+            }
             "CACHE_REDIS_URL" => self.redis_url = optional(text(&value).map_err(bad)?),
             "CACHE_REDIS_HOST" => self.redis_host = optional(text(&value).map_err(bad)?),
             "CACHE_REDIS_PORT" => self.redis_port = Some(port(&value).map_err(bad)?),

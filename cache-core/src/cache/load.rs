@@ -89,7 +89,8 @@ impl Cache {
                     Leased::Loaded(_) | Leased::None => None,
                 };
                 self.inner.counters.loads.fetch_add(1, Relaxed);
-                let encoded = run_loader(load).await.and_then(|value| Ok((codec::encode(key, &value)?, value)));
+                let codec = &self.inner.config.codec;
+                let encoded = run_loader(load).await.and_then(|value| Ok((codec.encode(key, &value)?, value)));
                 let (bytes, value) = match encoded {
                     Ok(done) => done,
                     Err(e) => {

@@ -274,7 +274,7 @@ impl Cache {
 
     /// Stores `value` under `key`.
     pub async fn set<T: Serialize + ?Sized>(&self, key: &str, value: &T, ttl: Ttl) -> Result<()> {
-        let bytes = codec::encode(key, value)?;
+        let bytes = self.inner.config.codec.encode(key, value)?;
         self.set_bytes(key, bytes, ttl).await
     }
 
@@ -286,15 +286,16 @@ impl Cache {
 
     /// Stores every `(key, value)` with the same `ttl`.
     pub async fn set_many<T: Serialize>(&self, items: &[(&str, T)], ttl: Ttl) -> Result<()> {
+        let codec = &self.inner.config.codec;
         let encoded =
-            items.iter().map(|(key, value)| Ok((*key, codec::encode(key, value)?))).collect::<Result<Vec<_>>>()?;
+            items.iter().map(|(key, value)| Ok((*key, codec.encode(key, value)?))).collect::<Result<Vec<_>>>()?;
         let r = self.guarded("set_many", self.inner.backend.set_many(&encoded, ttl)).await;
         self.absorb("set_many", items.first().map(|i| i.0).unwrap_or(""), r, || ())
     }
 
     /// Stores `value` only if `key` holds no live value; returns whether it stored. Atomic.
     pub async fn add<T: Serialize + ?Sized>(&self, key: &str, value: &T, ttl: Ttl) -> Result<bool> {
-        let bytes = codec::encode(key, value)?;
+        let bytes = self.inner.config.codec.encode(key, value)?;
         let r = self.guarded("add", self.inner.backend.add(key, bytes, ttl)).await;
         self.absorb("add", key, r, || false)
     }

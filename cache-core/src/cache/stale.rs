@@ -472,7 +472,8 @@ impl Cache {
             Some(v) => tags.iter().copied().zip(v.iter().map(|v| v.unwrap_or(0))).collect(),
             None => Vec::new(),
         };
-        let bytes = envelope::encode(key, fresh_until_ms, load_ms, &recorded, &codec::encode(key, &value)?)?;
+        let inner = self.inner.config.codec.encode(key, &value)?;
+        let bytes = envelope::encode(key, fresh_until_ms, load_ms, &recorded, &inner)?;
         // The tags' versions could not be read: storing could outlive an invalidation.
         let ttl = versions.is_some().then(|| policy.backend_ttl(fresh_for));
         Ok((bytes, ttl))

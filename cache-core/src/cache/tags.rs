@@ -49,7 +49,7 @@ impl Cache {
     /// # Ok(()) }
     /// ```
     pub async fn set_tagged<T: Serialize + ?Sized>(&self, key: &str, value: &T, ttl: Ttl, tags: &[&str]) -> Result<()> {
-        let inner = codec::encode(key, value)?;
+        let inner = self.inner.config.codec.encode(key, value)?;
         self.set_bytes_tagged(key, &inner, ttl, tags).await
     }
 

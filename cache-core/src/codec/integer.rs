@@ -11,6 +11,11 @@ pub(super) fn as_integer<T: Serialize + ?Sized>(value: &T) -> Option<String> {
     value.serialize(IntegerProbe).ok().flatten().map(|int| int.to_string())
 }
 
+/// Whether `bytes` is decimal text of an integer (of any width up to 128 bits).
+pub(super) fn is_integer_text(bytes: &[u8]) -> bool {
+    std::str::from_utf8(bytes).is_ok_and(|t| t.parse::<i128>().is_ok() || t.parse::<u128>().is_ok())
+}
+
 /// Decodes decimal text (`bytes` starts with `-` or a digit) as `T`.
 pub(super) fn decode_integer<'de, T: Deserialize<'de>>(key: &str, bytes: &[u8]) -> Result<T> {
     let text = std::str::from_utf8(bytes)

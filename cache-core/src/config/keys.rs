@@ -60,6 +60,9 @@ keys! {
     "CACHE_ARGS", "list", "(empty)", "Positional arguments for a backend's factory (comma-separated or a JSON array).";
     "CACHE_OPTIONS", "map", "(empty)", "Backend options, e.g. pool_size=16,response_timeout=2s (or a JSON object / TOML table). Each backend documents its own; unknown names are errors.";
     "CACHE_SOURCE_CHECK", "bool", "false", "Include a hash of a memoized function's source in its cache keys, so editing the function invalidates its entries.";
+    "CACHE_SERIALIZER", "postcard or json", "postcard", "Form of typed values that are not integers (integers are always decimal text): postcard (compact binary) or json (plain JSON, readable by redis-cli GET and other languages). Every form is read whatever this says, entries written by older versions (bincode) included.";
+    "CACHE_COMPRESSION", "none or zstd", "none", "Compress typed values of CACHE_COMPRESSION_MIN_SIZE bytes or more with zstd (when that makes them smaller). Compressed JSON is no longer plain text.";
+    "CACHE_COMPRESSION_MIN_SIZE", "bytes", "1024", "Smallest encoded value CACHE_COMPRESSION compresses.";
     "CACHE_REDIS_URL", "URL", "(none)", "redis://[user:password@]host:port/db, rediss:// for TLS, unix:///path.sock. Wins over HOST/PORT/USERNAME/PASSWORD/DB, which are then ignored with a warning: put them in the URL (a password percent-encoded).";
     "CACHE_REDIS_HOST", "host", "localhost", "Redis host when no URL is given.";
     "CACHE_REDIS_PORT", "port", "6379", "Redis port when no URL is given (1 to 65535).";

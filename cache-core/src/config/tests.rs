@@ -24,6 +24,9 @@ fn every_key_is_settable() {
             "CACHE_L1_THRESHOLD" | "CACHE_L1_TIMEOUT" => "1".into(),
             "CACHE_IGNORE_ERRORS" | "CACHE_NO_NULL_WARNING" | "CACHE_SOURCE_CHECK" | "CACHE_L1" => "true".into(),
             "CACHE_OPTIONS" => "a=1".into(),
+            "CACHE_SERIALIZER" => "json".into(),
+            "CACHE_COMPRESSION" => "zstd".into(),
+            "CACHE_COMPRESSION_MIN_SIZE" => "1".into(),
             _ => "x".into(),
         };
         Config::default().set(key.name, value).unwrap_or_else(|e| panic!("{}: {e}", key.name));
@@ -384,4 +387,24 @@ fn an_unknown_option_of_a_backend_without_options_reads_well() {
     assert!(err.ends_with("Did you mean deadline?"), "{err}");
     let err = config.options.reject_unknown("RedisCache", &["pool_size"]).unwrap_err().to_string();
     assert!(err.contains("Its options are pool_size, and every backend takes deadline"), "{err}");
+}
+
+#[test]
+fn the_codec_keys_choose_the_stored_form_and_bad_values_name_the_key_and_the_choices() {
+    let c = Config::from_map([
+        ("CACHE_SERIALIZER", "json"),
+        ("CACHE_COMPRESSION", "zstd"),
+        ("CACHE_COMPRESSION_MIN_SIZE", "4096"),
+    ])
+    .unwrap();
+    assert_eq!(c.codec.serializer, crate::codec::Serializer::Json);
+    assert_eq!(c.codec.compression, crate::codec::Compression::Zstd);
+    assert_eq!(c.codec.compression_min_size, 4096);
+    assert_eq!(Config::default().codec, crate::codec::Codec::default());
+    let err = Config::from_map([("CACHE_SERIALIZER", "bincode")]).unwrap_err().to_string();
+    assert!(err.contains("CACHE_SERIALIZER") && err.contains("RUSTSEC-2025-0141"), "{err}");
+    let err = Config::from_map([("CACHE_COMPRESSION", "zstdd")]).unwrap_err().to_string();
+    assert!(err.contains("CACHE_COMPRESSION") && err.contains("Did you mean zstd?"), "{err}");
+    let err = Config::from_map([("CACHE_COMPRESSION_MIN_SIZE", "1k")]).unwrap_err().to_string();
+    assert!(err.contains("CACHE_COMPRESSION_MIN_SIZE"), "{err}");
 }
