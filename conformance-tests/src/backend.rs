@@ -19,6 +19,13 @@ pub trait BackendFactory: Send + Sync + 'static {
     fn ttl_resolution(&self) -> Duration {
         Duration::from_millis(50)
     }
+
+    /// Changes the config of every case (the backend's and the typed facade's) after the suite
+    /// set the prefix and default timeout: to run cases with other settings, e.g.
+    /// `CACHE_SERIALIZER=json` (see [`Backend::with_config`]). Does nothing by default.
+    fn adjust_config(&self, config: &mut Config) {
+        let _ = config;
+    }
 }
 
 #[async_trait::async_trait]
@@ -55,12 +62,37 @@ where
 pub struct Backend<F> {
     factory: F,
     ttl_resolution: Duration,
+    adjust: Option<Arc<AdjustConfig>>,
 }
+
+/// A change to every case's config ([`Backend::with_config`]).
+type AdjustConfig = dyn Fn(&mut Config) + Send + Sync;
 
 impl<F> Backend<F> {
     /// Wraps a factory closure.
     pub fn new(factory: F) -> Self {
-        Backend { factory, ttl_resolution: Duration::from_millis(50) }
+        Backend { factory, ttl_resolution: Duration::from_millis(50), adjust: None }
+    }
+
+    /// Changes every case's config with `adjust` (see [`BackendFactory::adjust_config`]).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use cachette_core::{BaseCache, Config, codec::Serializer};
+    /// use cachette_simple::SimpleCache;
+    /// use cachette_conformance::{Backend, BackendFactory};
+    ///
+    /// let backend = Backend::new(|config: Config| async move {
+    ///     Ok(Arc::new(SimpleCache::new(&config)?) as Arc<dyn BaseCache>)
+    /// })
+    /// .with_config(|config| config.set("CACHE_SERIALIZER", "json").unwrap());
+    /// let mut config = Config::default();
+    /// backend.adjust_config(&mut config);
+    /// assert_eq!(config.codec.serializer, Serializer::Json);
+    /// ```
+    pub fn with_config(mut self, adjust: impl Fn(&mut Config) + Send + Sync + 'static) -> Self {
+        self.adjust = Some(Arc::new(adjust));
+        self
     }
 
     /// Sets the expiry resolution (default 50 ms).
@@ -82,5 +114,11 @@ where
 
     fn ttl_resolution(&self) -> Duration {
         self.ttl_resolution
+    }
+
+    fn adjust_config(&self, config: &mut Config) {
+        if let Some(adjust) = &self.adjust {
+            adjust(config);
+        }
     }
 }

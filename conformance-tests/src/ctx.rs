@@ -58,7 +58,8 @@ impl Ctx {
         Cache::new(self.cache().await, self.config())
     }
 
-    /// The config the suite gives the factory (prefix and default timeout set).
+    /// The config the suite gives the factory and the typed facade (prefix and default timeout
+    /// set, then [`BackendFactory::adjust_config`]).
     pub fn config(&self) -> Config {
         let mut config = Config::default();
         config.key_prefix = self.prefix();
@@ -66,6 +67,7 @@ impl Ctx {
         // The suite checks what operations do, not how fast: on a loaded CI machine a batch of
         // concurrent calls can queue past the facade's production deadline (250 ms).
         config.fail_safe.deadline = Duration::from_secs(10);
+        self.factory.adjust_config(&mut config);
         config
     }
 

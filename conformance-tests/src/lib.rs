@@ -59,7 +59,7 @@ mod suite;
 
 pub use backend::{Backend, BackendFactory};
 pub use ctx::{CASE_TIMEOUT, Ctx, run_case};
-pub use suite::{STORELESS_CASES, STORING_CASES, UNIVERSAL_CASES};
+pub use suite::{STORELESS_CASES, STORING_CASES, TYPED_CASES, UNIVERSAL_CASES};
 
 #[doc(hidden)]
 pub mod __private {

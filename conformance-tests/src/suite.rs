@@ -99,3 +99,66 @@ macro_rules! conformance_suite {
         $crate::__with_case_list!(__generate_suite!(all, $module, $factory,));
     };
 }
+
+/// The cases that go through the typed facade ([`Cache`](cachette_core::Cache)'s encoding of
+/// values): run them again with other `CACHE_SERIALIZER` / `CACHE_COMPRESSION` settings with
+/// [`typed_cases!`](crate::typed_cases!).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_typed_case_list {
+    ($callback:ident ! ($($args:tt)*)) => {
+        $crate::$callback! { $($args)*
+            typed_get_missing_is_none, inc_typed_integer_reads_back_typed, typed_struct_roundtrip,
+            typed_decode_wrong_type_is_error, typed_get_many_and_set_many, get_or_set_loads_once,
+            get_or_set_failing_loader_stores_nothing, memoize_and_delete_memoized,
+            invalidating_a_tag_misses_its_values_only, get_tagged_checks_the_tags_it_is_given,
+            a_lost_tag_version_misses_its_values, loaded_values_carry_the_policys_tags,
+        }
+    };
+}
+
+/// Lists the typed case names.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __typed_case_names {
+    ($($case:ident),* $(,)?) => {
+        /// The cases that encode values through the typed facade (each also in
+        /// [`UNIVERSAL_CASES`](crate::UNIVERSAL_CASES) or [`STORING_CASES`](crate::STORING_CASES)):
+        /// what [`typed_cases!`](crate::typed_cases!) runs.
+        pub const TYPED_CASES: &[&str] = &[$(stringify!($case)),*];
+    };
+}
+
+__with_typed_case_list!(__typed_case_names!());
+
+/// Generates the tests of the module.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __generate_typed {
+    ($module:ident, $factory:expr, $($case:ident),* $(,)?) => {
+        #[allow(unused_imports)]
+        mod $module {
+            use super::*;
+            fn __factory() -> impl $crate::BackendFactory { $factory }
+            $(#[test] fn $case() { $crate::run_case(__factory(), stringify!($case), $crate::cases::$case) })*
+        }
+    };
+}
+
+/// Generates one `#[test]` per case of [`TYPED_CASES`](crate::TYPED_CASES) in a module named
+/// `$module`: the cases that encode values, for a factory whose
+/// [`adjust_config`](crate::BackendFactory::adjust_config) picks another serializer or
+/// compression, so the whole suite need not run once per setting.
+///
+/// ```ignore
+/// cachette_conformance::typed_cases!(
+///     json,
+///     Backend::new(factory).with_config(|config| config.set("CACHE_SERIALIZER", "json").unwrap())
+/// );
+/// ```
+#[macro_export]
+macro_rules! typed_cases {
+    ($module:ident, $factory:expr $(,)?) => {
+        $crate::__with_typed_case_list!(__generate_typed!($module, $factory,));
+    };
+}
