@@ -123,3 +123,19 @@ fn borrowed_decoding_is_bounded_too() {
     let result = within_time(move || codec::decode_borrowed::<Vec<()>>("k", &bytes).map(|v| v.len()));
     assert_codec_error(result, "more elements than");
 }
+
+#[test]
+fn postcard_and_json_values_are_bounded_as_bincode_ones_are() {
+    // postcard: the format byte, then a LEB128 varint of 2^60.
+    let mut bytes = vec![codec::FORMAT_POSTCARD];
+    bytes.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10]);
+    let result = within_time(move || codec::decode::<Vec<()>>("k", &bytes));
+    assert_codec_error(result, "more elements than its 10 bytes can hold");
+    // JSON: more units than the allowance for zero-sized elements, one byte each.
+    let units = format!("[{}]", vec!["null"; 6000].join(","));
+    let result = within_time(move || codec::decode::<Vec<()>>("k", units.as_bytes()).map(|v| v.len()));
+    assert_eq!(result.unwrap(), 6000, "a unit that takes input bytes is charged to them");
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let result = within_time(move || codec::decode::<serde_json::Value>("k", deep.as_bytes()).map(|_| ()));
+    assert!(matches!(result, Err(CacheError::Codec { .. })), "{result:?}");
+}

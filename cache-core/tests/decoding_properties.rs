@@ -115,20 +115,42 @@ fn decodes_as_every_type(bytes: Vec<u8>) -> Result<(), TestCaseError> {
     }
 }
 
-/// Bytes that reach the decoders: mostly the bincode format byte followed by bytes biased to
-/// varint markers and small variant indexes, which make long lengths and deep nesting.
+/// Bytes that reach the decoders: mostly a binary format byte (bincode's, postcard's) followed
+/// by bytes biased to varint markers and small variant indexes, which make long lengths and deep
+/// nesting; and text made of JSON's punctuation.
 fn stored_bytes() -> impl Strategy<Value = Vec<u8>> {
-    let byte = prop_oneof![4 => any::<u8>(), 1 => Just(0u8), 2 => Just(1u8), 1 => 250u8..=255];
+    let byte = prop_oneof![4 => any::<u8>(), 1 => Just(0u8), 2 => Just(1u8), 1 => 250u8..=255, 1 => 0x80u8..=0xff];
+    let format = prop_oneof![Just(codec::FORMAT_BINCODE2), Just(codec::FORMAT_POSTCARD)];
     prop_oneof![
         1 => vec(any::<u8>(), 0..64),
         1 => "-?[0-9]{0,45}".prop_map(String::into_bytes),
-        6 => vec(byte, 0..300).prop_map(|tail| [&[codec::FORMAT_BINCODE2][..], &tail].concat()),
+        2 => r#"[\[\]{}":,0-9a-z. \-]{0,80}"#.prop_map(String::into_bytes),
+        6 => (format, vec(byte, 0..300)).prop_map(|(format, tail)| [&[format][..], &tail].concat()),
     ]
 }
 
 /// A stored `Record` with a few bytes changed, and cut short or extended.
 fn damaged_records() -> impl Strategy<Value = Vec<u8>> {
-    let stored = codec::encode("k", &vec![sample(), sample()]).unwrap().to_vec();
+    damaged(codec::encode("k", &vec![sample(), sample()]).unwrap().to_vec())
+}
+
+/// `Record`s stored as JSON, compressed postcard or compressed JSON, damaged.
+fn damaged_other_forms() -> impl Strategy<Value = Vec<u8>> {
+    let records = vec![sample(), sample()];
+    let with = |settings: &[(&str, &str)]| {
+        let config = cachette_core::Config::from_map(settings.iter().copied()).unwrap();
+        config.codec.encode("k", &records).unwrap().to_vec()
+    };
+    let zstd = [("CACHE_COMPRESSION", "zstd"), ("CACHE_COMPRESSION_MIN_SIZE", "0")];
+    let json = with(&[("CACHE_SERIALIZER", "json")]);
+    let postcard_zstd = with(&zstd);
+    let json_zstd = with(&[zstd[0], zstd[1], ("CACHE_SERIALIZER", "json")]);
+    assert_eq!([json[0], postcard_zstd[0], json_zstd[0]], [b'[', codec::FORMAT_POSTCARD_ZSTD, codec::FORMAT_JSON_ZSTD]);
+    prop_oneof![damaged(json), damaged(postcard_zstd), damaged(json_zstd)]
+}
+
+/// `stored` with a few bytes changed, and cut short or extended.
+fn damaged(stored: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
     let len = stored.len();
     (vec((1..len, any::<u8>()), 1..6), 1..len + 8).prop_map(move |(changes, keep)| {
         let mut bytes = stored.clone();
@@ -148,6 +170,11 @@ fn arbitrary_bytes_decode_as_any_type_or_are_codec_errors() {
 #[test]
 fn damaged_stored_values_decode_as_any_type_or_are_codec_errors() {
     check(3000, 0x5eed_0002, damaged_records, decodes_as_every_type);
+}
+
+#[test]
+fn damaged_json_and_compressed_values_decode_as_any_type_or_are_codec_errors() {
+    check(1500, 0x5eed_0003, damaged_other_forms, decodes_as_every_type);
 }
 
 #[test]
