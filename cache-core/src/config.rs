@@ -107,7 +107,7 @@ pub struct Config {
     /// `CACHE_SOURCE_CHECK`.
     pub source_check: bool,
     /// `CACHE_SERIALIZER`, `CACHE_COMPRESSION`, `CACHE_COMPRESSION_MIN_SIZE`: the stored form of
-    /// typed values (see [`Codec`](crate::codec::Codec)).
+    /// typed values (see [`Codec`]).
     pub codec: Codec,
     /// `CACHE_REDIS_URL`.
     pub redis_url: Option<String>,
