@@ -10,8 +10,15 @@ pub(crate) fn render(bytes: &[u8]) -> String {
     if let Ok(s) = codec::decode::<String>("", bytes) {
         return s;
     }
-    if bytes.first() == Some(&codec::FORMAT_BINCODE2) {
-        return format!("<typed value, {} bytes> {}", bytes.len(), hex(bytes));
+    let format = match bytes.first() {
+        Some(&codec::FORMAT_POSTCARD) => Some("postcard"),
+        Some(&codec::FORMAT_POSTCARD_ZSTD) => Some("postcard, zstd"),
+        Some(&codec::FORMAT_JSON_ZSTD) => Some("JSON, zstd"),
+        Some(&codec::FORMAT_BINCODE2) => Some("bincode, an older entry"),
+        _ => None,
+    };
+    if let Some(format) = format {
+        return format!("<typed value ({format}), {} bytes> {}", bytes.len(), hex(bytes));
     }
     match std::str::from_utf8(bytes) {
         Ok(text) if !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') => text.to_owned(),
