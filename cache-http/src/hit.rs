@@ -57,7 +57,9 @@ impl Call {
                 }
             };
             let (variant, _) = variant_key(&self.key, &marker.names, &self.parts.headers);
-            let read = self.read(&variant).await;
+            // Boxed: only URLs that vary take this second round trip, and every hit's future
+            // stays smaller without it.
+            let read = Box::pin(self.read(&variant)).await;
             self.seen.marker = Some(marker);
             self.seen.variant = Some(variant);
             stored = match self.note_read(read) {

@@ -283,7 +283,9 @@ impl Cache {
         let read = if unknown.is_empty() {
             Vec::new()
         } else {
-            match self.tag_versions(&unknown, false).await {
+            // Boxed: the common read knows every tag, and its future (on every hit's path) stays
+            // small without this rare second round trip in it.
+            match Box::pin(self.tag_versions(&unknown, false)).await {
                 Ok(Some(versions)) => versions,
                 _ => return false,
             }
