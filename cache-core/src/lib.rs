@@ -34,7 +34,7 @@ pub use error::{BoxError, CacheError, ErrorSource, Result, shorten};
 pub use fail_safe::{BreakerState, BreakerStats, FailSafePolicy};
 pub use memoize::Memoized;
 pub use observe::{CacheEvent, EventKind, EventSource};
-pub use registry::{Factory, LinkedBackend, Registry};
+pub use registry::{Factory, LinkedBackend, Registry, Wrapper};
 
 #[doc(hidden)]
 pub use inventory as __inventory;

@@ -53,7 +53,13 @@ pub type Factory = Arc<dyn Fn(&Config) -> Result<Arc<dyn BaseCache>> + Send + Sy
 #[derive(Clone, Default)]
 pub struct Registry {
     factories: BTreeMap<String, Factory>,
+    /// What builds the in-process tier over a backend when `CACHE_L1` is on (cachette-tiered
+    /// puts it here when linked): core cannot name that crate, which sits above it.
+    tier: Option<Wrapper>,
 }
+
+/// Wraps a built backend (the in-process tier of `CACHE_L1`).
+pub type Wrapper = fn(Arc<dyn BaseCache>, &Config) -> Result<Arc<dyn BaseCache>>;
 
 impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -116,6 +122,12 @@ impl Registry {
         Ok(())
     }
 
+    /// Sets what [`build`](Self::build) wraps every backend in when `CACHE_L1` is on: the
+    /// cachette-tiered crate registers its `TieredCache::wrap` here when it is linked.
+    pub fn set_tier(&mut self, wrap: Wrapper) {
+        self.tier = Some(wrap);
+    }
+
     /// True if `name` is registered.
     pub fn contains(&self, name: &str) -> bool {
         self.factories.contains_key(name)
@@ -127,11 +139,25 @@ impl Registry {
     }
 
     /// Builds the backend that `config.cache_type` names.
+    ///
+    /// With `CACHE_L1` on, the backend is wrapped in the in-process tier that cachette-tiered
+    /// provides (the `tiered` feature of cachette); without that crate linked, it is an error
+    /// naming the feature.
     pub fn build(&self, config: &Config) -> Result<Arc<dyn BaseCache>> {
         let name = config.cache_type.as_str();
-        match self.factories.get(name) {
-            Some(factory) => factory(config),
-            None => Err(self.unknown(name)),
+        let backend = match self.factories.get(name) {
+            Some(factory) => factory(config)?,
+            None => return Err(self.unknown(name)),
+        };
+        match (config.l1, self.tier) {
+            (false, _) => Ok(backend),
+            (true, Some(wrap)) => wrap(backend, config),
+            (true, None) => Err(CacheError::config(
+                "CACHE_L1",
+                "true",
+                "the in-process tier is not compiled in: enable the \"tiered\" feature of cachette \
+                 (cargo add cachette --features tiered), or set CACHE_L1=false",
+            )),
         }
     }
 

@@ -21,8 +21,14 @@
 //! | `CACHE_L1_TIMEOUT` | 10 s | longest life of an entry in the tier (0: only the backend's expiry) |
 //! | `CACHE_L1_BUS_URL` | (none) | `redis://...` whose pub/sub carries invalidations |
 //!
-//! [`Cache::from_config`](cachette_core::Cache::from_config) builds the backend alone (cachette-core
-//! cannot name this crate); build it from the registry and wrap it:
+//! Linked into a program (the `tiered` feature of `cachette`), this crate registers itself with
+//! [`Registry::linked`](cachette_core::Registry::linked), so [`Cache::from_env`] and
+//! [`Cache::from_config`] put the tier in front of the backend when `CACHE_L1=true`. By hand:
+//! [`Registry::set_tier`](cachette_core::Registry::set_tier) on a registry of your own, or
+//! [`TieredCache::wrap`] of a backend you built:
+//!
+//! [`Cache::from_env`]: cachette_core::Cache::from_env
+//! [`Cache::from_config`]: cachette_core::Cache::from_config
 //!
 //! ```
 //! use cachette_core::{BaseCache, Cache, Config, Registry};
@@ -33,8 +39,9 @@
 //! # let mut registry = Registry::new();
 //! # registry.register("SimpleCache", |c: &Config| Ok(Arc::new(cachette_simple::SimpleCache::new(c)?) as Arc<dyn BaseCache>))?;
 //! let config = Config::from_map([("CACHE_TYPE", "SimpleCache"), ("CACHE_L1", "true"), ("CACHE_L1_TIMEOUT", "5s")])?;
-//! // Registry::linked() in an application; here a registry with SimpleCache.
-//! let backend = TieredCache::wrap(registry.build(&config)?, &config)?;
+//! // Registry::linked() in an application has both; here a registry of SimpleCache and the tier.
+//! registry.set_tier(TieredCache::wrap);
+//! let backend = registry.build(&config)?;
 //! assert_eq!(backend.type_name(), "TieredCache");
 //! let cache = Cache::new(backend, config);
 //! cache.set("greeting", &"hello", cachette_core::Ttl::Default).await?;
@@ -81,3 +88,11 @@ mod tier;
 mod tiered;
 
 pub use tiered::TieredCache;
+
+/// Puts the tier into every registry built by [`Registry::linked`](cachette_core::Registry::linked),
+/// so `CACHE_L1=true` works through `Cache::from_env()`.
+fn register(registry: &mut cachette_core::Registry) -> cachette_core::Result<()> {
+    registry.set_tier(TieredCache::wrap);
+    Ok(())
+}
+cachette_core::link_backend!(register);

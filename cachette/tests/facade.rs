@@ -160,3 +160,24 @@ async fn counters_count_hits_misses_and_loads() {
     assert_eq!((s.hits, s.misses, s.loads, s.errors), (2, 4, 1, 0));
     assert!((s.hit_ratio() - 2.0 / 6.0).abs() < 1e-9);
 }
+
+#[test]
+fn cache_l1_without_the_tier_compiled_in_names_the_feature() {
+    let mut registry = Registry::new();
+    registry.register("AlwaysDown", |_: &Config| Ok(Arc::new(UnreachableCache) as Arc<dyn BaseCache>)).unwrap();
+    let config = Config::from_map([("CACHE_TYPE", "AlwaysDown"), ("CACHE_L1", "true")]).unwrap();
+    let err = registry.build(&config).unwrap_err().to_string();
+    assert!(err.contains("CACHE_L1") && err.contains("\"tiered\" feature"), "{err}");
+}
+
+#[cfg(feature = "tiered")]
+#[tokio::test]
+async fn cache_l1_puts_the_tier_in_front_of_the_configured_backend() {
+    let config = Config::from_map([("CACHE_TYPE", "SimpleCache"), ("CACHE_L1", "true")]).unwrap();
+    let cache = Cache::from_config(config).unwrap();
+    assert_eq!(cache.backend().type_name(), "TieredCache");
+    cache.set("k", "v", Ttl::Default).await.unwrap();
+    assert_eq!(cache.get::<String>("k").await.unwrap().as_deref(), Some("v"));
+    let plain = Cache::from_config(Config::from_map([("CACHE_TYPE", "SimpleCache")]).unwrap()).unwrap();
+    assert_eq!(plain.backend().type_name(), "SimpleCache");
+}
