@@ -114,11 +114,11 @@ pub mod backends {
     pub use cachette_redis_sentinel::RedisSentinelCache;
     #[cfg(feature = "simple")]
     pub use cachette_simple::SimpleCache;
-    #[cfg(feature = "uwsgi")]
-    pub use cachette_uwsgi::UwsgiCache;
     /// The in-process tier of `CACHE_L1`, in front of any backend.
     #[cfg(feature = "tiered")]
     pub use cachette_tiered::TieredCache;
+    #[cfg(feature = "uwsgi")]
+    pub use cachette_uwsgi::UwsgiCache;
 }
 
 /// A registry holding every backend enabled by this crate's cargo features (and any other linked
