@@ -190,3 +190,21 @@ fn certificate_authority(common_name: &str) -> CertifiedIssuer<'static, KeyPair>
 fn write(dir: &Path, name: &str, pem: &str) {
     std::fs::write(dir.join(name), pem).unwrap_or_else(|e| panic!("cannot write {name}: {e}"));
 }
+
+/// The error of `backend`'s first call, which must fail its TLS handshake well within the 5 s a
+/// client is given to connect and answer (a refused handshake is reported at once, not waited
+/// out).
+pub async fn handshake_error(backend: &dyn cachette_core::BaseCache) -> cachette_core::CacheError {
+    let started = std::time::Instant::now();
+    let err = backend.get("k").await.expect_err("the handshake must fail");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "took {:?}: {err}", started.elapsed());
+    err
+}
+
+/// The setting a TLS failure names (an authentication error naming what to fix).
+pub fn setting_of(err: &cachette_core::CacheError) -> &'static str {
+    match err {
+        cachette_core::CacheError::Authentication { setting, .. } => setting,
+        other => panic!("expected an authentication error naming a setting, got {other:?}"),
+    }
+}
