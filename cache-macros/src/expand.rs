@@ -122,9 +122,9 @@ impl<'f> Expansion<'f> {
         let load = match &self.args.policy {
             // Loaders with a stale window may go on in the background: they must be 'static.
             Some(policy) => quote! {
-                __memo.cache().get_or_set_with(&__key, &(#policy), move || async move #loader).await
+                __memo.get_or_set_with(&__key, &(#policy), move || async move #loader).await
             },
-            None => quote!(__memo.cache().get_or_set(&__key, __memo.ttl(), move || async move #loader).await),
+            None => quote!(__memo.get_or_set(&__key, move || async move #loader).await),
         };
         quote! {
             #(#attrs)*
