@@ -37,6 +37,7 @@ mod freshness;
 mod invalidation;
 mod keys;
 mod misses;
+mod outages;
 mod poisoning;
 mod safety;
 mod stale;
