@@ -42,17 +42,32 @@ const NO_TOUCH: &str = "uWSGI's cache has no remote command that changes an expi
 fn backend() -> impl BackendFactory {
     // uWSGI expires in whole seconds.
     Backend::new(|mut config: Config| async move {
-        uwsgi::single().apply(&mut config);
+        suite_server().apply(&mut config);
         Ok(Arc::new(UwsgiCache::new(&config)?) as Arc<dyn BaseCache>)
     })
     .with_ttl_resolution(Duration::from_secs(1))
 }
 
+/// A uWSGI of the suite's own: `clear` empties the whole named cache (not one prefix), so the
+/// cases must not share it with the other uWSGI tests of this binary, nor run at the same time
+/// as each other — run concurrently, one case's `clear` removed the keys another had just
+/// written (`add` returned true, the `get` after it found nothing: seen under the test command's
+/// 8 test threads).
+fn suite_server() -> uwsgi::UwsgiTarget {
+    uwsgi::for_suite()
+}
+
+/// One case at a time (see [`suite_server`]).
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 macro_rules! run {
     ($($case:ident),* $(,)?) => {
         /// The cases run.
         const RUN: &[&str] = &[$(stringify!($case)),*];
-        $(#[test] fn $case() { cachette_conformance::run_case(backend(), stringify!($case), cachette_conformance::cases::$case) })*
+        $(#[test] fn $case() {
+            let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            cachette_conformance::run_case(backend(), stringify!($case), cachette_conformance::cases::$case)
+        })*
     };
 }
 

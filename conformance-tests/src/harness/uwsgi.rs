@@ -143,3 +143,11 @@ pub fn single() -> UwsgiTarget {
     static SERVER: OnceLock<UwsgiServer> = OnceLock::new();
     SERVER.get_or_init(|| UwsgiServer::start().keep_for_process()).target()
 }
+
+/// A second shared uWSGI, apart from [`single`], for the conformance suite: uWSGI's `clear`
+/// empties the whole named cache (no prefix), so the suite's `clear` cases must not share a cache
+/// with other tests running at the same time.
+pub fn for_suite() -> UwsgiTarget {
+    static SERVER: OnceLock<UwsgiServer> = OnceLock::new();
+    SERVER.get_or_init(|| UwsgiServer::start().keep_for_process()).target()
+}
