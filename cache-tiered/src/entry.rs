@@ -11,6 +11,8 @@ pub(crate) struct Entry {
     pub(crate) value: Bytes,
     /// `None`: no deadline of its own (CACHE_L1_TIMEOUT=0 and a value that never expires).
     pub(crate) life: Option<Duration>,
+    /// The key's epoch when the value was filled: a read checks it is still current.
+    pub(crate) epoch: u64,
 }
 
 /// How long an entry may stay in the tier: the shorter of `cap` (CACHE_L1_TIMEOUT) and what is
