@@ -7,14 +7,13 @@
 //! ```no_run
 //! use std::sync::Arc;
 //! use cachette_core::{BaseCache, Config};
-//! # struct MyCache; impl MyCache { fn new(_: &Config) -> cachette_core::Result<Arc<dyn BaseCache>> { unimplemented!() } }
 //!
-//! #[test]
-//! fn any_two_prefixes_are_disjoint() {
+//! /// `my_cache` builds your backend on the one server that every prefix shares.
+//! pub fn any_two_prefixes_are_disjoint(my_cache: impl Fn(&Config) -> Arc<dyn BaseCache>) {
 //!     cachette_conformance::isolation::check("MyCache", |prefix| {
 //!         let mut config = Config::default();
 //!         config.key_prefix = prefix.to_owned();
-//!         MyCache::new(&config).unwrap() // the same server for every prefix
+//!         my_cache(&config)
 //!     });
 //! }
 //! ```
