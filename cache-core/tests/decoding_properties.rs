@@ -7,19 +7,14 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
-use std::sync::mpsc;
-use std::time::Duration;
 
+use cachette_conformance::properties::check;
 use cachette_core::{CacheError, codec};
 use proptest::collection::vec;
 use proptest::prelude::*;
-use proptest::test_runner::{RngSeed, TestCaseError, TestRunner};
+use proptest::test_runner::TestCaseError;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-
-/// Wall-clock time after which a property run counts as hung (each takes a few seconds in a
-/// debug build: a hostile input makes a `Vec<()>` of up to 4096 units before it is refused).
-const BUDGET: Duration = Duration::from_secs(60);
 
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 enum Nested {
@@ -59,30 +54,6 @@ fn sample() -> Record {
         kind: Kind::Struct { a: u128::MAX, b: Some("x".into()) },
         units: vec![(); 3],
         pair: (9, 'é'),
-    }
-}
-
-/// Runs `property` on `cases` inputs from `strategy` from a fixed `seed`, on a thread that must
-/// finish within [`BUDGET`]. Each case decodes its input as every type below.
-fn check<S: Strategy + 'static>(
-    cases: u32,
-    seed: u64,
-    strategy: fn() -> S,
-    property: fn(S::Value) -> Result<(), TestCaseError>,
-) {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let config = ProptestConfig {
-            cases,
-            rng_seed: RngSeed::Fixed(seed),
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        };
-        let _ = tx.send(TestRunner::new(config).run(&strategy(), property).map_err(|e| e.to_string()));
-    });
-    match rx.recv_timeout(BUDGET) {
-        Ok(result) => result.unwrap(),
-        Err(_) => panic!("the property did not finish in {BUDGET:?}: a decode hangs"),
     }
 }
 

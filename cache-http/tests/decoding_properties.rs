@@ -5,19 +5,14 @@
 //! The inputs come from a fixed seed, so every run checks the same cases; the run has a time
 //! budget, so a decode that hangs fails the test instead of stalling the suite.
 
-use std::sync::mpsc;
-use std::time::Duration;
-
 use bytes::Bytes;
+use cachette_conformance::properties::check;
 use cachette_core::{CacheError, codec};
 use cachette_http::__fuzz::serve_stored;
 use proptest::collection::vec;
 use proptest::option;
 use proptest::prelude::*;
-use proptest::test_runner::{RngSeed, TestCaseError, TestRunner};
-
-/// Wall-clock time after which a property run counts as hung (each takes about a second).
-const BUDGET: Duration = Duration::from_secs(60);
+use proptest::test_runner::TestCaseError;
 
 /// The stored form of an entry, as `Entry::encode` writes it: `(head, headers, body)` with the
 /// head's fields `(status, last_modified, fresh_until_ms, stale_until_ms, vary)`.
@@ -30,30 +25,6 @@ type Parts = ((u16, u64, Option<u64>, Option<u64>, Vary), Vec<u8>, Vec<u8>);
 fn stored((head, headers, body): &Parts) -> Bytes {
     let stored: Stored<'_> = (head.clone(), serde_bytes::Bytes::new(headers), serde_bytes::Bytes::new(body));
     codec::encode("k", &stored).unwrap()
-}
-
-/// Runs `property` on `cases` inputs from `strategy` from a fixed `seed`, on a thread that must
-/// finish within [`BUDGET`].
-fn check<S: Strategy + 'static>(
-    cases: u32,
-    seed: u64,
-    strategy: fn() -> S,
-    property: fn(S::Value) -> Result<(), TestCaseError>,
-) {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let config = ProptestConfig {
-            cases,
-            rng_seed: RngSeed::Fixed(seed),
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        };
-        let _ = tx.send(TestRunner::new(config).run(&strategy(), property).map_err(|e| e.to_string()));
-    });
-    match rx.recv_timeout(BUDGET) {
-        Ok(result) => result.unwrap(),
-        Err(_) => panic!("the property did not finish in {BUDGET:?}: a decode hangs"),
-    }
 }
 
 fn serves_or_refuses(bytes: Vec<u8>) -> Result<(), TestCaseError> {

@@ -5,40 +5,11 @@
 //! The inputs come from a fixed seed, so every run checks the same cases; the run has a time
 //! budget, so a parse that hangs fails the test instead of stalling the suite.
 
-use std::sync::mpsc;
-use std::time::Duration;
-
+use cachette_conformance::properties::check;
 use cachette_memcached::__fuzz::read_responses;
 use proptest::collection::vec;
 use proptest::prelude::*;
-use proptest::test_runner::{RngSeed, TestCaseError, TestRunner};
-
-/// Wall-clock time after which a property run counts as hung (each takes about a second).
-const BUDGET: Duration = Duration::from_secs(60);
-
-/// Runs `property` on `cases` inputs from `strategy` from a fixed `seed`, on a thread that must
-/// finish within [`BUDGET`].
-fn check<S: Strategy + 'static>(
-    cases: u32,
-    seed: u64,
-    strategy: fn() -> S,
-    property: fn(S::Value) -> Result<(), TestCaseError>,
-) {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let config = ProptestConfig {
-            cases,
-            rng_seed: RngSeed::Fixed(seed),
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        };
-        let _ = tx.send(TestRunner::new(config).run(&strategy(), property).map_err(|e| e.to_string()));
-    });
-    match rx.recv_timeout(BUDGET) {
-        Ok(result) => result.unwrap(),
-        Err(_) => panic!("the property did not finish in {BUDGET:?}: a parse hangs"),
-    }
-}
+use proptest::test_runner::TestCaseError;
 
 /// A response packet: header (magic 0x81, opcode, key length, extras length, data type, status,
 /// body length, opaque, cas), then extras, key and value.

@@ -55,6 +55,7 @@ mod ctx;
 #[cfg(all(feature = "harness", unix))]
 pub mod harness;
 pub mod isolation;
+pub mod properties;
 mod suite;
 
 pub use backend::{Backend, BackendFactory};
