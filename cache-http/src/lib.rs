@@ -487,7 +487,7 @@ pub use body::CacheBody;
 pub use call::X_CACHE;
 pub use clock::Clock;
 pub use conditional::strong_etag;
-pub use freshness::{CacheTtl, Freshness, FreshnessFn, next_midnight};
+pub use freshness::{CacheTtl, Freshness, FreshnessFn, next_midnight, next_midnight_in};
 pub use future::ResponseFuture;
 pub use invalidate::ViewCache;
 pub use key::{KeyFn, UserFn};

@@ -36,6 +36,7 @@ mod failures;
 mod freshness;
 mod invalidation;
 mod keys;
+mod midnight;
 mod misses;
 mod outages;
 mod poisoning;
