@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use crate::{Result, Ttl};
+use crate::{Admin, Result, Ttl};
 
 /// The byte-level cache API that every backend implements.
 ///
@@ -166,6 +166,13 @@ pub trait BaseCache: Send + Sync + 'static {
     /// Removes every entry of this cache (its key prefix), and nothing else: another application's
     /// keys on a shared server are left alone.
     async fn clear(&self) -> Result<()>;
+
+    /// What an operator's tool can ask this backend beyond caching (key counts, the server's own
+    /// figures, a counting `clear`: see [`Admin`]). `None` unless overridden: a backend that
+    /// offers nothing of the kind implements nothing.
+    fn admin(&self) -> Option<&dyn Admin> {
+        None
+    }
 }
 
 impl std::fmt::Debug for dyn BaseCache {

@@ -6,6 +6,7 @@
 //! Applications depend on the `cachette` crate, which re-exports this one and registers the
 //! backends enabled by its cargo features. Authors of a backend depend on this crate alone.
 
+pub mod admin;
 #[cfg(feature = "axum")]
 mod axum;
 mod backend;
@@ -25,6 +26,7 @@ mod test_log;
 pub mod tls;
 mod ttl;
 
+pub use admin::Admin;
 pub use async_trait::async_trait;
 pub use backend::BaseCache;
 pub use bytes::Bytes;

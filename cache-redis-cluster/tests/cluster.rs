@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cachette_conformance::harness::redis::{self as harness, ClusterTopology};
+use cachette_core::admin::{Cleared, KeyCount};
 use cachette_core::{BaseCache, Bytes, Cache, CacheError, Config, Ttl};
 use cachette_redis_cluster::RedisClusterCache;
 use redis::cluster_routing::Slot;
@@ -70,6 +71,25 @@ async fn clear_reaches_every_master_and_spares_other_prefixes() {
     mine.clear().await.unwrap();
     let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
     assert!(mine.get_many(&refs).await.unwrap().iter().all(Option::is_none), "a key survived clear");
+    assert_eq!(theirs.get("k").await.unwrap().as_deref(), Some(&b"kept"[..]));
+}
+
+#[tokio::test]
+async fn admin_counts_and_clears_on_every_master_and_names_each() {
+    let mine = cache_with_prefix("admin-mine:");
+    let theirs = cache_with_prefix("admin-theirs:");
+    let keys = spread_keys();
+    for key in &keys {
+        mine.set(key, Bytes::from_static(b"v"), Ttl::Default).await.unwrap();
+    }
+    theirs.set("k", Bytes::from_static(b"kept"), Ttl::Default).await.unwrap();
+    let admin = mine.admin().unwrap();
+    assert_eq!(admin.count_keys(&|_| {}).await.unwrap(), KeyCount::Counted { keys: 200 });
+    let servers = admin.servers().await.unwrap();
+    let addresses: std::collections::HashSet<_> = servers.iter().map(|s| s.address.clone()).collect();
+    assert_eq!(addresses.len(), 3, "one line per master, each named: {servers:?}");
+    assert!(servers.iter().all(|s| s.address.starts_with("127.0.0.1:") && s.keys.is_some()), "{servers:?}");
+    assert_eq!(admin.clear_counting(&|_| {}).await.unwrap(), Cleared::Removed { keys: 200 });
     assert_eq!(theirs.get("k").await.unwrap().as_deref(), Some(&b"kept"[..]));
 }
 

@@ -1,19 +1,19 @@
 //! [`RedisBackend`]: the cache operations as Redis commands, for every [`Topology`].
 
+mod admin;
+
 use std::collections::HashMap;
 use std::sync::LazyLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cachette_core::{BaseCache, Bytes, CacheError, Config, Expiry, Result, Ttl, async_trait};
+use cachette_core::{Admin, BaseCache, Bytes, CacheError, Config, Expiry, Result, Ttl, async_trait};
 use redis::cluster_routing::Slot;
 use redis::{Cmd, FromRedisValue, Pipeline, Value};
 
+use self::admin::Sweep;
 use crate::errors::is_not_an_integer;
 use crate::keys::KeySpace;
 use crate::topology::Topology;
-
-/// Keys deleted per `UNLINK` (and asked per `SCAN`) while clearing.
-const CLEAR_BATCH: usize = 1000;
 
 /// `touch(key, Ttl::Never)`: `PERSIST` answers 0 both for a missing key and for a key without an
 /// expiry, so existence is checked in the same atomic step.
@@ -284,46 +284,14 @@ impl<T: Topology> BaseCache for RedisBackend<T> {
     /// `SCAN MATCH <len>:<prefix>*` and `UNLINK` in batches of 1000, on every server of the
     /// topology: exactly this cache's keys, never another prefix's (see the crate docs). Never
     /// `FLUSHDB`: other applications' keys stay. Refused without a key prefix (see the crate docs
-    /// for why, and `flush_database`).
+    /// for why, and `flush_database`). [`Admin::clear_counting`] is the same, counting.
     async fn clear(&self) -> Result<()> {
-        if self.keys.prefix().is_empty() {
-            return Err(CacheError::Refused {
-                backend: T::TYPE_NAME,
-                operation: "clear",
-                message: "CACHE_KEY_PREFIX is empty: clear would remove every key that starts with `0:`, \
-                          which other applications sharing an unscoped database may write too. Set \
-                          CACHE_KEY_PREFIX (e.g. myapp:) to scope this cache, or call flush_database() \
-                          if the database holds nothing else."
-                    .into(),
-            });
-        }
-        let pattern = self.keys.scan_pattern();
-        for mut node in self.topology.scan_connections().await? {
-            let mut cursor: u64 = 0;
-            loop {
-                let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg(&pattern)
-                    .arg("COUNT")
-                    .arg(CLEAR_BATCH)
-                    .query_async(&mut node)
-                    .await
-                    .map_err(|e| self.fail("clear", e))?;
-                if !keys.is_empty() {
-                    let mut unlink = redis::cmd("UNLINK");
-                    for key in &keys {
-                        unlink.arg(key);
-                    }
-                    self.query::<u64>("clear", &unlink).await?;
-                }
-                cursor = next;
-                if cursor == 0 {
-                    break;
-                }
-            }
-        }
-        Ok(())
+        self.check_clear_allowed()?;
+        self.sweep("clear", Sweep::Unlink, &|_| {}).await.map(drop)
+    }
+
+    fn admin(&self) -> Option<&dyn Admin> {
+        Some(self)
     }
 }
 

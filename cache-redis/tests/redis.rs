@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use cachette_conformance::harness::redis::{self, RedisOptions, RedisServer};
+use cachette_core::admin::{Cleared, KeyCount};
 use cachette_core::{BaseCache, Bytes, Cache, CacheError, Config, Ttl};
 use cachette_redis::RedisCache;
 
@@ -116,6 +117,51 @@ async fn clear_without_prefix_is_refused_and_flush_is_separate() {
     assert_eq!(cache.get("k").await.unwrap(), Some(b("v")), "a refused clear removes nothing");
     cache.flush_database().await.unwrap();
     assert_eq!(server.cli(&["DBSIZE"]).trim(), "0");
+}
+
+/// `progress`'s calls, for checking that a long scan reports as it goes.
+fn recorded() -> (Arc<std::sync::Mutex<Vec<u64>>>, impl Fn(u64) + Send + Sync) {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    (seen, move |n| log.lock().unwrap().push(n))
+}
+
+#[tokio::test]
+async fn admin_counts_and_clears_only_this_prefix_in_batches_and_reads_the_servers_info() {
+    let server = RedisServer::start();
+    let mine = RedisCache::new(&config_for(&server.url(), "a*[x]:")).unwrap();
+    let similar = RedisCache::new(&config_for(&server.url(), "ab[x]:")).unwrap();
+    for i in 0..2500 {
+        mine.set(&format!("k{i}"), b("v"), Ttl::Default).await.unwrap();
+    }
+    similar.set("k0", b("theirs"), Ttl::Default).await.unwrap();
+    server.cli(&["SET", "unrelated", "app"]);
+    let admin = mine.admin().expect("every Redis topology offers Admin");
+
+    let (seen, progress) = recorded();
+    assert_eq!(admin.count_keys(&progress).await.unwrap(), KeyCount::Counted { keys: 2500 });
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen.len() > 1 && seen.is_sorted() && seen.last() == Some(&2500), "progress after each batch: {seen:?}");
+
+    let servers = admin.servers().await.unwrap();
+    assert_eq!(servers.len(), 1);
+    let info = &servers[0];
+    assert_eq!(info.address, format!("127.0.0.1:{}", server.port()), "CLIENT INFO's laddr names the server");
+    assert!(info.version.as_deref().is_some_and(|v| v.starts_with("redis ")), "{info:?}");
+    assert_eq!(info.keys, Some(2502), "DBSIZE: every prefix's keys");
+    assert!(info.memory_used.is_some_and(|m| m > 0) && info.hits.is_some() && info.evictions == Some(0), "{info:?}");
+    assert_eq!(info.memory_limit, None, "maxmemory 0 is no limit");
+
+    let (seen, progress) = recorded();
+    assert_eq!(admin.clear_counting(&progress).await.unwrap(), Cleared::Removed { keys: 2500 });
+    assert_eq!(seen.lock().unwrap().last(), Some(&2500));
+    assert_eq!(server.cli(&["DBSIZE"]).trim(), "2", "only the other prefix's key and the unrelated key remain");
+    assert_eq!(similar.get("k0").await.unwrap(), Some(b("theirs")));
+
+    let unscoped = RedisCache::new(&Config::from_map([("CACHE_REDIS_URL", server.url())]).unwrap()).unwrap();
+    let err = unscoped.admin().unwrap().clear_counting(&|_| {}).await.unwrap_err();
+    assert!(matches!(&err, CacheError::Refused { .. }) && err.to_string().contains("CACHE_KEY_PREFIX"), "{err}");
+    assert_eq!(server.cli(&["DBSIZE"]).trim(), "2", "a refused clear removes nothing");
 }
 
 #[tokio::test]

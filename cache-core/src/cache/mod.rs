@@ -107,7 +107,10 @@ struct Counters {
 }
 
 /// A snapshot of a [`Cache`]'s counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+// Read back by `cachectl` from an application's stats (observe::AppStats): a field missing
+// from an older producer reads as 0.
+#[serde(default)]
 #[non_exhaustive]
 pub struct CacheStats {
     /// Reads that found a value.

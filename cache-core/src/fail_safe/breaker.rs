@@ -14,7 +14,7 @@ pub(crate) enum Admission<'a> {
 }
 
 /// The state of a backend's circuit breaker, as [`crate::CacheStats`] reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BreakerState {
     /// Calls go to the backend.

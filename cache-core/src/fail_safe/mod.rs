@@ -113,7 +113,10 @@ pub(crate) struct FailSafe {
 }
 
 /// What the breaker of a cache has done, in [`crate::CacheStats`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+// Read back by `cachectl` from an application's stats (observe::AppStats): a field missing
+// from an older producer reads as 0.
+#[serde(default)]
 #[non_exhaustive]
 pub struct BreakerStats {
     /// Where it is now.

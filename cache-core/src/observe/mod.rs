@@ -5,6 +5,7 @@
 //! * [Metrics](#metrics): the `metrics` cargo feature
 //! * [Tracing](#tracing): why a read missed, with `RUST_LOG=cachette_core=debug`
 //! * [Hooks](#hooks): callbacks on hit / miss / store / invalidate ([`Cache::on_event`](crate::Cache::on_event))
+//! * [A stats endpoint](#a-stats-endpoint): [`AppStats`], the JSON `cachectl watch` reads
 //!
 //! # Metrics
 //!
@@ -40,17 +41,27 @@
 //! receives a [`CacheEvent`] for each hit, miss, store and invalidation of a memoized function (and
 //! of cached views, through [`Cache::emit`](crate::Cache::emit), which a layer built on the cache
 //! calls). With no hook registered an event costs one atomic load.
+//!
+//! # A stats endpoint
+//!
+//! [`AppStats`] is the JSON an application serves about its cache (the demo's `GET /stats`):
+//! [`Cache::stats`](crate::Cache::stats), and per route and memoized function the hits, stale
+//! answers and misses since start with one [`Sample`] (counts and [`Latency`] percentiles) per
+//! second over the last minutes. `cachectl stats --app URL` prints it and `cachectl watch URL`
+//! follows it once a second; the demo shows how to fill it from hooks and a timing middleware.
 
 mod events;
 mod key;
 #[cfg(feature = "metrics")]
 mod record;
+mod report;
 
 use std::time::{Duration, Instant};
 
 pub(crate) use events::Hooks;
 pub use events::{CacheEvent, EventKind, EventSource};
 pub(crate) use key::ShortKey;
+pub use report::{AppStats, Latency, Sample, Series};
 
 use crate::{CacheError, Result};
 
