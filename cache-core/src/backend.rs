@@ -94,6 +94,18 @@ pub trait BaseCache: Send + Sync + 'static {
         true
     }
 
+    /// A feed of the changes any process makes to this cache's keys, if the backend can report
+    /// them (Redis, Sentinel and Cluster do, by RESP3 client tracking); `None` by default.
+    ///
+    /// The in-process tier of `CACHE_L1` (cachette-tiered) asks for one to evict what other
+    /// processes change; without it, the tier needs an invalidation bus (`CACHE_L1_BUS_URL`) or
+    /// accepts staleness up to its own time-to-live. Each call makes an independent feed (its own
+    /// connections), which runs while it is polled and stops when it is dropped. See
+    /// [`ChangeFeed`](crate::change_feed::ChangeFeed) for what a feed must promise.
+    fn change_feed(&self) -> Option<crate::change_feed::ChangeFeed> {
+        None
+    }
+
     /// The value stored under `key`, or `None` if there is none (or it has expired).
     async fn get(&self, key: &str) -> Result<Option<Bytes>>;
 

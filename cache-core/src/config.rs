@@ -144,7 +144,8 @@ pub struct Config {
     /// `CACHE_L1_TIMEOUT`: longest life of an entry of the in-process tier ([`Expiry::Never`]: no
     /// bound but the backend's expiry).
     pub l1_timeout: Expiry,
-    /// `CACHE_L1_BUS_URL`: the Redis server whose pub/sub carries the tier's invalidations.
+    /// `CACHE_L1_BUS_URL`: the Redis server whose pub/sub carries the tier's invalidations
+    /// (instead of the backend's change feed, e.g. Redis client tracking).
     pub l1_bus_url: Option<String>,
 }
 

@@ -11,6 +11,7 @@ pub mod admin;
 mod axum;
 mod backend;
 mod cache;
+pub mod change_feed;
 pub mod codec;
 pub mod config;
 mod error;

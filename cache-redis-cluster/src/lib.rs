@@ -43,7 +43,7 @@ use std::sync::Arc;
 use cachette_core::{BaseCache, CacheError, Config, Registry, Result};
 use cachette_redis::errors::ErrorContext;
 use cachette_redis::settings::ConnectionOptions;
-use cachette_redis::{RedisBackend, Topology};
+use cachette_redis::{RedisBackend, Topology, TrackedServers};
 use redis::aio::MultiplexedConnection;
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
@@ -79,15 +79,50 @@ pub struct Cluster {
 impl Cluster {
     /// The masters that are up, from `CLUSTER NODES` (`host:port`).
     pub async fn masters(&self) -> Result<Vec<(String, u16)>> {
+        Ok(self.live_masters("clear").await?.into_iter().map(|m| (m.host, m.port)).collect())
+    }
+
+    /// The live masters and their slots, read for `operation` (which errors name).
+    async fn live_masters(&self, operation: &'static str) -> Result<Vec<Master>> {
         let mut conn = self.connection().await?;
-        let nodes: String =
-            redis::cmd("CLUSTER").arg("NODES").query_async(&mut conn).await.map_err(|e| self.errors.map("clear", e))?;
+        let nodes: String = redis::cmd("CLUSTER")
+            .arg("NODES")
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| self.errors.map(operation, e))?;
         Ok(parse_masters(&nodes))
+    }
+
+    /// A direct client of the node at `host:port`, with the cluster's credentials and TLS.
+    fn node_client(&self, host: String, port: u16, protocol: redis::ProtocolVersion) -> Result<redis::Client> {
+        let addr = match self.tls_nodes {
+            true => ConnectionAddr::TcpTls { host, port, insecure: false, tls_params: None },
+            false => ConnectionAddr::Tcp(host, port),
+        };
+        let info = addr
+            .into_connection_info()
+            .map_err(|e| self.errors.map("connect", e))?
+            .set_redis_settings(self.node_settings.clone().set_protocol(protocol));
+        match &self.tls {
+            Some(certs) => redis::Client::build_with_tls(info, certs.clone()),
+            None => redis::Client::open(info),
+        }
+        .map_err(|e| self.errors.map("connect", e))
     }
 }
 
-/// `<id> <ip:port@cport[,hostname]> <flags> ...` lines: the masters whose flags have no `fail`.
-fn parse_masters(nodes: &str) -> Vec<(String, u16)> {
+/// A live master of `CLUSTER NODES`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Master {
+    host: String,
+    port: u16,
+    /// Its slot fields as `CLUSTER NODES` lists them (`0-5460`, `5461`, `[5462->-<id>]`).
+    slots: Vec<String>,
+}
+
+/// `<id> <ip:port@cport[,hostname]> <flags> <master> <ping> <pong> <epoch> <link> <slot>...`
+/// lines: the masters whose flags have no `fail`.
+fn parse_masters(nodes: &str) -> Vec<Master> {
     nodes
         .lines()
         .filter_map(|line| {
@@ -101,9 +136,30 @@ fn parse_masters(nodes: &str) -> Vec<(String, u16)> {
             }
             let host_port = address.split(['@', ',']).next()?;
             let (host, port) = host_port.rsplit_once(':')?;
-            Some((host.to_owned(), port.parse().ok()?))
+            let slots = fields.skip(4).map(str::to_owned).collect();
+            Some(Master { host: host.to_owned(), port: port.parse().ok()?, slots })
         })
         .collect()
+}
+
+/// Whether `masters` serve all 16384 slots between them (migration markers in brackets aside).
+fn serve_every_slot(masters: &[Master]) -> bool {
+    let mut served = vec![false; 16384];
+    for range in masters.iter().flat_map(|m| &m.slots).filter(|s| !s.starts_with('[')) {
+        let (start, end) = range.split_once('-').unwrap_or((range, range));
+        if let (Ok(start), Ok(end)) = (start.parse::<usize>(), end.parse::<usize>()) {
+            served.iter_mut().take(end.min(16383) + 1).skip(start).for_each(|s| *s = true);
+        }
+    }
+    served.iter().all(|s| *s)
+}
+
+/// The masters and their slots, in an order that does not depend on the node that answered.
+fn layout(masters: &[Master]) -> String {
+    let mut lines: Vec<String> =
+        masters.iter().map(|m| format!("{}:{} {}", m.host, m.port, m.slots.join(" "))).collect();
+    lines.sort();
+    lines.join("\n")
 }
 
 impl Topology for Cluster {
@@ -198,20 +254,8 @@ impl Topology for Cluster {
             .set_connection_timeout(Some(self.options.connect_timeout))
             .set_response_timeout(Some(self.options.response_timeout));
         let mut out = Vec::new();
-        for (host, port) in self.masters().await? {
-            let addr = match self.tls_nodes {
-                true => ConnectionAddr::TcpTls { host, port, insecure: false, tls_params: None },
-                false => ConnectionAddr::Tcp(host, port),
-            };
-            let info = addr
-                .into_connection_info()
-                .map_err(|e| self.errors.map("clear", e))?
-                .set_redis_settings(self.node_settings.clone());
-            let client = match &self.tls {
-                Some(certs) => redis::Client::build_with_tls(info, certs.clone()),
-                None => redis::Client::open(info),
-            }
-            .map_err(|e| self.errors.map("clear", e))?;
+        for master in self.live_masters("clear").await? {
+            let client = self.node_client(master.host, master.port, redis::ProtocolVersion::RESP2)?;
             let mut conn = client
                 .get_multiplexed_async_connection_with_config(&config)
                 .await
@@ -228,20 +272,72 @@ impl Topology for Cluster {
         }
         Ok(out)
     }
+
+    /// Every live master, once they serve every slot between them: while a failed master's
+    /// slots wait for a replica's promotion, the feed is not complete (whoever takes them over
+    /// is not tracked yet), so it does not start. The layout (masters and slots) is compared
+    /// every second: a failover, a slot migration or a new master restarts the feed.
+    async fn tracked_servers(&self) -> Result<TrackedServers> {
+        let masters = self.live_masters("client tracking").await?;
+        if !serve_every_slot(&masters) {
+            return Err(CacheError::Connection {
+                backend: TYPE_NAME,
+                target: self.errors.target.clone(),
+                message: "the live masters do not serve every slot (a failover under way?): client tracking waits"
+                    .into(),
+                source: None,
+            });
+        }
+        let layout = layout(&masters);
+        let servers = masters
+            .into_iter()
+            .map(|m| {
+                let name = format!("{}:{}", m.host, m.port);
+                Ok((name, self.node_client(m.host, m.port, redis::ProtocolVersion::RESP3)?))
+            })
+            .collect::<Result<_>>()?;
+        Ok(TrackedServers {
+            servers,
+            masters_only: true,
+            layout: Some(layout),
+            connect_timeout: self.options.connect_timeout,
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn live_masters_are_read_from_cluster_nodes() {
-        let nodes = "\
+    use super::*;
+
+    const NODES: &str = "\
 a1 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-5460
 b2 127.0.0.1:7001@17001,host-b master - 0 0 2 connected 5461-10922
 c3 127.0.0.1:7002@17002 master,fail - 0 0 3 connected
 d4 127.0.0.1:7003@17003 slave a1 0 0 1 connected
-e5 127.0.0.1:7004@17004 master - 0 0 5 connected 10923-16383
+e5 127.0.0.1:7004@17004 master - 0 0 5 connected 10923-16383 [16383->-a1]
 ";
-        let masters = super::parse_masters(nodes);
+
+    #[test]
+    fn live_masters_are_read_from_cluster_nodes() {
+        let masters: Vec<(String, u16)> = parse_masters(NODES).into_iter().map(|m| (m.host, m.port)).collect();
         assert_eq!(masters, vec![("127.0.0.1".into(), 7000), ("127.0.0.1".into(), 7001), ("127.0.0.1".into(), 7004)]);
+    }
+
+    #[test]
+    fn tracking_waits_until_live_masters_serve_every_slot() {
+        let masters = parse_masters(NODES);
+        assert!(serve_every_slot(&masters));
+        assert!(!serve_every_slot(&masters[..2]), "10923-16383 is on no live master");
+        let single = parse_masters("a1 127.0.0.1:7000@17000 master - 0 0 1 connected 0-100 101 102-16383\n");
+        assert!(serve_every_slot(&single));
+    }
+
+    #[test]
+    fn the_layout_does_not_depend_on_the_node_that_answered() {
+        let other_view = NODES.replace("myself,master", "master");
+        let reordered: String = other_view.lines().rev().map(|l| format!("{l}\n")).collect();
+        assert_eq!(layout(&parse_masters(NODES)), layout(&parse_masters(&reordered)));
+        let moved = NODES.replace("0-5460", "0-5459").replace("5461-10922", "5460-10922");
+        assert_ne!(layout(&parse_masters(NODES)), layout(&parse_masters(&moved)), "a slot moved");
     }
 }

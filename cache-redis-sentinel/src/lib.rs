@@ -43,7 +43,7 @@ use std::time::{Duration, Instant};
 use cachette_core::{BaseCache, CacheError, Config, Registry, Result};
 use cachette_redis::errors::ErrorContext;
 use cachette_redis::settings::{ConnectionOptions, redis_settings};
-use cachette_redis::{RedisBackend, Topology};
+use cachette_redis::{RedisBackend, Topology, TrackedServers};
 use redis::aio::ConnectionManager;
 use redis::{AsyncConnectionConfig, ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo, RedisError};
 
@@ -250,6 +250,25 @@ impl Topology for Sentinel {
 
     async fn scan_connections(&self) -> Result<Vec<ConnectionManager>> {
         Ok(vec![self.connection().await?])
+    }
+
+    /// The master the sentinels name now, asked afresh. Client tracking on it ends when it
+    /// stops answering `ROLE` as a master (failed over) or its connection drops, and starts
+    /// again on the master the sentinels name then.
+    async fn tracked_servers(&self) -> Result<TrackedServers> {
+        let (host, port) = self.ask_sentinels().await?;
+        let name = format!("{host}:{port}");
+        let info = ConnectionAddr::Tcp(host, port)
+            .into_connection_info()
+            .map_err(|e| self.errors.map("connect", e))?
+            .set_redis_settings(self.master_settings.clone().set_protocol(redis::ProtocolVersion::RESP3));
+        let client = redis::Client::open(info).map_err(|e| self.errors.map("connect", e))?;
+        Ok(TrackedServers {
+            servers: vec![(name, client)],
+            masters_only: true,
+            layout: None,
+            connect_timeout: self.options.connect_timeout,
+        })
     }
 
     /// A dropped or refused connection, a timeout, or `READONLY` (the old master is back as a

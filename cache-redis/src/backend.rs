@@ -3,9 +3,10 @@
 mod admin;
 
 use std::collections::HashMap;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use cachette_core::change_feed::ChangeFeed;
 use cachette_core::{Admin, BaseCache, Bytes, CacheError, Config, Expiry, Result, Ttl, async_trait};
 use redis::cluster_routing::Slot;
 use redis::{Cmd, FromRedisValue, Pipeline, Value};
@@ -31,7 +32,8 @@ static PERSIST_IF_EXISTS: LazyLock<redis::Script> = LazyLock::new(|| {
 /// `PX` (in milliseconds, rounded up), `Ttl::At` is `PXAT` (an absolute deadline, so "until
 /// midnight" does not drift by a round trip), `Ttl::Never` is no expiry (`PERSIST` for `touch`).
 pub struct RedisBackend<T: Topology> {
-    topology: T,
+    /// Shared with the client tracking of [`change_feed`](BaseCache::change_feed).
+    topology: Arc<T>,
     keys: KeySpace,
     default_ttl: Expiry,
 }
@@ -82,7 +84,7 @@ impl<T: Topology> RedisBackend<T> {
     /// A cache for `config`: checks the settings, connects on first use.
     pub fn new(config: &Config) -> Result<Self> {
         Ok(RedisBackend {
-            topology: T::from_config(config)?,
+            topology: Arc::new(T::from_config(config)?),
             keys: KeySpace::new(&config.key_prefix),
             default_ttl: config.default_timeout,
         })
@@ -111,7 +113,7 @@ impl<T: Topology> RedisBackend<T> {
 
     async fn query<R: FromRedisValue>(&self, operation: &'static str, cmd: &Cmd) -> Result<R> {
         let mut conn = self.topology.connection().await?;
-        let answer = Answer::awaited(&self.topology);
+        let answer = Answer::awaited(&*self.topology);
         let mut sent = cmd.query_async(&mut conn).await;
         if refused_before_sending(&sent) {
             sent = cmd.query_async(&mut conn).await;
@@ -121,7 +123,7 @@ impl<T: Topology> RedisBackend<T> {
 
     async fn query_pipe<R: FromRedisValue>(&self, operation: &'static str, pipe: &Pipeline) -> Result<R> {
         let mut conn = self.topology.connection().await?;
-        let answer = Answer::awaited(&self.topology);
+        let answer = Answer::awaited(&*self.topology);
         let mut sent = pipe.query_async(&mut conn).await;
         if refused_before_sending(&sent) {
             sent = pipe.query_async(&mut conn).await;
@@ -144,6 +146,12 @@ impl<T: Topology> RedisBackend<T> {
 impl<T: Topology> BaseCache for RedisBackend<T> {
     fn type_name(&self) -> &'static str {
         T::TYPE_NAME
+    }
+
+    /// Client tracking in broadcast mode on the cache's prefix, on every server that holds keys
+    /// (see the crate docs, "Client tracking").
+    fn change_feed(&self) -> Option<ChangeFeed> {
+        Some(crate::tracking::feed(self.topology.clone(), self.keys.clone()))
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {

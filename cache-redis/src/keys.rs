@@ -32,6 +32,18 @@ impl KeySpace {
         out
     }
 
+    /// The cache's key of a key stored on the server, if it is one of this cache's (the inverse
+    /// of [`key`](Self::key)): how client tracking names the keys it invalidates.
+    pub(crate) fn key_of<'a>(&self, stored: &'a [u8]) -> Option<&'a str> {
+        std::str::from_utf8(stored.strip_prefix(self.head.as_bytes())?).ok()
+    }
+
+    /// What every stored key of this cache starts with, and no other prefix's does: the
+    /// `PREFIX` of client tracking's broadcast mode.
+    pub(crate) fn head(&self) -> &str {
+        &self.head
+    }
+
     /// The `SCAN MATCH` pattern of every key of this cache, and of no other prefix's.
     pub(crate) fn scan_pattern(&self) -> String {
         scan_pattern(&self.head)
@@ -71,6 +83,17 @@ mod tests {
         assert_eq!(KeySpace::new("").key("k"), "0:k");
         assert_eq!(KeySpace::new("é:").key("k"), "3:é:k", "bytes, not characters");
         assert_eq!(KeySpace::new("app:").prefix(), "app:");
+    }
+
+    #[test]
+    fn a_stored_key_maps_back_to_its_key_only_under_its_own_prefix() {
+        let app = KeySpace::new("app:");
+        assert_eq!(app.key_of(app.key("user:1").as_bytes()), Some("user:1"));
+        assert_eq!(app.key_of(app.key("").as_bytes()), Some(""));
+        assert_eq!(app.key_of(KeySpace::new("app:v2:").key("k").as_bytes()), None);
+        assert_eq!(KeySpace::new("app:v2:").key_of(app.key("v2:k").as_bytes()), None);
+        assert_eq!(app.key_of(&[b'4', b':', b'a', b'p', b'p', b':', 0xff]), None, "not UTF-8: no key of ours");
+        assert_eq!(app.head(), "4:app:");
     }
 
     #[test]

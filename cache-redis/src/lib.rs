@@ -22,6 +22,14 @@
 //!   `Ttl::After`, `PXAT` for `Ttl::At`.
 //! * **Keys** are stored as `<byte length of the prefix>:<prefix><key>`, so that two prefixes
 //!   never share a key (see [Keys on the server](#keys-on-the-server)).
+//! * **Client tracking.** [`change_feed`](cachette_core::BaseCache::change_feed) gives the
+//!   changes any client makes to this cache's keys, for the in-process tier of `CACHE_L1`: one
+//!   RESP3 connection per server that holds keys (this one; Sentinel's current master; every
+//!   Cluster master), named `cachette-tracking`, runs `CLIENT TRACKING ON BCAST PREFIX
+//!   <len>:<prefix>` and maps each invalidated stored key back to the cache's key with the
+//!   encoding below. A closed or silent connection, a master failed over, or a Cluster layout
+//!   change is reported as a loss, then tracking starts again. Needs Redis 6 or later (and, with
+//!   ACLs, `HELLO` and `CLIENT` for the user). See [`tracking`] for why not `NOLOOP`.
 //! * **clear** deletes only this cache's keys (`SCAN MATCH <len>:<prefix>*` + `UNLINK`), never
 //!   `FLUSHDB`, and refuses to run without a prefix. [`RedisBackend::flush_database`] is the
 //!   separately named, dangerous whole-database flush.
@@ -77,13 +85,14 @@ pub mod errors;
 mod keys;
 pub mod settings;
 mod topology;
+pub mod tracking;
 
 use std::sync::Arc;
 
 use cachette_core::{BaseCache, Config, Registry, Result};
 
 pub use backend::RedisBackend;
-pub use topology::{STANDALONE_OPTIONS, Standalone, Topology};
+pub use topology::{STANDALONE_OPTIONS, Standalone, Topology, TrackedServers};
 
 /// A cache on one Redis server. See the crate docs.
 pub type RedisCache = RedisBackend<Standalone>;

@@ -216,6 +216,12 @@ pub fn client(info: ConnectionInfo, options: &ConnectionOptions) -> Result<redis
     }
 }
 
+/// `info` speaking RESP3, the protocol of push messages (client tracking's invalidations).
+pub fn resp3(info: ConnectionInfo) -> ConnectionInfo {
+    let settings = info.redis_settings().clone().set_protocol(redis::ProtocolVersion::RESP3);
+    info.set_redis_settings(settings)
+}
+
 /// How errors name the certificate files together.
 const TLS_FILES_SETTING: &str = "CACHE_OPTIONS.tls_ca_file / tls_cert_file / tls_key_file";
 

@@ -10,7 +10,7 @@ use redis::RedisError;
 use redis::aio::{ConnectionLike, ConnectionManager};
 
 use crate::errors::ErrorContext;
-use crate::settings::{ConnectionOptions, client, endpoint};
+use crate::settings::{ConnectionOptions, client, endpoint, resp3};
 
 /// A way of reaching Redis: one server, a master found through sentinels, or a cluster.
 pub trait Topology: Send + Sync + Sized + 'static {
@@ -37,6 +37,11 @@ pub trait Topology: Send + Sync + Sized + 'static {
     /// A connection to every server that holds keys, for `clear`.
     fn scan_connections(&self) -> impl Future<Output = Result<Vec<Self::ScanConnection>>> + Send;
 
+    /// The servers that hold keys, for client tracking to follow (see [`TrackedServers`]):
+    /// asked when the [change feed](cachette_core::BaseCache::change_feed) starts, after each
+    /// loss, and every second when [`TrackedServers::layout`] is set.
+    fn tracked_servers(&self) -> impl Future<Output = Result<TrackedServers>> + Send;
+
     /// Sees every error a command returned, so that a topology can react to it (re-resolve a
     /// master after a failover).
     fn observe_error(&self, _error: &RedisError) {}
@@ -47,6 +52,21 @@ pub trait Topology: Send + Sync + Sized + 'static {
     fn observe_abandoned(&self) {}
 }
 
+/// The servers a change feed follows, as [`Topology::tracked_servers`] gives them.
+pub struct TrackedServers {
+    /// Every server that holds keys: its address (for logs) and a client for it that speaks
+    /// RESP3 ([`resp3`](crate::settings::resp3)), with the cache's credentials and TLS settings.
+    pub servers: Vec<(String, redis::Client)>,
+    /// Whether each must go on answering `ROLE` as a master (Sentinel, Cluster): one that
+    /// answers as a replica was failed over, and the feed starts again on the new master.
+    pub masters_only: bool,
+    /// What the layout is (Cluster: the masters and their slots), compared every second: a
+    /// change restarts the feed. `None`: it cannot change while the servers answer.
+    pub layout: Option<String>,
+    /// The limit for connecting to each server (`CACHE_OPTIONS.connect_timeout`).
+    pub connect_timeout: std::time::Duration,
+}
+
 /// One Redis server, through redis-rs's reconnecting multiplexed connection(s).
 ///
 /// Not deadpool-redis: its pool recycles every checkout with `UNWATCH` + `PING`, a round trip per
@@ -54,6 +74,8 @@ pub trait Topology: Send + Sync + Sized + 'static {
 /// commands of all concurrent tasks on one socket — and `ConnectionManager` reconnects by itself.
 pub struct Standalone {
     client: redis::Client,
+    /// The same server in RESP3, for client tracking's push messages.
+    tracking: redis::Client,
     options: ConnectionOptions,
     connections: OnceLock<Box<[ConnectionManager]>>,
     next: AtomicUsize,
@@ -77,8 +99,9 @@ impl Topology for Standalone {
             response_timeout: options.response_timeout,
             tls_files: options.tls_files(),
         };
+        let tracking = client(resp3(endpoint.info.clone()), &options)?;
         let client = client(endpoint.info, &options)?;
-        Ok(Standalone { client, options, connections: OnceLock::new(), next: AtomicUsize::new(0), errors })
+        Ok(Standalone { client, tracking, options, connections: OnceLock::new(), next: AtomicUsize::new(0), errors })
     }
 
     fn error_context(&self) -> &ErrorContext {
@@ -102,6 +125,15 @@ impl Topology for Standalone {
 
     async fn scan_connections(&self) -> Result<Vec<ConnectionManager>> {
         Ok(vec![self.connection().await?])
+    }
+
+    async fn tracked_servers(&self) -> Result<TrackedServers> {
+        Ok(TrackedServers {
+            servers: vec![(self.errors.target.clone(), self.tracking.clone())],
+            masters_only: false,
+            layout: None,
+            connect_timeout: self.options.connect_timeout,
+        })
     }
 }
 

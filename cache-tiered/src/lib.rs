@@ -1,5 +1,6 @@
 //! [`TieredCache`] for [cachette](https://docs.rs/cachette): a bounded in-process tier (moka) over
-//! any backend, kept coherent across processes by an invalidation bus.
+//! any backend, kept coherent across processes by the backend's own change feed (Redis client
+//! tracking) or an invalidation bus.
 //!
 //! A hit on a shared backend costs a network round trip; a hit in process costs well under a
 //! microsecond. The tier is read-through (a miss fills it from the backend) and write-through
@@ -9,8 +10,9 @@
 //!
 //! * [Configuration](#configuration): the `CACHE_L1*` keys, and how to put the tier in front of a
 //!   configured backend;
-//! * [Coherence](#coherence): the invalidation bus, and what a process may serve stale;
-//! * [Failures](#failures): the bus down, the backend down.
+//! * [Coherence](#coherence): client tracking, the invalidation bus, and what a process may
+//!   serve stale;
+//! * [Failures](#failures): tracking or the bus lost, the backend down.
 //!
 //! # Configuration
 //!
@@ -19,7 +21,7 @@
 //! | `CACHE_L1` | false | [`TieredCache::wrap`] puts the tier in front of the backend |
 //! | `CACHE_L1_THRESHOLD` | 10000 | most entries of the tier (0: no bound) |
 //! | `CACHE_L1_TIMEOUT` | 10 s | longest life of an entry in the tier (0: only the backend's expiry) |
-//! | `CACHE_L1_BUS_URL` | (none) | `redis://...` whose pub/sub carries invalidations |
+//! | `CACHE_L1_BUS_URL` | (none) | `redis://...` whose pub/sub carries invalidations (instead of client tracking) |
 //!
 //! Linked into a program (the `tiered` feature of `cachette`), this crate registers itself with
 //! [`Registry::linked`](cachette_core::Registry::linked), so [`Cache::from_env`] and
@@ -52,38 +54,71 @@
 //!
 //! # Coherence
 //!
-//! With `CACHE_L1_BUS_URL`, every write, delete, `touch`, `inc` and `clear` of a process publishes
-//! the key (or "all") on the Redis channel `cachette:l1:<CACHE_KEY_PREFIX>` after the backend has
-//! it, and every other process with the same prefix evicts it. Tag invalidations and memoize's
-//! `delete_memoized` are writes of version keys, so they travel the same way. Once a process has
-//! received the invalidation of a key it never serves the old value again: a fill that read the
-//! backend before the invalidation arrived is kept out of the tier (see `epochs.rs`).
+//! The tier follows one channel, chosen when it is built:
 //!
-//! Without a bus, nothing tells a process that another changed a key: the tier serves what it
-//! holds for up to `CACHE_L1_TIMEOUT`, which is then the bound on staleness. Use it so with a
-//! backend of one process (SimpleCache) or data that may lag by that much.
+//! 1. **`CACHE_L1_BUS_URL` set: the invalidation bus.** Every write, delete, `touch`, `inc` and
+//!    `clear` of a process publishes the key (or "all") on the Redis channel
+//!    `cachette:l1:<CACHE_KEY_PREFIX>` after the backend has it, and every other process with
+//!    the same prefix evicts it. Works over every backend.
+//! 2. **Else, the backend's change feed** ([`BaseCache::change_feed`]), when it offers one:
+//!    RedisCache, RedisSentinelCache and RedisClusterCache do, by RESP3 client tracking in
+//!    broadcast mode on the cache's stored prefix (one connection per server that holds keys:
+//!    the server, Sentinel's current master, every Cluster master; see cachette-redis's crate
+//!    docs). Redis itself reports every change of a key with the prefix, whoever makes it:
+//!    other cachette processes, `cachectl`, `redis-cli`, another application, expiry.
+//! 3. **Else nothing**: nothing tells a process that another changed a key, and the tier serves
+//!    what it holds for up to `CACHE_L1_TIMEOUT`, which is then the bound on staleness. Use it
+//!    so with a backend of one process (SimpleCache) or data that may lag by that much.
+//!
+//! **Why a configured bus wins over tracking** (rather than both running): the bus is then the
+//! one channel that every process of the fleet reads and publishes on, including processes of
+//! an earlier version that know no tracking; and a bus on a server other than the backend's
+//! lets the tier outlive a backend outage (see [Failures](#failures)), which tracking, on the
+//! backend's own servers, cannot. What it gives up: writes made around cachette are not seen.
+//! Unset `CACHE_L1_BUS_URL` to use tracking.
+//!
+//! **Why a backend offers a feed rather than the tier knowing backends:** the tier asks any
+//! backend for its [`ChangeFeed`](cachette_core::change_feed::ChangeFeed), an optional
+//! capability of [`BaseCache`] (`None` by default); a backend of your own can offer one, and no
+//! backend knows that a tier exists.
+//!
+//! Tag invalidations and memoize's `delete_memoized` are writes of version keys, so they travel
+//! the same way. Once a process has received the invalidation of a key it never serves the old
+//! value again: a fill that read the backend before the invalidation arrived is kept out of the
+//! tier (see `epochs.rs`). With tracking, this process's own writes are reported back too and
+//! evict what the write put in the tier (so the next read goes to the backend once): Redis's
+//! `NOLOOP` could not tell them apart safely (cachette-redis's docs say why).
 //!
 //! An entry written by this process lives in the tier no longer than in the backend. An entry
 //! *read* from the backend lives `CACHE_L1_TIMEOUT` (the trait does not say how long the backend
-//! keeps it), so with no bus it may outlive its backend expiry by up to that.
+//! keeps it), so without a channel it may outlive its backend expiry by up to that; with
+//! tracking, Redis reports the expiry.
 //!
 //! # Failures
 //!
-//! * **The bus is lost** (the connection closes, or stops answering a PING every 0.5 s): the tier
-//!   is flushed and bypassed — every read goes to the backend — until it has subscribed again, so
-//!   a message missed meanwhile cannot leave a stale value. Until the first subscription the tier
-//!   is bypassed too ([`TieredCache::is_active`]). A publish that fails is retried in the
-//!   background as "flush all".
-//! * **The backend is down**: the tier keeps serving what it holds, within its lifetimes; misses
-//!   and writes fail as the backend's do, and the [`Cache`](cachette_core::Cache) facade's
-//!   deadlines and circuit breaker handle them. A bus on the backend's own Redis server goes down
-//!   with it, and then the tier is flushed (the rule above): put the bus on another server for the
-//!   tier to outlive a backend outage. A failed write still evicts the key here and on
-//!   the bus (it may have reached the backend).
+//! * **The channel is lost** (the bus's or a tracking connection closes, or stops answering a
+//!   PING / ROLE every 0.5 s; a Sentinel or Cluster master is failed over; a Cluster's masters
+//!   or slots change): the tier is flushed and bypassed — every read goes to the backend —
+//!   until it follows again, so a message missed meanwhile cannot leave a stale value. Until it
+//!   first follows the tier is bypassed too ([`TieredCache::is_active`]);
+//!   [`TieredCache::channel_losses`] counts the losses. A publish on the bus that fails is
+//!   retried in the background as "flush all". A server that refuses tracking (Redis before 6,
+//!   an ACL without `CLIENT`) leaves the tier bypassed, with an error logged that says what to
+//!   change.
+//! * **The backend is down**: the tier keeps serving what it holds, within its lifetimes, as
+//!   long as its channel is up; misses and writes fail as the backend's do, and the
+//!   [`Cache`](cachette_core::Cache) facade's deadlines and circuit breaker handle them. Tracking
+//!   and a bus on the backend's own server go down with it, and then the tier is flushed (the
+//!   rule above): put the bus on another server for the tier to outlive a backend outage. A
+//!   failed write still evicts the key here and on the bus (it may have reached the backend).
+//!
+//! [`BaseCache::change_feed`]: cachette_core::BaseCache::change_feed
+//! [`BaseCache`]: cachette_core::BaseCache
 
 mod bus;
 mod entry;
 mod epochs;
+mod feed;
 mod tier;
 mod tiered;
 

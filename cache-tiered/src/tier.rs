@@ -9,20 +9,23 @@ use moka::future::Cache as Moka;
 use crate::entry::{Entry, PerEntry};
 use crate::epochs::Epochs;
 
-/// The tier of one [`TieredCache`](crate::TieredCache), shared with its bus listener.
+/// The tier of one [`TieredCache`](crate::TieredCache), shared with the listener of its bus or
+/// change feed.
 pub(crate) struct Tier {
     entries: Moka<String, Entry>,
     epochs: Epochs,
     received: AtomicU64,
+    losses: AtomicU64,
 }
 
 impl Tier {
-    /// A tier of at most `capacity` entries; `bypassed` until a bus has subscribed.
+    /// A tier of at most `capacity` entries; `bypassed` until its bus or change feed follows.
     pub(crate) fn new(capacity: u64, bypassed: bool) -> Tier {
         Tier {
             entries: Moka::builder().max_capacity(capacity).expire_after(PerEntry).build(),
             epochs: Epochs::new(bypassed),
             received: AtomicU64::new(0),
+            losses: AtomicU64::new(0),
         }
     }
 
@@ -84,28 +87,34 @@ impl Tier {
         self.entries.invalidate_all();
     }
 
-    /// The bus is down: flush and bypass.
+    /// The bus or change feed is lost: flush and bypass.
     pub(crate) fn suspend(&self) {
         self.epochs.set_bypassed(true);
         self.entries.invalidate_all();
+        self.losses.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// The bus is subscribed again: serve from the tier.
+    /// How many times the bus or change feed was lost.
+    pub(crate) fn losses(&self) -> u64 {
+        self.losses.load(Ordering::SeqCst)
+    }
+
+    /// The bus or change feed follows again: serve from the tier.
     pub(crate) fn resume(&self) {
         self.epochs.set_bypassed(false);
     }
 
-    /// Whether reads are served from the tier (`false` while the bus is down).
+    /// Whether reads are served from the tier (`false` while the bus or change feed is down).
     pub(crate) fn active(&self) -> bool {
         !self.epochs.bypassed()
     }
 
-    /// An invalidation from another process arrived (counted after it is applied).
+    /// An invalidation arrived on the bus or change feed (counted after it is applied).
     pub(crate) fn received(&self) {
         self.received.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// Invalidations from other processes applied so far.
+    /// Invalidations from the bus or change feed applied so far.
     pub(crate) fn received_count(&self) -> u64 {
         self.received.load(Ordering::SeqCst)
     }

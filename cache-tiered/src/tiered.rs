@@ -6,18 +6,39 @@ use cachette_core::{BaseCache, Bytes, Config, Expiry, Result, Ttl, async_trait};
 
 use crate::bus::{Bus, Invalidation};
 use crate::entry::life;
+use crate::feed::FeedListener;
 use crate::tier::Tier;
 
 /// A bounded in-process tier (moka) over any backend: reads are served from memory when they
 /// can be and fill it from the backend when not; every write goes to the backend, then to the
-/// tier, and is published on the invalidation bus so that other processes evict the key. See the
-/// [crate docs](crate) for the guarantees.
+/// tier. Other processes' changes reach the tier through the backend's own change feed (Redis
+/// client tracking) or the invalidation bus. See the [crate docs](crate) for the guarantees.
 pub struct TieredCache {
     l2: Arc<dyn BaseCache>,
     tier: Arc<Tier>,
-    bus: Option<Bus>,
+    channel: Channel,
     cap: Expiry,
     default: Expiry,
+}
+
+/// How other processes' changes reach the tier.
+enum Channel {
+    /// The pub/sub bus of `CACHE_L1_BUS_URL`, on which this process publishes its own.
+    Bus(Box<Bus>),
+    /// The backend's change feed (Redis client tracking).
+    Feed(FeedListener),
+    /// Nothing: `CACHE_L1_TIMEOUT` bounds staleness.
+    None,
+}
+
+impl Channel {
+    fn name(&self) -> &'static str {
+        match self {
+            Channel::Bus(_) => "invalidation bus",
+            Channel::Feed(_) => "backend change feed",
+            Channel::None => "none",
+        }
+    }
 }
 
 impl std::fmt::Debug for TieredCache {
@@ -25,36 +46,51 @@ impl std::fmt::Debug for TieredCache {
         f.debug_struct("TieredCache")
             .field("backend", &self.l2.type_name())
             .field("l1_timeout", &self.cap)
-            .field("bus", &self.bus.is_some())
+            .field("channel", &self.channel.name())
             .field("active", &self.tier.active())
             .finish()
     }
 }
 
 impl TieredCache {
-    /// A tier of `config.l1_threshold` entries living at most `config.l1_timeout` over `l2`, with
-    /// the invalidation bus of `config.l1_bus_url` if set (then it must be called inside a tokio
-    /// runtime; the bus connects in the background, and the tier is bypassed until it has).
+    /// A tier of `config.l1_threshold` entries living at most `config.l1_timeout` over `l2`,
+    /// kept coherent by (see [Coherence](crate#coherence)):
+    ///
+    /// * the invalidation bus of `config.l1_bus_url` if set (then it must be called inside a
+    ///   tokio runtime; the bus connects in the background);
+    /// * else the backend's own [change feed](BaseCache::change_feed) if it offers one (Redis,
+    ///   Sentinel and Cluster: client tracking), started in the current tokio runtime, or at the
+    ///   first call made inside one;
+    /// * else nothing, and `config.l1_timeout` bounds staleness.
+    ///
+    /// With a bus or a feed, the tier is bypassed (every read goes to the backend) until it
+    /// follows, and again whenever it loses it.
     ///
     /// `config.l1` is not consulted here: [`TieredCache::wrap`] is the constructor that honours it.
     pub fn new(l2: Arc<dyn BaseCache>, config: &Config) -> Result<TieredCache> {
-        let bus_url = config.l1_bus_url.as_deref();
         let capacity = if config.l1_threshold == 0 { u64::MAX } else { config.l1_threshold as u64 };
-        let tier = Arc::new(Tier::new(capacity, bus_url.is_some()));
-        let bus = match bus_url {
-            Some(url) => Some(Bus::start(url, &config.key_prefix, Arc::downgrade(&tier))?),
-            None => {
+        let feed = match config.l1_bus_url {
+            Some(_) => None,
+            None => l2.change_feed(),
+        };
+        let followed = config.l1_bus_url.is_some() || feed.is_some();
+        let tier = Arc::new(Tier::new(capacity, followed));
+        let channel = match (&config.l1_bus_url, feed) {
+            (Some(url), _) => Channel::Bus(Box::new(Bus::start(url, &config.key_prefix, Arc::downgrade(&tier))?)),
+            (None, Some(feed)) => Channel::Feed(FeedListener::new(feed, Arc::downgrade(&tier))),
+            (None, None) => {
                 if l2.is_shared() {
                     tracing::info!(
                         backend = l2.type_name(),
                         l1_timeout = ?config.l1_timeout,
-                        "in-process tier without CACHE_L1_BUS_URL: another process's writes show here only after CACHE_L1_TIMEOUT"
+                        "in-process tier over a backend without a change feed and without CACHE_L1_BUS_URL: another \
+                         process's writes show here only after CACHE_L1_TIMEOUT"
                     );
                 }
-                None
+                Channel::None
             }
         };
-        Ok(TieredCache { l2, tier, bus, cap: config.l1_timeout, default: config.default_timeout })
+        Ok(TieredCache { l2, tier, channel, cap: config.l1_timeout, default: config.default_timeout })
     }
 
     /// `l2` behind a tier when `config.l1` (`CACHE_L1=true`), else `l2` itself: the step to add
@@ -66,16 +102,23 @@ impl TieredCache {
         Ok(Arc::new(TieredCache::new(l2, config)?))
     }
 
-    /// Whether reads are served from the tier now: `false` while a configured bus is not
-    /// subscribed (at start, and after losing it), when every read goes to the backend.
+    /// Whether reads are served from the tier now: `false` while its bus or change feed does not
+    /// follow (at start, and after losing it), when every read goes to the backend.
     pub fn is_active(&self) -> bool {
         self.tier.active()
     }
 
-    /// How many invalidations from other processes the tier has applied (evictions of a key and
-    /// flushes that arrived on the bus), for monitoring and tests.
+    /// How many invalidations the tier has applied from its bus or change feed (evictions of a
+    /// key, and flushes), for monitoring and tests. On the bus these are other processes'
+    /// changes; a change feed reports this process's own writes too.
     pub fn invalidations_received(&self) -> u64 {
         self.tier.received_count()
+    }
+
+    /// How many times the tier lost its bus or change feed, and so was flushed and bypassed
+    /// until it followed again, for monitoring and tests.
+    pub fn channel_losses(&self) -> u64 {
+        self.tier.losses()
     }
 
     /// How many entries the tier holds (approximate, as moka's `entry_count` is).
@@ -88,21 +131,34 @@ impl TieredCache {
         &self.l2
     }
 
+    /// What the tier needs to know before a fill of `key`: see [`Tier::before_fill`]. Starts a
+    /// change feed that waited for a runtime: this is the path of every call while the tier is
+    /// bypassed.
+    fn before_fill(&self, key: &str) -> Option<u64> {
+        if let Channel::Feed(feed) = &self.channel {
+            feed.start();
+        }
+        self.tier.before_fill(key)
+    }
+
+    /// Tells the other processes, when this process is the one that tells them (the bus).
+    async fn publish(&self, what: Invalidation<'_>) {
+        if let Channel::Bus(bus) = &self.channel {
+            bus.publish(what).await;
+        }
+    }
+
     /// Evicts `key` here and tells the other processes.
     async fn invalidate(&self, key: &str) {
         self.tier.evict(key).await;
-        if let Some(bus) = &self.bus {
-            bus.publish(Invalidation::Key(key)).await;
-        }
+        self.publish(Invalidation::Key(key)).await;
     }
 
     /// After a write of `value` to the backend: keep it here, and tell the others.
     async fn written(&self, key: &str, value: Bytes, seen: Option<u64>, ttl: Ttl) {
         let life = life(self.cap, Some(ttl.resolve(self.default)));
         self.tier.fill_write(key, value, seen, life).await;
-        if let Some(bus) = &self.bus {
-            bus.publish(Invalidation::Key(key)).await;
-        }
+        self.publish(Invalidation::Key(key)).await;
     }
 }
 
@@ -120,7 +176,7 @@ impl BaseCache for TieredCache {
         if let Some(value) = self.tier.get(key).await {
             return Ok(Some(value));
         }
-        let seen = self.tier.before_fill(key);
+        let seen = self.before_fill(key);
         let value = self.l2.get(key).await?;
         if let (Some(seen), Some(v)) = (seen, &value) {
             self.tier.fill_read(key, v.clone(), seen, life(self.cap, None)).await;
@@ -134,7 +190,7 @@ impl BaseCache for TieredCache {
         for (i, key) in keys.iter().enumerate() {
             let hit = self.tier.get(key).await;
             if hit.is_none() {
-                misses.push((i, *key, self.tier.before_fill(key)));
+                misses.push((i, *key, self.before_fill(key)));
             }
             out.push(hit);
         }
@@ -160,7 +216,7 @@ impl BaseCache for TieredCache {
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<()> {
-        let seen = self.tier.before_fill(key);
+        let seen = self.before_fill(key);
         match self.l2.set(key, value.clone(), ttl).await {
             Ok(()) => {
                 self.written(key, value, seen, ttl).await;
@@ -175,7 +231,7 @@ impl BaseCache for TieredCache {
     }
 
     async fn set_many(&self, items: &[(&str, Bytes)], ttl: Ttl) -> Result<()> {
-        let seen: Vec<Option<u64>> = items.iter().map(|(key, _)| self.tier.before_fill(key)).collect();
+        let seen: Vec<Option<u64>> = items.iter().map(|(key, _)| self.before_fill(key)).collect();
         let result = self.l2.set_many(items, ttl).await;
         for ((key, value), seen) in items.iter().zip(seen) {
             match result {
@@ -187,7 +243,7 @@ impl BaseCache for TieredCache {
     }
 
     async fn add(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<bool> {
-        let seen = self.tier.before_fill(key);
+        let seen = self.before_fill(key);
         let stored = self.l2.add(key, value.clone(), ttl).await?;
         if stored {
             // Another process may still hold a value that expired in the backend.
@@ -225,7 +281,7 @@ impl BaseCache for TieredCache {
     async fn touch(&self, key: &str, ttl: Ttl) -> Result<bool> {
         // A value held here takes the new expiry (a shortened life must not be outlived here);
         // one not held is not fetched.
-        let seen = self.tier.before_fill(key);
+        let seen = self.before_fill(key);
         let held = self.tier.get(key).await;
         let result = self.l2.touch(key, ttl).await;
         match (&result, held) {
@@ -238,9 +294,7 @@ impl BaseCache for TieredCache {
     async fn clear(&self) -> Result<()> {
         let result = self.l2.clear().await;
         self.tier.flush();
-        if let Some(bus) = &self.bus {
-            bus.publish(Invalidation::All).await;
-        }
+        self.publish(Invalidation::All).await;
         result
     }
 }

@@ -28,6 +28,7 @@
 //! * [`conformance_suite!`]: one `#[test]` per case for your backend;
 //! * [`Backend`] and [`BackendFactory`]: what the suite builds caches with;
 //! * [`cases`]: every case, callable one by one with [`run_case`] and a [`Ctx`];
+//! * [`change_feed`] and [`change_feed_suite!`]: the cases of a backend's change feed;
 //! * the real-server harness (cargo feature `harness`): redis, sentinel, cluster and memcached
 //!   on loopback, for backends that need a server.
 #![cfg_attr(
@@ -51,6 +52,7 @@
 
 mod backend;
 pub mod cases;
+pub mod change_feed;
 mod ctx;
 #[cfg(all(feature = "harness", unix))]
 pub mod harness;

@@ -79,8 +79,8 @@ keys! {
     "CACHE_UWSGI_NAME", "cache@host:port", "(none)", "UWSGICache: the named cache of a uWSGI server (--cache2 name=...) and the address of its uwsgi socket.";
     "CACHE_L1", "bool", "false", "Put a bounded in-process tier (cachette-tiered's TieredCache) in front of the backend: hits are served from memory, writes go through.";
     "CACHE_L1_THRESHOLD", "integer", "10000", "Most entries kept by the in-process tier (CACHE_L1).";
-    "CACHE_L1_TIMEOUT", "seconds or duration", "10", "Longest an entry stays in the in-process tier (never past its expiry in the backend when written by this process): the bound on a stale read when no invalidation reaches this process. 0: no bound but the backend's expiry (only with CACHE_L1_BUS_URL).";
-    "CACHE_L1_BUS_URL", "URL", "(none)", "redis://... of the Redis server whose pub/sub carries invalidations of the in-process tier between processes. Unset: CACHE_L1_TIMEOUT alone bounds staleness.";
+    "CACHE_L1_TIMEOUT", "seconds or duration", "10", "Longest an entry stays in the in-process tier (never past its expiry in the backend when written by this process): the bound on a stale read when no invalidation reaches this process. 0: no bound but the backend's expiry (only with client tracking or CACHE_L1_BUS_URL).";
+    "CACHE_L1_BUS_URL", "URL", "(none)", "redis://... of the Redis server whose pub/sub carries invalidations of the in-process tier between processes, instead of client tracking. Unset: the Redis backends' client tracking (RESP3, broadcast on the prefix) keeps the tier coherent; over other backends CACHE_L1_TIMEOUT alone bounds staleness.";
 }
 
 /// ` did you mean CACHE_X?`, or the list of known keys when none is near.

@@ -136,6 +136,13 @@ impl ClusterTopology {
         None
     }
 
+    /// Closes every client connection named `name` on every running node (see
+    /// [`RedisServer::kill_clients_named`]); returns how many it closed.
+    pub fn kill_clients_named(&self, name: &str) -> usize {
+        let running = self.nodes.iter().filter(|n| std::net::TcpStream::connect(n.address()).is_ok());
+        running.map(|n| n.kill_clients_named(name)).sum()
+    }
+
     /// Kills the node on `port` with SIGKILL.
     pub fn kill_node(&mut self, port: u16) {
         if let Some(node) = self.nodes.iter_mut().find(|n| n.port() == port) {

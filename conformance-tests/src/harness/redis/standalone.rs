@@ -60,6 +60,18 @@ impl Server<RedisOptions> {
         self.dir().join("ca.crt")
     }
 
+    /// Closes every client connection named `name` (`CLIENT LIST`, then `CLIENT KILL ID` for
+    /// each), as a network fault would; returns how many it closed.
+    pub fn kill_clients_named(&self, name: &str) -> usize {
+        let list = self.cli(&["CLIENT", "LIST"]);
+        let ids: Vec<&str> = list
+            .lines()
+            .filter(|line| line.split_whitespace().any(|field| field == format!("name={name}")))
+            .filter_map(|line| line.split_whitespace().find_map(|field| field.strip_prefix("id=")))
+            .collect();
+        ids.iter().filter(|id| self.cli(&["CLIENT", "KILL", "ID", id]).trim() == "1").count()
+    }
+
     /// One field of `INFO <section>`, e.g. `info_field("commandstats", "cmdstat_mget")`.
     pub fn info_field(&self, section: &str, field: &str) -> Option<String> {
         let info = self.cli(&["INFO", section]);
