@@ -2,7 +2,7 @@
 //! refresh see it; and the bounds they put on the inner service, stated once.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http::header::{self, HeaderName};
@@ -40,6 +40,8 @@ pub(crate) struct Call {
     pub tags: Vec<String>,
     /// What the lookup learnt, for the store of what is rendered.
     pub seen: Seen,
+    /// When the render of this request's entry started (the entry records how long it took).
+    pub render_started: Option<Instant>,
 }
 
 /// What a request's lookup learnt, for the store of what it renders.

@@ -2,7 +2,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
+use cachette_core::CacheError;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::response;
 use serde::{Deserialize, Serialize};
@@ -11,9 +12,9 @@ use crate::conditional::strong_etag;
 
 /// A stored response: its [`Head`], its headers and its body.
 ///
-/// Stored as the triple `(head, headers, body)` with cachette-core's tagged codec (so a later format
-/// change reads old entries as undecodable — a miss, then overwritten — never as garbage). The
-/// headers are one block of length-framed pairs (see [`HeaderBlock`]). A hit decodes the headers
+/// Stored as [`ENTRY_FORMAT`] then the triple `(head, headers, body)` in cachette-core's codec, so
+/// that an entry of another format (an older version of the layer's) reads as undecodable — a
+/// miss, then overwritten — never as garbage. The headers are one block of length-framed pairs (see [`HeaderBlock`]). A hit decodes the headers
 /// and the body as slices of the bytes the backend returned, so serving it copies neither: on a
 /// hit path measured in hundreds of nanoseconds, per-header allocations and byte-by-byte parsing
 /// were the largest costs.
@@ -25,6 +26,11 @@ pub(crate) struct Entry {
     pub headers: Bytes,
     pub body: Bytes,
 }
+
+/// The first byte of a stored entry, before the codec's: changed with the layout of [`Head`] (the
+/// first layout had none, and starts with the codec's format byte). Neither a codec format byte,
+/// the tags envelope's (`0xE1`), a Vary marker's nor a character JSON starts with.
+const ENTRY_FORMAT: u8 = 0x48;
 
 /// What the layer needs to know of a stored response, besides its headers and body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +45,11 @@ pub(crate) struct Head {
     /// The request headers named by the response's `Vary`, with the values of the request that
     /// rendered it: the entry serves only requests with the same values.
     pub vary: VaryValues,
+    /// Unix milliseconds (by the layer's clock) when it was rendered: its `Age` runs from here.
+    pub rendered_at_ms: u64,
+    /// How long its render took, in milliseconds (the handler, and its body to the end): what
+    /// early refresh weighs the draw by.
+    pub render_ms: u32,
 }
 
 /// The request headers named by a response's `Vary`, lowercased, each with the request's value
@@ -55,6 +66,8 @@ pub(crate) struct Lifetime {
     pub fresh: Option<Duration>,
     /// How long after that it may be served stale while it is refreshed.
     pub stale: Duration,
+    /// How long the render took.
+    pub took: Duration,
 }
 
 /// How an entry stands at a given time: within its fresh period, within the stale-while-revalidate
@@ -81,6 +94,8 @@ fn is_not_stored(name: &HeaderName) -> bool {
             | "upgrade"
             | "content-length"
             | "date"
+            | "age"
+            | "cache-status"
             | "x-cache"
     )
 }
@@ -96,7 +111,7 @@ impl Entry {
     /// The validators are added to the stored headers here, once, so that serving a hit does not
     /// format dates.
     pub(crate) fn new(head: &response::Parts, body: Bytes, lifetime: Lifetime, vary: VaryValues) -> Entry {
-        let Lifetime { rendered_at: now, fresh, stale } = lifetime;
+        let Lifetime { rendered_at: now, fresh, stale, took } = lifetime;
         let mut headers = HeaderBlock::default();
         for (name, value) in head.headers.iter().filter(|(name, _)| !is_not_stored(name)) {
             headers.push(name.as_str(), value.as_bytes());
@@ -124,6 +139,8 @@ impl Entry {
                 fresh_until_ms,
                 stale_until_ms,
                 vary,
+                rendered_at_ms: now_ms,
+                render_ms: u32::try_from(took.as_millis()).unwrap_or(u32::MAX),
             },
             headers: Bytes::from(headers.0),
             body,
@@ -133,14 +150,37 @@ impl Entry {
     /// The stored form.
     pub(crate) fn encode(&self, key: &str) -> cachette_core::Result<Bytes> {
         let (headers, body) = (serde_bytes::Bytes::new(&self.headers), serde_bytes::Bytes::new(&self.body));
-        cachette_core::codec::encode(key, &(&self.head, headers, body))
+        let inner = cachette_core::codec::encode(key, &(&self.head, headers, body))?;
+        let mut out = BytesMut::with_capacity(1 + inner.len());
+        out.put_u8(ENTRY_FORMAT);
+        out.put_slice(&inner);
+        Ok(out.freeze())
     }
 
     /// An entry from its stored form; the headers and the body are slices of `stored`.
     pub(crate) fn decode(key: &str, stored: &Bytes) -> cachette_core::Result<Entry> {
+        let Some((&ENTRY_FORMAT, inner)) = stored.split_first() else {
+            return Err(CacheError::codec(key, "not a response stored by this version of cachette-http".to_owned()));
+        };
         let (head, headers, body): (Head, &serde_bytes::Bytes, &serde_bytes::Bytes) =
-            cachette_core::codec::decode_borrowed(key, stored)?;
+            cachette_core::codec::decode_borrowed(key, inner)?;
         Ok(Entry { head, headers: share(stored, headers), body: share(stored, body) })
+    }
+
+    /// Whether `stored` has the current layout (else it was written by an older version of the
+    /// layer, and is a miss that needs no warning).
+    pub(crate) fn is_current_format(stored: &[u8]) -> bool {
+        stored.first() == Some(&ENTRY_FORMAT)
+    }
+
+    /// When its fresh period ends (`None`: never).
+    pub(crate) fn fresh_until(&self) -> Option<SystemTime> {
+        self.head.fresh_until_ms.and_then(|ms| UNIX_EPOCH.checked_add(Duration::from_millis(ms)))
+    }
+
+    /// How long its render took.
+    pub(crate) fn render_time(&self) -> Duration {
+        Duration::from_millis(u64::from(self.head.render_ms))
     }
 
     pub(crate) fn staleness(&self, now: SystemTime) -> Staleness {
@@ -279,7 +319,8 @@ mod tests {
 
     /// Rendered at `now`, fresh for `fresh` seconds (`None`: forever), then stale for `stale`.
     fn lifetime(now: SystemTime, fresh: Option<u64>, stale: u64) -> Lifetime {
-        Lifetime { rendered_at: now, fresh: fresh.map(Duration::from_secs), stale: Duration::from_secs(stale) }
+        let (fresh, stale) = (fresh.map(Duration::from_secs), Duration::from_secs(stale));
+        Lifetime { rendered_at: now, fresh, stale, took: Duration::from_millis(40) }
     }
 
     #[test]
@@ -299,6 +340,20 @@ mod tests {
         assert_eq!(map["etag"], strong_etag(b"hello"));
         assert_eq!(map["last-modified"], "Fri, 15 Jan 2027 08:00:00 GMT");
         assert_eq!(back.last_modified(), now);
+    }
+
+    #[test]
+    fn an_entry_records_when_and_how_long_it_rendered_and_older_layouts_are_refused() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let entry = Entry::new(&head(&[]), Bytes::from_static(b"x"), lifetime(now, Some(10), 0), vec![]);
+        let back = Entry::decode("k", &entry.encode("k").unwrap()).unwrap();
+        assert_eq!(back.head.rendered_at_ms, 1_800_000_000_000);
+        assert_eq!(back.render_time(), Duration::from_millis(40));
+        assert_eq!(back.fresh_until(), Some(now + Duration::from_secs(10)));
+        // The first layout: the codec's bytes with no entry format byte before them.
+        let first_layout = cachette_core::codec::encode("k", &(200u16, 0u64, None::<u64>, None::<u64>, ())).unwrap();
+        assert!(!Entry::is_current_format(&first_layout));
+        assert!(matches!(Entry::decode("k", &first_layout), Err(CacheError::Codec { .. })));
     }
 
     #[test]

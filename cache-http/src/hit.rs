@@ -71,6 +71,13 @@ impl Call {
         let key = self.entry_key();
         let entry = match Entry::decode(key, &bytes) {
             Ok(entry) => entry,
+            Err(_) if !Entry::is_current_format(&bytes) => {
+                tracing::debug!(
+                    key,
+                    "cachette-http: an entry stored by an older version of the layer; rendering it again"
+                );
+                return Lookup::Missing;
+            }
             Err(e) => {
                 tracing::warn!(key, error = %e, "cachette-http: a stored response does not decode; rendering it again");
                 return Lookup::Missing;

@@ -90,6 +90,7 @@ impl CacheLayer {
                 namespace: "http:".into(),
                 tags: Vec::new(),
                 keep_tag_headers: false,
+                early_refresh: None,
             }),
             state: Arc::new(State::new(cache)),
         }
@@ -293,6 +294,30 @@ impl CacheLayer {
     /// front that purges by them. By default the layer reads them and strips them.
     pub fn keep_tag_headers(mut self) -> Self {
         self.settings().keep_tag_headers = true;
+        self
+    }
+
+    /// Probabilistic early refresh (XFetch: Vattani, Chierichetti and Lowenstein, VLDB 2015), as
+    /// [`LoadPolicy::early_refresh`](cachette_core::LoadPolicy::early_refresh) does for computed
+    /// values: a hit on a fresh entry starts one background refresh of it, while it is served,
+    /// with a probability that grows as its fresh period nears its end, weighted by how long its
+    /// render took (each entry records it) — a hit at `now` refreshes when
+    /// `now - render_time * beta * ln(u) >= fresh_until` for a uniform `u` in (0, 1]. So a hot
+    /// route is rendered again by one request shortly before it would expire, rather than by
+    /// every request after; a route hit rarely is left to expire. `beta` 1.0 is the paper's
+    /// optimum; more refreshes earlier. One refresh per key at a time, across processes too (the
+    /// lock stale-while-revalidate takes); counted in [`HttpCacheStats::early_refreshes`]. A
+    /// `beta` that is not a positive finite number turns it off (the default).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cachette_http::CacheLayer;
+    /// # fn build(cache: cachette_core::Cache) -> CacheLayer {
+    /// CacheLayer::new(cache).fresh_for(Duration::from_secs(60)).early_refresh(1.0)
+    /// # }
+    /// ```
+    pub fn early_refresh(mut self, beta: f64) -> Self {
+        self.settings().early_refresh = (beta.is_finite() && beta > 0.0).then_some(beta);
         self
     }
 

@@ -366,8 +366,9 @@
 //! * **The backend.** A failed lookup is logged, counted once, and the request rendered (not
 //!   stored). Backend calls have the cache's deadline and circuit breaker
 //!   (`cachette_core::fail_safe`): while it is open, a lookup fails at once (logged at debug).
-//! * **One round trip.** A miss makes one backend call before the handler runs; the entry is
-//!   answered and handed to the waiting requests first, and stored behind the response.
+//! * **One round trip.** A miss makes one backend call before the handler runs (two on a shared
+//!   backend: the lookup, and the `add` of the key's lease); the entry is answered and handed to
+//!   the waiting requests first, and stored behind the response.
 //! * **The handler.** A panic is caught: the request and those waiting for its render are answered
 //!   `500` (`no-store`) at once, logged at error, and the next request renders afresh. An error is
 //!   returned to its caller, a `5xx` is not stored; the waiters then render their own.
@@ -410,6 +411,17 @@
 //!   (the backend's clock), whatever the layer's clock says; the entry keeps its own deadlines by
 //!   the layer's clock.
 //! * **Hard reloads** are off by default, so that clients cannot empty a shared cache at will.
+//! * **One render across processes.** On a shared backend (Redis family, memcached, FileSystem)
+//!   the request that leads a cold miss in its process takes the key's lease — cachette-core's,
+//!   the one `get_or_set` uses ([`Cache::lease`](cachette_core::Cache::lease)) — and the other
+//!   processes wait for its entry (polling, at most `CACHE_OPTIONS.lease`, 5 s, per holder), then
+//!   read it as any request does: an entry rendered before an invalidation their lookup saw is not
+//!   served to them, and they render. A render that outlives its lease is not kept (a delete
+//!   during it cannot be ruled out; a warning names `CACHE_OPTIONS.lease`). Forced renders,
+//!   background refreshes and requests whose lookup failed take no lease.
+//! * **Early refresh** ([`early_refresh`](CacheLayer::early_refresh)) draws on hits of fresh
+//!   entries only, weighted by the render time the entry records (from the call of the handler
+//!   to the end of its body).
 //! * **A background refresh** holds a lock in the shared cache (an atomic `add`, kept at most a
 //!   minute in case its process dies) so that one process per key renders it.
 //! * **A second lookup** before a render only if the layer stored an entry since the request's.
@@ -447,9 +459,10 @@
 //   refresh::scheduler ───> service (Revalidate) key
 //   service ──────────────> hit miss refresh::background call future body shared flight proxy stats policy
 //   refresh::background ──> store failure call body shared stats
-//   miss ─────────────────> failure hit store call flight entry body stats
+//   miss ─────────────────> failure hit store lease call flight entry body stats
 //   failure ──────────────> call flight entry body stats
-//   store ────────────────> call flight entry shared policy stats
+//   store ────────────────> lease call flight entry shared policy stats
+//   lease ────────────────> hit call entry
 //   hit ──────────────────> call entry conditional body stats
 //   call ─────────────────> shared freshness body stats
 //   shared ───────────────> flight key proxy policy clock freshness stats
@@ -472,6 +485,7 @@ mod hit;
 mod invalidate;
 mod key;
 mod layer;
+mod lease;
 mod miss;
 mod policy;
 mod proxy;

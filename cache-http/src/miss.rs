@@ -3,13 +3,15 @@
 //! render, and store it behind the response.
 //!
 //! A miss makes one backend round trip before the handler runs — the request's lookup — and a
-//! second only if an entry was stored since (see [`Flights::stores`](crate::flight::Flights::stores)).
+//! second only if an entry was stored since (see [`Flights::stores`](crate::flight::Flights::stores));
+//! on a shared backend, the leader of the render also takes the key's lease across processes
+//! (one more round trip: see [`lease`](crate::lease)).
 //! The store does not delay the response: the entry is published to the followers and answered
 //! first, and written on a task of its own.
 
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, response};
@@ -22,8 +24,19 @@ use crate::entry::{Entry, Staleness};
 use crate::failure::Rendered;
 use crate::flight::{Failure, Leader, Outcome, Role};
 use crate::hit::Lookup;
+use crate::lease::{HeldLease, Leasing};
+use crate::refresh::Refresh;
 use crate::stats::Counters;
 use crate::store::{StorePlan, Write};
+
+/// What a streamed render stores when its body ends.
+struct Ending {
+    store: StorePlan,
+    head: response::Parts,
+    /// The request's lookup failed: the entry is handed on but not stored.
+    skip: bool,
+    lease: Option<HeldLease>,
+}
 
 /// What a request's lookup leaves the miss path.
 pub(crate) struct Missed {
@@ -31,8 +44,10 @@ pub(crate) struct Missed {
     pub stores_seen: u64,
     /// The entry within the stale-if-error grace, served if the render fails.
     pub fallback: Option<Entry>,
-    /// The lookup failed (counted): no second lookup, and no store, for this request.
+    /// The lookup failed (counted): no second lookup, no lease, and no store, for this request.
     pub failed: bool,
+    /// The key's lease across processes, once this request leads the render and holds it.
+    pub lease: Option<HeldLease>,
 }
 
 impl Call {
@@ -100,12 +115,32 @@ impl Call {
                             Lookup::Stale(entry) => {
                                 drop(leader);
                                 Counters::add(&self.counters().stale);
-                                self.spawn_refresh(&inner);
+                                self.spawn_refresh(&inner, Refresh::Stale);
                                 return Ok(self.serve(&entry, now, "STALE"));
                             }
                             Lookup::Fallback(entry) => missed.fallback = Some(entry),
                             Lookup::Failed => missed.failed = true,
                             Lookup::Missing => {}
+                        }
+                    }
+                    // One render across processes too: take the key's lease, or serve what the
+                    // process that holds it renders.
+                    if !self.force && !missed.failed {
+                        match self.lease_or_wait().await {
+                            Leasing::Held(lease) => missed.lease = Some(lease),
+                            Leasing::Served(entry) => {
+                                let entry = Arc::new(entry);
+                                leader.publish(Outcome::Entry(entry.clone()));
+                                Counters::add(&self.counters().misses);
+                                return Ok(self.serve(&entry, self.now(), "MISS"));
+                            }
+                            Leasing::Stale(entry) => {
+                                drop(leader);
+                                Counters::add(&self.counters().stale);
+                                self.spawn_refresh(&inner, Refresh::Stale);
+                                return Ok(self.serve(&entry, self.now(), "STALE"));
+                            }
+                            Leasing::Render => {}
                         }
                     }
                     Counters::add(&self.counters().misses);
@@ -143,7 +178,7 @@ impl Call {
 
     /// Renders the request as the leader of its key, streams it to the client and stores it.
     async fn render<S, ReqBody, ResBody>(
-        self,
+        mut self,
         inner: S,
         body: ReqBody,
         leader: Leader,
@@ -154,6 +189,7 @@ impl Call {
         ResBody: StoredBody,
     {
         let request = Request::from_parts(self.render_request(), body);
+        self.render_started = Some(Instant::now());
         let response = match self.render_guarded(inner, request, missed.fallback.as_ref()).await {
             Rendered::Response(response) => response,
             Rendered::Failed(failure, answer) => {
@@ -177,12 +213,14 @@ impl Call {
                 let entry = Arc::new(entry);
                 let storing = leader.publish_and_hold(Outcome::Entry(entry.clone()));
                 let response = self.serve(&entry, now, "MISS");
-                self.state.store_behind(Write { entry, ttl, skip: missed.failed, place }, storing);
+                let write = Write { entry, ttl, skip: missed.failed, place, lease: missed.lease };
+                self.state.store_behind(write, storing);
                 return Ok(response);
             }
             // A real stream: store it when the client has read it all.
             (Some(store), None) if tee.is_storing() => {
-                tee.on_end(self.store_at_end(store, head.clone(), leader, missed.failed));
+                let at_end = Ending { store, head: head.clone(), skip: missed.failed, lease: missed.lease };
+                tee.on_end(self.store_at_end(at_end, leader));
             }
             _ if head.status.is_server_error() => leader.publish(Outcome::Failed(Failure::Status(head.status))),
             _ => leader.publish(Outcome::NotStorable),
@@ -195,17 +233,17 @@ impl Call {
     }
 
     /// What a streamed render does when its body ends: hand the entry to the followers and store
-    /// it if the body stayed storable, or tell them it is not storable. `skip`: the request's
-    /// lookup failed, so the entry is handed on but not stored.
-    fn store_at_end(&self, store: StorePlan, head: response::Parts, leader: Leader, skip: bool) -> OnEnd {
+    /// it if the body stayed storable, or tell them it is not storable (and give the lease back).
+    fn store_at_end(&self, ending: Ending, leader: Leader) -> OnEnd {
         let state = self.state.clone();
+        let Ending { store, head, skip, lease } = ending;
         Box::new(move |whole| match whole {
             Some(bytes) if store.accepts(&bytes) => {
                 let ttl = store.backend_ttl();
                 let (entry, place) = store.entry(&head, bytes);
                 let entry = Arc::new(entry);
                 let storing = leader.publish_and_hold(Outcome::Entry(entry.clone()));
-                state.store_behind(Write { entry, ttl, skip, place }, storing);
+                state.store_behind(Write { entry, ttl, skip, place, lease }, storing);
             }
             _ => leader.publish(Outcome::NotStorable),
         })

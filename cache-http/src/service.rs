@@ -15,6 +15,7 @@ use crate::future::ResponseFuture;
 use crate::hit::Lookup;
 use crate::miss::Missed;
 use crate::policy::directives;
+use crate::refresh::Refresh;
 use crate::shared::{Settings, State};
 use crate::stats::Counters;
 
@@ -102,7 +103,8 @@ where
             }
             Some(Plan { key, force, tags }) => {
                 let (settings, state) = (self.settings.clone(), self.state.clone());
-                let call = Call { settings, state, parts, key, force, tags, seen: Seen::default() };
+                let call =
+                    Call { settings, state, parts, key, force, tags, seen: Seen::default(), render_started: None };
                 ResponseFuture::cached(Box::pin(respond(call, inner, body)))
             }
         }
@@ -176,11 +178,17 @@ where
         match call.lookup(now).await {
             Lookup::Fresh(entry) => {
                 Counters::add(&call.counters().hits);
+                if let Some(beta) = call.settings.early_refresh
+                    && let Some(fresh_until) = entry.fresh_until()
+                    && cachette_core::early_refresh_due(now, fresh_until, entry.render_time(), beta)
+                {
+                    call.spawn_refresh(&inner, Refresh::Early);
+                }
                 return Ok(call.serve(&entry, now, "HIT"));
             }
             Lookup::Stale(entry) => {
                 Counters::add(&call.counters().stale);
-                call.spawn_refresh(&inner);
+                call.spawn_refresh(&inner, Refresh::Stale);
                 return Ok(call.serve(&entry, now, "STALE"));
             }
             Lookup::Fallback(entry) => (Some(entry), false),
@@ -189,5 +197,5 @@ where
         }
     };
     // Boxed on its own, so that a hit does not allocate and move the much larger miss machinery.
-    Box::pin(call.miss(inner, body, Missed { stores_seen, fallback, failed })).await
+    Box::pin(call.miss(inner, body, Missed { stores_seen, fallback, failed, lease: None })).await
 }

@@ -49,6 +49,8 @@ pub(crate) struct Settings {
     pub tags: Vec<String>,
     /// Whether `Cache-Tag` and `Surrogate-Key` are sent (and stored) rather than stripped.
     pub keep_tag_headers: bool,
+    /// XFetch's `beta`, when fresh entries are refreshed early.
+    pub early_refresh: Option<f64>,
 }
 
 impl Settings {

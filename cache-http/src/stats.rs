@@ -13,6 +13,7 @@ pub(crate) struct Counters {
     pub stored: AtomicU64,
     pub not_modified: AtomicU64,
     pub refreshes: AtomicU64,
+    pub early_refreshes: AtomicU64,
     pub refresh_failures: AtomicU64,
     pub errors: AtomicU64,
     pub stale_if_error: AtomicU64,
@@ -36,6 +37,7 @@ impl Counters {
             stored: self.stored.load(Relaxed),
             not_modified: self.not_modified.load(Relaxed),
             refreshes: self.refreshes.load(Relaxed),
+            early_refreshes: self.early_refreshes.load(Relaxed),
             refresh_failures: self.refresh_failures.load(Relaxed),
             errors: self.errors.load(Relaxed),
             stale_if_error: self.stale_if_error.load(Relaxed),
@@ -63,8 +65,11 @@ pub struct HttpCacheStats {
     pub stored: u64,
     /// `304 Not Modified` answers.
     pub not_modified: u64,
-    /// Background refreshes started (stale-while-revalidate).
+    /// Background refreshes started (stale-while-revalidate, and early refreshes).
     pub refreshes: u64,
+    /// Of the `refreshes`, those of fresh entries drawn for an early refresh
+    /// ([`early_refresh`](crate::CacheLayer::early_refresh)).
+    pub early_refreshes: u64,
     /// Background refreshes that kept the stale entry (error, or a response that may not be stored).
     pub refresh_failures: u64,
     /// Cache backend errors, at most one per request (the request was served by the inner service;

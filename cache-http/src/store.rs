@@ -2,7 +2,7 @@
 //! Shared by the miss path and the background refresh.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use cachette_core::{CacheError, Ttl};
@@ -11,6 +11,7 @@ use http::{Method, header, response};
 use crate::call::Call;
 use crate::entry::{Entry, Lifetime, VaryValues, vary_values};
 use crate::flight::Storing;
+use crate::lease::HeldLease;
 use crate::policy::directives;
 use crate::shared::{Settings, State};
 use crate::stats::Counters;
@@ -27,6 +28,8 @@ pub(crate) struct StorePlan {
     grace: Duration,
     /// Where the entry goes.
     place: Place,
+    /// When the render started (the entry records how long it took, to the end of its body).
+    started: Instant,
 }
 
 /// Where an entry is stored: its key, its tags, and the `Vary` marker to write with it.
@@ -61,7 +64,8 @@ impl StorePlan {
 
     /// The entry for the response `head` + `body`, and where it goes.
     pub(crate) fn entry(self, head: &response::Parts, body: Bytes) -> (Entry, Place) {
-        (Entry::new(head, body, self.lifetime, self.vary), self.place)
+        let lifetime = Lifetime { took: self.started.elapsed(), ..self.lifetime };
+        (Entry::new(head, body, lifetime, self.vary), self.place)
     }
 }
 
@@ -105,9 +109,10 @@ impl Call {
         }
         let vary = vary_values(&res.headers, &self.parts.headers)?;
         let head = (self.parts.method == Method::HEAD).then(|| declared_length(res));
-        let lifetime = Lifetime { rendered_at: now, fresh, stale: settings.stale };
+        let lifetime = Lifetime { rendered_at: now, fresh, stale: settings.stale, took: Duration::ZERO };
         let place = self.place(res, &vary, backend_ttl(lifetime, settings.stale_if_error))?;
-        Some(StorePlan { lifetime, vary, head, grace: settings.stale_if_error, place })
+        let started = self.render_started.unwrap_or_else(Instant::now);
+        Some(StorePlan { lifetime, vary, head, grace: settings.stale_if_error, place, started })
     }
 
     /// Where a response is stored: under the request's key, or, when it varies, its variant's
@@ -163,10 +168,12 @@ fn declared_length(res: &response::Parts) -> Option<u64> {
 }
 
 impl State {
-    /// Stores `entry` at `place` for `ttl`, then the URL's `Vary` marker if it needs one. A
-    /// failure is logged and counted, not returned: the response was served either way. Logged at
-    /// debug while the circuit breaker is open (it logged its opening), else as a warning.
-    pub(crate) async fn put(&self, place: &Place, entry: &Entry, ttl: Ttl) {
+    /// Stores `entry` at `place` for `ttl`, then the URL's `Vary` marker if it needs one, then
+    /// gives the key's `lease` back (if the lease was lost during the render, the entry is
+    /// removed again: see [`lease`](crate::lease)). A failure is logged and counted, not
+    /// returned: the response was served either way. Logged at debug while the circuit breaker
+    /// is open (it logged its opening), else as a warning.
+    pub(crate) async fn put(&self, place: &Place, entry: &Entry, ttl: Ttl, lease: Option<HeldLease>) {
         let key = place.key.as_str();
         let tags: Vec<(&str, Option<u64>)> = place.tags.iter().map(|(t, v)| (t.as_str(), *v)).collect();
         let mut stored = match entry.encode(key) {
@@ -179,14 +186,19 @@ impl State {
                 Err(e) => Err(e),
             };
         }
+        if let (Ok(true), Some(lease)) = (&stored, lease)
+            && !lease.end(key).await
+        {
+            stored = Ok(false);
+        }
         self.flights.count_store();
         match stored {
             Ok(true) => Counters::add(&self.counters.stored),
-            // A tag was invalidated since the lookup (or its version could not be read): what was
-            // rendered may be older than the invalidation.
+            // A tag was invalidated since the lookup, or the key deleted (its lease lost): what
+            // was rendered may be older than the invalidation.
             Ok(false) => tracing::debug!(
                 key,
-                "cachette-http: not storing the response: one of its tags changed during the render, or cannot be read"
+                "cachette-http: not keeping the response: the view was invalidated or deleted during the render"
             ),
             Err(e) => {
                 Counters::add(&self.counters.errors);
@@ -204,7 +216,7 @@ impl State {
     /// handed the entry (see [`Flights`](crate::flight::Flights)). Not stored for a request whose
     /// lookup failed (`skip`): the backend just failed it, and one error per request is counted.
     pub(crate) fn store_behind(self: &Arc<Self>, write: Write, storing: Storing) {
-        let Write { entry, ttl, skip, place } = write;
+        let Write { entry, ttl, skip, place, lease } = write;
         let key = place.key.as_str();
         if skip {
             tracing::debug!(key, "cachette-http: not storing the response: the cache failed this request's lookup");
@@ -216,7 +228,7 @@ impl State {
         };
         let state = self.clone();
         runtime.spawn(async move {
-            state.put(&place, &entry, ttl).await;
+            state.put(&place, &entry, ttl, lease).await;
             drop(storing);
         });
     }
@@ -230,4 +242,6 @@ pub(crate) struct Write {
     pub skip: bool,
     /// Where.
     pub place: Place,
+    /// The key's lease, given back once the entry is written.
+    pub lease: Option<HeldLease>,
 }

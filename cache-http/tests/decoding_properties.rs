@@ -14,17 +14,24 @@ use proptest::option;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
-/// The stored form of an entry, as `Entry::encode` writes it: `(head, headers, body)` with the
-/// head's fields `(status, last_modified, fresh_until_ms, stale_until_ms, vary)`.
-type Stored<'a> = ((u16, u64, Option<u64>, Option<u64>, Vary), &'a serde_bytes::Bytes, &'a serde_bytes::Bytes);
+/// The stored form of an entry, as `Entry::encode` writes it: the entry's format byte, then
+/// `(head, headers, body)` with the head's fields `(status, last_modified, fresh_until_ms,
+/// stale_until_ms, vary, rendered_at_ms, render_ms)`.
+type Stored<'a> = (Head, &'a serde_bytes::Bytes, &'a serde_bytes::Bytes);
+type Head = (u16, u64, Option<u64>, Option<u64>, Vary, u64, u32);
 type Vary = Vec<(String, Option<serde_bytes::ByteBuf>)>;
 
+/// The entry's format byte (cachette-http's `ENTRY_FORMAT`).
+const ENTRY_FORMAT: u8 = 0x48;
+
 /// A head, a block of `(u32 LE length, bytes)` header frames and a body.
-type Parts = ((u16, u64, Option<u64>, Option<u64>, Vary), Vec<u8>, Vec<u8>);
+type Parts = (Head, Vec<u8>, Vec<u8>);
 
 fn stored((head, headers, body): &Parts) -> Bytes {
     let stored: Stored<'_> = (head.clone(), serde_bytes::Bytes::new(headers), serde_bytes::Bytes::new(body));
-    codec::encode("k", &stored).unwrap()
+    let mut bytes = vec![ENTRY_FORMAT];
+    bytes.extend_from_slice(&codec::encode("k", &stored).unwrap());
+    Bytes::from(bytes)
 }
 
 fn serves_or_refuses(bytes: Vec<u8>) -> Result<(), TestCaseError> {
@@ -52,12 +59,20 @@ fn header_block() -> impl Strategy<Value = Vec<u8>> {
 /// `SystemTime` holds made a hit panic: `fuzz_regressions.rs`).
 fn parts() -> impl Strategy<Value = Parts> {
     let vary = vec(("[a-z-]{0,12}", option::of(vec(any::<u8>(), 0..16).prop_map(serde_bytes::ByteBuf::from))), 0..4);
-    let head = (any::<u16>(), any::<u64>(), option::of(any::<u64>()), option::of(any::<u64>()), vary);
+    let head = (
+        any::<u16>(),
+        any::<u64>(),
+        option::of(any::<u64>()),
+        option::of(any::<u64>()),
+        vary,
+        any::<u64>(),
+        any::<u32>(),
+    );
     (head, header_block(), vec(any::<u8>(), 0..64))
 }
 
 /// Stored entries: well formed with arbitrary fields, the same with a few bytes changed and cut
-/// short or extended, and arbitrary bytes after the format byte.
+/// short or extended, and arbitrary bytes after the format bytes.
 fn stored_entries() -> impl Strategy<Value = Vec<u8>> {
     let damaged = (parts(), vec((any::<prop::sample::Index>(), any::<u8>()), 1..6), any::<prop::sample::Index>())
         .prop_map(|(parts, changes, keep)| {
@@ -72,7 +87,7 @@ fn stored_entries() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         3 => parts().prop_map(|parts| stored(&parts).to_vec()),
         3 => damaged,
-        2 => vec(any::<u8>(), 0..200).prop_map(|tail| [&[codec::FORMAT_BINCODE2][..], &tail].concat()),
+        2 => vec(any::<u8>(), 0..200).prop_map(|tail| [&[ENTRY_FORMAT, codec::FORMAT_BINCODE2][..], &tail].concat()),
     ]
 }
 
@@ -84,6 +99,7 @@ fn stored_entries_are_served_or_are_codec_errors() {
 #[test]
 fn a_well_formed_entry_is_served() {
     // If this fails, the layout above is not Entry's any more and the property tests garbage.
-    let parts: Parts = ((200, 1_800_000_000, Some(1), None, vec![("accept".into(), None)]), Vec::new(), b"hi".to_vec());
+    let head = (200, 1_800_000_000, Some(1), None, vec![("accept".into(), None)], 1_800_000_000_000, 40);
+    let parts: Parts = (head, Vec::new(), b"hi".to_vec());
     serve_stored(&stored(&parts)).unwrap();
 }

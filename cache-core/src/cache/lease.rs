@@ -23,6 +23,10 @@
 //! one (never waits on a backend that is down). In-process backends ([`BaseCache::is_shared`]
 //! `false`) take no lease at all.
 //!
+//! `get_or_set`, `get_or_set_with` and memoize use it inside; a layer that stores values of its
+//! own form (the HTTP layer's cached views) uses the same mechanism through [`Cache::lease`],
+//! [`Cache::end_lease`] and [`Cache::release_lease`].
+//!
 //! [`BaseCache::is_shared`]: crate::BaseCache::is_shared
 
 use std::time::{Duration, Instant};
@@ -41,29 +45,70 @@ pub(crate) fn lease_key(key: &str) -> String {
     lease
 }
 
-/// The outcome of asking for a key's lease.
-pub(crate) enum Leased {
-    /// This caller holds the lease: it loads, then [`Lease::store`]s.
+/// The outcome of asking for a key's lease ([`Cache::lease`]).
+#[derive(Debug)]
+pub enum Leased {
+    /// This caller holds the lease: it loads, writes the value under the key, then gives the
+    /// lease back with [`Cache::end_lease`] (or [`Cache::release_lease`] without a value).
     Granted(Lease),
-    /// Another process's load finished while we asked: its value (still to be decoded).
+    /// Another process's load finished while we waited: the bytes now stored under the key, as
+    /// the backend holds them (an envelope, for a tagged or stamped value: check it as any read
+    /// of the key would before using it).
     Loaded(Bytes),
     /// No lease to be had (in-process backend, backend failing, or waited out): load without one.
     None,
 }
 
-/// A held lease: the token that proves it is ours.
-pub(crate) struct Lease {
+/// A held lease on a key: the token that proves it is this caller's. Give it back with
+/// [`Cache::end_lease`] or [`Cache::release_lease`]; dropped, it expires after
+/// `CACHE_OPTIONS.lease` and the waiting processes take over then.
+#[derive(Debug)]
+#[must_use = "a lease not given back makes the other processes wait until it expires"]
+pub struct Lease {
     key: String,
     token: u64,
+}
+
+impl Lease {
+    /// The key the lease is on.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
 }
 
 const FIRST_POLL: Duration = Duration::from_millis(5);
 const LAST_POLL: Duration = Duration::from_millis(100);
 
 impl Cache {
-    /// Takes `key`'s lease, or waits for the value of the process that holds it (see the module
-    /// docs). `Err` only for the caller's mistakes.
-    pub(crate) async fn lease(&self, key: &str) -> Result<Leased> {
+    /// Takes `key`'s lease, or waits for the value of the process that holds it: one load of a
+    /// cold key across the processes sharing the backend (Facebook's memcache leases). The
+    /// holder's lease lives `CACHE_OPTIONS.lease` (5 s); a waiter polls the key and the lease with
+    /// back-off (5 ms doubling to 100 ms) for at most that long per holder, and gets
+    /// [`Leased::Loaded`] when the value lands, or tries to take the lease itself when it goes
+    /// without one (its holder failed or died). [`Leased::None`] on an in-process backend, when
+    /// the backend fails, or after waiting out three holders: load without a lease.
+    ///
+    /// [`get_or_set`](Cache::get_or_set) and memoize use it inside; call it for values of a form
+    /// of your own. Keep one lease per key per process (single-flight in front of it): a second
+    /// caller in the same process would wait for the first as another process does.
+    /// `Err` only for the caller's mistakes (a key the backend cannot take).
+    ///
+    /// ```
+    /// # async fn demo(cache: cachette_core::Cache) -> cachette_core::Result<()> {
+    /// use cachette_core::{Leased, Ttl};
+    /// match cache.lease("report").await? {
+    ///     Leased::Granted(lease) => {
+    ///         let bytes = b"rendered".to_vec(); // the slow part
+    ///         cache.set_bytes("report", bytes, Ttl::Default).await?;
+    ///         // Kept only if no delete of the key came during the load.
+    ///         cache.end_lease(lease, &["report"]).await;
+    ///     }
+    ///     Leased::Loaded(_) => { /* another process stored it: read it as usual */ }
+    ///     Leased::None => { /* load without a lease */ }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn lease(&self, key: &str) -> Result<Leased> {
         if !self.inner.backend.is_shared() {
             return Ok(Leased::None);
         }
@@ -121,30 +166,42 @@ impl Cache {
     /// another process took it), the value just written is removed again. A backend failure is
     /// counted and logged, not returned.
     pub(crate) async fn store_leased(&self, lease: Lease, bytes: Bytes, ttl: Ttl) -> Result<()> {
-        self.store_for_load(&lease.key, bytes, ttl).await?;
+        let key = lease.key.clone();
+        self.store_for_load(&key, bytes, ttl).await?;
+        self.end_lease(lease, &[&key]).await;
+        Ok(())
+    }
+
+    /// Gives back a lease after its holder wrote its value under `written` (the lease's key, or
+    /// the keys a layer of its own form wrote for it): returns whether the lease was still the
+    /// holder's. If it was not — the key was deleted during the load ([`Cache::delete`] removes
+    /// the lease), or the load outlived the lease — the keys `written` are removed again, so that
+    /// a slow load never leaves a value a delete meant to remove. The check comes after the write
+    /// because a check before it would leave a window in which a delete is lost. A backend
+    /// failure here removes them too (removing is always safe), and is counted and logged.
+    pub async fn end_lease(&self, lease: Lease, written: &[&str]) -> bool {
         let lease_key = lease_key(&lease.key);
         match self.internal_get::<u64>(&lease_key).await {
             Ok(Some(token)) if token == lease.token => {
                 let _ = self.internal_delete(&lease_key).await;
+                return true;
             }
-            Ok(_) => {
-                tracing::debug!(
-                    key = lease.key,
-                    "the key was deleted (or its lease expired) during the load: its value is not kept"
-                );
-                let _ = self.internal_delete(&lease.key).await;
-            }
-            // Unreadable: the value may have been meant to go. Removing it is always safe.
-            Err(_) => {
-                let _ = self.internal_delete(&lease.key).await;
-            }
+            Ok(_) => tracing::debug!(
+                key = lease.key,
+                "the key was deleted (or its lease expired) during the load: its value is not kept"
+            ),
+            // Unreadable: the value may have been meant to go.
+            Err(_) => {}
         }
-        Ok(())
+        for key in written {
+            let _ = self.internal_delete(key).await;
+        }
+        false
     }
 
-    /// Gives a lease back without a value (the load failed), so waiting processes take over at
-    /// once instead of at its expiry.
-    pub(crate) async fn release_lease(&self, lease: Lease) {
+    /// Gives a lease back without a value (the load failed, or its value may not be stored), so
+    /// waiting processes take over at once instead of at its expiry.
+    pub async fn release_lease(&self, lease: Lease) {
         let lease_key = lease_key(&lease.key);
         if let Ok(Some(token)) = self.internal_get::<u64>(&lease_key).await
             && token == lease.token

@@ -5,6 +5,7 @@
 //! loading with a stale window (`get_or_set_with` and a [`LoadPolicy`]); `hooks.rs` the
 //! callbacks on cache events ([`Cache::on_event`]).
 
+mod early;
 mod envelope;
 mod hooks;
 mod lease;
@@ -12,6 +13,8 @@ mod load;
 mod stale;
 mod tags;
 
+pub use early::early_refresh_due;
+pub use lease::{Lease, Leased};
 pub use stale::LoadPolicy;
 
 use std::collections::HashSet;

@@ -207,10 +207,7 @@ fn classify<T>(found: Option<Stamped<T>>, policy: &LoadPolicy, now_ms: u64, u: f
         |window: Duration| now_ms < until.saturating_add(u64::try_from(window.as_millis()).unwrap_or(u64::MAX));
     if now_ms < until {
         match policy.early_refresh {
-            // -ln(u) >= 0; the product is in milliseconds, as `until` is.
-            Some(beta) if now_ms as f64 - f64::from(load_ms.max(1)) * beta * u.ln() >= until as f64 => {
-                Found::RefreshEarly(value)
-            }
+            Some(beta) if super::early::due(now_ms, until, load_ms, beta, u) => Found::RefreshEarly(value),
             _ => Found::Fresh(value),
         }
     } else if within(policy.stale_while_revalidate) {
@@ -220,11 +217,6 @@ fn classify<T>(found: Option<Stamped<T>>, policy: &LoadPolicy, now_ms: u64, u: f
     } else {
         Found::Missing
     }
-}
-
-/// A uniform draw in (0, 1].
-fn uniform() -> f64 {
-    1.0 - rand::random::<f64>()
 }
 
 /// The source of a [`CacheError::Loader`] for a load that missed its hard deadline.
@@ -294,7 +286,7 @@ impl Cache {
     {
         let completed = self.inner.flights.completed();
         let found = self.read_stamped::<T>(key, policy).await?;
-        let found = classify(found, policy, unix_ms(SystemTime::now()), uniform());
+        let found = classify(found, policy, unix_ms(SystemTime::now()), super::early::uniform());
         let hit = matches!(found, Found::RefreshEarly(_) | Found::Fresh(_) | Found::Revalidate(_));
         self.count_read(hit);
         tracing::debug!(key = %super::ShortKey(key), state = found.name(), "cache read with a load policy");

@@ -126,8 +126,12 @@ impl Cache {
     /// [`set_bytes_tagged_seen`](Cache::set_bytes_tagged_seen) of what is computed after a miss:
     /// recording the versions seen *before* the computation, not those current when it ends, makes
     /// an invalidation during the computation win (the write becomes a miss). `None` for the
-    /// versions when the backend could not say (its failure absorbed by `CACHE_IGNORE_ERRORS`).
-    /// Counted as a hit or a miss. Added for the HTTP layer's lookups.
+    /// versions when the backend could not say. Counted as a hit or a miss. Added for the HTTP
+    /// layer's lookups.
+    ///
+    /// A backend failure is returned whatever `CACHE_IGNORE_ERRORS` says (and counted in
+    /// [`Cache::stats`]): the caller is a layer that falls back by itself and reports the failure
+    /// in its own counters, which a failure absorbed here would hide.
     pub async fn get_bytes_tagged_seen(&self, key: &str, tags: &[&str]) -> Result<(Option<Bytes>, Option<Vec<u64>>)> {
         let found = self.get_current_seen(key, tags).await.map(|(found, versions)| {
             (
@@ -135,7 +139,8 @@ impl Cache {
                 Some(versions.into_iter().map(|v| v.unwrap_or(0)).collect()),
             )
         });
-        let (found, versions) = self.absorb("get", key, found, || (None, None))?;
+        self.note_failure(&found);
+        let (found, versions) = found?;
         self.count_read(found.is_some());
         Ok((found, versions))
     }
@@ -147,6 +152,10 @@ impl Cache {
     /// first write made meanwhile; if an invalidation made it, nothing is stored. Returns whether
     /// it stored: not then, nor when the versions cannot be read or made (the backend failed), as
     /// for `set_bytes_tagged`.
+    ///
+    /// As for [`get_bytes_tagged_seen`](Cache::get_bytes_tagged_seen), a backend failure is
+    /// returned whatever `CACHE_IGNORE_ERRORS` says (counted in [`Cache::stats`]); `Ok(false)`
+    /// is then only "a tag was invalidated since the read".
     pub async fn set_bytes_tagged_seen(
         &self,
         key: &str,
@@ -155,8 +164,7 @@ impl Cache {
         tags: &[(&str, Option<u64>)],
     ) -> Result<bool> {
         let unread: Vec<&str> = tags.iter().filter(|(_, seen)| seen.is_none()).map(|(tag, _)| *tag).collect();
-        let Some(current) = self.tag_versions(&unread, true).await? else { return Ok(false) };
-        let mut current = current.into_iter();
+        let mut current = self.tag_versions_or_failure(&unread, true).await?.into_iter();
         let mut recorded: Vec<(&str, u64)> = Vec::with_capacity(tags.len());
         for &(tag, seen) in tags {
             let version = match seen {
@@ -172,12 +180,9 @@ impl Cache {
                             Ok(Some(version)) if !by_an_invalidation(version) => version,
                             Ok(Some(_)) => return Ok(false),
                             Ok(None) => return Ok(false),
-                            Err(e) if e.is_backend_failure() || matches!(e, CacheError::Codec { .. }) => {
-                                return Ok(false);
-                            }
+                            Err(CacheError::Codec { .. }) => return Ok(false),
                             Err(e) => return Err(e),
                         },
-                        Err(e) if e.is_backend_failure() => return Ok(false),
                         Err(e) => return Err(e),
                     }
                 }
@@ -186,8 +191,9 @@ impl Cache {
             recorded.push((tag, version));
         }
         let bytes = envelope::encode(key, None, 0, &recorded, value)?;
-        self.set_bytes(key, bytes, ttl).await?;
-        Ok(true)
+        let written = self.guarded("set", self.inner.backend.set(key, bytes, ttl)).await;
+        self.note_failure(&written);
+        written.map(|()| true)
     }
 
     /// Whether tag versions read `before` and `after` (by [`get_bytes_tagged_seen`], for the same
@@ -222,18 +228,34 @@ impl Cache {
     /// The current versions of `tags` (`None` for one that has none yet, unless `create` draws
     /// it); `Ok(None)` if the backend cannot tell (it failed).
     pub(crate) async fn tag_versions(&self, tags: &[&str], create: bool) -> Result<Option<Vec<Option<u64>>>> {
+        match self.tag_versions_or_failure(tags, create).await {
+            Ok(versions) => Ok(Some(versions)),
+            Err(e) if e.is_backend_failure() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// [`tag_versions`](Cache::tag_versions), with a backend failure returned (counted and logged
+    /// here once).
+    async fn tag_versions_or_failure(&self, tags: &[&str], create: bool) -> Result<Vec<Option<u64>>> {
         if tags.is_empty() {
-            return Ok(Some(Vec::new()));
+            return Ok(Vec::new());
         }
         let keys: Vec<String> = tags.iter().map(|t| version_key(t)).collect();
         let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
         let raw = match self.guarded("get_many", self.inner.backend.get_many(&refs)).await {
             Ok(raw) => raw,
-            Err(e) if e.is_backend_failure() => {
-                self.note_backend_failure("get_many", refs[0], &e, "cannot read tag versions; the value is not stored");
-                return Ok(None);
+            Err(e) => {
+                if e.is_backend_failure() {
+                    self.note_backend_failure(
+                        "get_many",
+                        refs[0],
+                        &e,
+                        "cannot read tag versions; the value is not stored",
+                    );
+                }
+                return Err(e);
             }
-            Err(e) => return Err(e),
         };
         let mut versions: Vec<Option<u64>> =
             raw.into_iter().map(|v| v.and_then(|b| codec::decode::<u64>("tag", &b).ok())).collect();
@@ -244,12 +266,11 @@ impl Cache {
                     Ok(true) => Some(drawn),
                     // Another writer drew first: use theirs.
                     Ok(false) => self.internal_get::<u64>(key).await.ok().flatten(),
-                    Err(e) if e.is_backend_failure() => return Ok(None),
                     Err(e) => return Err(e),
                 };
             }
         }
-        Ok(Some(versions))
+        Ok(versions)
     }
 
     /// The value inside a stored envelope if all its tags are current; a plain value as it is.

@@ -8,7 +8,15 @@ const SHOWN: usize = 64;
 
 /// `key` for an event field (`key = %ShortKey(key)`): as is up to 64 bytes, else its first 64
 /// bytes, its length and 8 hex digits of its BLAKE3 hash, so two long keys can be told apart.
-pub(crate) struct ShortKey<'a>(pub(crate) &'a str);
+/// Public for the layers built on the cache (the HTTP layer's events), so that every event
+/// shows keys the same way.
+///
+/// ```
+/// use cachette_core::observe::ShortKey;
+/// assert_eq!(ShortKey("user:1").to_string(), "user:1");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct ShortKey<'a>(pub &'a str);
 
 impl fmt::Display for ShortKey<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

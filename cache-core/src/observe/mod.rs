@@ -60,7 +60,7 @@ use std::time::{Duration, Instant};
 
 pub(crate) use events::Hooks;
 pub use events::{CacheEvent, EventKind, EventSource};
-pub(crate) use key::ShortKey;
+pub use key::ShortKey;
 pub use report::{AppStats, Latency, Sample, Series};
 
 use crate::{CacheError, Result};

@@ -19,11 +19,20 @@ use crate::failure::panic_message;
 use crate::shared::State;
 use crate::stats::Counters;
 
+/// Why an entry is refreshed in the background.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refresh {
+    /// It is stale, within the stale-while-revalidate margin.
+    Stale,
+    /// It is fresh, and a hit drew an early refresh (XFetch, [`CacheLayer::early_refresh`](crate::CacheLayer::early_refresh)).
+    Early,
+}
+
 impl Call {
-    /// Starts the one background refresh of this request's stale entry, unless one is running for
-    /// the key. The request and the service are cloned only when a refresh starts: every other
-    /// stale hit of the key costs a set lookup.
-    pub(crate) fn spawn_refresh<S, ReqBody, ResBody>(&self, inner: &S)
+    /// Starts the one background refresh of this request's entry (stale, or drawn for an early
+    /// refresh), unless one is running for the key. The request and the service are cloned only
+    /// when a refresh starts: every other hit of the key that asks for one costs a set lookup.
+    pub(crate) fn spawn_refresh<S, ReqBody, ResBody>(&self, inner: &S, why: Refresh)
     where
         S: Origin<ReqBody, ResBody>,
         ReqBody: RequestBody,
@@ -33,7 +42,7 @@ impl Call {
         if !self.state.refreshing.lock().unwrap_or_else(|p| p.into_inner()).insert(self.entry_key().to_owned()) {
             return;
         }
-        let (call, inner) = (self.clone(), inner.clone());
+        let (mut call, inner) = (self.clone(), inner.clone());
         runtime.spawn(async move {
             let _done = Unmark { state: call.state.clone(), key: call.entry_key().to_owned() };
             let state = &call.state;
@@ -46,6 +55,10 @@ impl Call {
                 return;
             }
             Counters::add(&state.counters.refreshes);
+            if why == Refresh::Early {
+                Counters::add(&state.counters.early_refreshes);
+            }
+            call.render_started = Some(std::time::Instant::now());
             // A panicking handler fails the refresh (the stale entry stays), and the lock is
             // released rather than held for its whole lifetime.
             let refreshed = AssertUnwindSafe(call.refresh(inner)).catch_unwind().await;
@@ -105,7 +118,7 @@ impl Call {
         self.settings.strip_tag_headers(&mut head.headers);
         let ttl = store.backend_ttl();
         let (entry, place) = store.entry(&head, bytes);
-        self.state.put(&place, &entry, ttl).await;
+        self.state.put(&place, &entry, ttl, None).await;
         true
     }
 }

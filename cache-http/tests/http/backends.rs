@@ -94,6 +94,10 @@ impl BaseCache for Counting {
         self.inner.type_name()
     }
 
+    fn is_shared(&self) -> bool {
+        self.inner.is_shared()
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
         self.read(self.inner.get(key)).await
     }

@@ -70,10 +70,12 @@ async fn a_miss_makes_one_lookup_before_it_renders(cache: Cache) {
     let app = Router::new().route("/page", counted(&calls, "page")).layer(layer.clone());
     let server = Server::start(app).await;
     assert_eq!(server.get("/page").await.x_cache(), "MISS");
-    wait_until("the entry is stored", || backend.sets() == 1).await;
-    assert_eq!(backend.gets(), 1, "one read before the render, none after");
+    wait_until("the entry is stored", || layer.stats().stored == 1).await;
+    // On a shared backend the render's lease is checked after the store, behind the response.
+    let lease_check = usize::from(layer.cache().backend().is_shared());
+    assert_eq!(backend.gets(), 1 + lease_check, "one read before the render");
     assert_eq!(server.get("/page").await.x_cache(), "HIT");
-    assert_eq!((backend.gets(), calls.get()), (2, 1));
+    assert_eq!((backend.gets(), calls.get()), (2 + lease_check, 1));
 }
 
 async fn a_miss_just_after_a_render_of_its_key_looks_twice_at_most_and_renders_nothing(cache: Cache) {

@@ -14,7 +14,12 @@
 //! * [`a_delete_during_a_load_keeps_its_value_out`]: a delete (or a tag invalidation) while a
 //!   load runs → the load's value is returned to its caller but not kept.
 //!
-//! The checks count loads (an `inc` on the server inside the loader), never time.
+//! The checks count loads (an `inc` of [`LOADS`] on the server inside the loader), never time.
+//!
+//! The two fleet checks take the work of their workers as [`Roles`]: [`GET_OR_SET`] is the
+//! facade's, and a layer built on the cache brings its own (the HTTP layer's workers serve a
+//! cached route over HTTP, and count their renders in [`LOADS`]) with
+//! [`run_worker_if_asked_with`], [`one_load_with`] and [`a_killed_holder_is_replaced_with`].
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -22,6 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cachette_core::{BaseCache, Cache, Config, Result, Ttl};
+use futures::future::BoxFuture;
 
 /// Worker processes racing for one key.
 pub const WORKERS: usize = 4;
@@ -34,14 +40,40 @@ const ROLE: &str = "CACHETTE_LEASE_WORKER";
 const CONFIG: &str = "CACHETTE_LEASE_CONFIG";
 const DIR: &str = "CACHETTE_LEASE_DIR";
 const KEY: &str = "lease:cold";
-const LOADS: &str = "lease:loads";
+/// The counter of loads (or renders) on the server: each worker's loader adds one to it with
+/// `cache.inc(LOADS, 1)`, and the checks read it.
+pub const LOADS: &str = "lease:loads";
 
 /// Builds the backend of a worker from its config (e.g. `|c| Ok(Arc::new(RedisCache::new(c)?))`).
 pub type MakeBackend = fn(&Config) -> Result<Arc<dyn BaseCache>>;
 
+/// The work of a worker process: given its cache (on the check's server, with the check's
+/// config) and the check's directory. A racer calls [`ready_and_wait_for_go`] before its
+/// [`CALLS`] concurrent calls, checks their answers itself (a failed assertion fails the
+/// check), and counts each load in [`LOADS`]; a holder calls [`holding`] once its load has
+/// started, and never finishes it (it is killed).
+pub type Role = fn(Cache, PathBuf) -> BoxFuture<'static, ()>;
+
+/// The roles of a fleet check, by name (as given to [`run_worker_if_asked_with`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Roles {
+    /// The role of the racing workers.
+    pub racer: &'static str,
+    /// The role of the worker killed while it holds the lease.
+    pub holder: &'static str,
+}
+
+/// The facade's own roles: `get_or_set` of one key whose loader answers "loaded".
+pub const GET_OR_SET: Roles = Roles { racer: "racer", holder: "holder" };
+
 /// If this process was started as a worker by one of the checks, runs it and exits; otherwise
 /// returns at once. Call it first in the test binary's `main`.
 pub fn run_worker_if_asked(make: MakeBackend) {
+    run_worker_if_asked_with(make, &[]);
+}
+
+/// [`run_worker_if_asked`], with roles of the caller's own besides [`GET_OR_SET`]'s.
+pub fn run_worker_if_asked_with(make: MakeBackend, roles: &[(&str, Role)]) {
     let Ok(role) = std::env::var(ROLE) else { return };
     let pairs = std::env::var(CONFIG).expect("the check passes the config");
     let dir = PathBuf::from(std::env::var(DIR).expect("the check passes a directory"));
@@ -52,17 +84,30 @@ pub fn run_worker_if_asked(make: MakeBackend) {
         match role.as_str() {
             "racer" => race(&cache, &dir).await,
             "holder" => hold(&cache, &dir).await,
-            other => panic!("unknown lease worker role {other}"),
+            other => match roles.iter().find(|(name, _)| *name == other) {
+                Some((_, work)) => work(cache, dir).await,
+                None => panic!("unknown lease worker role {other}"),
+            },
         }
     });
     std::process::exit(0);
 }
 
+/// For a racer: says it is ready, and waits for the check's start (a file in `dir`).
+pub fn ready_and_wait_for_go(dir: &Path) {
+    touch(&dir.join(format!("ready-{}", std::process::id())));
+    wait_for(&dir.join("go"));
+}
+
+/// For a holder: says its load has started (it holds the lease), so the check starts the racers.
+pub fn holding(dir: &Path) {
+    touch(&dir.join("holding"));
+}
+
 /// A racer: waits for the start, then [`CALLS`] concurrent `get_or_set` of the key whose loader
 /// counts itself on the server and answers "loaded".
 async fn race(cache: &Cache, dir: &Path) {
-    touch(&dir.join(format!("ready-{}", std::process::id())));
-    wait_for(&dir.join("go"));
+    ready_and_wait_for_go(dir);
     let calls = (0..CALLS).map(|_| {
         cache.get_or_set(KEY, Ttl::After(Duration::from_secs(60)), || async {
             cache.inc(LOADS, 1).await?;
@@ -81,7 +126,7 @@ async fn race(cache: &Cache, dir: &Path) {
 async fn hold(cache: &Cache, dir: &Path) {
     let _: String = cache
         .get_or_set(KEY, Ttl::After(Duration::from_secs(60)), || async {
-            touch(&dir.join("holding"));
+            holding(dir);
             tokio::time::sleep(Duration::from_secs(600)).await;
             Ok::<_, cachette_core::CacheError>("the killed holder's value".to_owned())
         })
@@ -102,13 +147,18 @@ pub struct LeaseReport {
 /// `make` builds the backend from `config`, the `CACHE_*` map of its server (with a prefix of
 /// the test's own).
 pub fn one_load_for_a_cold_key(make: MakeBackend, config: &[(&str, String)]) -> LeaseReport {
-    let check = Check::new(make, config);
-    let racers = check.spawn_racers();
-    check.wait_until_ready(WORKERS);
+    one_load_with(make, config, GET_OR_SET)
+}
+
+/// [`one_load_for_a_cold_key`] with the racers of `roles`.
+pub fn one_load_with(make: MakeBackend, config: &[(&str, String)], roles: Roles) -> LeaseReport {
+    let fleet = Fleet::new(make, config);
+    let racers = fleet.spawn_racers(roles.racer);
+    fleet.wait_until_ready(WORKERS);
     let started = Instant::now();
-    touch(&check.dir.join("go"));
-    check.join(racers);
-    let report = LeaseReport { loads: check.loads(), elapsed: started.elapsed() };
+    fleet.go();
+    fleet.join(racers);
+    let report = LeaseReport { loads: fleet.loads(), elapsed: started.elapsed() };
     assert_eq!(report.loads, 1, "{WORKERS} processes x {CALLS} calls of one cold key: one load in all");
     report
 }
@@ -117,18 +167,24 @@ pub fn one_load_for_a_cold_key(make: MakeBackend, config: &[(&str, String)]) -> 
 /// loads once the lease expires, every call gets that value, and the killed worker's value is
 /// never stored.
 pub fn a_killed_holder_is_replaced(make: MakeBackend, config: &[(&str, String)]) -> LeaseReport {
-    let check = Check::new(make, config);
-    let mut holder = check.spawn("holder");
-    wait_for(&check.dir.join("holding"));
-    let racers = check.spawn_racers();
-    check.wait_until_ready(WORKERS);
-    touch(&check.dir.join("go"));
+    a_killed_holder_is_replaced_with(make, config, GET_OR_SET)
+}
+
+/// [`a_killed_holder_is_replaced`] with the holder and racers of `roles`. The racers check that
+/// they never get an answer of the holder's.
+pub fn a_killed_holder_is_replaced_with(make: MakeBackend, config: &[(&str, String)], roles: Roles) -> LeaseReport {
+    let fleet = Fleet::new(make, config);
+    let mut holder = fleet.spawn(roles.holder);
+    wait_for(&fleet.dir.join("holding"));
+    let racers = fleet.spawn_racers(roles.racer);
+    fleet.wait_until_ready(WORKERS);
+    fleet.go();
     std::thread::sleep(Duration::from_millis(300)); // the racers are waiting on the lease
     holder.kill().expect("kill the lease holder");
     let _ = holder.wait();
     let killed = Instant::now();
-    check.join(racers);
-    let report = LeaseReport { loads: check.loads(), elapsed: killed.elapsed() };
+    fleet.join(racers);
+    let report = LeaseReport { loads: fleet.loads(), elapsed: killed.elapsed() };
     assert_eq!(report.loads, 1, "after the holder's death one racer loads for all");
     report
 }
@@ -136,9 +192,9 @@ pub fn a_killed_holder_is_replaced(make: MakeBackend, config: &[(&str, String)])
 /// A delete of the key during a slow `get_or_set`, and an invalidation of its tag during a slow
 /// `get_or_set_with`: the callers get the loaded values, and neither is kept in the cache.
 pub fn a_delete_during_a_load_keeps_its_value_out(make: MakeBackend, config: &[(&str, String)]) {
-    let check = Check::new(make, config);
-    let backend = make(&check.config).expect("the check's backend");
-    let cache = Cache::new(backend, check.config.clone());
+    let fleet = Fleet::new(make, config);
+    let backend = make(&fleet.config).expect("the check's backend");
+    let cache = Cache::new(backend, fleet.config.clone());
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(async move {
         let started = Arc::new(tokio::sync::Notify::new());
@@ -187,16 +243,19 @@ pub fn a_delete_during_a_load_keeps_its_value_out(make: MakeBackend, config: &[(
     });
 }
 
-/// The shared set-up of a check: the config workers get, and their directory.
-struct Check {
+/// The set-up of a check with worker processes: the config they get (the check's, with a short
+/// `CACHE_OPTIONS.lease`), and a directory of their own through which they and the check signal
+/// each other with files. The checks above use it; a check of a layer's own composes its steps.
+pub struct Fleet {
     pairs: String,
     config: Config,
     dir: PathBuf,
     make: MakeBackend,
 }
 
-impl Check {
-    fn new(make: MakeBackend, config: &[(&str, String)]) -> Check {
+impl Fleet {
+    /// A fleet whose workers build their backend with `make` from `config`.
+    pub fn new(make: MakeBackend, config: &[(&str, String)]) -> Fleet {
         let mut pairs: Vec<(String, String)> = config.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
         let options = pairs.iter_mut().find(|(k, _)| k == "CACHE_OPTIONS");
         match options {
@@ -208,10 +267,21 @@ impl Check {
         let dir =
             std::env::temp_dir().join(format!("cachette-leases-{}-{}", std::process::id(), rand::random::<u32>()));
         std::fs::create_dir_all(&dir).unwrap();
-        Check { pairs: text, config, dir, make }
+        Fleet { pairs: text, config, dir, make }
     }
 
-    fn spawn(&self, role: &str) -> Child {
+    /// The directory of the fleet's signal files.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A cache of the check's own on the fleet's server, with the workers' config.
+    pub fn cache(&self) -> Cache {
+        Cache::new((self.make)(&self.config).expect("the check's backend"), self.config.clone())
+    }
+
+    /// Starts a worker process in `role`.
+    pub fn spawn(&self, role: &str) -> Child {
         Command::new(std::env::current_exe().unwrap())
             .env(ROLE, role)
             .env(CONFIG, &self.pairs)
@@ -222,11 +292,13 @@ impl Check {
             .expect("re-execute the test binary as a worker")
     }
 
-    fn spawn_racers(&self) -> Vec<Child> {
-        (0..WORKERS).map(|_| self.spawn("racer")).collect()
+    /// Starts [`WORKERS`] workers in `role`.
+    pub fn spawn_racers(&self, role: &str) -> Vec<Child> {
+        (0..WORKERS).map(|_| self.spawn(role)).collect()
     }
 
-    fn wait_until_ready(&self, n: usize) {
+    /// Waits until `n` workers have called [`ready_and_wait_for_go`].
+    pub fn wait_until_ready(&self, n: usize) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let ready = std::fs::read_dir(&self.dir)
@@ -241,15 +313,21 @@ impl Check {
         }
     }
 
-    fn join(&self, workers: Vec<Child>) {
+    /// Starts the workers waiting in [`ready_and_wait_for_go`].
+    pub fn go(&self) {
+        touch(&self.dir.join("go"));
+    }
+
+    /// Waits for every worker to exit, and checks that each succeeded.
+    pub fn join(&self, workers: Vec<Child>) {
         for mut worker in workers {
             let status = worker.wait().unwrap();
             assert!(status.success(), "a worker failed: {status:?}");
         }
     }
 
-    /// The loads counted on the server, read by a process of the check's own.
-    fn loads(&self) -> i64 {
+    /// The loads counted on the server ([`LOADS`]), read by a process of the check's own.
+    pub fn loads(&self) -> i64 {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let config = self.config.clone();
         let backend = (self.make)(&config).expect("the check's backend");
@@ -260,17 +338,19 @@ impl Check {
     }
 }
 
-impl Drop for Check {
+impl Drop for Fleet {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
-fn touch(path: &Path) {
+/// Creates the signal file `path`.
+pub fn touch(path: &Path) {
     std::fs::write(path, b"").unwrap();
 }
 
-fn wait_for(path: &Path) {
+/// Waits until the signal file `path` exists (at most a minute: then the check fails).
+pub fn wait_for(path: &Path) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !path.exists() {
         assert!(Instant::now() < deadline, "{} never appeared", path.display());
