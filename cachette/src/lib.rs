@@ -75,9 +75,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use cachette_core::{
-    BaseCache, BoxError, BreakerState, BreakerStats, Bytes, Cache, CacheError, CacheEvent, CacheStats, Config,
+    Admin, BaseCache, BoxError, BreakerState, BreakerStats, Bytes, Cache, CacheError, CacheEvent, CacheStats, Config,
     ConfigValue, DEFAULT_TIMEOUT, EventKind, EventSource, Expiry, Factory, FailSafePolicy, LinkedBackend, LoadPolicy,
-    Memoized, Options, Registry, Result, SingleFlight, Ttl, async_trait, codec, config, fail_safe, link_backend,
+    Memoized, Options, Registry, Result, SingleFlight, Ttl, admin, async_trait, codec, config, fail_safe, link_backend,
     observe,
 };
 
