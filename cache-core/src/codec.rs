@@ -89,6 +89,7 @@ mod tests;
 
 use bounded::{Budget, Exceeded, Limits};
 pub use bounded::{MAX_DEPTH, ZERO_SIZED_ALLOWANCE};
+pub(crate) use integer::is_none;
 pub use settings::{Codec, Compression, Serializer};
 
 /// Format byte of values encoded with bincode 2 (standard config, via serde): read, never

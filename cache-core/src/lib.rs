@@ -35,7 +35,7 @@ pub use cache::{Cache, CacheStats, Lease, Leased, LoadPolicy, early_refresh_due}
 pub use config::{Config, ConfigValue, Options};
 pub use error::{BoxError, CacheError, ErrorSource, Result, shorten};
 pub use fail_safe::{BreakerState, BreakerStats, FailSafePolicy};
-pub use memoize::Memoized;
+pub use memoize::{Condition, Memoized};
 pub use observe::{CacheEvent, EventKind, EventSource};
 pub use registry::{Factory, LinkedBackend, Registry, Wrapper};
 

@@ -65,8 +65,29 @@ impl Cache {
         Fut: Future<Output = std::result::Result<T, E>>,
         E: Into<BoxError>,
     {
+        self.get_or_set_judged(key, ttl, never_stale, || async move { load().await.map(Loaded::kept) }).await
+    }
+
+    /// [`get_or_set_served`](Cache::get_or_set_served) with the caller's judgement of values (a
+    /// memoized function's options): a stored value for which `is_stale` is true is a miss, here
+    /// and wherever another load's value is picked up (a flight that finished, another process's
+    /// lease), and a [`Loaded`] value the loader says not to keep is returned without being stored.
+    pub(crate) async fn get_or_set_judged<T, S, F, Fut, E>(
+        &self,
+        key: &str,
+        ttl: Ttl,
+        is_stale: S,
+        load: F,
+    ) -> Result<(T, bool)>
+    where
+        T: Serialize + DeserializeOwned,
+        S: Fn(&T) -> bool,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = std::result::Result<Loaded<T>, E>>,
+        E: Into<BoxError>,
+    {
         let completed = self.inner.flights.completed();
-        if let Some(value) = self.read_for_load::<T>(key, true).await? {
+        if let Some((_, value)) = self.read_for_load::<T>(key, true, &is_stale).await? {
             return Ok((value, true));
         }
         let mut loaded: Option<T> = None;
@@ -77,21 +98,23 @@ impl Cache {
                 // A load of this key finished between our read and our lead: read once more, so
                 // that one burst of misses means one load. Otherwise the read above stands.
                 if self.inner.flights.completed() != completed
-                    && let Some(bytes) = self.read_bytes_for_load::<T>(key, false).await?
+                    && let Some((bytes, _)) = self.read_for_load::<T>(key, false, &is_stale).await?
                 {
                     return Ok(bytes);
                 }
                 // One process of many: take the key's lease, or wait for the value of the
                 // process that holds it.
                 let lease = match self.lease(key).await? {
-                    Leased::Loaded(bytes) if codec::decode::<T>(key, &bytes).is_ok() => return Ok(bytes),
+                    Leased::Loaded(bytes) if codec::decode::<T>(key, &bytes).is_ok_and(|v| !is_stale(&v)) => {
+                        return Ok(bytes);
+                    }
                     Leased::Granted(lease) => Some(lease),
                     Leased::Loaded(_) | Leased::None => None,
                 };
                 self.inner.counters.loads.fetch_add(1, Relaxed);
                 let codec = &self.inner.config.codec;
-                let encoded = run_loader(load).await.and_then(|value| Ok((codec.encode(key, &value)?, value)));
-                let (bytes, value) = match encoded {
+                let encoded = run_loader(load).await.and_then(|l| Ok((codec.encode(key, &l.value)?, l)));
+                let (bytes, Loaded { value, keep }) = match encoded {
                     Ok(done) => done,
                     Err(e) => {
                         if let Some(lease) = lease {
@@ -100,9 +123,11 @@ impl Cache {
                         return Err(e);
                     }
                 };
-                match lease {
-                    Some(lease) => self.store_leased(lease, bytes.clone(), ttl).await?,
-                    None => self.store_for_load(key, bytes.clone(), ttl).await?,
+                match (lease, keep) {
+                    (Some(lease), true) => self.store_leased(lease, bytes.clone(), ttl).await?,
+                    (None, true) => self.store_for_load(key, bytes.clone(), ttl).await?,
+                    (Some(lease), false) => self.release_lease(lease).await,
+                    (None, false) => {}
                 }
                 loaded = Some(value);
                 Ok(bytes)
@@ -112,6 +137,25 @@ impl Cache {
             Some(value) => Ok((value, false)),
             None => codec::decode(key, &shared?).map(|value| (value, false)),
         }
+    }
+
+    /// Runs `load` now, whatever is stored, and stores its value if it is to be kept (a memoized
+    /// function's `forced_update`): no read, so neither a hit nor a miss; counted as a load. A
+    /// backend failure on the write is counted and logged, not returned.
+    pub(crate) async fn load_forced<T, F, Fut, E>(&self, key: &str, ttl: Ttl, load: F) -> Result<T>
+    where
+        T: Serialize,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = std::result::Result<Loaded<T>, E>>,
+        E: Into<BoxError>,
+    {
+        self.inner.counters.loads.fetch_add(1, Relaxed);
+        let Loaded { value, keep } = run_loader(load).await?;
+        if keep {
+            let bytes = self.inner.config.codec.encode(key, &value)?;
+            self.store_for_load(key, bytes, ttl).await?;
+        }
+        Ok(value)
     }
 
     /// Runs `load` without the cache (the backend is unavailable): counted as a load.
@@ -125,16 +169,15 @@ impl Cache {
         run_loader(load).await
     }
 
-    /// A read on the way to a load: `Ok(None)` for a miss, a backend failure or a value that does
-    /// not decode as `T` (those two counted and logged); `Err` only for the caller's mistakes.
-    async fn read_for_load<T: DeserializeOwned>(&self, key: &str, count: bool) -> Result<Option<T>> {
-        let Some(bytes) = self.read_bytes_for_load::<T>(key, count).await? else { return Ok(None) };
-        // Checked by read_bytes_for_load: decodes.
-        codec::decode(key, &bytes).map(Some)
-    }
-
-    /// As [`read_for_load`](Self::read_for_load), the bytes of a value that decodes as `T`.
-    async fn read_bytes_for_load<T: DeserializeOwned>(&self, key: &str, count: bool) -> Result<Option<Bytes>> {
+    /// A read on the way to a load: the stored bytes and their value, or `Ok(None)` for a miss, a
+    /// value `is_stale` rejects, a backend failure or a value that does not decode as `T` (those
+    /// two counted and logged); `Err` only for the caller's mistakes.
+    async fn read_for_load<T: DeserializeOwned>(
+        &self,
+        key: &str,
+        count: bool,
+        is_stale: &impl Fn(&T) -> bool,
+    ) -> Result<Option<(Bytes, T)>> {
         let found = match self.guarded("get", self.inner.backend.get(key)).await {
             Ok(found) => found,
             Err(e) if e.is_backend_failure() => {
@@ -145,7 +188,11 @@ impl Cache {
         };
         let found = match found {
             Some(bytes) => match codec::decode::<T>(key, &bytes) {
-                Ok(_) => Some(bytes),
+                Ok(value) if is_stale(&value) => {
+                    tracing::debug!(key = %super::ShortKey(key), "the stored value is stale by the caller's judgement");
+                    None
+                }
+                Ok(value) => Some((bytes, value)),
                 Err(e) => {
                     self.inner.counters.errors.fetch_add(1, Relaxed);
                     tracing::warn!(key, error = %e, "a cached value does not decode; loading it again");
@@ -164,7 +211,7 @@ impl Cache {
     }
 
     /// The write after a load: a backend failure is counted and logged, not returned.
-    pub(super) async fn store_for_load(&self, key: &str, bytes: Bytes, ttl: Ttl) -> Result<()> {
+    pub(crate) async fn store_for_load(&self, key: &str, bytes: Bytes, ttl: Ttl) -> Result<()> {
         match self.guarded("set", self.inner.backend.set(key, bytes, ttl)).await {
             Err(e) if e.is_backend_failure() => {
                 self.note_backend_failure("set", key, &e, "cache write failed; the loaded value is returned uncached");
@@ -173,6 +220,25 @@ impl Cache {
             other => other,
         }
     }
+}
+
+/// A loader's value and whether the cache may keep it: a memoized function's `response_filter`
+/// or `cache_none` may say no, and the value is then returned without being stored.
+pub(crate) struct Loaded<T> {
+    pub(crate) value: T,
+    pub(crate) keep: bool,
+}
+
+impl<T> Loaded<T> {
+    /// A value to store.
+    pub(crate) fn kept(value: T) -> Loaded<T> {
+        Loaded { value, keep: true }
+    }
+}
+
+/// The judgement of callers that have none: no stored value is stale.
+pub(crate) fn never_stale<T>(_: &T) -> bool {
+    false
 }
 
 /// Runs a loader; its error or panic becomes a [`CacheError::Loader`] that every waiter can share.

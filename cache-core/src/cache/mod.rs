@@ -15,6 +15,7 @@ mod tags;
 
 pub use early::early_refresh_due;
 pub use lease::{Lease, Leased};
+pub(crate) use load::{Loaded, run_loader};
 pub use stale::LoadPolicy;
 
 use std::collections::HashSet;
@@ -378,7 +379,7 @@ impl Cache {
     pub async fn memoize<A, T, F, Fut, E>(&self, function: &str, args: &A, ttl: Ttl, load: F) -> Result<T>
     where
         A: Serialize + ?Sized,
-        T: Serialize + DeserializeOwned,
+        T: Serialize + DeserializeOwned + 'static,
         F: FnOnce() -> Fut,
         Fut: Future<Output = std::result::Result<T, E>>,
         E: Into<BoxError>,

@@ -28,7 +28,7 @@ use serde::de::DeserializeOwned;
 use super::Cache;
 use super::envelope;
 use super::lease::{Lease, Leased};
-use super::load::run_loader;
+use super::load::{Loaded, never_stale, run_loader};
 use crate::{BoxError, CacheError, Result, Ttl, codec};
 
 /// How `get_or_set_with` keeps a loaded value: its fresh period and the stale windows and
@@ -284,12 +284,35 @@ impl Cache {
         Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
         E: Into<BoxError>,
     {
+        let load = || async move { load().await.map(Loaded::kept) };
+        self.get_or_set_with_judged(key, policy, never_stale, load).await
+    }
+
+    /// [`get_or_set_with_served`](Cache::get_or_set_with_served) with the caller's judgement of
+    /// values, as [`get_or_set_judged`](Cache::get_or_set_judged): a stored value `is_stale`
+    /// rejects is missing (not even a stale-if-error fallback), and a value the loader says not
+    /// to keep is returned without being stored.
+    pub(crate) async fn get_or_set_with_judged<T, S, F, Fut, E>(
+        &self,
+        key: &str,
+        policy: &LoadPolicy,
+        is_stale: S,
+        load: F,
+    ) -> Result<(T, bool)>
+    where
+        T: Serialize + DeserializeOwned + Send + 'static,
+        S: Fn(&T) -> bool + Send + Sync + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = std::result::Result<Loaded<T>, E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
         let completed = self.inner.flights.completed();
-        let found = self.read_stamped::<T>(key, policy).await?;
+        let found = self.read_stamped::<T>(key, policy).await?.filter(|stamped| !is_stale(&stamped.value));
         let found = classify(found, policy, unix_ms(SystemTime::now()), super::early::uniform());
         let hit = matches!(found, Found::RefreshEarly(_) | Found::Fresh(_) | Found::Revalidate(_));
         self.count_read(hit);
         tracing::debug!(key = %super::ShortKey(key), state = found.name(), "cache read with a load policy");
+        let flight = Flight { key, policy: policy.clone(), is_stale, completed };
         let value = match found {
             Found::RefreshEarly(value) => {
                 self.refresh_behind(key, policy.clone(), load);
@@ -301,10 +324,23 @@ impl Cache {
                 self.refresh_behind(key, policy.clone(), load);
                 value
             }
-            Found::Fallback(value) => self.load_stamped(key, policy.clone(), load, Some(value), completed).await?,
-            Found::Missing => self.load_stamped(key, policy.clone(), load, None, completed).await?,
+            Found::Fallback(value) => self.load_stamped(flight, load, Some(value)).await?,
+            Found::Missing => self.load_stamped(flight, load, None).await?,
         };
         Ok((value, hit))
+    }
+
+    /// Loads `key` now, whatever is stored, and stores its value as `policy` says if it is to be
+    /// kept (a memoized function's `forced_update`): no read, so neither a hit nor a miss.
+    pub(crate) async fn load_forced_with<T, F, Fut, E>(&self, key: &str, policy: &LoadPolicy, load: F) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = std::result::Result<Loaded<T>, E>>,
+        E: Into<BoxError>,
+    {
+        let bytes = self.load_and_store(key, policy, load, None).await?;
+        decode_stamped(key, &bytes).map(|stamped| stamped.value)
     }
 
     /// The stamped value under `key`, read with the policy's tags' versions in one round trip; a
@@ -332,26 +368,27 @@ impl Cache {
 
     /// Loads as the one flight of `key`, waiting at most the policy's deadline; a stale value
     /// stands in for a failed or late load.
-    async fn load_stamped<T, F, Fut, E>(
-        &self,
-        key: &str,
-        policy: LoadPolicy,
-        load: F,
-        stale: Option<T>,
-        completed: u64,
-    ) -> Result<T>
+    async fn load_stamped<T, S, F, Fut, E>(&self, flight: Flight<'_, S>, load: F, stale: Option<T>) -> Result<T>
     where
         T: Serialize + DeserializeOwned + Send + 'static,
+        S: Fn(&T) -> bool + Send + Sync + 'static,
         F: FnOnce() -> Fut + Send + 'static,
-        Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
+        Fut: Future<Output = std::result::Result<Loaded<T>, E>> + Send + 'static,
         E: Into<BoxError>,
     {
+        let Flight { key, policy, is_stale, completed } = flight;
         let limit = policy.wait_limit(stale.is_some());
         let has_stale = stale.is_some();
         let flight = {
             let (cache, key) = (self.clone(), key.to_owned());
             async move {
                 let inner = &cache.inner;
+                let usable = |bytes: &Bytes, fresh_now: bool| {
+                    decode_stamped::<T>(&key, bytes).is_ok_and(|s| {
+                        !is_stale(&s.value)
+                            && (!fresh_now || s.fresh_until_ms.is_none_or(|until| unix_ms(SystemTime::now()) < until))
+                    })
+                };
                 inner
                     .flights
                     .run(&key, || async {
@@ -360,8 +397,7 @@ impl Cache {
                         if inner.flights.completed() != completed
                             && policy.tags.is_empty()
                             && let Ok(Some(bytes)) = cache.guarded("get", inner.backend.get(&key)).await
-                            && decode_stamped::<T>(&key, &bytes)
-                                .is_ok_and(|s| s.fresh_until_ms.is_none_or(|until| unix_ms(SystemTime::now()) < until))
+                            && usable(&bytes, true)
                         {
                             return Ok(bytes);
                         }
@@ -369,7 +405,7 @@ impl Cache {
                         // stale value at hand nobody waits, and the refresh lock keeps it to one.
                         let lease = if has_stale { Leased::None } else { cache.lease(&key).await? };
                         let lease = match lease {
-                            Leased::Loaded(bytes) if decode_stamped::<T>(&key, &bytes).is_ok() => return Ok(bytes),
+                            Leased::Loaded(bytes) if usable(&bytes, false) => return Ok(bytes),
                             Leased::Granted(lease) => Some(lease),
                             Leased::Loaded(_) | Leased::None => None,
                         };
@@ -410,7 +446,7 @@ impl Cache {
     where
         T: Serialize,
         F: FnOnce() -> Fut,
-        Fut: Future<Output = std::result::Result<T, E>>,
+        Fut: Future<Output = std::result::Result<Loaded<T>, E>>,
         E: Into<BoxError>,
     {
         let loaded = self.load_enveloped(key, policy, load).await;
@@ -438,7 +474,8 @@ impl Cache {
     }
 
     /// Runs the loader and puts its value in an envelope; with the lifetime to store it for, or
-    /// `None` when it must not be stored (its tags' versions could not be read).
+    /// `None` when it must not be stored (its tags' versions could not be read, or the loader
+    /// says not to keep it).
     async fn load_enveloped<T, F, Fut, E>(
         &self,
         key: &str,
@@ -448,14 +485,14 @@ impl Cache {
     where
         T: Serialize,
         F: FnOnce() -> Fut,
-        Fut: Future<Output = std::result::Result<T, E>>,
+        Fut: Future<Output = std::result::Result<Loaded<T>, E>>,
         E: Into<BoxError>,
     {
         let tags = policy.tag_names();
         let versions = self.tag_versions(&tags, true).await?;
         self.inner.counters.loads.fetch_add(1, Relaxed);
         let started = Instant::now();
-        let value = run_loader(load).await?;
+        let Loaded { value, keep } = run_loader(load).await?;
         let now = SystemTime::now();
         let fresh_for = policy.fresh.resolve(self.inner.config.default_timeout).remaining(now);
         let fresh_until_ms = fresh_for.and_then(|d| now.checked_add(d)).map(unix_ms);
@@ -467,7 +504,7 @@ impl Cache {
         let inner = self.inner.config.codec.encode(key, &value)?;
         let bytes = envelope::encode(key, fresh_until_ms, load_ms, &recorded, &inner)?;
         // The tags' versions could not be read: storing could outlive an invalidation.
-        let ttl = versions.is_some().then(|| policy.backend_ttl(fresh_for));
+        let ttl = (keep && versions.is_some()).then(|| policy.backend_ttl(fresh_for));
         Ok((bytes, ttl))
     }
 
@@ -478,7 +515,7 @@ impl Cache {
     where
         T: Serialize + Send + 'static,
         F: FnOnce() -> Fut + Send + 'static,
-        Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
+        Fut: Future<Output = std::result::Result<Loaded<T>, E>> + Send + 'static,
         E: Into<BoxError>,
     {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
@@ -500,6 +537,15 @@ impl Cache {
             let _ = cache.internal_delete(&lock).await;
         });
     }
+}
+
+/// What a load as the one flight of a key needs besides its loader: the key, the policy, the
+/// caller's judgement of stored values, and the flight count seen before the read.
+struct Flight<'k, S> {
+    key: &'k str,
+    policy: LoadPolicy,
+    is_stale: S,
+    completed: u64,
 }
 
 /// Takes a key off this process's refreshes when its refresh ends (or is dropped).

@@ -1,5 +1,6 @@
 //! Integers in the stored form: plain decimal text, found by a probing serializer and read back
-//! through serde's value deserializers.
+//! through serde's value deserializers. The same probe tells a top-level `None` (for memoized
+//! functions' `cache_none`).
 
 use serde::de::{Deserialize, IntoDeserializer};
 use serde::ser::{self, Impossible, Serialize};
@@ -8,7 +9,17 @@ use crate::{CacheError, Result};
 
 /// The decimal text of `value` if it is a top-level integer (of any width), else `None`.
 pub(super) fn as_integer<T: Serialize + ?Sized>(value: &T) -> Option<String> {
-    value.serialize(IntegerProbe).ok().flatten().map(|int| int.to_string())
+    match value.serialize(IntegerProbe) {
+        Ok(Top::Int(int)) => Some(int.to_string()),
+        _ => None,
+    }
+}
+
+/// Whether `value` serializes as a top-level none: `Option::None`, whatever its type is called
+/// (an alias, a generic parameter), which no trait bound can tell without specialization.
+/// `Some(None)`, a unit and a JSON `null` value are not: they serialize otherwise.
+pub(crate) fn is_none<T: Serialize + ?Sized>(value: &T) -> bool {
+    matches!(value.serialize(IntegerProbe), Ok(Top::None))
 }
 
 /// Whether `bytes` is decimal text of an integer (of any width up to 128 bits).
@@ -41,9 +52,9 @@ pub(super) fn decode_integer<'de, T: Deserialize<'de>>(key: &str, bytes: &[u8]) 
     }
 }
 
-/// A serializer that answers "which integer is this?" for a top-level integer and "not an integer"
-/// for anything else, without encoding anything. serde offers no other way to tell, without
-/// specialization, that a generic `T` is an integer.
+/// A serializer that answers "which integer is this?" for a top-level integer, "none" for a
+/// top-level none and "something else" for anything else, without encoding anything. serde
+/// offers no other way to tell, without specialization, that a generic `T` is an integer.
 struct IntegerProbe;
 
 #[derive(Debug)]
@@ -61,6 +72,13 @@ impl ser::Error for NotAnInteger {
     }
 }
 
+/// What the probe found at the top level.
+enum Top {
+    Int(Int),
+    None,
+    Other,
+}
+
 /// An integer of any width, as found by the probe.
 enum Int {
     Signed(i128),
@@ -76,30 +94,30 @@ impl std::fmt::Display for Int {
     }
 }
 
-type Probe = std::result::Result<Option<Int>, NotAnInteger>;
+type Probe = std::result::Result<Top, NotAnInteger>;
 
 macro_rules! probe_int {
     ($($method:ident: $ty:ty => $variant:ident),* $(,)?) => {
-        $(fn $method(self, v: $ty) -> Probe { Ok(Some(Int::$variant(v.into()))) })*
+        $(fn $method(self, v: $ty) -> Probe { Ok(Top::Int(Int::$variant(v.into()))) })*
     };
 }
 
 macro_rules! probe_other {
     ($($method:ident($($arg:ty),*)),* $(,)?) => {
-        $(fn $method(self, $(_: $arg),*) -> Probe { Ok(None) })*
+        $(fn $method(self, $(_: $arg),*) -> Probe { Ok(Top::Other) })*
     };
 }
 
 impl ser::Serializer for IntegerProbe {
-    type Ok = Option<Int>;
+    type Ok = Top;
     type Error = NotAnInteger;
-    type SerializeSeq = Impossible<Option<Int>, NotAnInteger>;
-    type SerializeTuple = Impossible<Option<Int>, NotAnInteger>;
-    type SerializeTupleStruct = Impossible<Option<Int>, NotAnInteger>;
-    type SerializeTupleVariant = Impossible<Option<Int>, NotAnInteger>;
-    type SerializeMap = Impossible<Option<Int>, NotAnInteger>;
-    type SerializeStruct = Impossible<Option<Int>, NotAnInteger>;
-    type SerializeStructVariant = Impossible<Option<Int>, NotAnInteger>;
+    type SerializeSeq = Impossible<Top, NotAnInteger>;
+    type SerializeTuple = Impossible<Top, NotAnInteger>;
+    type SerializeTupleStruct = Impossible<Top, NotAnInteger>;
+    type SerializeTupleVariant = Impossible<Top, NotAnInteger>;
+    type SerializeMap = Impossible<Top, NotAnInteger>;
+    type SerializeStruct = Impossible<Top, NotAnInteger>;
+    type SerializeStructVariant = Impossible<Top, NotAnInteger>;
 
     probe_int! {
         serialize_i8: i8 => Signed, serialize_i16: i16 => Signed, serialize_i32: i32 => Signed,
@@ -110,15 +128,18 @@ impl ser::Serializer for IntegerProbe {
 
     probe_other! {
         serialize_bool(bool), serialize_f32(f32), serialize_f64(f64), serialize_char(char),
-        serialize_str(&str), serialize_bytes(&[u8]), serialize_none(), serialize_unit(),
+        serialize_str(&str), serialize_bytes(&[u8]), serialize_unit(),
         serialize_unit_struct(&'static str), serialize_unit_variant(&'static str, u32, &'static str),
     }
 
+    fn serialize_none(self) -> Probe {
+        Ok(Top::None)
+    }
     fn serialize_some<T: ?Sized + Serialize>(self, _: &T) -> Probe {
-        Ok(None)
+        Ok(Top::Other)
     }
     fn serialize_newtype_struct<T: ?Sized + Serialize>(self, _: &'static str, _: &T) -> Probe {
-        Ok(None)
+        Ok(Top::Other)
     }
     fn serialize_newtype_variant<T: ?Sized + Serialize>(
         self,
@@ -127,7 +148,7 @@ impl ser::Serializer for IntegerProbe {
         _: &'static str,
         _: &T,
     ) -> Probe {
-        Ok(None)
+        Ok(Top::Other)
     }
     fn serialize_seq(self, _: Option<usize>) -> std::result::Result<Self::SerializeSeq, NotAnInteger> {
         Err(NotAnInteger)

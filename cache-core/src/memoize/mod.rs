@@ -1,16 +1,21 @@
 //! [`Memoized`]: results of a function cached by its arguments, invalidated in O(1).
+//!
+//! `mod.rs` has the handle, its names, keys and versions; `call.rs` the calls (with their
+//! counting and events); `options.rs` Flask-Caching's decorator options; `slot.rs` how a
+//! loader's time reaches the call that reports it.
+
+mod call;
+mod options;
+mod slot;
+
+pub use options::Condition;
 
 use std::borrow::Cow;
-use std::future::Future;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::AcqRel};
-use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
-use crate::observe::{self, ShortKey};
-use crate::{BoxError, Cache, CacheEvent, EventKind, EventSource, Result, Ttl, codec};
+use crate::{Cache, EventKind, Result, Ttl, codec};
+use options::Options;
 
 /// Memoizes one function: its results are cached per argument set, and all of them can be
 /// forgotten at once in O(1).
@@ -31,6 +36,12 @@ use crate::{BoxError, Cache, CacheEvent, EventKind, EventSource, Result, Ttl, co
 /// reported to the cache's hooks ([`Cache::on_event`]): a hit; or a miss, then a store with the
 /// load's time. A call that waited for another call's load of the same arguments is a miss
 /// without a store of its own.
+///
+/// Flask-Caching's decorator options are builder methods: [`cache_none`](Memoized::cache_none)
+/// (by default a `None` result is not stored), [`unless`](Memoized::unless),
+/// [`forced_update`](Memoized::forced_update), [`is_stale`](Memoized::is_stale),
+/// [`response_filter`](Memoized::response_filter) and [`make_name`](Memoized::make_name); its
+/// `args_to_ignore` is leaving those arguments out of `args`.
 ///
 /// ```
 /// # use std::sync::Arc;
@@ -57,18 +68,19 @@ pub struct Memoized {
     // call without copying the name.
     function: Cow<'static, str>,
     ttl: Ttl,
+    options: Options,
 }
 
 impl Memoized {
     /// A handle for `function` whose results live for `ttl`.
     pub fn new(cache: Cache, function: &str, ttl: Ttl) -> Memoized {
-        Memoized { cache, function: Cow::Owned(function.to_owned()), ttl }
+        Memoized { cache, function: Cow::Owned(function.to_owned()), ttl, options: Options::default() }
     }
 
     /// [`Memoized::new`] for a name that lives for the whole program (a literal, or one computed
     /// once and kept in a `static`): the handle borrows it instead of copying it.
     pub fn new_static(cache: Cache, function: &'static str, ttl: Ttl) -> Memoized {
-        Memoized { cache, function: Cow::Borrowed(function), ttl }
+        Memoized { cache, function: Cow::Borrowed(function), ttl, options: Options::default() }
     }
 
     /// The default name `#[memoize]` gives a function: its path, found with
@@ -100,118 +112,6 @@ impl Memoized {
         &self.function
     }
 
-    /// The memoized result for `args`, or `load()`'s, stored and returned (single-flight, as
-    /// [`Cache::get_or_set`]).
-    pub async fn call<A, T, F, Fut, E>(&self, args: &A, load: F) -> Result<T>
-    where
-        A: Serialize + ?Sized,
-        T: Serialize + DeserializeOwned,
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = std::result::Result<T, E>>,
-        E: Into<BoxError>,
-    {
-        match self.key_if_available(args).await? {
-            Some(key) => self.get_or_set(&key, load).await,
-            None => self.load_uncached(load).await,
-        }
-    }
-
-    /// The lookup of [`call`](Memoized::call) under a key from [`key`](Memoized::key):
-    /// [`Cache::get_or_set`] with the function's lifetime, counted and reported as a call of the
-    /// function (for callers, like `#[memoize]`, whose loader takes the arguments by value).
-    pub async fn get_or_set<T, F, Fut, E>(&self, key: &str, load: F) -> Result<T>
-    where
-        T: Serialize + DeserializeOwned,
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = std::result::Result<T, E>>,
-        E: Into<BoxError>,
-    {
-        let slot = LoadSlot::default();
-        let (value, hit) = self.cache.get_or_set_served(key, self.ttl, || self.timed(key, &slot, load)).await?;
-        self.note_call(key, hit, &slot);
-        Ok(value)
-    }
-
-    /// [`get_or_set`](Memoized::get_or_set) kept as `policy` says ([`Cache::get_or_set_with`]).
-    /// A background refresh reports its store when it ends.
-    pub async fn get_or_set_with<T, F, Fut, E>(&self, key: &str, policy: &crate::LoadPolicy, load: F) -> Result<T>
-    where
-        T: Serialize + DeserializeOwned + Send + 'static,
-        F: FnOnce() -> Fut + Send + 'static,
-        Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
-        E: Into<BoxError>,
-    {
-        // The loader may outlive the call (a refresh behind): it needs a handle of its own,
-        // made only when someone listens.
-        if !cfg!(feature = "metrics") && !self.cache.has_hooks() {
-            let (value, hit) = self.cache.get_or_set_with_served(key, policy, load).await?;
-            self.note_call(key, hit, &LoadSlot::default());
-            return Ok(value);
-        }
-        let slot = Arc::new(LoadSlot::default());
-        let (this, owned_key, loader_slot) = (self.clone(), key.to_owned(), slot.clone());
-        let timed = move || async move { this.timed(&owned_key, &loader_slot, load).await };
-        let (value, hit) = self.cache.get_or_set_with_served(key, policy, timed).await?;
-        self.note_call(key, hit, &slot);
-        Ok(value)
-    }
-
-    /// Runs a loader of `key`, timed: its time goes to the metrics at once, and to the hooks'
-    /// store event through `slot` (after the call's hit or miss), or from here if the call has
-    /// already returned (a refresh behind).
-    async fn timed<T, E, F, Fut>(&self, key: &str, slot: &LoadSlot, load: F) -> std::result::Result<T, E>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = std::result::Result<T, E>>,
-    {
-        let started = Instant::now();
-        let r = load().await;
-        let elapsed = started.elapsed();
-        observe::memoize_load(&self.function, elapsed);
-        if r.is_ok() && !slot.offer(elapsed) {
-            self.event(EventKind::Store, key, Some(elapsed));
-        }
-        r
-    }
-
-    /// Counts a call and reports it to the hooks: its hit or miss, then its store.
-    fn note_call(&self, key: &str, hit: bool, slot: &LoadSlot) {
-        observe::memoize_call(&self.function, hit);
-        tracing::debug!(function = %self.function, key = %ShortKey(key), hit, "memoized call");
-        let stored = slot.take();
-        if self.cache.has_hooks() {
-            self.event(if hit { EventKind::Hit } else { EventKind::Miss }, key, None);
-            if let Some(load_time) = stored {
-                self.event(EventKind::Store, key, Some(load_time));
-            }
-        }
-    }
-
-    fn event(&self, kind: EventKind, key: &str, load_time: Option<Duration>) {
-        let event = CacheEvent::new(kind, EventSource::Memoized { function: &self.function }, key);
-        self.cache.emit(&match load_time {
-            Some(elapsed) => event.with_load_time(elapsed),
-            None => event,
-        });
-    }
-
-    /// The memoized result for `args` kept as `policy` says — a stale window, loader deadlines —
-    /// or `load()`'s: [`Cache::get_or_set_with`] under the function's key. The loader must be
-    /// `Send + 'static` (a refresh runs in the background).
-    pub async fn call_with<A, T, F, Fut, E>(&self, args: &A, policy: &crate::LoadPolicy, load: F) -> Result<T>
-    where
-        A: Serialize + ?Sized,
-        T: Serialize + DeserializeOwned + Send + 'static,
-        F: FnOnce() -> Fut + Send + 'static,
-        Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
-        E: Into<BoxError>,
-    {
-        match self.key_if_available(args).await? {
-            Some(key) => self.get_or_set_with(&key, policy, load).await,
-            None => self.load_uncached(load).await,
-        }
-    }
-
     /// The cache key of `args`, or `None` when the function's version cannot be read because the
     /// backend failed (down, past its deadline, breaker open): the call should then run the
     /// function uncached ([`load_uncached`](Self::load_uncached)). Only the caller's mistakes are
@@ -222,24 +122,6 @@ impl Memoized {
             Err(e) if e.is_backend_failure() => Ok(None),
             Err(e) => Err(e),
         }
-    }
-
-    /// Runs `load` as if the function were not memoized (for when the cache is unavailable):
-    /// counted as a load and as a miss of the function (reported to the hooks with an empty
-    /// key, and no store), and a failure or panic of `load` is a [`crate::CacheError::Loader`],
-    /// as from [`Cache::get_or_set`].
-    pub async fn load_uncached<T, F, Fut, E>(&self, load: F) -> Result<T>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = std::result::Result<T, E>>,
-        E: Into<BoxError>,
-    {
-        tracing::debug!(function = %self.function, "memoized call runs uncached: the backend is unavailable");
-        let slot = LoadSlot::default();
-        let r = self.cache.load_uncached(|| self.timed("", &slot, load)).await;
-        observe::memoize_call(&self.function, false);
-        self.event(EventKind::Miss, "", None);
-        r
     }
 
     /// The cache key of `args` under the function's current version (drawing a version if there
@@ -287,7 +169,19 @@ impl Memoized {
 
     fn result_key<A: Serialize + ?Sized>(&self, version: &str, args: &A) -> Result<String> {
         let encoded = codec::encode(&self.function, args)?;
-        let hash = blake3::hash(&encoded);
+        let hash = match &self.options.make_name {
+            None => blake3::hash(&encoded),
+            Some(make_name) => {
+                let name = make_name(&self.function);
+                tracing::trace!(function = %self.function, computed = %name, "memoized function's computed name");
+                // 0xFF first, which no encoded value starts with (it begins with a format byte or
+                // a digit), then the name's length: (name, arguments) pairs are told apart from
+                // each other and from the arguments of a function without `make_name`.
+                let mut hasher = blake3::Hasher::new();
+                hasher.update(&[0xFF]).update(&(name.len() as u64).to_le_bytes()).update(name.as_bytes());
+                hasher.update(&encoded).finalize()
+            }
+        };
         let hex = hash.to_hex();
         Ok(format!("memoize:{}:{version}:{}", self.function, &hex[..32]))
     }
@@ -317,34 +211,5 @@ impl Memoized {
         }
         // Another caller drew first: use theirs.
         Ok(Some(self.cache.internal_get::<String>(&key).await?.unwrap_or(fresh)))
-    }
-}
-
-/// A loader's time handed from the loader to the call that reports it, once: `PENDING` until
-/// either the loader offers its time or the call takes the slot (then `TAKEN`).
-struct LoadSlot(AtomicU64);
-
-const PENDING: u64 = u64::MAX;
-const TAKEN: u64 = u64::MAX - 1;
-
-impl Default for LoadSlot {
-    fn default() -> Self {
-        LoadSlot(AtomicU64::new(PENDING))
-    }
-}
-
-impl LoadSlot {
-    /// Leaves `elapsed` for the call; false if the call has already returned.
-    fn offer(&self, elapsed: Duration) -> bool {
-        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX).min(TAKEN - 1);
-        self.0.compare_exchange(PENDING, nanos, AcqRel, std::sync::atomic::Ordering::Acquire).is_ok()
-    }
-
-    /// The loader's time if it finished during the call; the loader reports it itself later.
-    fn take(&self) -> Option<Duration> {
-        match self.0.swap(TAKEN, AcqRel) {
-            PENDING | TAKEN => None,
-            nanos => Some(Duration::from_nanos(nanos)),
-        }
     }
 }
