@@ -7,7 +7,18 @@
 //!   background refresh renders it (`X-Cache: STALE`); a `Refresher` re-renders it every 25 s.
 //! * `GET /hello/{user}` — a per-user greeting from a memoized function (half a second to compute);
 //!   `POST /hello/{user}/forget` forgets it for one user, `POST /hello/forget-all` for everyone.
-//! * `GET /stats` — hit/miss counters of the cache and of each cached route, as JSON.
+//! * `GET /stats` — the cache's counters and, per cached route and memoized function, hits,
+//!   stale answers, misses and latency second by second over the last five minutes: a page of
+//!   SVG charts for a browser (`Accept: text/html`), JSON ([`cachette::observe::AppStats`] and
+//!   the demo's render counts) for everyone else, `cachectl watch` included.
+//!
+//! Why one URL with content negotiation rather than a separate `/stats.html`: people and tools
+//! ask for the same thing, and each gets it in its form from the address they already know
+//! (answers say `Vary: Accept`, so a cache in between keeps the two apart).
+
+mod page;
+mod recorder;
+mod timeline;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,10 +26,18 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::response::Json;
+use axum::http::header::{ACCEPT, VARY};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::from_fn_with_state;
+use axum::response::{Html, IntoResponse, Json, Response};
 use axum::routing::{get, post};
-use cachette::http::{CacheControl, CacheLayer, Freshness, Refresher, RefresherHandle};
+use cachette::http::{CacheControl, CacheLayer, Freshness, HttpCacheStats, Refresher, RefresherHandle};
+use cachette::observe::AppStats;
 use cachette::{Cache, Ttl};
+use serde::Serialize;
+
+pub use crate::recorder::Recorder;
+pub use crate::timeline::{HISTORY, Outcome};
 
 /// How long the slow view and the memoized greeting take to compute.
 #[derive(Debug, Clone, Copy)]
@@ -43,6 +62,7 @@ pub struct Demo {
     slow: CacheLayer,
     delays: Delays,
     renders: Arc<Renders>,
+    recorder: Recorder,
 }
 
 #[derive(Default)]
@@ -64,20 +84,38 @@ impl Demo {
             .cache_control(
                 CacheControl::public().max_age(Duration::from_secs(10)).stale_while_revalidate(Duration::from_secs(60)),
             );
-        Demo { cache, daily, slow, delays, renders: Arc::default() }
+        let recorder = Recorder::default();
+        recorder.follow(&cache);
+        Demo { cache, daily, slow, delays, renders: Arc::default(), recorder }
     }
 
     /// The axum app.
     pub fn router(&self) -> Router {
+        // Times each cached route's answers for `/stats`; outside the cache layer, so that it
+        // sees the hits too.
+        let timed = from_fn_with_state(self.recorder.clone(), recorder::time_route);
         Router::new()
             .route("/", get(index))
-            .route("/daily", get(daily).layer(self.daily.clone()))
-            .route("/slow", get(slow).layer(self.slow.clone()))
+            .route("/daily", get(daily).layer(self.daily.clone()).layer(timed.clone()))
+            .route("/slow", get(slow).layer(self.slow.clone()).layer(timed))
             .route("/hello/{user}", get(hello))
             .route("/hello/{user}/forget", post(forget))
             .route("/hello/forget-all", post(forget_all))
             .route("/stats", get(stats))
             .with_state(self.clone())
+    }
+
+    /// What `/stats` serves: the cache's counters, and each route's and function's series.
+    pub fn app_stats(&self) -> AppStats {
+        let (mut routes, functions) = self.recorder.series();
+        for (route, layer) in [("/daily", &self.daily), ("/slow", &self.slow)] {
+            routes.entry(route.to_owned()).or_default().counters = counters(layer.stats());
+        }
+        let mut stats = AppStats::new(self.cache.backend().type_name());
+        stats.cache = self.cache.stats();
+        stats.routes = routes;
+        stats.functions = functions;
+        stats
     }
 
     /// Re-renders `/slow` every `every`, through `app` (the cached router), as served at `base`
@@ -95,7 +133,7 @@ async fn index() -> &'static str {
      GET  /hello/{user}           a memoized greeting per user (0.5 s to compute)\n\
      POST /hello/{user}/forget    forget one user's greeting\n\
      POST /hello/forget-all       forget every greeting (O(1))\n\
-     GET  /stats                  hit/miss counters\n"
+     GET  /stats                  hit ratio and latency per route and function: charts in a browser, JSON otherwise\n"
 }
 
 fn unix_now() -> u64 {
@@ -129,6 +167,7 @@ async fn hello(State(demo): State<Demo>, Path(user): Path<String>) -> cachette::
             Ok::<_, std::convert::Infallible>(format!("Hello, {user}! (computed at unix time {})", unix_now()))
         })
         .await?;
+    demo.recorder.time_function(GREETING, started.elapsed());
     Ok(format!("{greeting}\nanswered in {:?}\n", started.elapsed()))
 }
 
@@ -144,19 +183,42 @@ async fn forget_all(State(demo): State<Demo>) -> cachette::Result<&'static str> 
     Ok("forgot every greeting\n")
 }
 
-async fn stats(State(demo): State<Demo>) -> Json<serde_json::Value> {
+/// The JSON of `/stats`: [`AppStats`] (what `cachectl` reads) and the demo's render counts.
+#[derive(Serialize)]
+struct DemoStats {
+    #[serde(flatten)]
+    app: AppStats,
+    renders: serde_json::Value,
+}
+
+async fn stats(State(demo): State<Demo>, headers: HeaderMap) -> Response {
     let renders = &demo.renders;
-    Json(serde_json::json!({
-        "backend": demo.cache.backend().type_name(),
-        "cache": demo.cache.stats(),
-        "routes": {
-            "/daily": demo.daily.stats(),
-            "/slow": demo.slow.stats(),
-        },
-        "renders": {
+    let stats = DemoStats {
+        app: demo.app_stats(),
+        renders: serde_json::json!({
             "/daily": renders.daily.load(Ordering::Relaxed),
             "/slow": renders.slow.load(Ordering::Relaxed),
             "greetings": renders.greetings.load(Ordering::Relaxed),
-        },
-    }))
+        }),
+    };
+    let mut response = if wants_html(&headers) {
+        let json = serde_json::to_string_pretty(&stats).unwrap_or_default();
+        Html(page::render(&stats.app, &json, unix_now())).into_response()
+    } else {
+        Json(stats).into_response()
+    };
+    response.headers_mut().insert(VARY, HeaderValue::from_static("accept"));
+    response
+}
+
+/// A browser asks for `text/html` by name; curl (`*/*`), reqwest and cachectl do not.
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers.get_all(ACCEPT).iter().filter_map(|v| v.to_str().ok()).any(|v| v.contains("text/html"))
+}
+
+/// The layer's counters by name (`stored`, `bypassed`, `not_modified`, ...), for the JSON.
+fn counters(stats: HttpCacheStats) -> std::collections::BTreeMap<String, u64> {
+    let value = serde_json::to_value(stats).unwrap_or_default();
+    let fields = value.as_object().into_iter().flatten();
+    fields.filter_map(|(name, n)| Some((name.clone(), n.as_u64()?))).collect()
 }

@@ -35,7 +35,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("  curl -i {base}/slow                     # 2 s once; fast HITs; STALE after 10 s, refreshed behind");
     println!("  curl {base}/hello/ada                   # 0.5 s, then instant (memoized per user)");
     println!("  curl -X POST {base}/hello/ada/forget");
-    println!("  curl {base}/stats                       # hit/miss counters");
+    println!("  curl {base}/stats                       # hit ratio and latency per route and function (JSON)");
+    println!("  open {base}/stats in a browser for the charts, or: cachectl watch {base}/stats");
     println!("Ctrl-C stops it.");
 
     axum::serve(listener, app)

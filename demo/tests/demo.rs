@@ -92,3 +92,51 @@ async fn the_refresher_renders_slow_and_stops() {
     let hit = client.get(format!("{base}/slow")).send().await.unwrap();
     assert_eq!(header(&hit, "x-cache"), "HIT", "the refresher stored it");
 }
+
+/// Waits for the current second to end: `/stats` shows closed seconds only.
+async fn next_second() {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    tokio::time::sleep(Duration::from_millis(1_020 - u64::from(now.subsec_millis()))).await;
+}
+
+#[tokio::test]
+async fn stats_json_has_each_route_and_function_second_by_second() {
+    let (base, client, _) = start().await;
+    for path in ["/daily", "/daily", "/slow", "/slow", "/hello/ada", "/hello/ada", "/hello/grace"] {
+        client.get(format!("{base}{path}")).send().await.unwrap();
+    }
+    next_second().await;
+    let stats = json(client.get(format!("{base}/stats")).send().await.unwrap()).await;
+    let app: cachette::observe::AppStats = serde_json::from_value(stats.clone()).expect("the JSON is an AppStats");
+    let daily = &app.routes["/daily"];
+    assert_eq!((daily.hits, daily.misses), (1, 1), "{stats}");
+    assert_eq!(daily.counters["stored"], 1, "the layer's own counters are kept: {stats}");
+    let greeting = &app.functions["demo::greeting"];
+    assert_eq!((greeting.hits, greeting.misses), (1, 2), "ada's second call hit");
+    let timed: u64 = greeting.history.iter().filter_map(|s| s.latency).map(|l| l.calls).sum();
+    assert_eq!(timed, 3, "every call timed");
+    let slow_latency = app.routes["/slow"].history.iter().filter_map(|s| s.latency).map(|l| l.max_us).max().unwrap();
+    assert!(slow_latency >= 300_000, "the miss took the 300 ms render: {slow_latency} µs");
+    assert!(stats["renders"]["greetings"].as_u64().is_some(), "the demo's own counts stay");
+}
+
+#[tokio::test]
+async fn a_browser_gets_the_stats_page_and_other_clients_json() {
+    let (base, client, _) = start().await;
+    client.get(format!("{base}/daily")).send().await.unwrap();
+    let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    let page = client.get(format!("{base}/stats")).header("accept", browser).send().await.unwrap();
+    assert_eq!(header(&page, "content-type"), "text/html; charset=utf-8");
+    assert_eq!(header(&page, "vary"), "accept");
+    let html = page.text().await.unwrap();
+    assert_eq!(html.matches("<svg class=\"chart ").count(), 4, "two charts for each cached route: {html}");
+    assert!(html.contains("data-series=\"route &#x2f;daily\""), "names are HTML-escaped: {html}");
+    for accept in [None, Some("*/*"), Some("application/json")] {
+        let mut request = client.get(format!("{base}/stats"));
+        if let Some(accept) = accept {
+            request = request.header("accept", accept);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(header(&response, "content-type"), "application/json", "{accept:?}");
+    }
+}
