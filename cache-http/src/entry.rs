@@ -173,6 +173,19 @@ impl Entry {
         stored.first() == Some(&ENTRY_FORMAT)
     }
 
+    /// How long ago it was rendered at `now` (the `Age` of a response served from it).
+    pub(crate) fn age(&self, now: SystemTime) -> Duration {
+        Duration::from_millis(unix_ms(now).saturating_sub(self.head.rendered_at_ms))
+    }
+
+    /// What is left of its fresh period at `now` in whole seconds, negative once past
+    /// (`Cache-Status`'s `ttl`); `None` for an entry that never expires.
+    pub(crate) fn ttl_secs(&self, now: SystemTime) -> Option<i64> {
+        let until = i128::from(self.head.fresh_until_ms?);
+        let left_ms = until - i128::from(unix_ms(now));
+        i64::try_from(left_ms.div_euclid(1000)).ok()
+    }
+
     /// When its fresh period ends (`None`: never).
     pub(crate) fn fresh_until(&self) -> Option<SystemTime> {
         self.head.fresh_until_ms.and_then(|ms| UNIX_EPOCH.checked_add(Duration::from_millis(ms)))

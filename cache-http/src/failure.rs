@@ -20,6 +20,7 @@ use crate::call::{Call, Reply, X_CACHE};
 use crate::entry::Entry;
 use crate::flight::Failure;
 use crate::stats::Counters;
+use crate::status::Served;
 
 /// What a render came to.
 pub(crate) enum Rendered<B: Body, E> {
@@ -46,7 +47,10 @@ impl Call {
     {
         // The service and its future are dropped, unused, after a panic: nothing observes a
         // state the panic broke.
-        let (failure, error) = match AssertUnwindSafe(inner.oneshot(request)).catch_unwind().await {
+        let started = std::time::Instant::now();
+        let rendered = AssertUnwindSafe(inner.oneshot(request)).catch_unwind().await;
+        self.observe_render(started.elapsed());
+        let (failure, error) = match rendered {
             Ok(Ok(response)) if !response.status().is_server_error() || fallback.is_none() => {
                 return Rendered::Response(response);
             }
@@ -92,7 +96,7 @@ impl Call {
         let entry = fallback?;
         Counters::add(&self.counters().stale_if_error);
         tracing::warn!(key = self.key.as_str(), %failure, "cachette-http: serving the stale entry (stale-if-error)");
-        Some(self.serve(entry, self.now(), "STALE"))
+        Some(self.serve(entry, self.now(), Served::StaleIfError(failure)))
     }
 }
 
@@ -103,6 +107,7 @@ fn panicked<B: Body>() -> Response<CacheBody<B>> {
     *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response.headers_mut().insert(X_CACHE, HeaderValue::from_static("MISS"));
+    response.headers_mut().insert(crate::status::CACHE_STATUS, HeaderValue::from_static("cachette; fwd=miss"));
     response
 }
 

@@ -13,6 +13,7 @@ use crate::call::{Call, X_CACHE};
 use crate::conditional::not_modified;
 use crate::entry::{Entry, Staleness};
 use crate::stats::Counters;
+use crate::status::{CACHE_STATUS, Served};
 use crate::vary::{Marker, variant_key};
 
 /// What a tagged read gives: the value, and the versions of the tags read with it.
@@ -109,6 +110,7 @@ impl Call {
             }
             Err(e) => {
                 Counters::add(&self.counters().errors);
+                crate::observe::error(&self.settings.route);
                 let key = self.key.as_str();
                 if matches!(e, CacheError::CircuitOpen { .. }) {
                     tracing::debug!(key, error = %e, "cachette-http: the cache is unavailable; rendering the response instead");
@@ -121,13 +123,9 @@ impl Call {
     }
 
     /// The response for a stored entry: the stored one, or `304 Not Modified` if the request's
-    /// validators match. `x_cache` is the `X-Cache` value.
-    pub(crate) fn serve<B: Body>(
-        &self,
-        entry: &Entry,
-        now: SystemTime,
-        x_cache: &'static str,
-    ) -> Response<CacheBody<B>> {
+    /// validators match. `how` says how it was served (`X-Cache`, `Cache-Status`, `Age`, and the
+    /// outcome it is counted under in the metrics).
+    pub(crate) fn serve<B: Body>(&self, entry: &Entry, now: SystemTime, how: Served) -> Response<CacheBody<B>> {
         // The stored headers include ETag and Last-Modified (see `Entry::new`).
         let mut headers = entry.header_map(2);
         if let Some(policy) = &self.settings.cache_control
@@ -136,12 +134,13 @@ impl Call {
         {
             headers.insert(header::CACHE_CONTROL, value);
         }
-        headers.insert(X_CACHE, HeaderValue::from_static(x_cache));
+        how.decorate(&mut headers, Some(entry), now);
 
         let status = StatusCode::from_u16(entry.head.status).unwrap_or(StatusCode::OK);
         let etag = headers.get(header::ETAG).and_then(|v| v.to_str().ok()).unwrap_or_default();
         if status.is_success() && not_modified(&self.parts.headers, etag, entry.last_modified()) {
             Counters::add(&self.counters().not_modified);
+            self.observe_response("not_modified");
             let mut response = Response::new(CacheBody::empty());
             *response.status_mut() = StatusCode::NOT_MODIFIED;
             *response.headers_mut() = not_modified_headers(&headers);
@@ -153,6 +152,7 @@ impl Call {
         } else {
             CacheBody::full(entry.body.clone())
         };
+        self.observe_response(how.outcome());
         let mut response = Response::new(body);
         *response.status_mut() = status;
         *response.headers_mut() = headers;
@@ -163,7 +163,9 @@ impl Call {
 /// The headers of a `304` for a `200` with `headers`: those that describe the cached copy
 /// (RFC 9110 15.4.5), and `X-Cache`.
 fn not_modified_headers(headers: &HeaderMap) -> HeaderMap {
-    const KEPT: [header::HeaderName; 7] = [
+    const KEPT: [header::HeaderName; 9] = [
+        header::AGE,
+        CACHE_STATUS,
         header::CACHE_CONTROL,
         header::CONTENT_LOCATION,
         header::ETAG,

@@ -10,6 +10,7 @@ use tower::Layer;
 use crate::clock::Clock;
 use crate::freshness::Freshness;
 use crate::key::{DefaultKey, host_header};
+use crate::observe::{Route, UNNAMED};
 use crate::policy::CacheControl;
 use crate::proxy::ProxyHeaders;
 use crate::service::CacheService;
@@ -91,6 +92,7 @@ impl CacheLayer {
                 tags: Vec::new(),
                 keep_tag_headers: false,
                 early_refresh: None,
+                route: Route::Borrowed(UNNAMED),
             }),
             state: Arc::new(State::new(cache)),
         }
@@ -321,6 +323,21 @@ impl CacheLayer {
         self
     }
 
+    /// The name of the route in metrics (the `route` label), hooks
+    /// ([`EventSource::View`](cachette_core::EventSource)) and logs: a route template such as
+    /// `/users/{id}`, never a request's path (metrics labels must be a bounded set). `unnamed`
+    /// until given.
+    ///
+    /// ```
+    /// # fn build(cache: cachette_core::Cache) -> cachette_http::CacheLayer {
+    /// cachette_http::CacheLayer::new(cache).route_name("/users/{id}")
+    /// # }
+    /// ```
+    pub fn route_name(mut self, name: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        self.settings().route = name.into();
+        self
+    }
+
     /// The counters of this layer and every clone of it.
     pub fn stats(&self) -> HttpCacheStats {
         self.state.counters.snapshot()
@@ -354,6 +371,9 @@ impl CacheLayer {
         let deleted = self.state.cache.delete_many(&keys).await? > 0;
         let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
         self.state.cache.invalidate_tags(&tags).await?;
+        let view = cachette_core::EventSource::View { route: &self.settings.route };
+        let event = cachette_core::CacheEvent::new(cachette_core::EventKind::Invalidate, view, keys[0]);
+        self.state.cache.emit(&event);
         Ok(deleted)
     }
 

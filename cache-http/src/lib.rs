@@ -377,8 +377,19 @@
 //!
 //! [`CacheLayer::stats`] reads the counters of a layer and every clone of it ([`HttpCacheStats`]:
 //! hits, stale hits, misses, bypassed requests, stored responses, `304`s, background refreshes and
-//! their failures, backend errors, stale-if-error answers, panics). The example is
+//! their failures, backend errors — those `CACHE_IGNORE_ERRORS` absorbs too — stale-if-error
+//! answers, panics; [`hit_ratio`](HttpCacheStats::hit_ratio)). The example is
 //! [`stale_if_error`](CacheLayer::stale_if_error)'s.
+//!
+//! Every response from the cache carries `Age` (RFC 9111) and each cached route's response a
+//! `Cache-Status` (RFC 9211: `cachette; hit; ttl=7`, `cachette; fwd=stale; ttl=-2`,
+//! `cachette; fwd=miss; stored`, ...: see [`CACHE_STATUS`]) beside `X-Cache`. With the `metrics`
+//! cargo feature the layer reports `cachette_http_responses_total`, `_stored_total`,
+//! `_errors_total` and `_render_seconds`, labelled by its [`route_name`](CacheLayer::route_name);
+//! hooks registered with [`Cache::on_event`](cachette_core::Cache::on_event) see each view's hit,
+//! miss, store and invalidation; `RUST_LOG=cachette=debug` logs each answer with its outcome (and
+//! the cache's own reasons for a miss), keys cut as [`ShortKey`](cachette_core::observe::ShortKey)
+//! cuts them.
 //!
 //!
 //! # Decisions
@@ -487,12 +498,14 @@ mod key;
 mod layer;
 mod lease;
 mod miss;
+mod observe;
 mod policy;
 mod proxy;
 mod refresh;
 mod service;
 mod shared;
 mod stats;
+mod status;
 mod store;
 mod tags;
 mod vary;
@@ -506,6 +519,7 @@ pub use future::ResponseFuture;
 pub use invalidate::ViewCache;
 pub use key::{KeyFn, UserFn};
 pub use layer::{CacheLayer, DEFAULT_MAX_BODY_SIZE};
+pub use observe::{ERRORS, RENDER_SECONDS, RESPONSES, STORED};
 pub use policy::{CacheControl, MaxAge};
 pub use proxy::{
     X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PORT, X_FORWARDED_PREFIX, X_FORWARDED_PROTO, X_REAL_IP,
@@ -514,6 +528,7 @@ pub use refresh::{Refresher, RefresherHandle};
 pub use service::{CacheService, Revalidate};
 pub use shared::{ResponseFilterFn, UnlessFn};
 pub use stats::HttpCacheStats;
+pub use status::CACHE_STATUS;
 pub use tags::{CACHE_TAG, CacheTags, SURROGATE_KEY};
 pub use vary::MAX_VARIANTS;
 

@@ -19,7 +19,7 @@ use http_body::Body;
 use tower::Service;
 
 use crate::body::{CacheBody, OnEnd, Tee};
-use crate::call::{Call, Origin, Reply, RequestBody, StoredBody, X_CACHE};
+use crate::call::{Call, Origin, Reply, RequestBody, StoredBody};
 use crate::entry::{Entry, Staleness};
 use crate::failure::Rendered;
 use crate::flight::{Failure, Leader, Outcome, Role};
@@ -27,6 +27,7 @@ use crate::hit::Lookup;
 use crate::lease::{HeldLease, Leasing};
 use crate::refresh::Refresh;
 use crate::stats::Counters;
+use crate::status::Served;
 use crate::store::{StorePlan, Write};
 
 /// What a streamed render stores when its body ends.
@@ -72,7 +73,7 @@ impl Call {
                         && entry.staleness(self.now()) == Staleness::Fresh =>
                 {
                     Counters::add(&self.counters().hits);
-                    return Ok(self.serve(&entry, self.now(), "HIT"));
+                    return Ok(self.serve(&entry, self.now(), Served::Hit));
                 }
                 // Of no use to this request (it forces a render, varies, or the entry is no longer
                 // fresh): wait for the store, at most the cache's deadline, then lead.
@@ -108,7 +109,7 @@ impl Call {
                                 let entry = Arc::new(entry);
                                 leader.publish(Outcome::Entry(entry.clone()));
                                 Counters::add(&self.counters().hits);
-                                return Ok(self.serve(&entry, now, "HIT"));
+                                return Ok(self.serve(&entry, now, Served::Hit));
                             }
                             // Stored since as the lookup missed it, and already stale (the store
                             // took a while, or the clock moved): served as any stale hit.
@@ -116,7 +117,7 @@ impl Call {
                                 drop(leader);
                                 Counters::add(&self.counters().stale);
                                 self.spawn_refresh(&inner, Refresh::Stale);
-                                return Ok(self.serve(&entry, now, "STALE"));
+                                return Ok(self.serve(&entry, now, Served::Stale));
                             }
                             Lookup::Fallback(entry) => missed.fallback = Some(entry),
                             Lookup::Failed => missed.failed = true,
@@ -129,16 +130,22 @@ impl Call {
                         match self.lease_or_wait().await {
                             Leasing::Held(lease) => missed.lease = Some(lease),
                             Leasing::Served(entry) => {
+                                // Another process stored the key since the lookups of the
+                                // requests still on their way to this flight: counted as a
+                                // store, so that they look again rather than lead a render of
+                                // their own (the lease is free again by then).
+                                self.state.flights.count_store();
                                 let entry = Arc::new(entry);
                                 leader.publish(Outcome::Entry(entry.clone()));
                                 Counters::add(&self.counters().misses);
-                                return Ok(self.serve(&entry, self.now(), "MISS"));
+                                return Ok(self.serve(&entry, self.now(), Served::Collapsed));
                             }
                             Leasing::Stale(entry) => {
+                                self.state.flights.count_store();
                                 drop(leader);
                                 Counters::add(&self.counters().stale);
                                 self.spawn_refresh(&inner, Refresh::Stale);
-                                return Ok(self.serve(&entry, self.now(), "STALE"));
+                                return Ok(self.serve(&entry, self.now(), Served::Stale));
                             }
                             Leasing::Render => {}
                         }
@@ -165,7 +172,7 @@ impl Call {
     {
         match outcome {
             Outcome::Entry(entry) if entry.matches_vary(&self.parts.headers) => {
-                Ok(self.serve(&entry, self.now(), "MISS"))
+                Ok(self.serve(&entry, self.now(), Served::Collapsed))
             }
             Outcome::Failed(failure) => match self.answer_failed(failure, fallback) {
                 Some(answer) => Ok(answer),
@@ -212,7 +219,8 @@ impl Call {
                 let (entry, place) = store.entry(&head, bytes);
                 let entry = Arc::new(entry);
                 let storing = leader.publish_and_hold(Outcome::Entry(entry.clone()));
-                let response = self.serve(&entry, now, "MISS");
+                let rendered = Served::Rendered { stored: !missed.failed, forced: self.force };
+                let response = self.serve(&entry, now, rendered);
                 let write = Write { entry, ttl, skip: missed.failed, place, lease: missed.lease };
                 self.state.store_behind(write, storing);
                 return Ok(response);
@@ -279,7 +287,8 @@ impl Call {
     /// but clients must be told they are private). `fresh` gives the response's fresh period,
     /// computed only if the policy needs it.
     fn decorate_miss(&self, head: &mut response::Parts, fresh: impl FnOnce(&response::Parts) -> Option<Duration>) {
-        head.headers.insert(X_CACHE, HeaderValue::from_static("MISS"));
+        Served::Rendered { stored: false, forced: self.force }.decorate(&mut head.headers, None, self.now());
+        self.observe_response("miss");
         if let Some(policy) = &self.settings.cache_control
             && !head.headers.contains_key(header::CACHE_CONTROL)
             && !head.headers.contains_key(header::SET_COOKIE)

@@ -18,6 +18,7 @@ use crate::policy::directives;
 use crate::refresh::Refresh;
 use crate::shared::{Settings, State};
 use crate::stats::Counters;
+use crate::status::Served;
 
 /// Put this in a request's extensions to make the layer render the route again and store the new
 /// response, whatever the cache holds (the [`Refresher`](crate::Refresher) does). Clients cannot
@@ -99,6 +100,7 @@ where
             // Not boxed: a request that does not use the cache costs the inner future alone.
             None => {
                 Counters::add(&self.state.counters.bypassed);
+                crate::observe::response(&self.settings.route, "bypass");
                 ResponseFuture::passthrough(inner.call(Request::from_parts(parts, body)))
             }
             Some(Plan { key, force, tags }) => {
@@ -184,12 +186,12 @@ where
                 {
                     call.spawn_refresh(&inner, Refresh::Early);
                 }
-                return Ok(call.serve(&entry, now, "HIT"));
+                return Ok(call.serve(&entry, now, Served::Hit));
             }
             Lookup::Stale(entry) => {
                 Counters::add(&call.counters().stale);
                 call.spawn_refresh(&inner, Refresh::Stale);
-                return Ok(call.serve(&entry, now, "STALE"));
+                return Ok(call.serve(&entry, now, Served::Stale));
             }
             Lookup::Fallback(entry) => (Some(entry), false),
             Lookup::Failed => (None, true),

@@ -16,6 +16,7 @@ use crate::clock::Clock;
 use crate::flight::Flights;
 use crate::freshness::Freshness;
 use crate::key::{DefaultKey, KeyFn, UserFn, request_tags};
+use crate::observe::Route;
 use crate::policy::CacheControl;
 use crate::proxy::ProxyHeaders;
 use crate::stats::Counters;
@@ -51,6 +52,8 @@ pub(crate) struct Settings {
     pub keep_tag_headers: bool,
     /// XFetch's `beta`, when fresh entries are refreshed early.
     pub early_refresh: Option<f64>,
+    /// The `route` label of the layer's metrics and events.
+    pub route: Route,
 }
 
 impl Settings {

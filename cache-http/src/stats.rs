@@ -48,7 +48,8 @@ impl Counters {
 }
 
 /// A snapshot of a [`CacheLayer`](crate::CacheLayer)'s counters (shared by every route and clone
-/// of the layer).
+/// of the layer). Serialized as JSON for a stats page (its fields, and `hit_ratio` is computed by
+/// the reader: [`HttpCacheStats::hit_ratio`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct HttpCacheStats {
@@ -72,9 +73,9 @@ pub struct HttpCacheStats {
     pub early_refreshes: u64,
     /// Background refreshes that kept the stale entry (error, or a response that may not be stored).
     pub refresh_failures: u64,
-    /// Cache backend errors, at most one per request (the request was served by the inner service;
-    /// with `CACHE_IGNORE_ERRORS` the cache absorbs them first, and only
-    /// [`Cache::stats`](cachette_core::Cache::stats) counts them).
+    /// Cache backend errors, at most one per request (the request was served by the inner
+    /// service), whether or not `CACHE_IGNORE_ERRORS` is set: the layer falls back by itself, and
+    /// counts what the cache would absorb.
     pub errors: u64,
     /// Requests answered from a stale entry because the render failed (error, `5xx`, panic) within
     /// the [`stale_if_error`](crate::CacheLayer::stale_if_error) grace; also counted in `misses`.
@@ -84,4 +85,20 @@ pub struct HttpCacheStats {
     /// Responses not stored because their URL has
     /// [`MAX_VARIANTS`](crate::MAX_VARIANTS) `Vary` variants stored already.
     pub over_variant_limit: u64,
+}
+
+impl HttpCacheStats {
+    /// The share of the requests that used the cache answered from it: `(hits + stale) / (hits +
+    /// stale + misses)`, `0.0` before any. `304`s count among the hits; bypassed requests are not
+    /// in it.
+    ///
+    /// ```
+    /// let stats = cachette_http::HttpCacheStats::default();
+    /// assert_eq!(stats.hit_ratio(), 0.0);
+    /// ```
+    pub fn hit_ratio(&self) -> f64 {
+        let served = self.hits + self.stale;
+        let all = served + self.misses;
+        if all == 0 { 0.0 } else { served as f64 / all as f64 }
+    }
 }

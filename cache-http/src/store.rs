@@ -12,6 +12,7 @@ use crate::call::Call;
 use crate::entry::{Entry, Lifetime, VaryValues, vary_values};
 use crate::flight::Storing;
 use crate::lease::HeldLease;
+use crate::observe::{self, Route};
 use crate::policy::directives;
 use crate::shared::{Settings, State};
 use crate::stats::Counters;
@@ -41,6 +42,8 @@ pub(crate) struct Place {
     pub tags: Vec<(String, Option<u64>)>,
     /// The marker to write at the URL's key (`base`) after the entry, for a URL that varies.
     pub marker: Option<(String, Marker, Ttl)>,
+    /// The layer's route name, for the metrics and hooks of the write.
+    pub route: Route,
 }
 
 impl StorePlan {
@@ -130,14 +133,14 @@ impl Call {
             }
         }
         if vary.is_empty() {
-            return Some(Place { key: self.key.clone(), tags, marker: None });
+            return Some(Place { key: self.key.clone(), tags, marker: None, route: self.settings.route.clone() });
         }
         let names: Vec<String> = vary.iter().map(|(name, _)| name.clone()).collect();
         let (key, variant) = variant_key(&self.key, &names, &self.parts.headers);
         match Marker::admit(self.seen.marker.as_ref(), &names, variant, ttl) {
             Admit::Store(marker) => {
                 let marker = marker.map(|(marker, ttl)| (self.key.clone(), marker, ttl));
-                Some(Place { key, tags, marker })
+                Some(Place { key, tags, marker, route: self.settings.route.clone() })
             }
             Admit::Full => {
                 Counters::add(&self.counters().over_variant_limit);
@@ -193,7 +196,10 @@ impl State {
         }
         self.flights.count_store();
         match stored {
-            Ok(true) => Counters::add(&self.counters.stored),
+            Ok(true) => {
+                Counters::add(&self.counters.stored);
+                observe::stored(&self.cache, &place.route, key, entry.render_time());
+            }
             // A tag was invalidated since the lookup, or the key deleted (its lease lost): what
             // was rendered may be older than the invalidation.
             Ok(false) => tracing::debug!(
@@ -202,6 +208,7 @@ impl State {
             ),
             Err(e) => {
                 Counters::add(&self.counters.errors);
+                observe::error(&place.route);
                 if matches!(e, CacheError::CircuitOpen { .. }) {
                     tracing::debug!(key, error = %e, "cachette-http: the cache is unavailable; the response was served uncached");
                 } else {

@@ -86,7 +86,10 @@ impl Call {
         ResBody: Body<Data = Bytes>,
     {
         let key = self.key.as_str();
-        let Ok(response) = inner.oneshot(Request::from_parts(self.render_request(), ReqBody::default())).await else {
+        let started = std::time::Instant::now();
+        let rendered = inner.oneshot(Request::from_parts(self.render_request(), ReqBody::default())).await;
+        self.observe_render(started.elapsed());
+        let Ok(response) = rendered else {
             tracing::warn!(
                 key,
                 "cachette-http: background refresh failed (the inner service errored); keeping the stale entry"

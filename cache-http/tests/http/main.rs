@@ -38,6 +38,7 @@ mod invalidation;
 mod keys;
 mod midnight;
 mod misses;
+mod observe;
 mod outages;
 mod poisoning;
 mod safety;
