@@ -12,10 +12,7 @@ fn running_demo(runtime: &tokio::runtime::Runtime) -> String {
     runtime.block_on(async {
         let cache = cachette::Cache::from_config(Config::from_map([("CACHE_TYPE", "SimpleCache")]).unwrap()).unwrap();
         let demo = Demo::new(cache, Delays { slow: Duration::from_millis(100), greeting: Duration::from_millis(20) });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = demo.router();
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let base = demo.serve_on_loopback().await.unwrap();
         let client = reqwest::Client::new();
         for path in ["/daily", "/daily", "/daily", "/daily", "/hello/ada", "/hello/ada"] {
             client.get(format!("{base}{path}")).send().await.unwrap();

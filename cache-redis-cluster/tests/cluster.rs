@@ -59,15 +59,22 @@ async fn batch_operations_work_across_slots() {
     cache.clear().await.unwrap();
 }
 
-#[tokio::test]
-async fn clear_reaches_every_master_and_spares_other_prefixes() {
-    let mine = cache_with_prefix("clear-mine:");
-    let theirs = cache_with_prefix("clear-theirs:");
+/// The caches of the prefixes `<name>-mine:` (holding [`spread_keys`], on every master) and
+/// `<name>-theirs:` (one key, `k`), and the keys.
+async fn neighbours(name: &str) -> (RedisClusterCache, RedisClusterCache, Vec<String>) {
+    let mine = cache_with_prefix(&format!("{name}-mine:"));
+    let theirs = cache_with_prefix(&format!("{name}-theirs:"));
     let keys = spread_keys();
     for key in &keys {
         mine.set(key, Bytes::from_static(b"v"), Ttl::Default).await.unwrap();
     }
     theirs.set("k", Bytes::from_static(b"kept"), Ttl::Default).await.unwrap();
+    (mine, theirs, keys)
+}
+
+#[tokio::test]
+async fn clear_reaches_every_master_and_spares_other_prefixes() {
+    let (mine, theirs, keys) = neighbours("clear").await;
     mine.clear().await.unwrap();
     let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
     assert!(mine.get_many(&refs).await.unwrap().iter().all(Option::is_none), "a key survived clear");
@@ -76,13 +83,7 @@ async fn clear_reaches_every_master_and_spares_other_prefixes() {
 
 #[tokio::test]
 async fn admin_counts_and_clears_on_every_master_and_names_each() {
-    let mine = cache_with_prefix("admin-mine:");
-    let theirs = cache_with_prefix("admin-theirs:");
-    let keys = spread_keys();
-    for key in &keys {
-        mine.set(key, Bytes::from_static(b"v"), Ttl::Default).await.unwrap();
-    }
-    theirs.set("k", Bytes::from_static(b"kept"), Ttl::Default).await.unwrap();
+    let (mine, theirs, _) = neighbours("admin").await;
     let admin = mine.admin().unwrap();
     assert_eq!(admin.count_keys(&|_| {}).await.unwrap(), KeyCount::Counted { keys: 200 });
     let servers = admin.servers().await.unwrap();

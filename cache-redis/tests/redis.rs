@@ -92,9 +92,9 @@ async fn get_many_and_set_many_of_100_keys_are_one_command_each() {
     assert_eq!(calls("unlink"), 1, "delete_many is one UNLINK");
 }
 
-#[tokio::test]
-async fn clear_removes_only_this_prefix_even_with_glob_characters() {
-    let server = RedisServer::start();
+/// On `server`: 2500 keys of the prefix `a*[x]:` (glob characters, three `SCAN` batches), one key
+/// of the similar prefix `ab[x]:` and one unrelated key; the caches of both prefixes.
+async fn neighbours(server: &RedisServer) -> (RedisCache, RedisCache) {
     let mine = RedisCache::new(&config_for(&server.url(), "a*[x]:")).unwrap();
     let similar = RedisCache::new(&config_for(&server.url(), "ab[x]:")).unwrap();
     for i in 0..2500 {
@@ -102,6 +102,13 @@ async fn clear_removes_only_this_prefix_even_with_glob_characters() {
     }
     similar.set("k0", b("theirs"), Ttl::Default).await.unwrap();
     server.cli(&["SET", "unrelated", "app"]);
+    (mine, similar)
+}
+
+#[tokio::test]
+async fn clear_removes_only_this_prefix_even_with_glob_characters() {
+    let server = RedisServer::start();
+    let (mine, similar) = neighbours(&server).await;
     mine.clear().await.unwrap();
     assert_eq!(server.cli(&["DBSIZE"]).trim(), "2", "only the other prefix's key and the unrelated key remain");
     assert_eq!(similar.get("k0").await.unwrap(), Some(b("theirs")));
@@ -129,13 +136,7 @@ fn recorded() -> (Arc<std::sync::Mutex<Vec<u64>>>, impl Fn(u64) + Send + Sync) {
 #[tokio::test]
 async fn admin_counts_and_clears_only_this_prefix_in_batches_and_reads_the_servers_info() {
     let server = RedisServer::start();
-    let mine = RedisCache::new(&config_for(&server.url(), "a*[x]:")).unwrap();
-    let similar = RedisCache::new(&config_for(&server.url(), "ab[x]:")).unwrap();
-    for i in 0..2500 {
-        mine.set(&format!("k{i}"), b("v"), Ttl::Default).await.unwrap();
-    }
-    similar.set("k0", b("theirs"), Ttl::Default).await.unwrap();
-    server.cli(&["SET", "unrelated", "app"]);
+    let (mine, similar) = neighbours(&server).await;
     let admin = mine.admin().expect("every Redis topology offers Admin");
 
     let (seen, progress) = recorded();

@@ -105,6 +105,16 @@ impl Demo {
             .with_state(self.clone())
     }
 
+    /// Serves the demo on a free loopback port from a task of the current tokio runtime (for
+    /// tests and tools that drive it over HTTP); returns its base URL, `http://127.0.0.1:<port>`.
+    pub async fn serve_on_loopback(&self) -> std::io::Result<String> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let app = self.router();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Ok(base)
+    }
+
     /// What `/stats` serves: the cache's counters, and each route's and function's series.
     pub fn app_stats(&self) -> AppStats {
         let (mut routes, functions) = self.recorder.series();

@@ -65,10 +65,7 @@ fn charts<'a>(dom: &'a str, series: &str) -> Vec<&'a str> {
 async fn headless_chromium_shows_a_hit_ratio_and_a_latency_chart_with_points_per_route_and_function() {
     let cache = cachette::Cache::from_config(Config::from_map([("CACHE_TYPE", "SimpleCache")]).unwrap()).unwrap();
     let demo = Demo::new(cache, Delays { slow: Duration::from_millis(200), greeting: Duration::from_millis(50) });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = demo.router();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let base = demo.serve_on_loopback().await.unwrap();
     let client = reqwest::Client::new();
     for path in ["/daily", "/daily", "/daily", "/slow", "/slow", "/hello/ada", "/hello/ada", "/hello/grace"] {
         client.get(format!("{base}{path}")).send().await.unwrap();

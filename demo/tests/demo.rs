@@ -8,12 +8,8 @@ use cachette_demo::{Delays, Demo};
 async fn start() -> (String, reqwest::Client, axum::Router) {
     let cache = cachette::Cache::from_config(Config::from_map([("CACHE_TYPE", "SimpleCache")]).unwrap()).unwrap();
     let demo = Demo::new(cache, Delays { slow: Duration::from_millis(300), greeting: Duration::from_millis(100) });
-    let app = demo.router();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let served = app.clone();
-    tokio::spawn(async move { axum::serve(listener, served).await });
-    (base, reqwest::Client::new(), app)
+    let base = demo.serve_on_loopback().await.unwrap();
+    (base, reqwest::Client::new(), demo.router())
 }
 
 async fn json(r: reqwest::Response) -> serde_json::Value {
