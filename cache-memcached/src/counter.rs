@@ -21,7 +21,7 @@ use cachette_core::{Bytes, CacheError, Result, shorten};
 
 use crate::Inner;
 use crate::item::{HEAD_FLAGS, Lifetime};
-use crate::proto::{NO_CREATE, Request, opcode, status};
+use crate::request::{NO_CREATE, Op, Request, status};
 use crate::route::Located;
 
 /// How often a compare-and-swap loop (inc, touch) tries before giving up under contention (with
@@ -75,9 +75,9 @@ impl Inner {
         let (key, server) = (at.key, &self.servers[at.server]);
         for attempt in 0..CAS_ATTEMPTS {
             back_off(attempt).await;
-            let (_, current) = self.exchange_one(at, "inc", true, Request::getk(Bytes::new())).await?;
+            let (_, current) = self.exchange_one(at, "inc", true, Request::get(Bytes::new())).await?;
             let write = match current.status {
-                status::NOT_FOUND => Request::store(opcode::ADD, Bytes::new(), encode_counter(delta)),
+                status::NOT_FOUND => Request::store(Op::Add, Bytes::new(), encode_counter(delta)),
                 status::OK => {
                     if current.flags() == HEAD_FLAGS {
                         return Err(CacheError::not_an_integer(
@@ -88,7 +88,7 @@ impl Inner {
                     let value = parse_counter(key, current.value.trim_ascii_end())?;
                     let next = checked_counter_add(key, value, delta)?;
                     let life = Lifetime::from_flags(current.flags());
-                    Request::store(opcode::SET, Bytes::new(), encode_counter(next))
+                    Request::store(Op::Set, Bytes::new(), encode_counter(next))
                         .with_flags(current.flags())
                         .with_exptime(life.exptime)
                         .with_cas(current.cas)
@@ -110,13 +110,13 @@ impl Inner {
     /// complement (which wraps back; memcached then may pad the shorter number with spaces).
     async fn undo_increment(&self, s: usize, key: Bytes, result: u64, amount: u64) -> Result<()> {
         let server = &self.servers[s];
-        let current = self.answer(server.exchange("inc", &[Request::getk(key.clone())], false).await?)?;
+        let current = self.answer(server.exchange("inc", &[Request::get(key.clone())], false).await?)?;
         let unchanged = current.status == status::OK
             && std::str::from_utf8(current.value.trim_ascii()).ok().and_then(|t| t.parse::<u64>().ok()) == Some(result);
         if unchanged {
             let old = Bytes::from(result.wrapping_sub(amount).to_string());
             let life = Lifetime::from_flags(current.flags());
-            let restore = Request::store(opcode::SET, key.clone(), old)
+            let restore = Request::store(Op::Set, key.clone(), old)
                 .with_flags(current.flags())
                 .with_exptime(life.exptime)
                 .with_cas(current.cas);

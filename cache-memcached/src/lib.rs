@@ -31,6 +31,7 @@
 //! ```
 //!
 //! - [Settings](#settings): servers, credentials, `CACHE_OPTIONS`
+//! - [Protocols](#protocols): meta (the default) or binary
 //! - [The client](#the-client): connections, pipelining, retries
 //! - [Keys](#keys): which keys stay readable, `get_many`'s order
 //! - [TLS and unix sockets](#tls-and-unix-sockets)
@@ -47,6 +48,7 @@
 //!
 //! | option | default | meaning |
 //! |---|---|---|
+//! | `protocol` | `meta`; `binary` with credentials | `meta` or `binary` (see [Protocols](#protocols)) |
 //! | `pool_size` | 16 | connections per server (one request batch at a time each) |
 //! | `connect_timeout` | 1s | time to open a connection and log in; a wrong password fails within it |
 //! | `response_timeout` | 2s | time for one exchange (raise it for large values on slow links) |
@@ -57,6 +59,18 @@
 //! | `tls_cert_file` / `tls_key_file` | none | client certificate and its key, for servers that require one (`ssl_verify_mode=2`) |
 //! | `tls_server_name` | the entry's host | the name the servers' certificates must be valid for |
 //!
+//! # Protocols
+//!
+//! `protocol=meta` (the default) speaks memcached's meta protocol (memcached 1.6+; mcrouter,
+//! Dragonfly and ElastiCache Serverless accept only it); `protocol=binary` the binary protocol,
+//! deprecated by memcached since 1.6.0 but the only one with SASL, so credentials choose it (and
+//! `protocol=meta` with credentials is a configuration error). Both store items the same way:
+//! processes on either protocol share keys, values, counters and `clear()`, so a fleet can move
+//! from one to the other a process at a time. A server that does not know meta commands
+//! (answering `ERROR`, or closing the connection as `memcached -B binary` does) gives an error
+//! naming `CACHE_OPTIONS.protocol`. The operations are written once; `protocol.rs` is the seam,
+//! `meta.rs` and `binary.rs` the two codecs.
+//!
 //! # TLS and unix sockets
 //!
 //! An entry `tls://host:port` (or every TCP entry, with `tls=true`) is reached over TLS (rustls
@@ -64,7 +78,7 @@
 //! `-Z`; SASL logs in over it as over TCP. The option names are those of RedisCache. The `tls_*`
 //! files are read when the cache is built; naming them with no TLS server is an error rather
 //! than a plain-text connection. A TLS server keeps its place in the hash ring of `host:port`, so
-//! turning TLS on for a fleet moves no keys.
+//! turning TLS on for a fleet moves no keys. Both protocols run over TLS.
 //!
 //! A handshake that fails — the server's certificate not signed by `tls_ca_file`, not valid for
 //! the host (or `tls_server_name`), the client certificate missing, expired or refused — is a
@@ -77,7 +91,7 @@
 //!
 //! # The client
 //!
-//! This crate speaks memcached's binary protocol itself, on tokio, instead of wrapping the
+//! This crate speaks memcached's protocols itself, on tokio, instead of wrapping the
 //! `memcache` crate, whose stable client is synchronous and cannot pipeline (`pool.rs` says what
 //! else rules it out). Every request batch is pipelined on one pooled connection, each answer is
 //! checked against its request, and a connection is reused only after an exchange that completed —
@@ -121,17 +135,23 @@
 //!
 //! # Not supported
 //!
-//! memcached's ASCII authentication (`-Y`) and `-B ascii` forbid the binary protocol: such a server
-//! waits for an ASCII line, so operations end in a `Timeout` error (or a protocol error that names
-//! `-Y` if it answers); use SASL (`-S`) instead. UDP is not supported.
+//! memcached's ASCII authentication (`-Y`): with credentials this backend logs in with SASL on the
+//! binary protocol, which such a server refuses, so operations end in a `Timeout` error (or a
+//! protocol error that names `-Y` if it answers); use SASL (`-S`) instead. UDP is not supported.
+//! The meta protocol's anti-stampede flags (`N` vivify-on-miss, `R` recache, win/`W`, `Z`) are
+//! not used: the facade's leases work through `add` and `get_many` on every backend (see
+//! `protocol.rs` for where a lease on those flags would go).
 
+mod binary;
 mod counter;
 mod endpoints;
 mod item;
 mod keys;
+mod meta;
 mod namespace;
 mod pool;
-mod proto;
+mod protocol;
+mod request;
 mod route;
 mod settings;
 mod spread;
@@ -149,7 +169,8 @@ use crate::counter::{CAS_ATTEMPTS, back_off};
 use crate::item::{HEAD_FLAGS, Lifetime};
 use crate::keys::KeySpace;
 use crate::pool::Server;
-use crate::proto::{Request, opcode, status};
+use crate::protocol::Protocol;
+use crate::request::{Op, Request, status};
 use crate::route::{Located, occupied};
 use crate::settings::{Flavor, Settings};
 use crate::store::Store;
@@ -189,6 +210,7 @@ pub struct MemcachedCache {
 /// `store.rs` (set, add, delete), `spread.rs` (large values), `counter.rs` (inc and dec).
 struct Inner {
     backend: &'static str,
+    protocol: Protocol,
     servers: Vec<Server>,
     keys: KeySpace,
     generation_key: Bytes,
@@ -201,6 +223,7 @@ impl std::fmt::Debug for MemcachedCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct(self.inner.backend)
             .field("servers", &self.servers())
+            .field("protocol", &self.protocol())
             .field("spread", &self.inner.spread)
             .field("max_item_size", &self.inner.max_item_size)
             .finish_non_exhaustive()
@@ -232,6 +255,7 @@ impl MemcachedCache {
 
     fn with_flavor(config: &Config, flavor: Flavor) -> Result<MemcachedCache> {
         let settings = Settings::from_config(config, flavor)?;
+        let protocol = settings.connection.protocol;
         let connection = Arc::new(settings.connection);
         let servers = settings
             .servers
@@ -246,6 +270,7 @@ impl MemcachedCache {
         Ok(MemcachedCache {
             inner: Arc::new(Inner {
                 backend: flavor.type_name(),
+                protocol,
                 servers,
                 keys,
                 generation_key,
@@ -266,6 +291,11 @@ impl MemcachedCache {
         &self.inner.servers[self.inner.locate(key).server].addr
     }
 
+    /// The wire protocol, as `CACHE_OPTIONS.protocol` names it: `"meta"` or `"binary"`.
+    pub fn protocol(&self) -> &'static str {
+        self.inner.protocol.name()
+    }
+
     /// Whether values over the item size limit are spread over several items.
     pub fn spreads_large_values(&self) -> bool {
         self.inner.spread
@@ -281,7 +311,7 @@ impl BaseCache for MemcachedCache {
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
         let inner = &*self.inner;
         let at = inner.locate(key);
-        let (generation, response) = inner.exchange_one(&at, "get", true, Request::getk(Bytes::new())).await?;
+        let (generation, response) = inner.exchange_one(&at, "get", true, Request::get(Bytes::new())).await?;
         match response.status {
             status::OK => inner.item_value(at.server, inner.data_key(generation, &at.body), response).await,
             status::NOT_FOUND => Ok(None),
@@ -304,7 +334,7 @@ impl BaseCache for MemcachedCache {
             let (generation, responses) = inner
                 .in_namespace(s, "get_many", true, |g| {
                     let mut requests: Vec<Request> =
-                        group.iter().map(|(_, body)| Request::getkq(inner.data_key(g, body))).collect();
+                        group.iter().map(|(_, body)| Request::get_quiet(inner.data_key(g, body))).collect();
                     requests.push(Request::noop());
                     requests
                 })
@@ -376,7 +406,7 @@ impl BaseCache for MemcachedCache {
                             .iter()
                             .map(|&i| {
                                 let key = inner.data_key(g, &located[i].body);
-                                Request::store(opcode::SETQ, key, items[i].1.clone())
+                                Request::store(Op::SetQuiet, key, items[i].1.clone())
                                     .with_flags(life.deadline)
                                     .with_exptime(life.exptime)
                             })
@@ -454,7 +484,7 @@ impl BaseCache for MemcachedCache {
         // item and write it back with a compare-and-swap.
         for attempt in 0..CAS_ATTEMPTS {
             back_off(attempt).await;
-            let (generation, current) = inner.exchange_one(&at, "touch", true, Request::getk(Bytes::new())).await?;
+            let (generation, current) = inner.exchange_one(&at, "touch", true, Request::get(Bytes::new())).await?;
             let (value, flags) = match current.status {
                 status::NOT_FOUND => return Ok(false),
                 status::OK if current.flags() == HEAD_FLAGS => {
@@ -467,7 +497,7 @@ impl BaseCache for MemcachedCache {
                 status::OK => (current.value.clone(), life.deadline),
                 _ => return Err(server.status_error("touch", &current)),
             };
-            let write = Request::store(opcode::SET, Bytes::new(), value)
+            let write = Request::store(Op::Set, Bytes::new(), value)
                 .with_flags(flags)
                 .with_exptime(life.exptime)
                 .with_cas(current.cas);
@@ -491,29 +521,8 @@ impl BaseCache for MemcachedCache {
     }
 }
 
-/// The binary-protocol response parser for the fuzz targets (`fuzz/`) and property tests: not
+/// The response parsers of both protocols for the fuzz targets (`fuzz/`) and property tests: not
 /// API, hidden, and may change in any release.
 #[doc(hidden)]
-pub mod __fuzz {
-    use std::task::{Context, Poll, Waker};
-
-    /// Reads response packets from `input` as a connection does, until one does not parse, and
-    /// uses each (flags, counter, message); returns how many parsed.
-    pub fn read_responses(mut input: &[u8]) -> usize {
-        let mut parsed = 0;
-        loop {
-            let read = std::pin::pin!(crate::proto::read_response(&mut input));
-            // Reading from a slice never waits, so one poll finishes the read.
-            let Poll::Ready(result) = read.poll(&mut Context::from_waker(Waker::noop())) else {
-                unreachable!("a read from a slice is never pending")
-            };
-            match result {
-                Ok(response) => {
-                    let _ = (response.flags(), response.counter(), response.message());
-                    parsed += 1;
-                }
-                Err(_) => return parsed,
-            }
-        }
-    }
-}
+#[path = "fuzz.rs"]
+pub mod __fuzz;

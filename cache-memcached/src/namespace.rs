@@ -22,7 +22,7 @@ use cachette_core::{Bytes, CacheError, Result};
 
 use crate::Inner;
 use crate::pool::Server;
-use crate::proto::{NO_CREATE, Request, Response, opcode, status};
+use crate::request::{NO_CREATE, Op, Request, Response, status};
 use crate::route::Located;
 
 /// How often an operation starts over when the namespace generation changed under it.
@@ -74,7 +74,7 @@ impl Inner {
             };
             let built = build(generation);
             let mut requests = Vec::with_capacity(built.len() + 1);
-            requests.push(Request::getk(self.generation_key.clone()));
+            requests.push(Request::get(self.generation_key.clone()));
             requests.extend(built);
             let mut responses = server.exchange(operation, &requests, idempotent).await?;
             let seen = self.parse_generation(server, responses[0].take())?;
@@ -107,9 +107,9 @@ impl Inner {
                     return Ok(());
                 }
                 // No generation: nothing of this prefix is reachable there; start a random one.
-                status::NOT_FOUND => opcode::ADD,
+                status::NOT_FOUND => Op::Add,
                 // Not a number (written by something else): replace it.
-                status::NON_NUMERIC => opcode::SET,
+                status::NON_NUMERIC => Op::Set,
                 _ => return Err(server.status_error("clear", &response)),
             };
             if self.start_generation(server, replace, "clear", "clear").await?.is_some() {
@@ -122,12 +122,12 @@ impl Inner {
     /// The server's current generation, creating a random one if it has none.
     async fn load_generation(&self, server: &Server) -> Result<u64> {
         for _ in 0..NAMESPACE_ATTEMPTS {
-            let responses = server.exchange("namespace", &[Request::getk(self.generation_key.clone())], true).await?;
+            let responses = server.exchange("namespace", &[Request::get(self.generation_key.clone())], true).await?;
             if let Some(g) = self.parse_generation(server, responses.into_iter().next().flatten())? {
                 server.set_generation(Some(g));
                 return Ok(g);
             }
-            let created = self.start_generation(server, opcode::ADD, "namespace", "creating the namespace generation");
+            let created = self.start_generation(server, Op::Add, "namespace", "creating the namespace generation");
             if let Some(fresh) = created.await? {
                 return Ok(fresh);
             }
@@ -142,7 +142,7 @@ impl Inner {
     async fn start_generation(
         &self,
         server: &Server,
-        write: u8,
+        write: Op,
         operation: &'static str,
         failure: &str,
     ) -> Result<Option<u64>> {

@@ -24,14 +24,18 @@ use cachette_core::{CacheError, Result};
 use tokio::io::{AsyncBufRead, AsyncWriteExt, BufReader, BufWriter};
 use tokio::sync::Semaphore;
 
+use crate::binary::ReadError;
 use crate::endpoints::TlsSetup;
-use crate::proto::{ReadError, Request, Response, read_response, status};
+use crate::protocol::Protocol;
+use crate::request::{Request, Response, status};
 use crate::transport::{ReadHalf, Transport, WriteHalf};
 
 /// How connections are made and how long an exchange may take.
 #[derive(Debug, Clone)]
 pub(crate) struct ConnSettings {
     pub backend: &'static str,
+    /// The wire protocol (`CACHE_OPTIONS.protocol`).
+    pub protocol: Protocol,
     /// How TLS servers are reached, when any is configured.
     pub tls: Option<TlsSetup>,
     pub username: Option<String>,
@@ -68,17 +72,31 @@ const BUFFER: usize = 64 * 1024;
 struct Connection {
     reader: BufReader<ReadHalf>,
     writer: BufWriter<WriteHalf>,
+    /// End a TLS record after each stored value (TLS connections only).
+    ///
+    /// memcached before 1.6.39 can stop reading a TLS connection for good when a pipelined
+    /// command shares a TLS record with the end of a set's value: OpenSSL decrypts the whole
+    /// record while memcached reads the value, keeps the next command buffered, and memcached
+    /// waits for the socket instead (fixed upstream by "tls: fix potential hang when pipelining
+    /// sets", 96e05b75f). Seen here as a 1.1 MB value (two pieces and a no-op in one batch) that
+    /// timed out on memcached 1.6.18, on both protocols. Flushing after each value ends the
+    /// record there, so the next command arrives in a record of its own; it costs one more TLS
+    /// record per value of a batch, on TLS connections only.
+    record_per_value: bool,
 }
 
 impl Connection {
-    /// Sends `requests` (numbered 0.. through `opaque`) and reads their responses. The last request
-    /// must be one that always answers, so the end of the batch is known; answers of quiet
-    /// requests are `None` when the server had nothing to say.
-    async fn exchange(&mut self, requests: &[Request]) -> Result<Vec<Option<Response>>, WireError> {
-        let Connection { reader, writer } = self;
+    /// Sends `requests` (numbered 0.. in the protocol's opaque field) and reads their responses.
+    /// The last request must be one that always answers, so the end of the batch is known;
+    /// answers of quiet requests are `None` when the server had nothing to say.
+    async fn exchange(&mut self, protocol: Protocol, requests: &[Request]) -> Result<Vec<Option<Response>>, WireError> {
+        let Connection { reader, writer, record_per_value } = self;
         let write = async {
             for (i, request) in requests.iter().enumerate() {
-                request.write_to(writer, i as u32).await?;
+                protocol.write(request, writer, i as u32).await?;
+                if *record_per_value && request.op.stores() && i + 1 < requests.len() {
+                    writer.flush().await?;
+                }
             }
             writer.flush().await?;
             Ok::<(), WireError>(())
@@ -87,21 +105,17 @@ impl Connection {
             let mut out: Vec<Option<Response>> = (0..requests.len()).map(|_| None).collect();
             let mut next = 0usize;
             while next < requests.len() {
-                let response = read_response(reader).await?;
-                let i = response.opaque as usize;
-                if i < next || i >= requests.len() || response.opcode != requests[i].opcode {
+                let (i, response) = protocol.read(reader, requests, next).await?;
+                if i < next {
                     return Err(WireError::Malformed(format!(
-                        "a response (opcode 0x{:02x}, opaque {i}) does not belong to the next request",
-                        response.opcode
+                        "a second answer to request {i} of the batch ({:?})",
+                        requests[i].op
                     )));
                 }
                 if let Some(skipped) = requests[next..i].iter().find(|r| !r.is_quiet()) {
-                    return Err(WireError::Malformed(format!(
-                        "no response to a request with opcode 0x{:02x}",
-                        skipped.opcode
-                    )));
+                    return Err(WireError::Malformed(format!("no answer to a {:?} request", skipped.op)));
                 }
-                out[i] = Some(response);
+                out[i] = response;
                 next = i + 1;
             }
             Ok(out)
@@ -196,7 +210,7 @@ impl Server {
             Some(c) => (c, true),
             None => (self.dial().await?, false),
         };
-        match tokio::time::timeout(timeout, connection.exchange(requests)).await {
+        match tokio::time::timeout(timeout, connection.exchange(self.settings.protocol, requests)).await {
             Ok(Ok(responses)) => {
                 self.put_idle(connection);
                 Ok(responses)
@@ -205,7 +219,7 @@ impl Server {
                 tracing::debug!("memcached {}: a pooled connection failed ({e}); retrying on a new one", self.addr);
                 drop(connection);
                 let mut connection = self.dial().await?;
-                match tokio::time::timeout(timeout, connection.exchange(requests)).await {
+                match tokio::time::timeout(timeout, connection.exchange(self.settings.protocol, requests)).await {
                     Ok(Ok(responses)) => {
                         self.put_idle(connection);
                         Ok(responses)
@@ -251,6 +265,7 @@ impl Server {
             let mut connection = Connection {
                 reader: BufReader::with_capacity(BUFFER, read),
                 writer: BufWriter::with_capacity(BUFFER, write),
+                record_per_value: matches!(self.transport, Transport::Tls { .. }),
             };
             if let (Some(user), Some(password)) = (&settings.username, &settings.password) {
                 self.authenticate(&mut connection, user, password).await?;
@@ -267,8 +282,10 @@ impl Server {
     }
 
     async fn authenticate(&self, connection: &mut Connection, user: &str, password: &str) -> Result<()> {
-        let responses =
-            connection.exchange(&[Request::sasl_plain(user, password)]).await.map_err(|e| self.wire_error(e))?;
+        let responses = connection
+            .exchange(Protocol::Binary, &[Request::sasl_plain(user, password)])
+            .await
+            .map_err(|e| self.wire_error(e))?;
         let response = responses.into_iter().next().flatten().ok_or_else(|| self.backend_error("no SASL answer"))?;
         match response.status {
             status::OK => Ok(()),
@@ -333,7 +350,16 @@ impl Server {
             WireError::Io(e) => CacheError::Connection {
                 backend: self.settings.backend,
                 target: self.addr.clone(),
-                message: format!("lost the connection: {e}; check that memcached runs there"),
+                message: format!(
+                    "lost the connection: {e}; check that memcached runs there{}",
+                    if self.settings.protocol == Protocol::Meta && e.kind() == std::io::ErrorKind::UnexpectedEof {
+                        // What memcached -B binary does with a meta command: it closes the connection.
+                        " (a memcached started with -B binary closes connections that send meta commands: set \
+                         CACHE_OPTIONS.protocol=binary for it)"
+                    } else {
+                        ""
+                    }
+                ),
                 source: Some(std::sync::Arc::new(e)),
             },
             WireError::Malformed(m) => CacheError::Protocol {

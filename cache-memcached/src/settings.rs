@@ -6,11 +6,13 @@ use cachette_core::{CacheError, Config, Result};
 
 use crate::endpoints::TLS_OPTIONS;
 use crate::pool::ConnSettings;
+use crate::protocol::Protocol;
 use crate::transport::Transport;
 
 /// The `CACHE_OPTIONS` names this backend understands besides the TLS ones
 /// ([`TLS_OPTIONS`]).
-pub(crate) const OPTIONS: &[&str] = &["pool_size", "connect_timeout", "response_timeout", "spread", "max_item_size"];
+pub(crate) const OPTIONS: &[&str] =
+    &["protocol", "pool_size", "connect_timeout", "response_timeout", "spread", "max_item_size"];
 
 /// Default connections per server.
 pub(crate) const DEFAULT_POOL_SIZE: usize = 16;
@@ -57,6 +59,7 @@ impl std::fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("servers", &self.servers)
             .field("backend", &c.backend)
+            .field("protocol", &c.protocol)
             .field("tls", &c.tls)
             .field("username", &c.username)
             .field("password", &c.password.as_ref().map(|_| cachette_core::config::REDACTED))
@@ -105,6 +108,8 @@ impl Settings {
             _ => {}
         }
 
+        let protocol = protocol(options.get("protocol"), username.is_some())?;
+
         let pool_size = match options.get_u64("pool_size")? {
             None => DEFAULT_POOL_SIZE,
             Some(n @ 1..=1024) => n as usize,
@@ -152,11 +157,45 @@ impl Settings {
 
         Ok(Settings {
             servers,
-            connection: ConnSettings { backend, tls, username, password, pool_size, connect_timeout, response_timeout },
+            connection: ConnSettings {
+                backend,
+                protocol,
+                tls,
+                username,
+                password,
+                pool_size,
+                connect_timeout,
+                response_timeout,
+            },
             spread,
             max_item_size,
         })
     }
+}
+
+/// `CACHE_OPTIONS.protocol`: `meta` unless credentials are given (SASL needs `binary`).
+fn protocol(raw: Option<&str>, credentials: bool) -> Result<Protocol> {
+    let chosen = match raw.map(|r| r.trim().to_ascii_lowercase()) {
+        None => return Ok(if credentials { Protocol::Binary } else { Protocol::Meta }),
+        Some(name) if name == "meta" => Protocol::Meta,
+        Some(name) if name == "binary" => Protocol::Binary,
+        Some(_) => {
+            return Err(CacheError::config(
+                "CACHE_OPTIONS.protocol",
+                raw.unwrap_or_default(),
+                "expected meta (memcached 1.6+, the default) or binary (needed for SASL)",
+            ));
+        }
+    };
+    if chosen == Protocol::Meta && credentials {
+        return Err(CacheError::config(
+            "CACHE_OPTIONS.protocol",
+            raw.unwrap_or_default(),
+            "SASL (CACHE_MEMCACHED_USERNAME / CACHE_MEMCACHED_PASSWORD) exists only on memcached's binary protocol; \
+             remove protocol=meta (credentials choose binary) or the credentials",
+        ));
+    }
+    Ok(chosen)
 }
 
 /// `1m`, `2M`, `512k`, `1048576`, `1g` (binary units, as memcached's -I).
@@ -277,6 +316,19 @@ mod tests {
         }
         let e = settings(&[("CACHE_OPTIONS", "spread=false")], Flavor::SpreadSasl).unwrap_err().to_string();
         assert!(e.contains("CACHE_OPTIONS.spread"), "{e}");
+    }
+
+    #[test]
+    fn the_protocol_is_meta_unless_credentials_need_binary() {
+        let protocol = |pairs: &[(&str, &str)]| settings(pairs, Flavor::Plain).map(|s| s.connection.protocol);
+        assert_eq!(protocol(&[]).unwrap(), Protocol::Meta);
+        assert_eq!(protocol(&[("CACHE_OPTIONS", "protocol=Binary")]).unwrap(), Protocol::Binary);
+        let credentials = [("CACHE_MEMCACHED_USERNAME", "u"), ("CACHE_MEMCACHED_PASSWORD", "p")];
+        assert_eq!(protocol(&credentials).unwrap(), Protocol::Binary);
+        let e = protocol(&[credentials[0], credentials[1], ("CACHE_OPTIONS", "protocol=meta")]).unwrap_err();
+        assert!(e.to_string().contains("CACHE_OPTIONS.protocol") && e.to_string().contains("SASL"), "{e}");
+        let e = protocol(&[("CACHE_OPTIONS", "protocol=ascii")]).unwrap_err().to_string();
+        assert!(e.contains("CACHE_OPTIONS.protocol") && e.contains("meta"), "{e}");
     }
 
     #[test]

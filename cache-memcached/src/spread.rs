@@ -24,7 +24,7 @@ use futures::future::try_join_all;
 use crate::Inner;
 use crate::item::{HEAD_FLAGS, Head, Lifetime};
 use crate::keys::{self, KeySpace};
-use crate::proto::{Request, Response, opcode, status};
+use crate::request::{Op, Request, Response, status};
 use crate::route::{Located, occupied};
 use crate::store::Store;
 
@@ -107,7 +107,7 @@ impl Inner {
                     .iter()
                     .map(|&i| {
                         let piece = value.slice(head.range(i));
-                        Request::store(opcode::SETQ, self.keys.chunk_key(head.id, i), piece).with_exptime(life.exptime)
+                        Request::store(Op::SetQuiet, self.keys.chunk_key(head.id, i), piece).with_exptime(life.exptime)
                     })
                     .collect();
                 requests.push(Request::noop());
@@ -124,7 +124,7 @@ impl Inner {
         });
         try_join_all(writes).await?;
 
-        let write = Request::store(how.opcode(), Bytes::new(), Bytes::from(head.encode()))
+        let write = Request::store(how.op(), Bytes::new(), Bytes::from(head.encode()))
             .with_flags(HEAD_FLAGS)
             .with_exptime(life.exptime);
         let (_, response) = self.exchange_one(at, how.name(), how.idempotent(), write).await?;
@@ -166,7 +166,7 @@ impl Inner {
         let groups = self.pieces_by_server(head);
         let fetches = occupied(&groups).map(|(s, indices)| async move {
             let mut requests: Vec<Request> =
-                indices.iter().map(|&i| Request::getkq(Bytes::from(self.keys.chunk_key(head.id, i)))).collect();
+                indices.iter().map(|&i| Request::get_quiet(Bytes::from(self.keys.chunk_key(head.id, i)))).collect();
             requests.push(Request::noop());
             let responses = self.servers[s].exchange("get", &requests, true).await?;
             let mut found = Vec::with_capacity(indices.len());

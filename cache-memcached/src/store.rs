@@ -6,7 +6,7 @@ use cachette_core::{Bytes, CacheError, Result, shorten};
 use crate::Inner;
 use crate::item::Lifetime;
 use crate::pool::Server;
-use crate::proto::{Request, opcode, status};
+use crate::request::{Op, Request, status};
 
 /// How a value is stored: `set` overwrites, `add` writes only where the key is absent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,11 +16,11 @@ pub(crate) enum Store {
 }
 
 impl Store {
-    /// The request's opcode.
-    pub(crate) fn opcode(self) -> u8 {
+    /// The request's command.
+    pub(crate) fn op(self) -> Op {
         match self {
-            Store::Set => opcode::SET,
-            Store::Add => opcode::ADD,
+            Store::Set => Op::Set,
+            Store::Add => Op::Add,
         }
     }
 
@@ -55,8 +55,7 @@ impl Inner {
             return self.write_spread(&at, value, life, how).await;
         }
         let size = value.len();
-        let write =
-            Request::store(how.opcode(), Bytes::new(), value).with_flags(life.deadline).with_exptime(life.exptime);
+        let write = Request::store(how.op(), Bytes::new(), value).with_flags(life.deadline).with_exptime(life.exptime);
         let (_, response) = self.exchange_one(&at, how.name(), how.idempotent(), write).await?;
         match response.status {
             status::OK => Ok(true),

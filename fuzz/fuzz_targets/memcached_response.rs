@@ -1,4 +1,4 @@
-//! memcached's binary-protocol response parser (cachette-memcached's `proto::read_response`) on
+//! memcached's binary-protocol response parser (cachette-memcached's `binary::read_response`) on
 //! arbitrary bytes from the server: packets are read until one does not parse, without a panic.
 #![no_main]
 

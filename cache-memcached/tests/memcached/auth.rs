@@ -1,12 +1,13 @@
-//! Logging in: SASL credentials, wrong or missing, and the ASCII authentication this backend cannot speak.
+//! Logging in (binary protocol only): SASL credentials, wrong or missing, SASL over TLS, and the ASCII authentication this backend cannot speak.
 
 use std::time::{Duration, Instant};
 
 use cachette_conformance::harness::memcached::{self, MemcachedOptions, MemcachedServer};
+use cachette_conformance::harness::tls::setting_of;
 use cachette_core::{BaseCache, CacheError, Config, Ttl};
 use cachette_memcached::MemcachedCache;
 
-use crate::support::{b, cache, config, unique_prefix};
+use super::support::{b, cache, config, unique_prefix};
 
 #[tokio::test]
 async fn a_wrong_sasl_password_is_a_quick_clear_error() {
@@ -59,4 +60,19 @@ async fn an_ascii_auth_server_is_an_error_not_a_hang() {
     let cache = cache(&target, &unique_prefix("ascii-auth"), "connect_timeout=500ms,response_timeout=500ms");
     let err = cache.get("k").await.unwrap_err();
     assert!(err.is_backend_failure(), "{err:?}");
+}
+
+#[tokio::test]
+async fn sasl_logs_in_over_tls_and_a_wrong_password_is_still_named() {
+    let server = MemcachedServer::start_with(MemcachedOptions::new().sasl("app", "tls-secret").tls());
+    let target = server.target();
+    assert!(target.servers[0].starts_with("tls://"), "{target:?}");
+    let mut config = config(&target, &unique_prefix("tls-sasl"), "");
+    config.cache_type = "SASLMemcachedCache".to_owned();
+    let cache = MemcachedCache::new(&config).unwrap();
+    cache.set("k", b("v"), Ttl::Default).await.unwrap();
+    assert_eq!(cache.get("k").await.unwrap(), Some(b("v")));
+    config.memcached_password = Some("wrong".to_owned());
+    let err = MemcachedCache::new(&config).unwrap().get("k").await.unwrap_err();
+    assert_eq!(setting_of(&err), "CACHE_MEMCACHED_PASSWORD", "{err}");
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use cachette_conformance::harness::memcached;
 use cachette_core::{BaseCache, Bytes, CacheError, Ttl};
 
-use crate::support::{b, cache, dump, unique_prefix, unix_now};
+use super::support::{b, cache, dump, unique_prefix, unix_now};
 
 #[tokio::test]
 async fn expiry_is_kept_by_dec_and_changed_by_touch() {

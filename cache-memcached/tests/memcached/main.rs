@@ -1,64 +1,110 @@
-//! MemcachedCache against real memcached processes: the conformance suite on one server, on two
-//! servers, with SASL, over TLS (client certificates required) and on a unix socket (here), and what is specific to memcached (one module per topic). One
-//! test binary, so that the suite and the topics link once.
+//! MemcachedCache against real memcached processes, on both protocols it speaks: the conformance
+//! suite on one server, on two servers, over TLS (client certificates required) and on a unix
+//! socket, and what is specific to memcached (one module per topic), each run once on the meta
+//! protocol (module `meta`) and once on the binary protocol (module `binary`); SASL, which
+//! exists only on the binary protocol, in `binary` alone. One test binary, so that the suite and
+//! the topics link once.
 
-mod auth;
-mod counters_and_expiry;
-mod namespace;
-mod outage;
-mod servers;
-mod spread;
+// The topic files are modules of `meta` and of `binary`: once per protocol, on purpose.
+#![allow(clippy::duplicate_mod)]
+
+mod protocols;
 mod support;
-mod tls;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use cachette_conformance::Backend;
 use cachette_conformance::harness::memcached::{self, MemcachedTarget};
 use cachette_core::{BaseCache, Config, Ttl};
 use cachette_memcached::MemcachedCache;
 
 use crate::support::b;
 
-fn build(target: MemcachedTarget, mut config: Config) -> cachette_core::Result<Arc<dyn BaseCache>> {
+/// A cache on `target` for the conformance suite, on `protocol`.
+fn build(protocol: &str, target: MemcachedTarget, mut config: Config) -> cachette_core::Result<Arc<dyn BaseCache>> {
     target.apply(&mut config);
+    support::choose(protocol, &mut config);
     Ok(Arc::new(MemcachedCache::new(&config)?) as Arc<dyn BaseCache>)
 }
 
-// memcached expires in whole seconds.
-cachette_conformance::conformance_suite!(
-    one_server,
-    Backend::new(|config: Config| async move { build(memcached::single(), config) })
-        .with_ttl_resolution(Duration::from_secs(1))
-);
+/// The suites and the topic modules, on one protocol: `PROTOCOL` is the `CACHE_OPTIONS.protocol`
+/// of every cache they build (through `build` and the module's `support`).
+macro_rules! on_protocol {
+    ($protocol:literal $(, $binary_only:ident)* $(,)?) => {
+        /// `CACHE_OPTIONS.protocol` of every cache in this module.
+        pub(crate) const PROTOCOL: &str = $protocol;
 
-cachette_conformance::conformance_suite!(
-    two_servers,
-    Backend::new(|config: Config| async move { build(memcached::pair(), config) })
-        .with_ttl_resolution(Duration::from_secs(1))
-);
+        /// The helpers of `crate::support`, with this module's protocol.
+        pub(crate) mod support {
+            pub(crate) use crate::support::{MIB, ascii, b, big, dump, unique_prefix, unix_now};
+            use cachette_conformance::harness::memcached::MemcachedTarget;
+            use cachette_core::Config;
+            use cachette_memcached::MemcachedCache;
 
-cachette_conformance::conformance_suite!(
-    sasl,
-    Backend::new(|mut config: Config| async move {
-        config.cache_type = "SASLMemcachedCache".to_owned();
-        build(memcached::sasl(), config)
-    })
-    .with_ttl_resolution(Duration::from_secs(1))
-);
+            pub(crate) fn config(target: &MemcachedTarget, prefix: &str, options: &str) -> Config {
+                let mut config = crate::support::config(target, prefix, options);
+                crate::support::choose(super::PROTOCOL, &mut config);
+                config
+            }
 
-cachette_conformance::conformance_suite!(
-    tls_server,
-    Backend::new(|config: Config| async move { build(memcached::tls(), config) })
-        .with_ttl_resolution(Duration::from_secs(1))
-);
+            pub(crate) fn cache(target: &MemcachedTarget, prefix: &str, options: &str) -> MemcachedCache {
+                MemcachedCache::new(&config(target, prefix, options)).unwrap()
+            }
+        }
 
-cachette_conformance::conformance_suite!(
-    unix_socket,
-    Backend::new(|config: Config| async move { build(memcached::unix_socket(), config) })
-        .with_ttl_resolution(Duration::from_secs(1))
-);
+        #[path = "counters_and_expiry.rs"]
+        mod counters_and_expiry;
+        #[path = "namespace.rs"]
+        mod namespace;
+        #[path = "outage.rs"]
+        mod outage;
+        #[path = "servers.rs"]
+        mod servers;
+        #[path = "spread.rs"]
+        mod spread;
+        #[path = "tls.rs"]
+        mod tls;
+        $(
+            #[path = "auth.rs"]
+            mod $binary_only;
+        )*
+
+        use cachette_conformance::Backend;
+        use cachette_conformance::harness::memcached;
+        use cachette_core::Config;
+        use std::time::Duration;
+
+        // memcached expires in whole seconds.
+        cachette_conformance::conformance_suite!(
+            one_server,
+            Backend::new(|config: Config| async move { crate::build(PROTOCOL, memcached::single(), config) })
+                .with_ttl_resolution(Duration::from_secs(1))
+        );
+
+        cachette_conformance::conformance_suite!(
+            two_servers,
+            Backend::new(|config: Config| async move { crate::build(PROTOCOL, memcached::pair(), config) })
+                .with_ttl_resolution(Duration::from_secs(1))
+        );
+
+        cachette_conformance::conformance_suite!(
+            tls_server,
+            Backend::new(|config: Config| async move { crate::build(PROTOCOL, memcached::tls(), config) })
+                .with_ttl_resolution(Duration::from_secs(1))
+        );
+
+        cachette_conformance::conformance_suite!(
+            unix_socket,
+            Backend::new(|config: Config| async move { crate::build(PROTOCOL, memcached::unix_socket(), config) })
+                .with_ttl_resolution(Duration::from_secs(1))
+        );
+    };
+}
+
+/// memcached's current protocol, the default.
+mod meta;
+
+/// The binary protocol, and SASL on it.
+mod binary;
 
 #[tokio::test]
 async fn the_three_type_names_are_registered() {
@@ -90,6 +136,6 @@ fn any_two_prefixes_are_disjoint_on_two_servers() {
     cachette_conformance::isolation::check("MemcachedCache", |prefix| {
         let mut config = Config::default();
         config.key_prefix = prefix.to_owned();
-        build(memcached::pair(), config).unwrap()
+        build("meta", memcached::pair(), config).unwrap()
     });
 }

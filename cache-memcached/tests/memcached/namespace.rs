@@ -3,7 +3,7 @@
 use cachette_conformance::harness::memcached::{self, MemcachedServer};
 use cachette_core::{BaseCache, Ttl};
 
-use crate::support::{ascii, b, cache, dump, unique_prefix};
+use super::support::{ascii, b, cache, dump, unique_prefix};
 
 #[tokio::test]
 async fn a_clear_by_another_process_is_seen_at_once() {

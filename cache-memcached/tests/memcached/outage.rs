@@ -8,7 +8,7 @@ use cachette_conformance::harness::memcached::MemcachedServer;
 use cachette_core::Cache;
 use cachette_memcached::MemcachedCache;
 
-use crate::support::{config, unique_prefix};
+use super::support::{config, unique_prefix};
 
 fn cache_on(server: &MemcachedServer, name: &str) -> Cache {
     let config = fault_config(config(&server.target(), &unique_prefix(name), ""));

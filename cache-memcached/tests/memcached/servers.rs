@@ -7,7 +7,7 @@ use cachette_conformance::harness::memcached::{self, MemcachedServer, MemcachedT
 use cachette_core::{BaseCache, Bytes, Cache, CacheError, Ttl};
 use cachette_memcached::MemcachedCache;
 
-use crate::support::{b, cache, config, unique_prefix};
+use super::support::{b, cache, config, unique_prefix};
 
 #[tokio::test]
 async fn odd_keys_work_across_two_servers_and_get_many_keeps_order() {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use cachette_conformance::harness::memcached::{self, MemcachedOptions, MemcachedServer, MemcachedTarget};
 use cachette_core::{BaseCache, CacheError, Ttl};
 
-use crate::support::{MIB, b, big, cache, dump, unique_prefix};
+use super::support::{MIB, b, big, cache, dump, unique_prefix};
 
 #[tokio::test]
 async fn a_3mib_value_is_spread_and_read_back_whole() {

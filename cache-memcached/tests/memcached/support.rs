@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use cachette_conformance::harness::memcached::MemcachedTarget;
 use cachette_core::{Bytes, Config};
-use cachette_memcached::MemcachedCache;
 
 pub(crate) fn unique_prefix(name: &str) -> String {
     format!("mc-test:{name}:{:08x}:", rand::random::<u32>())
@@ -17,8 +16,11 @@ pub(crate) fn config(target: &MemcachedTarget, prefix: &str, options: &str) -> C
     config
 }
 
-pub(crate) fn cache(target: &MemcachedTarget, prefix: &str, options: &str) -> MemcachedCache {
-    MemcachedCache::new(&config(target, prefix, options)).unwrap()
+/// Sets `CACHE_OPTIONS.protocol`, unless the test chose one itself.
+pub(crate) fn choose(protocol: &str, config: &mut Config) {
+    if config.options.get("protocol").is_none() {
+        config.options.insert("protocol", protocol);
+    }
 }
 
 /// Deterministic bytes that differ between seeds and positions (so swapped pieces would show).

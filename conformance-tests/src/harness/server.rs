@@ -157,9 +157,19 @@ impl<K: ServerKind> Server<K> {
     /// Stops the process with SIGSTOP: a server that still accepts connections (the kernel
     /// completes the handshake) but never answers, as a hung or swapping server does. It can
     /// still be [killed](Self::kill) (and is, when dropped) or [resumed](Self::resume).
+    ///
+    /// Returns once every thread of the process has stopped: kill(2) only queues the signal, and
+    /// a thread of a busy server could otherwise still answer the test's next request (seen once
+    /// in the memcached stall test on a loaded machine).
     pub fn stall(&mut self) {
-        if let Some(process) = self.process.as_mut() {
-            process.signal(libc::SIGSTOP);
+        if let Some(process) = self.process.as_mut()
+            && process.signal(libc::SIGSTOP)
+            && let Some(pid) = process.pid()
+        {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while !all_threads_stopped(pid) && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
         }
     }
 
@@ -258,6 +268,17 @@ fn read_from(path: &Path, offset: u64) -> String {
     let bytes = std::fs::read(path).unwrap_or_default();
     let start = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
     String::from_utf8_lossy(&bytes[start..]).into_owned()
+}
+
+/// Whether every thread of process `pid` is stopped (state `T` in `/proc/<pid>/task/*/stat`).
+/// Where `/proc` cannot tell, it says yes: the caller then only loses the wait.
+fn all_threads_stopped(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return true };
+    tasks.flatten().all(|task| {
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        // The state follows the command name, which is in parentheses and may hold spaces.
+        stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()).is_none_or(|state| state == "T")
+    })
 }
 
 #[cfg(test)]

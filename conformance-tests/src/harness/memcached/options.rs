@@ -20,6 +20,7 @@ pub struct MemcachedOptions {
     memory_mb: u32,
     tls: Option<ServerCertificate>,
     unix_socket: bool,
+    binary_only: bool,
     extra_args: Vec<String>,
 }
 
@@ -32,6 +33,7 @@ impl Default for MemcachedOptions {
             memory_mb: 64,
             tls: None,
             unix_socket: false,
+            binary_only: false,
             extra_args: Vec::new(),
         }
     }
@@ -89,6 +91,13 @@ impl MemcachedOptions {
     /// of 127.0.0.1; its [target](super::MemcachedServer::target) is `unix:<path>`.
     pub fn unix_socket(mut self) -> Self {
         self.unix_socket = true;
+        self
+    }
+
+    /// Speaks only the binary protocol (`-B binary`): the text and meta commands are refused
+    /// (memcached closes the connection), as memcached before 1.6 refuses the meta commands.
+    pub fn binary_only(mut self) -> Self {
+        self.binary_only = true;
         self
     }
 
@@ -177,6 +186,9 @@ impl Launch for MemcachedOptions {
         if self.ascii_auth.is_some() {
             command.arg("-Y").arg(dir.join("authfile"));
         }
+        if self.binary_only {
+            command.args(["-B", "binary"]);
+        }
         // memcached refuses to run as root unless told which user to run as.
         // SAFETY: geteuid has no preconditions and cannot fail.
         if unsafe { libc::geteuid() } == 0 {
@@ -191,11 +203,12 @@ impl Launch for MemcachedOptions {
     }
 
     /// `stats` names the pid (after the auth token for an ASCII-auth server). A SASL server tells
-    /// nothing before authentication, so a binary `version` answered at all must do.
+    /// nothing before authentication, and a binary-only one no text at all, so a binary
+    /// `version` answered at all must do.
     fn probe(&self, port: u16, dir: &Path) -> Probe {
         let unix = self.unix_socket.then(|| socket_path(dir));
         let Some(mut stream) = connect(port, unix.as_deref(), self.tls) else { return Probe::Silent };
-        if self.sasl.is_some() {
+        if self.sasl.is_some() || self.binary_only {
             return binary_version_answered(stream);
         }
         let mut request = String::new();
