@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use crate::{Admin, Result, Ttl};
+use crate::{Admin, Expiry, Result, Ttl};
 
 /// The byte-level cache API that every backend implements.
 ///
@@ -117,6 +117,18 @@ pub trait BaseCache: Send + Sync + 'static {
             out.push(self.get(key).await?);
         }
         Ok(out)
+    }
+
+    /// The values of `keys` as [`get_many`](BaseCache::get_many) gives them, each with its
+    /// expiry in the backend when the backend can tell: `Some(Expiry::Never)` for a value that
+    /// does not expire, `Some(Expiry::At(..))` for one that does (never later than the backend's
+    /// own deadline), `None` when the backend cannot tell (the default, which calls `get_many`).
+    ///
+    /// The in-process tier of `CACHE_L1` reads through this, so that a value it keeps never
+    /// outlives the backend's copy. RedisCache and its Sentinel and Cluster variants tell (a
+    /// `PTTL` next to each `GET`, in the same round trip).
+    async fn get_many_with_expiry(&self, keys: &[&str]) -> Result<Vec<Option<(Bytes, Option<Expiry>)>>> {
+        Ok(self.get_many(keys).await?.into_iter().map(|v| v.map(|v| (v, None))).collect())
     }
 
     /// Whether a live value is stored under `key`.

@@ -1,6 +1,7 @@
 //! [`RedisBackend`]: the cache operations as Redis commands, for every [`Topology`].
 
 mod admin;
+mod expiry;
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
@@ -170,6 +171,11 @@ impl<T: Topology> BaseCache for RedisBackend<T> {
         }
         let values: Vec<Option<Vec<u8>>> = self.query("get_many", &cmd).await?;
         Ok(values.into_iter().map(|v| v.map(Bytes::from)).collect())
+    }
+
+    /// `GET` and `PTTL` of each key in one round trip (one per hash slot on a cluster).
+    async fn get_many_with_expiry(&self, keys: &[&str]) -> Result<Vec<Option<(Bytes, Option<Expiry>)>>> {
+        self.get_many_expiring(keys).await
     }
 
     async fn has(&self, key: &str) -> Result<bool> {

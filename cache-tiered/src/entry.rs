@@ -16,8 +16,8 @@ pub(crate) struct Entry {
 }
 
 /// How long an entry may stay in the tier: the shorter of `cap` (CACHE_L1_TIMEOUT) and what is
-/// left of its expiry in the backend, when that is known (a value this process wrote). `Some(ZERO)`
-/// means: do not keep it at all.
+/// left of its expiry in the backend, when that is known (a value this process wrote, or one whose
+/// expiry the backend told with it). `Some(ZERO)` means: do not keep it at all.
 pub(crate) fn life(cap: Expiry, backend: Option<Expiry>) -> Option<Duration> {
     let now = SystemTime::now();
     let cap = cap.remaining(now);

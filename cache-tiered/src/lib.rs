@@ -89,10 +89,11 @@
 //! evict what the write put in the tier (so the next read goes to the backend once): Redis's
 //! `NOLOOP` could not tell them apart safely (cachette-redis's docs say why).
 //!
-//! An entry written by this process lives in the tier no longer than in the backend. An entry
-//! *read* from the backend lives `CACHE_L1_TIMEOUT` (the trait does not say how long the backend
-//! keeps it), so without a channel it may outlive its backend expiry by up to that; with
-//! tracking, Redis reports the expiry.
+//! An entry lives in the tier no longer than in the backend when its expiry there is known: a
+//! value this process wrote, or one read from a backend that tells the expiry with the value
+//! ([`BaseCache::get_many_with_expiry`]: the Redis backends, by a `PTTL` in the same round trip).
+//! An entry read from another backend lives `CACHE_L1_TIMEOUT` (the trait's default cannot say
+//! how long the backend keeps it), so it may outlive its backend expiry by up to that.
 //!
 //! # Failures
 //!
@@ -114,6 +115,7 @@
 //!
 //! [`BaseCache::change_feed`]: cachette_core::BaseCache::change_feed
 //! [`BaseCache`]: cachette_core::BaseCache
+//! [`BaseCache::get_many_with_expiry`]: cachette_core::BaseCache::get_many_with_expiry
 
 mod bus;
 mod entry;

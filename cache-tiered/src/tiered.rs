@@ -154,6 +154,26 @@ impl TieredCache {
         self.publish(Invalidation::Key(key)).await;
     }
 
+    /// Reads `keys` from the backend and keeps what it finds, each for no longer than
+    /// `CACHE_L1_TIMEOUT` nor past its expiry in the backend when the backend tells it (the
+    /// values read are kept out if the key was invalidated meanwhile: see `epochs.rs`).
+    async fn read_through(&self, keys: &[&str]) -> Result<Vec<Option<Bytes>>> {
+        let seen: Vec<Option<u64>> = keys.iter().map(|key| self.before_fill(key)).collect();
+        let found = self.l2.get_many_with_expiry(keys).await?;
+        let mut out = Vec::with_capacity(keys.len());
+        for ((key, seen), entry) in keys.iter().zip(seen).zip(found) {
+            let Some((value, expiry)) = entry else {
+                out.push(None);
+                continue;
+            };
+            if let Some(seen) = seen {
+                self.tier.fill_read(key, value.clone(), seen, life(self.cap, expiry)).await;
+            }
+            out.push(Some(value));
+        }
+        Ok(out)
+    }
+
     /// After a write of `value` to the backend: keep it here, and tell the others.
     async fn written(&self, key: &str, value: Bytes, seen: Option<u64>, ttl: Ttl) {
         let life = life(self.cap, Some(ttl.resolve(self.default)));
@@ -176,12 +196,7 @@ impl BaseCache for TieredCache {
         if let Some(value) = self.tier.get(key).await {
             return Ok(Some(value));
         }
-        let seen = self.before_fill(key);
-        let value = self.l2.get(key).await?;
-        if let (Some(seen), Some(v)) = (seen, &value) {
-            self.tier.fill_read(key, v.clone(), seen, life(self.cap, None)).await;
-        }
-        Ok(value)
+        Ok(self.read_through(&[key]).await?.pop().flatten())
     }
 
     async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Bytes>>> {
@@ -190,19 +205,15 @@ impl BaseCache for TieredCache {
         for (i, key) in keys.iter().enumerate() {
             let hit = self.tier.get(key).await;
             if hit.is_none() {
-                misses.push((i, *key, self.before_fill(key)));
+                misses.push((i, *key));
             }
             out.push(hit);
         }
         if misses.is_empty() {
             return Ok(out);
         }
-        let names: Vec<&str> = misses.iter().map(|(_, key, _)| *key).collect();
-        let found = self.l2.get_many(&names).await?;
-        for ((i, key, seen), value) in misses.into_iter().zip(found) {
-            if let (Some(seen), Some(v)) = (seen, &value) {
-                self.tier.fill_read(key, v.clone(), seen, life(self.cap, None)).await;
-            }
+        let names: Vec<&str> = misses.iter().map(|(_, key)| *key).collect();
+        for ((i, _), value) in misses.into_iter().zip(self.read_through(&names).await?) {
             out[i] = value;
         }
         Ok(out)

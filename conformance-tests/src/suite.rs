@@ -21,6 +21,7 @@ macro_rules! __with_case_list {
                 inc_existing_counter, dec_goes_negative, inc_typed_integer_reads_back_typed,
                 inc_non_integer_is_error_and_keeps_value, inc_overflow_is_error, inc_concurrent_is_atomic,
                 inc_keeps_ttl, ttl_after_expires, ttl_at_expires, ttl_never_outlives_default,
+                an_expiry_told_with_a_value_is_never_later_than_written,
                 ttl_default_uses_config_timeout, ttl_already_over_removes_value, expired_key_is_absent,
                 touch_extends_live_key, touch_shortens_live_key, touch_never_removes_expiry,
                 clear_removes_own_keys, clear_leaves_other_prefix, prefixes_isolate_keys,

@@ -100,6 +100,7 @@ run![
     ttl_at_expires,
     ttl_never_outlives_default,
     ttl_default_uses_config_timeout,
+    an_expiry_told_with_a_value_is_never_later_than_written,
     ttl_already_over_removes_value,
     expired_key_is_absent,
     clear_removes_own_keys,

@@ -103,3 +103,26 @@ pub async fn touch_never_removes_expiry(ctx: Ctx) {
     ctx.wait_past(ttl).await;
     assert_eq!(get(&cache, "k").await, Some(b("v")));
 }
+
+/// `get_many_with_expiry` gives what `get_many` gives, and an expiry it tells is the one written
+/// or earlier: never later (a tier would then serve a value the backend no longer has).
+pub async fn an_expiry_told_with_a_value_is_never_later_than_written(ctx: Ctx) {
+    let cache = ctx.cache().await;
+    let written = SystemTime::now();
+    set(&cache, "expiring", b("a"), Ttl::After(Duration::from_secs(60))).await;
+    set(&cache, "lasting", b("b"), Ttl::Never).await;
+    let keys = ["expiring", "missing", "lasting"];
+    let with_expiry = cache.get_many_with_expiry(&keys).await.unwrap();
+    let values: Vec<_> = with_expiry.iter().map(|e| e.as_ref().map(|(v, _)| v.clone())).collect();
+    assert_eq!(values, cache.get_many(&keys).await.unwrap());
+    match &with_expiry[0] {
+        Some((_, Some(Expiry::At(deadline)))) => {
+            assert!(*deadline <= SystemTime::now() + Duration::from_secs(60), "later than written: {deadline:?}");
+            assert!(*deadline > written + Duration::from_secs(50), "far earlier than written: {deadline:?}");
+        }
+        Some((_, Some(Expiry::After(left)))) => assert!(*left <= Duration::from_secs(60), "{left:?}"),
+        Some((_, None)) => {}
+        other => panic!("the expiring value with an expiry: {other:?}"),
+    }
+    assert!(matches!(&with_expiry[2], Some((_, None | Some(Expiry::Never)))), "{:?}", with_expiry[2]);
+}
