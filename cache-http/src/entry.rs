@@ -186,6 +186,15 @@ impl Entry {
         i64::try_from(left_ms.div_euclid(1000)).ok()
     }
 
+    /// Its status and stored headers, as a response head (for the layer's
+    /// [`is_stale`](crate::CacheLayer::is_stale)).
+    pub(crate) fn response_head(&self) -> response::Parts {
+        let mut head = http::Response::new(()).into_parts().0;
+        head.status = http::StatusCode::from_u16(self.head.status).unwrap_or(http::StatusCode::OK);
+        head.headers = self.header_map(0);
+        head
+    }
+
     /// When its fresh period ends (`None`: never).
     pub(crate) fn fresh_until(&self) -> Option<SystemTime> {
         self.head.fresh_until_ms.and_then(|ms| UNIX_EPOCH.checked_add(Duration::from_millis(ms)))

@@ -87,6 +87,15 @@ impl Call {
         if !entry.matches_vary(&self.parts.headers) {
             return Lookup::Missing;
         }
+        if let Some(stale) = &self.settings.is_stale
+            && stale(&entry.response_head())
+        {
+            tracing::debug!(
+                key,
+                "cachette-http: the stored response is stale by the layer's is_stale; rendering it again"
+            );
+            return Lookup::Missing;
+        }
         match entry.staleness(now) {
             Staleness::Fresh => Lookup::Fresh(entry),
             Staleness::Stale => Lookup::Stale(entry),

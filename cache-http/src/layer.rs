@@ -93,12 +93,15 @@ impl CacheLayer {
                 keep_tag_headers: false,
                 early_refresh: None,
                 route: Route::Borrowed(UNNAMED),
+                forced_update: None,
+                body_filter: None,
+                is_stale: None,
             }),
             state: Arc::new(State::new(cache)),
         }
     }
 
-    fn settings(&mut self) -> &mut Settings {
+    pub(crate) fn settings_mut(&mut self) -> &mut Settings {
         Arc::make_mut(&mut self.settings)
     }
 
@@ -106,14 +109,14 @@ impl CacheLayer {
     /// [`Freshness::from_fn`] computed per response. A handler's [`CacheTtl`](crate::CacheTtl) wins.
     /// By default, `Ttl::Default`: the cache's `CACHE_DEFAULT_TIMEOUT`.
     pub fn fresh_for(mut self, freshness: impl Into<Freshness>) -> Self {
-        self.settings().fresh_for = freshness.into();
+        self.settings_mut().fresh_for = freshness.into();
         self
     }
 
     /// Serve an entry for up to `margin` past its fresh period while one background refresh
     /// renders a new one (`X-Cache: STALE`). Off (zero) by default.
     pub fn stale_while_revalidate(mut self, margin: Duration) -> Self {
-        self.settings().stale = margin;
+        self.settings_mut().stale = margin;
         self
     }
 
@@ -166,7 +169,7 @@ impl CacheLayer {
     /// # Ok(()) }
     /// ```
     pub fn stale_if_error(mut self, grace: Duration) -> Self {
-        self.settings().stale_if_error = grace;
+        self.settings_mut().stale_if_error = grace;
         self
     }
 
@@ -175,7 +178,7 @@ impl CacheLayer {
     /// get the same key share an entry; the host and the proxy headers are then yours to key.
     /// (Requests with untrusted proxy headers still bypass the cache.)
     pub fn key_fn(mut self, key: impl Fn(&request::Parts) -> String + Send + Sync + 'static) -> Self {
-        self.settings().key = Some(Arc::new(key));
+        self.settings_mut().key = Some(Arc::new(key));
         self
     }
 
@@ -183,7 +186,7 @@ impl CacheLayer {
     /// (e.g. `Accept-Language`). A response's own `Vary` is honoured either way: an entry serves
     /// only requests with the values it was rendered for.
     pub fn vary(mut self, headers: impl IntoIterator<Item = HeaderName>) -> Self {
-        self.settings().default_key.vary = headers.into_iter().collect();
+        self.settings_mut().default_key.vary = headers.into_iter().collect();
         self
     }
 
@@ -196,7 +199,7 @@ impl CacheLayer {
     /// dot, and without the default port of the scheme the request states; and the scheme, when
     /// it states one.
     pub fn ignore_host(mut self) -> Self {
-        self.settings().default_key.host = false;
+        self.settings_mut().default_key.host = false;
         self
     }
 
@@ -209,7 +212,7 @@ impl CacheLayer {
     /// with one the layer was not told about bypasses the cache, since a client may have forged
     /// it and a handler may build the page from it.
     pub fn trust_proxy_headers(mut self, headers: impl IntoIterator<Item = HeaderName>) -> Self {
-        self.settings().proxy.trusted = headers.into_iter().collect();
+        self.settings_mut().proxy.trusted = headers.into_iter().collect();
         self
     }
 
@@ -219,7 +222,7 @@ impl CacheLayer {
     /// middleware inside the layer) never read; the ones they read are to be
     /// [trusted](Self::trust_proxy_headers).
     pub fn ignore_proxy_headers(mut self, headers: impl IntoIterator<Item = HeaderName>) -> Self {
-        self.settings().proxy.ignored = headers.into_iter().collect();
+        self.settings_mut().proxy.ignored = headers.into_iter().collect();
         self
     }
 
@@ -228,13 +231,13 @@ impl CacheLayer {
     /// request with `Authorization` or `Cookie` is never served from or stored in the shared
     /// entry. Per-user entries may be `Cache-Control: private`.
     pub fn per_user(mut self, user: impl Fn(&request::Parts) -> Option<String> + Send + Sync + 'static) -> Self {
-        self.settings().per_user = Some(Arc::new(user));
+        self.settings_mut().per_user = Some(Arc::new(user));
         self
     }
 
     /// Skips the cache for requests for which `skip` is true (Flask-Caching's `unless`).
     pub fn unless(mut self, skip: impl Fn(&request::Parts) -> bool + Send + Sync + 'static) -> Self {
-        self.settings().unless = Some(Arc::new(skip));
+        self.settings_mut().unless = Some(Arc::new(skip));
         self
     }
 
@@ -242,7 +245,7 @@ impl CacheLayer {
     /// (outside [`per_user`](Self::per_user)) and `Vary: *` responses are never stored, whatever
     /// the filter says.
     pub fn response_filter(mut self, store: impl Fn(&response::Parts) -> bool + Send + Sync + 'static) -> Self {
-        self.settings().response_filter = Arc::new(store);
+        self.settings_mut().response_filter = Arc::new(store);
         self
     }
 
@@ -250,7 +253,7 @@ impl CacheLayer {
     /// without one of their own). [`CacheControl::no_store`] and [`CacheControl::private`] also
     /// keep the layer itself from storing them in the shared entry.
     pub fn cache_control(mut self, policy: CacheControl) -> Self {
-        self.settings().cache_control = Some(policy);
+        self.settings_mut().cache_control = Some(policy);
         self
     }
 
@@ -259,27 +262,27 @@ impl CacheLayer {
     /// shared cache at will; turn it on for routes where a user's reload should show the latest
     /// data.
     pub fn allow_client_refresh(mut self, allow: bool) -> Self {
-        self.settings().client_reload = allow;
+        self.settings_mut().client_reload = allow;
         self
     }
 
     /// The largest body stored, in bytes (default [`DEFAULT_MAX_BODY_SIZE`]); larger responses are
     /// streamed to the client and not stored.
     pub fn max_body_size(mut self, bytes: usize) -> Self {
-        self.settings().max_body_size = bytes;
+        self.settings_mut().max_body_size = bytes;
         self
     }
 
     /// The clock for freshness and computed fresh periods (tests inject a fixed one).
     pub fn clock(mut self, clock: Clock) -> Self {
-        self.settings().clock = clock;
+        self.settings_mut().clock = clock;
         self
     }
 
     /// The prefix of this layer's keys in the cache (default `http:`), so that two layers over one
     /// cache with overlapping paths keep apart.
     pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
-        self.settings().namespace = namespace.into();
+        self.settings_mut().namespace = namespace.into();
         self
     }
 
@@ -288,14 +291,14 @@ impl CacheLayer {
     /// [`Cache::invalidate_tag`](cachette_core::Cache::invalidate_tag) of one makes them all
     /// misses. Read with the entry, in the same round trip.
     pub fn tags<T: Into<String>>(mut self, tags: impl IntoIterator<Item = T>) -> Self {
-        self.settings().tags = tags.into_iter().map(Into::into).collect();
+        self.settings_mut().tags = tags.into_iter().map(Into::into).collect();
         self
     }
 
     /// Sends (and stores) the `Cache-Tag` and `Surrogate-Key` headers of responses, for a CDN in
     /// front that purges by them. By default the layer reads them and strips them.
     pub fn keep_tag_headers(mut self) -> Self {
-        self.settings().keep_tag_headers = true;
+        self.settings_mut().keep_tag_headers = true;
         self
     }
 
@@ -319,7 +322,7 @@ impl CacheLayer {
     /// # }
     /// ```
     pub fn early_refresh(mut self, beta: f64) -> Self {
-        self.settings().early_refresh = (beta.is_finite() && beta > 0.0).then_some(beta);
+        self.settings_mut().early_refresh = (beta.is_finite() && beta > 0.0).then_some(beta);
         self
     }
 
@@ -334,7 +337,7 @@ impl CacheLayer {
     /// # }
     /// ```
     pub fn route_name(mut self, name: impl Into<std::borrow::Cow<'static, str>>) -> Self {
-        self.settings().route = name.into();
+        self.settings_mut().route = name.into();
         self
     }
 

@@ -327,7 +327,10 @@
 //! ([`max_body_size`](CacheLayer::max_body_size)): larger bodies are streamed to the client and
 //! not stored. A streamed body is stored when it ends. [`unless`](CacheLayer::unless) skips the
 //! cache for some requests; [`response_filter`](CacheLayer::response_filter) chooses the
-//! statuses that may be stored.
+//! statuses that may be stored, and [`body_filter`](CacheLayer::body_filter) sees the whole body
+//! too; [`forced_update`](CacheLayer::forced_update) renders and stores again for some requests
+//! whatever the cache holds; [`is_stale`](CacheLayer::is_stale) turns stored responses into
+//! misses. (Flask-Caching's `cache_none` has no counterpart: a view always answers a response.)
 //!
 //! ```
 //! use std::sync::Arc;
@@ -499,6 +502,7 @@ mod layer;
 mod lease;
 mod miss;
 mod observe;
+mod options;
 mod policy;
 mod proxy;
 mod refresh;
@@ -520,6 +524,7 @@ pub use invalidate::ViewCache;
 pub use key::{KeyFn, UserFn};
 pub use layer::{CacheLayer, DEFAULT_MAX_BODY_SIZE};
 pub use observe::{ERRORS, RENDER_SECONDS, RESPONSES, STORED};
+pub use options::{BodyFilterFn, ForcedUpdateFn, IsStaleFn};
 pub use policy::{CacheControl, MaxAge};
 pub use proxy::{
     X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PORT, X_FORWARDED_PREFIX, X_FORWARDED_PROTO, X_REAL_IP,

@@ -214,7 +214,7 @@ impl Call {
 
         match (store, whole) {
             // The whole body was ready: answer with the entry, and store it behind the response.
-            (Some(store), Some(bytes)) if store.accepts(&bytes) => {
+            (Some(store), Some(bytes)) if store.accepts(&head, &bytes) => {
                 let ttl = store.backend_ttl();
                 let (entry, place) = store.entry(&head, bytes);
                 let entry = Arc::new(entry);
@@ -246,7 +246,7 @@ impl Call {
         let state = self.state.clone();
         let Ending { store, head, skip, lease } = ending;
         Box::new(move |whole| match whole {
-            Some(bytes) if store.accepts(&bytes) => {
+            Some(bytes) if store.accepts(&head, &bytes) => {
                 let ttl = store.backend_ttl();
                 let (entry, place) = store.entry(&head, bytes);
                 let entry = Arc::new(entry);

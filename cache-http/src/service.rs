@@ -144,7 +144,9 @@ fn plan(settings: &Settings, parts: &request::Parts) -> Option<Plan> {
              give the Refresher a URL (https://example.com/report), or use CacheLayer::ignore_host if one host reaches the service"
         );
     }
-    let force = revalidate || (settings.client_reload && asks_reload(&parts.headers));
+    let force = revalidate
+        || (settings.client_reload && asks_reload(&parts.headers))
+        || settings.forced_update.as_ref().is_some_and(|force| force(parts));
     let key = settings.cache_key(parts, user.as_deref())?;
     Some(Plan { key, force, tags: settings.read_tags(parts)? })
 }

@@ -17,6 +17,7 @@ use crate::flight::Flights;
 use crate::freshness::Freshness;
 use crate::key::{DefaultKey, KeyFn, UserFn, request_tags};
 use crate::observe::Route;
+use crate::options::{BodyFilterFn, ForcedUpdateFn, IsStaleFn};
 use crate::policy::CacheControl;
 use crate::proxy::ProxyHeaders;
 use crate::stats::Counters;
@@ -54,6 +55,9 @@ pub(crate) struct Settings {
     pub early_refresh: Option<f64>,
     /// The `route` label of the layer's metrics and events.
     pub route: Route,
+    pub forced_update: Option<ForcedUpdateFn>,
+    pub body_filter: Option<BodyFilterFn>,
+    pub is_stale: Option<IsStaleFn>,
 }
 
 impl Settings {

@@ -13,6 +13,7 @@ use crate::entry::{Entry, Lifetime, VaryValues, vary_values};
 use crate::flight::Storing;
 use crate::lease::HeldLease;
 use crate::observe::{self, Route};
+use crate::options::BodyFilterFn;
 use crate::policy::directives;
 use crate::shared::{Settings, State};
 use crate::stats::Counters;
@@ -31,6 +32,8 @@ pub(crate) struct StorePlan {
     place: Place,
     /// When the render started (the entry records how long it took, to the end of its body).
     started: Instant,
+    /// The layer's filter of whole responses.
+    body_filter: Option<BodyFilterFn>,
 }
 
 /// Where an entry is stored: its key, its tags, and the `Vary` marker to write with it.
@@ -51,11 +54,15 @@ impl StorePlan {
     /// becomes the `GET` entry only if it carries its content, as long as it says: what a route's
     /// `GET` handler answers when the route has no `HEAD` handler of its own (axum calls it). A
     /// `HEAD` handler's answer has no content (RFC 9110 §9.3.2) and is never served to a `GET`.
-    pub(crate) fn accepts(&self, body: &Bytes) -> bool {
-        match self.head {
+    ///
+    /// Then the layer's [`body_filter`](crate::CacheLayer::body_filter), if it has one, on `res`
+    /// and `body`.
+    pub(crate) fn accepts(&self, res: &response::Parts, body: &Bytes) -> bool {
+        let whole = match self.head {
             None => true,
             Some(declared) => !body.is_empty() && declared.is_none_or(|len| len == body.len() as u64),
-        }
+        };
+        whole && self.body_filter.as_ref().is_none_or(|store| store(res, body))
     }
 
     /// How long the backend keeps the entry: the fresh period plus the longer of the
@@ -115,7 +122,8 @@ impl Call {
         let lifetime = Lifetime { rendered_at: now, fresh, stale: settings.stale, took: Duration::ZERO };
         let place = self.place(res, &vary, backend_ttl(lifetime, settings.stale_if_error))?;
         let started = self.render_started.unwrap_or_else(Instant::now);
-        Some(StorePlan { lifetime, vary, head, grace: settings.stale_if_error, place, started })
+        let body_filter = settings.body_filter.clone();
+        Some(StorePlan { lifetime, vary, head, grace: settings.stale_if_error, place, started, body_filter })
     }
 
     /// Where a response is stored: under the request's key, or, when it varies, its variant's

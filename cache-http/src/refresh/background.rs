@@ -111,10 +111,11 @@ impl Call {
             );
             return false;
         };
-        if !store.accepts(&bytes) {
+        if !store.accepts(&head, &bytes) {
             tracing::debug!(
                 key,
-                "cachette-http: a HEAD refresh gave no content (a HEAD handler); keeping the stale entry"
+                "cachette-http: the refresh may not be stored (a HEAD handler's, or refused by the body filter); \
+                 keeping the stale entry"
             );
             return false;
         }

@@ -39,6 +39,7 @@ mod keys;
 mod midnight;
 mod misses;
 mod observe;
+mod options;
 mod outages;
 mod poisoning;
 mod safety;
