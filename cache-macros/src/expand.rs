@@ -1,8 +1,9 @@
 //! What `#[memoize]` expands to: the function, `<fn>_forget` and `<fn>_forget_all`.
 
-use proc_macro2::TokenStream as TokenStream2;
-use quote::{format_ident, quote};
+use proc_macro2::{TokenStream as TokenStream2, TokenTree};
+use quote::{format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
+use syn::spanned::Spanned;
 use syn::{Attribute, Ident};
 
 use crate::args::MemoizeArgs;
@@ -16,6 +17,7 @@ fn support() -> TokenStream2 {
 
 pub(crate) fn expand(args: MemoizeArgs, function: Function) -> syn::Result<TokenStream2> {
     check_instance(&args, &function)?;
+    check_ignored(&args, &function)?;
     let expansion = Expansion::new(args, &function);
     let memoized = expansion.memoized();
     let forget = expansion.forget();
@@ -43,6 +45,43 @@ fn check_instance(args: &MemoizeArgs, function: &Function) -> syn::Result<()> {
     }
 }
 
+/// `args_to_ignore` names arguments of the function, other than `self`.
+fn check_ignored(args: &MemoizeArgs, function: &Function) -> syn::Result<()> {
+    for name in &args.options.args_to_ignore {
+        if name == "self" {
+            return Err(syn::Error::new_spanned(
+                name,
+                "`self` cannot be ignored: say what identifies the instance with `instance = ...` \
+                 (`instance = \"shared\"` for results shared by every instance)",
+            ));
+        }
+        if !function.arg_names.contains(name) {
+            let known: Vec<String> = function.arg_names.iter().map(|a| format!("`{a}`")).collect();
+            let known = if known.is_empty() { "none".to_owned() } else { known.join(", ") };
+            return Err(syn::Error::new_spanned(
+                name,
+                format!(
+                    "`args_to_ignore` names `{name}`, which is not an argument of `{}` (its arguments: {known})",
+                    function.item.sig.ident
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The identifiers an expression uses (its tokens, at any depth): which ignored arguments a
+/// companion still needs as parameters.
+fn identifiers(tokens: TokenStream2, found: &mut Vec<Ident>) {
+    for token in tokens {
+        match token {
+            TokenTree::Ident(ident) => found.push(ident),
+            TokenTree::Group(group) => identifiers(group.stream(), found),
+            _ => {}
+        }
+    }
+}
+
 /// The pieces shared by the three generated functions.
 struct Expansion<'f> {
     args: MemoizeArgs,
@@ -57,7 +96,8 @@ impl<'f> Expansion<'f> {
     fn new(args: MemoizeArgs, function: &'f Function) -> Expansion<'f> {
         let (sig, block) = (&function.item.sig, &function.item.block);
         let source_hash = blake3::hash(quote!(#sig #block).to_string().as_bytes()).to_hex()[..16].to_string();
-        let names = &function.arg_names;
+        let ignored = &args.options.args_to_ignore;
+        let names: Vec<&Ident> = function.arg_names.iter().filter(|name| !ignored.contains(name)).collect();
         // `Self`'s type name keeps the instantiations of a generic impl apart: their default
         // name is one (`Repo<_>::get`), and an instance id may be the same in two of them.
         let key = match &args.instance {
@@ -74,8 +114,10 @@ impl<'f> Expansion<'f> {
     }
 
     /// An expression building the function's `Memoized` handle inside the generated function
-    /// `generated`, on `cache` (an expression that dereferences to a `Cache`) with `ttl`.
-    fn handle(&self, generated: &Ident, cache: TokenStream2, ttl: TokenStream2) -> TokenStream2 {
+    /// `generated`, on `cache` (an expression that dereferences to a `Cache`) with `ttl`; with
+    /// `named`, its `cache_none` and `make_name` (which `_forget_all` cannot evaluate, and needs
+    /// not: it forgets every computed name).
+    fn handle(&self, generated: &Ident, cache: TokenStream2, ttl: TokenStream2, named: bool) -> TokenStream2 {
         let support = support();
         let source_hash = &self.source_hash;
         let name = match &self.args.name {
@@ -99,12 +141,15 @@ impl<'f> Expansion<'f> {
                 }
             }
         };
+        let options = &self.args.options;
+        let cache_none = options.cache_none.as_ref().filter(|_| named).map(|b| quote!(.cache_none(#b)));
+        let make_name = options.make_name.as_ref().filter(|_| named).map(|f| quote!(.make_name(#f)));
         quote!({
             #name
             // A clone (one Arc), so that the cache expression may borrow an argument that the
             // loader then takes by value.
             let __cache: #support::Cache = { let __c: &#support::Cache = &(#cache); __c.clone() };
-            #support::Memoized::new_static(__cache, __name, #ttl).with_source_hash(#source_hash)
+            #support::Memoized::new_static(__cache, __name, #ttl).with_source_hash(#source_hash) #cache_none #make_name
         })
     }
 
@@ -117,7 +162,7 @@ impl<'f> Expansion<'f> {
         let cache = &self.args.cache;
         // Evaluated here, where the arguments are in scope, so the lifetime may depend on them.
         let ttl = self.args.ttl.as_ref().map_or_else(|| quote!(::cachette::Ttl::Default), |t| quote!(#t));
-        let handle = self.handle(&sig.ident, quote!(#cache), ttl);
+        let handle = self.handle(&sig.ident, quote!(#cache), ttl, true);
         let key = &self.key;
         let load = match &self.args.policy {
             // Loaders with a stale window may go on in the background: they must be 'static.
@@ -126,10 +171,40 @@ impl<'f> Expansion<'f> {
             },
             None => quote!(__memo.get_or_set(&__key, move || async move #loader).await),
         };
+        let options = &self.args.options;
+        // `unless` first, before the handle: a skipped call evaluates nothing else.
+        // Spanned by the user's expression, so that a type error points at it.
+        let (unless, skip) = match &options.unless {
+            Some(unless) => (
+                quote_spanned!(unless.span()=> let __unless: bool = #unless;),
+                quote!(if __unless { return __memo.call_uncached(move || async move #loader).await; }),
+            ),
+            None => (quote!(), quote!()),
+        };
+        let forced = options
+            .forced_update
+            .as_ref()
+            .map(|f| quote_spanned!(f.span()=> let __forced: bool = #f; let __memo = __memo.forced_update(__forced);));
+        let is_stale =
+            options.is_stale.as_ref().map(|f| quote_spanned!(f.span()=> let __memo = __memo.is_stale::<#ok_type>(#f);));
+        let filter = options
+            .response_filter
+            .as_ref()
+            .map(|f| quote_spanned!(f.span()=> let __memo = __memo.response_filter::<#ok_type>(#f);));
+        let cache_none_check = options.cache_none.as_ref().map(|b| {
+            let support = support();
+            quote_spanned!(b.span()=> #support::cache_none_applies::<#ok_type>();)
+        });
         quote! {
             #(#attrs)*
             #vis #sig {
+                #cache_none_check
+                #unless
                 let __memo = #handle;
+                #skip
+                #forced
+                #is_stale
+                #filter
                 match __memo.key_if_available(&#key).await? {
                     ::core::option::Option::Some(__key) => #load,
                     // The cache is down: the function runs as if it were not memoized.
@@ -150,15 +225,25 @@ impl<'f> Expansion<'f> {
             if self.function.receiver.is_some() { " and this instance" } else { "" },
         );
         let (generics, where_clause) = (&sig.generics, &sig.generics.where_clause);
-        let inputs = self.function.forget_inputs();
-        let cfgs = cfg_attrs(&self.function.item.attrs);
+        // An ignored argument stays a parameter only if the expressions evaluated here name it
+        // (a `cache = state.cache` with `state` ignored): the companion must find the cache.
         let cache = &self.args.cache;
-        let handle = self.handle(&name, quote!(#cache), quote!(::cachette::Ttl::Default));
+        let mut needed = Vec::new();
+        identifiers(quote!(#cache), &mut needed);
+        if let Some(make_name) = &self.args.options.make_name {
+            identifiers(quote!(#make_name), &mut needed);
+        }
+        let ignored = &self.args.options.args_to_ignore;
+        let inputs = self.function.forget_inputs(|arg| ignored.contains(arg) && !needed.contains(arg));
+        let cfgs = cfg_attrs(&self.function.item.attrs);
+        let handle = self.handle(&name, quote!(#cache), quote!(::cachette::Ttl::Default), true);
         let key = &self.key;
         quote! {
             #(#cfgs)*
             #[doc = #doc]
             #[allow(dead_code)]
+            // An ignored argument kept for the cache expression may be named there only as a field.
+            #[allow(unused_variables)]
             #vis async fn #name #generics (#inputs) -> ::core::result::Result<bool, ::cachette::CacheError>
             #where_clause
             {
@@ -180,7 +265,7 @@ impl<'f> Expansion<'f> {
             if self.function.receiver.is_some() { " and instances" } else { "" },
         );
         let cfgs = cfg_attrs(&self.function.item.attrs);
-        let handle = self.handle(&name, quote!(cache), quote!(::cachette::Ttl::Default));
+        let handle = self.handle(&name, quote!(cache), quote!(::cachette::Ttl::Default), false);
         quote! {
             #(#cfgs)*
             #[doc = #doc]

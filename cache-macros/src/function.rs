@@ -39,13 +39,16 @@ impl Function {
     }
 
     /// The parameters of `<fn>_forget`: the function's own, so that forgetting with an argument of
-    /// another type does not compile (its key would differ: nothing would be forgotten). The
-    /// receiver becomes `&self` (forgetting only reads the instance), typed receivers such as
-    /// `self: Arc<Self>` stay; `mut` goes (the companion mutates nothing).
-    pub(crate) fn forget_inputs(&self) -> Punctuated<FnArg, Token![,]> {
-        let mut inputs = self.item.sig.inputs.clone();
-        for input in &mut inputs {
-            match input {
+    /// another type does not compile (its key would differ: nothing would be forgotten), less
+    /// the ones `dropped` says are not needed (ignored arguments that no expression the
+    /// companion evaluates names). The receiver becomes `&self` (forgetting only reads the
+    /// instance), typed receivers such as `self: Arc<Self>` stay; `mut` goes (the companion
+    /// mutates nothing).
+    pub(crate) fn forget_inputs(&self, dropped: impl Fn(&Ident) -> bool) -> Punctuated<FnArg, Token![,]> {
+        let mut inputs = Punctuated::new();
+        for input in &self.item.sig.inputs {
+            let mut input = input.clone();
+            match &mut input {
                 FnArg::Receiver(r) if r.colon_token.is_none() => {
                     let attrs = &r.attrs;
                     *r = syn::parse_quote!(#(#attrs)* &self);
@@ -53,11 +56,15 @@ impl Function {
                 FnArg::Receiver(r) => r.mutability = None,
                 FnArg::Typed(pat_type) => {
                     if let Pat::Ident(ident) = &mut *pat_type.pat {
+                        if dropped(&ident.ident) {
+                            continue;
+                        }
                         ident.mutability = None;
                         ident.by_ref = None;
                     }
                 }
             }
+            inputs.push(input);
         }
         inputs
     }

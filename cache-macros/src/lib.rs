@@ -18,11 +18,12 @@ mod function;
 /// * [Methods](#methods)
 /// * [Expiry from the arguments](#expiry-from-the-arguments)
 /// * [Forgetting results](#forgetting-results)
+/// * [Flask-Caching's options](#flask-cachings-options)
 /// * [Names and keys](#names-and-keys)
 ///
 /// # Arguments
 ///
-/// `#[memoize(cache = <expr>, ttl = <expr> | policy = <expr>, instance = <expr>, name = "<name>")]`
+/// `#[memoize(cache = <expr>, ttl = <expr> | policy = <expr>, instance = <expr>, name = "<name>", <options>)]`
 ///
 /// | argument   | needed          | what it is |
 /// |------------|-----------------|------------|
@@ -31,6 +32,16 @@ mod function;
 /// | `policy`   | no (instead of `ttl`) | a `LoadPolicy`: fresh period, stale-while-revalidate, stale-if-error, loader deadlines (see `Cache::get_or_set_with`); the arguments must then be owned (`'static`), since a refresh runs in the background |
 /// | `instance` | on methods      | what identifies `self` in the key: `self.id` (any `Serialize` expression naming fields), or `self` when `Self: Serialize` |
 /// | `name`     | no: the function's path | the function's name in keys |
+/// | `cache_none` | no: `false` | `true` stores a `None` result (of an `Option<T>` or `Result<Option<T>, E>` function); by default it is called again |
+/// | `unless`   | no | a `bool` expression, on each call: `true` skips the cache (no read, no write, no event) |
+/// | `forced_update` | no | a `bool` expression, on each call: `true` runs the function and stores its result even on a hit |
+/// | `is_stale` | no | a closure or function `Fn(&T) -> bool`: a stored result it says is stale is a miss |
+/// | `response_filter` | no | a closure or function `Fn(&T) -> bool`: a result it refuses is returned, not stored |
+/// | `make_name` | no | a closure or function `Fn(&str) -> String`, on each call: the function's name in keys, computed from its name |
+/// | `args_to_ignore` | no | `[arg, ..]`: arguments left out of the key and out of `<fn>_forget`'s parameters |
+///
+/// The options are Flask-Caching's `memoize` options, made to fit Rust: see
+/// [Flask-Caching's options](#flask-cachings-options).
 ///
 /// The function must be `async`, and its arguments (other than `self`) plain `name: Type`
 /// patterns of `Serialize` types: they form the key. Its output must be `Serialize +
@@ -167,6 +178,145 @@ mod function;
 /// assert!(square_forget(12).await?); // that argument set
 /// assert!(!square_forget(12).await?); // already gone
 /// square_forget_all(&CACHE).await?; // all of them
+/// # Ok(()) }
+/// ```
+///
+/// # Flask-Caching's options
+///
+/// Expressions are evaluated on each call, where the arguments are in scope (closures that keep
+/// one must own it: `{ let day = day.clone(); move |r: &Rates| r.day != day }`). Each is also a
+/// method of `cachette::Memoized`, for code without the attribute. `T` is the result's type (the
+/// `T` of a `Result<T, E>`).
+///
+/// **`cache_none`.** By default, as in Flask-Caching, a `None` result is returned and not
+/// stored: `None` mostly means "not there yet", and a stored one would hide the row created a
+/// second later for the whole lifetime. A `None` stored before is a miss. `cache_none = true`
+/// stores it, to remember lookups of things that stay missing. It compiles only on functions
+/// whose result is an `Option` (or an alias of one).
+///
+/// ```
+/// # use std::sync::LazyLock;
+/// # use std::sync::atomic::{AtomicUsize, Ordering};
+/// use cachette::{Cache, Config, memoize};
+/// # static CACHE: LazyLock<Cache> = LazyLock::new(|| Cache::from_config(Config::default()).unwrap());
+/// # static LOOKUPS: AtomicUsize = AtomicUsize::new(0);
+///
+/// #[memoize(cache = CACHE)]
+/// async fn find_user(email: String) -> Option<u64> {
+///     LOOKUPS.fetch_add(1, Ordering::SeqCst);
+///     None // not signed up yet
+/// }
+///
+/// #[memoize(cache = CACHE, cache_none = true)]
+/// async fn find_country(code: String) -> Option<String> {
+///     None // no such country: ask once per lifetime
+/// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> cachette::Result<()> {
+/// find_user("ada@example.com".into()).await?;
+/// find_user("ada@example.com".into()).await?;
+/// assert_eq!(LOOKUPS.load(Ordering::SeqCst), 2); // None was not stored
+/// assert_eq!(find_country("XX".into()).await?, None);
+/// # Ok(()) }
+/// ```
+///
+/// **`unless` and `forced_update`.** `unless` skips the cache for the calls it holds for: no
+/// read (not even of the function's version), no write, and no hit, miss or event — a skipped
+/// call is neither. `forced_update` runs the function on a hit too and stores its result (a
+/// refresh on demand): it makes no read, so hooks see a store and no hit or miss.
+///
+/// ```
+/// # use std::sync::LazyLock;
+/// use cachette::{Cache, Config, memoize};
+/// # static CACHE: LazyLock<Cache> = LazyLock::new(|| Cache::from_config(Config::default()).unwrap());
+///
+/// #[memoize(cache = CACHE, unless = user == "admin", forced_update = refresh, args_to_ignore = [refresh])]
+/// async fn dashboard(user: String, refresh: bool) -> String {
+///     format!("{user}'s dashboard")
+/// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> cachette::Result<()> {
+/// dashboard("admin".into(), false).await?; // always fresh, never cached
+/// dashboard("ada".into(), true).await?; // rendered again and stored
+/// # Ok(()) }
+/// ```
+///
+/// **`is_stale` and `response_filter`.** Tests of the result: a stored one for which `is_stale`
+/// is true is a miss (loaded again and replaced); a loaded one for which `response_filter` is
+/// false is returned and not stored. An `Err` is never stored anyway.
+///
+/// ```
+/// # use std::sync::LazyLock;
+/// use cachette::{Cache, Config, memoize};
+/// # static CACHE: LazyLock<Cache> = LazyLock::new(|| Cache::from_config(Config::default()).unwrap());
+/// # fn now() -> u64 { 0 }
+/// #[derive(serde::Serialize, serde::Deserialize)]
+/// struct Token { expires_at: u64 }
+/// #[derive(serde::Serialize, serde::Deserialize)]
+/// struct Page { status: u16, body: String }
+///
+/// #[memoize(cache = CACHE, is_stale = |token: &Token| token.expires_at <= now())]
+/// async fn access_token(scope: String) -> Token {
+///     Token { expires_at: 3600 }
+/// }
+///
+/// #[memoize(cache = CACHE, response_filter = |page: &Page| page.status < 500)]
+/// async fn render(path: String) -> Page {
+///     Page { status: 200, body: format!("<h1>{path}</h1>") }
+/// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> cachette::Result<()> {
+/// access_token("read".into()).await?;
+/// render("/".into()).await?;
+/// # Ok(()) }
+/// ```
+///
+/// **`make_name`.** The function's name in keys, computed on each call from its name: one set of
+/// results per computed name, for what the function reads besides its arguments (a language, a
+/// tenant from a task-local). The computed name is hashed with the arguments under the
+/// function's own name and version, never in place of them: whatever it returns, it cannot make
+/// two functions share results, `_forget_all` forgets every computed name's results, and
+/// `_forget` those of the name computed when it is called. It should give the same name for the
+/// same context (a time or a random value makes every call a miss); metrics and hooks name the
+/// function by its own name. Its input, the default name, changes with the code's path and
+/// compiler (see [Names and keys](#names-and-keys)): give `name` too for names that last.
+///
+/// ```
+/// # use std::sync::LazyLock;
+/// use cachette::{Cache, Config, memoize};
+/// # static CACHE: LazyLock<Cache> = LazyLock::new(|| Cache::from_config(Config::default()).unwrap());
+/// # fn language() -> &'static str { "de" }
+///
+/// #[memoize(cache = CACHE, name = "menu", make_name = |name| format!("{name}.{}", language()))]
+/// async fn menu() -> Vec<String> {
+///     vec![format!("Speisekarte ({})", language())]
+/// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> cachette::Result<()> {
+/// menu().await?; // one menu per language
+/// # Ok(()) }
+/// ```
+///
+/// **`args_to_ignore`.** Arguments that do not change the result — a database pool, a request
+/// id — are left out of the key, so they need not be `Serialize`, and out of `<fn>_forget`'s
+/// parameters (which stay typed by the others). An ignored argument that `cache` (or
+/// `make_name`) uses stays a parameter of `<fn>_forget`, which needs it to find the cache.
+///
+/// ```
+/// use cachette::{Cache, Config, memoize};
+///
+/// struct AppState { cache: Cache, /* a database pool, ... */ }
+///
+/// #[memoize(cache = state.cache, args_to_ignore = [state, request_id])]
+/// async fn profile(state: &AppState, id: u64, request_id: String) -> String {
+///     format!("profile {id}") // reads the database through `state`, logs `request_id`
+/// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> cachette::Result<()> {
+/// let state = AppState { cache: Cache::from_config(Config::default())? };
+/// profile(&state, 7, "req-1".into()).await?;
+/// assert_eq!(profile(&state, 7, "req-2".into()).await?, "profile 7"); // the same entry
+/// assert!(profile_forget(&state, 7).await?); // no request_id: it is not in the key
 /// # Ok(()) }
 /// ```
 ///

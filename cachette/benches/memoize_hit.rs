@@ -1,5 +1,6 @@
-//! The cost of a memoized hit (SimpleCache): `Memoized::call`, `Cache::memoize` and `#[memoize]`
-//! against a typed `Cache::get` of the same value, side by side in one run.
+//! The cost of a memoized hit (SimpleCache): `Memoized::call`, `Cache::memoize` and `#[memoize]`,
+//! without options and with Flask-Caching's, against a typed `Cache::get` of the same value, side
+//! by side in one run.
 //!
 //! `cargo bench -p cachette --bench memoize_hit`. Each round times every way once (200,000 hits
 //! over 1,000 argument sets), rounds alternate the ways, and the medians of 7 rounds are printed
@@ -34,6 +35,24 @@ async fn by_attribute(id: u64) -> std::result::Result<String, std::io::Error> {
     load(id).await
 }
 
+/// Every option that is asked on a hit, none of which changes the result.
+#[cachette::memoize(
+    cache = CACHE,
+    ttl = Ttl::Never,
+    unless = id == u64::MAX,
+    forced_update = id == u64::MAX,
+    is_stale = |user: &String| user.is_empty(),
+    response_filter = |user: &String| !user.is_empty(),
+)]
+async fn with_options(id: u64) -> std::result::Result<String, std::io::Error> {
+    load(id).await
+}
+
+#[cachette::memoize(cache = CACHE, ttl = Ttl::Never, make_name = |name| format!("{name}.de"))]
+async fn with_make_name(id: u64) -> std::result::Result<String, std::io::Error> {
+    load(id).await
+}
+
 /// The ways of getting user `id` that are compared.
 #[derive(Clone, Copy)]
 enum Way {
@@ -41,13 +60,17 @@ enum Way {
     Handle,
     CacheMemoize,
     Attribute,
+    Options,
+    MakeName,
 }
 
-const WAYS: [(&str, Way); 4] = [
+const WAYS: [(&str, Way); 6] = [
     ("Cache::get (one read)", Way::Get),
     ("Memoized::call", Way::Handle),
     ("Cache::memoize", Way::CacheMemoize),
     ("#[memoize]", Way::Attribute),
+    ("#[memoize(unless, forced_update, is_stale, response_filter)]", Way::Options),
+    ("#[memoize(make_name)]", Way::MakeName),
 ];
 
 impl Way {
@@ -57,6 +80,8 @@ impl Way {
             Way::Handle => HANDLE.call(&id, || load(id)).await.unwrap(),
             Way::CacheMemoize => CACHE.memoize("bench::by_cache", &id, Ttl::Never, || load(id)).await.unwrap(),
             Way::Attribute => by_attribute(id).await.unwrap(),
+            Way::Options => with_options(id).await.unwrap(),
+            Way::MakeName => with_make_name(id).await.unwrap(),
         }
     }
 }
@@ -94,7 +119,7 @@ fn main() {
     println!("memoized hits, SimpleCache, median of {ROUNDS} alternating rounds x {CALLS} calls:");
     for (i, (name, _)) in WAYS.iter().enumerate() {
         let ratio = medians[i].as_secs_f64() / medians[0].as_secs_f64();
-        println!("    {name:<44} {:>8} ns per call  {ratio:>5.2} x Cache::get", medians[i].as_nanos());
+        println!("    {name:<62} {:>6} ns per call  {ratio:>5.2} x Cache::get", medians[i].as_nanos());
     }
     let stats = CACHE.stats();
     println!("    ({} hits, {} misses, {} loads in all)", stats.hits, stats.misses, stats.loads);

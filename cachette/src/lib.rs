@@ -96,6 +96,20 @@ pub use cachette_minijinja as minijinja;
 #[doc(hidden)]
 pub mod __macro_support {
     pub use cachette_core::{Cache, Memoized};
+
+    /// What `#[memoize(cache_none = ..)]` asks of a function's result: that it can be `None`.
+    /// A trait bound rather than a look at the written type, so that an alias of an `Option`
+    /// passes and a `u64` does not.
+    #[diagnostic::on_unimplemented(
+        message = "`cache_none` is for functions whose result is an `Option<T>` (or a `Result<Option<T>, E>`), not `{Self}`",
+        label = "a `{Self}` is never `None`",
+        note = "remove `cache_none`: it says whether a `None` result is stored"
+    )]
+    pub trait CanBeNone {}
+    impl<T> CanBeNone for Option<T> {}
+
+    /// Compiles only for a result that [`CanBeNone`].
+    pub fn cache_none_applies<T: CanBeNone + ?Sized>() {}
 }
 
 /// The backends compiled into this build (one cargo feature each), for building one by hand.

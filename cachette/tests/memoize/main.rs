@@ -6,4 +6,5 @@ mod functions;
 mod handle_options;
 mod methods;
 mod names;
+mod options;
 mod support;
