@@ -375,7 +375,9 @@ impl Cache {
     }
 
     /// `load()`'s result for `args`, memoized under `function`: shorthand for
-    /// `self.memoized(function, ttl).call(args, load)`.
+    /// `self.memoized(function, ttl).call(args, load)`, with the handle's default options (a
+    /// `None` result is returned, not stored: see [`Memoized::cache_none`]; the other options are
+    /// builder methods of [`Memoized`]).
     pub async fn memoize<A, T, F, Fut, E>(&self, function: &str, args: &A, ttl: Ttl, load: F) -> Result<T>
     where
         A: Serialize + ?Sized,
