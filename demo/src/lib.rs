@@ -11,11 +11,15 @@
 //!   stale answers, misses and latency second by second over the last five minutes: a page of
 //!   SVG charts for a browser (`Accept: text/html`), JSON ([`cachette::observe::AppStats`] and
 //!   the demo's render counts) for everyone else, `cachectl watch` included.
+//! * `GET /metrics` — the same cache's metrics in Prometheus's text format, for
+//!   `dashboards/cachette.json`. Call [`prometheus`] before building the cache, so that the
+//!   metrics recorded at its construction (the breaker's state) are kept.
 //!
 //! Why one URL with content negotiation rather than a separate `/stats.html`: people and tools
 //! ask for the same thing, and each gets it in its form from the address they already know
 //! (answers say `Vary: Accept`, so a cache in between keeps the two apart).
 
+mod metrics;
 mod page;
 mod recorder;
 mod timeline;
@@ -36,6 +40,7 @@ use cachette::observe::AppStats;
 use cachette::{Cache, Ttl};
 use serde::Serialize;
 
+pub use crate::metrics::prometheus;
 pub use crate::recorder::Recorder;
 pub use crate::timeline::{HISTORY, Outcome};
 
@@ -76,9 +81,11 @@ impl Demo {
     /// The demo's views over `cache`.
     pub fn new(cache: Cache, delays: Delays) -> Demo {
         let daily = CacheLayer::new(cache.clone())
+            .route_name("/daily")
             .fresh_for(Freshness::until_midnight(0))
             .cache_control(CacheControl::public().max_age_until_expiry());
         let slow = CacheLayer::new(cache.clone())
+            .route_name("/slow")
             .fresh_for(Duration::from_secs(10))
             .stale_while_revalidate(Duration::from_secs(60))
             .cache_control(
@@ -102,6 +109,7 @@ impl Demo {
             .route("/hello/{user}/forget", post(forget))
             .route("/hello/forget-all", post(forget_all))
             .route("/stats", get(stats))
+            .route("/metrics", get(metrics::metrics))
             .with_state(self.clone())
     }
 

@@ -18,6 +18,16 @@ async fn main() {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    // First, so that the metrics recorded while the cache is built are kept; then drained every
+    // few seconds, as the exporter asks, so that histograms do not grow between scrapes.
+    if let Some(prometheus) = cachette_demo::prometheus() {
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                prometheus.run_upkeep();
+            }
+        });
+    }
     let cache = cachette::Cache::from_env()?;
     let demo = Demo::new(cache.clone(), Delays::default());
     let app = demo.router();
@@ -37,6 +47,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("  curl -X POST {base}/hello/ada/forget");
     println!("  curl {base}/stats                       # hit ratio and latency per route and function (JSON)");
     println!("  open {base}/stats in a browser for the charts, or: cachectl watch {base}/stats");
+    println!("  curl {base}/metrics                     # Prometheus metrics (dashboards/cachette.json)");
     println!("Ctrl-C stops it.");
 
     axum::serve(listener, app)

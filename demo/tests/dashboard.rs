@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -163,5 +164,33 @@ fn every_panel_queries_prometheus_through_the_datasource_variable() {
         assert!(!targets.is_empty(), "{title}: no query");
         assert_eq!(panel["datasource"]["uid"], "${datasource}", "{title}");
         assert!(panel["description"].as_str().is_some_and(|d| !d.is_empty()), "{title}: say what it shows");
+    }
+}
+
+/// Counters that only move when a backend fails: a healthy demo does not write them.
+const ON_FAILURE_ONLY: [&str; 1] = ["cachette_http_errors_total"];
+
+#[tokio::test]
+async fn the_demos_metrics_endpoint_serves_every_series_the_dashboard_queries() {
+    // The recorder first: the cache records its breaker's state when it is built.
+    cachette_demo::prometheus().expect("the Prometheus recorder installs");
+    let config = cachette::Config::from_map([("CACHE_TYPE", "SimpleCache")]).unwrap();
+    let cache = cachette::Cache::from_config(config).unwrap();
+    let delays = cachette_demo::Delays { slow: Duration::from_millis(50), greeting: Duration::from_millis(10) };
+    let demo = cachette_demo::Demo::new(cache, delays);
+    let base = demo.serve_on_loopback().await.unwrap();
+    let client = reqwest::Client::new();
+    for path in ["/daily", "/daily", "/slow", "/slow", "/hello/ada", "/hello/ada"] {
+        client.get(format!("{base}{path}")).send().await.unwrap();
+    }
+    let text = client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+    let queried: BTreeSet<String> = queries(&dashboard()).iter().flat_map(|q| metric_names(q)).collect();
+    for name in queried.iter().filter(|n| !ON_FAILURE_ONLY.contains(&n.as_str())) {
+        // Histograms as buckets (what histogram_quantile reads), not as a summary.
+        let series = if name.ends_with("_seconds") { format!("{name}_bucket{{") } else { format!("{name}{{") };
+        assert!(text.contains(&series), "{series} is not in /metrics:\n{text}");
+    }
+    for label in ["route=\"/daily\"", "route=\"/slow\"", "function=\"demo::greeting\"", "backend=\"SimpleCache\""] {
+        assert!(text.contains(label), "{label} is not in /metrics:\n{text}");
     }
 }
