@@ -1,24 +1,27 @@
-//! Load driver: get and set of 100-byte values at 50 concurrent tasks, side by side on one
-//! memcached started for the run:
+//! Load driver: get and set of 100-byte values at 50 concurrent tasks, side by side on a
+//! memcached started for the run, and on a second one serving TLS only (client certificates
+//! required, as the tests' TLS server):
 //!
 //! * `Cache` — the typed facade (`cache.get::<String>` / `cache.set(&str)`, a 100-character string,
-//!   102 bytes encoded) over `MemcachedCache`;
-//! * `MemcachedCache` — the backend called directly (`BaseCache::get` / `set`);
+//!   102 bytes encoded) over `MemcachedCache` (meta protocol, the default);
+//! * `MemcachedCache` — the backend called directly (`BaseCache::get` / `set`), on the meta and
+//!   on the binary protocol (`CACHE_OPTIONS.protocol`), each over plain TCP and over TLS;
 //! * the raw `memcache` crate client (0.21, binary protocol) from 50 OS threads (its best case,
 //!   the ratio's denominator) and from 50 tokio tasks through `spawn_blocking` (how an async
 //!   application would have to call it);
 //! * `memcslap` (libmemcached-tools) as a reference, 50 threads, its own value size.
 //!
 //! Each mode runs for `BENCH_SECS` seconds (default 3), three rounds interleaved; the median
-//! ops/s of each is printed with its ratio to the raw client. Run with
-//! `cargo bench -p cachette-memcached --bench memcached`. No timing is asserted.
+//! ops/s of each is printed with its ratio to the raw client, then meta against binary and TLS
+//! against plain TCP. Run with `cargo bench -p cachette-memcached --bench memcached`. No timing
+//! is asserted.
 
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use cachette_conformance::harness::memcached::{MemcachedOptions, MemcachedServer};
+use cachette_conformance::harness::memcached::{MemcachedOptions, MemcachedServer, MemcachedTarget};
 use cachette_core::{BaseCache, Bytes, Cache, Config, Ttl};
 use cachette_memcached::MemcachedCache;
 
@@ -144,16 +147,49 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// A `MemcachedCache` on `target` speaking `protocol`.
+fn backend(target: &MemcachedTarget, protocol: &str) -> MemcachedCache {
+    let options = format!("pool_size={POOL},protocol={protocol}");
+    let mut config = Config::from_map([("CACHE_KEY_PREFIX", "bench:"), ("CACHE_OPTIONS", options.as_str())]).unwrap();
+    target.apply(&mut config);
+    MemcachedCache::new(&config).unwrap()
+}
+
+/// `op` on `backend` (`BaseCache` directly) from `TASKS` tasks; ops/s.
+async fn direct(backend: MemcachedCache, op: Op, bytes: Bytes) -> f64 {
+    run_tasks(move |i| {
+        let (backend, bytes) = (backend.clone(), bytes.clone());
+        async move {
+            let k = format!("direct:{}", key(i));
+            match op {
+                Op::Get => assert!(backend.get(&k).await.unwrap().is_some()),
+                Op::Set => backend.set(&k, bytes, Ttl::Never).await.unwrap(),
+            }
+        }
+    })
+    .await
+}
+
 fn main() {
     let server = MemcachedServer::start_with(MemcachedOptions::new().memory_mb(256));
+    let tls_server = MemcachedServer::start_with(MemcachedOptions::new().memory_mb(256).tls());
     let addr = server.address();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
 
-    let options = format!("pool_size={POOL}");
-    let mut config = Config::from_map([("CACHE_KEY_PREFIX", "bench:"), ("CACHE_OPTIONS", options.as_str())]).unwrap();
-    config.memcached_servers = vec![addr.clone()];
-    let backend = MemcachedCache::new(&config).unwrap();
-    let cache = Cache::new(Arc::new(backend.clone()), config.clone());
+    let (plain, tls) = (server.target(), tls_server.target());
+    // The direct modes, in the order printed: (name, backend).
+    let backends = [
+        ("MemcachedCache, meta", backend(&plain, "meta")),
+        ("MemcachedCache, binary", backend(&plain, "binary")),
+        ("MemcachedCache, meta, TLS", backend(&tls, "meta")),
+        ("MemcachedCache, binary, TLS", backend(&tls, "binary")),
+    ];
+    let config = {
+        let mut config = Config::from_map([("CACHE_KEY_PREFIX", "bench:")]).unwrap();
+        plain.apply(&mut config);
+        config
+    };
+    let cache = Cache::new(Arc::new(backends[0].1.clone()), config);
     let raw = raw_client(&addr);
 
     let v = value();
@@ -162,21 +198,23 @@ fn main() {
     runtime.block_on(async {
         for i in 0..KEYS {
             cache.set(&key(i), &*text, Ttl::Never).await.unwrap();
-            backend.set(&format!("direct:{}", key(i)), bytes.clone(), Ttl::Never).await.unwrap();
+            for seeded in [&backends[0].1, &backends[2].1] {
+                seeded.set(&format!("direct:{}", key(i)), bytes.clone(), Ttl::Never).await.unwrap();
+            }
         }
     });
     for i in 0..KEYS {
         raw.set(&key(i), &v[..], 0).unwrap();
     }
 
-    let modes = [
-        "Cache (typed facade)",
-        "MemcachedCache (BaseCache)",
-        "memcache crate, 50 threads",
-        "memcache crate, spawn_blocking",
-    ];
+    let mut modes = vec!["Cache (typed facade, meta)"];
+    modes.extend(backends.iter().map(|(name, _)| *name));
+    modes.extend(["memcache crate, 50 threads", "memcache crate, spawn_blocking"]);
+    let raw_mode = modes.len() - 2;
     println!(
-        "memcached {addr}: {TASKS} concurrent tasks, {VALUE_LEN}-byte values, {KEYS} keys, pool of {POOL} connections, {:?} per run",
+        "memcached {addr} and tls://{}: {TASKS} concurrent tasks, {VALUE_LEN}-byte values, {KEYS} keys, pool of {POOL} \
+         connections, {:?} per run",
+        tls_server.address(),
         secs()
     );
     for op in [Op::Get, Op::Set] {
@@ -198,21 +236,10 @@ fn main() {
                     }
                 })
             }));
-            results[1].push(runtime.block_on({
-                let backend = backend.clone();
-                let bytes = bytes.clone();
-                run_tasks(move |i| {
-                    let (backend, bytes) = (backend.clone(), bytes.clone());
-                    async move {
-                        let k = format!("direct:{}", key(i));
-                        match op {
-                            Op::Get => assert!(backend.get(&k).await.unwrap().is_some()),
-                            Op::Set => backend.set(&k, bytes, Ttl::Never).await.unwrap(),
-                        }
-                    }
-                })
-            }));
-            results[2].push({
+            for (m, (_, backend)) in backends.iter().enumerate() {
+                results[1 + m].push(runtime.block_on(direct(backend.clone(), op, bytes.clone())));
+            }
+            results[raw_mode].push({
                 let raw = raw.clone();
                 let v = v.clone();
                 run_threads(move |i| match op {
@@ -220,7 +247,7 @@ fn main() {
                     Op::Set => raw.set(&key(i), &v[..], 0).unwrap(),
                 })
             });
-            results[3].push(runtime.block_on({
+            results[raw_mode + 1].push(runtime.block_on({
                 let raw = raw.clone();
                 let v = Arc::new(v.clone());
                 run_tasks(move |i| {
@@ -237,11 +264,19 @@ fn main() {
             }));
         }
         let medians: Vec<f64> = results.into_iter().map(median).collect();
-        let baseline = medians[2];
+        let baseline = medians[raw_mode];
         println!("\n{op:?}:");
         for (mode, ops) in modes.iter().zip(&medians) {
             println!("  {mode:<32} {ops:>9.0} ops/s   ratio to raw client {:.2}", ops / baseline);
         }
+        let (meta, binary, meta_tls, binary_tls) = (medians[1], medians[2], medians[3], medians[4]);
+        println!(
+            "  meta / binary: {:.2} plain, {:.2} TLS;  TLS / plain: {:.2} meta, {:.2} binary",
+            meta / binary,
+            meta_tls / binary_tls,
+            meta_tls / meta,
+            binary_tls / binary
+        );
         let test = if op == Op::Get { "get" } else { "set" };
         match memcslap(&addr, test) {
             Some(ops) => println!(

@@ -207,14 +207,16 @@ async fn read_line<R: AsyncBufRead + Unpin>(input: &mut R) -> Result<String, Rea
     if line.is_empty() {
         return Err(ReadError::Io(std::io::ErrorKind::UnexpectedEof.into()));
     }
-    let Some(line) = line.strip_suffix(b"\r\n") else {
+    if !line.ends_with(b"\r\n") {
         return Err(if line.len() as u64 >= MAX_LINE {
             ReadError::Malformed(format!("an answer line longer than {MAX_LINE} bytes"))
         } else {
             ReadError::Io(std::io::ErrorKind::UnexpectedEof.into())
         });
-    };
-    String::from_utf8(line.to_vec()).map_err(|_| {
+    }
+    line.truncate(line.len() - 2);
+    String::from_utf8(line).map_err(|e| {
+        let line = e.as_bytes();
         ReadError::Malformed(format!(
             "an answer line that is not text ({:?}): is the server speaking the binary protocol only (-B binary)? \
              set CACHE_OPTIONS.protocol=binary for it",
