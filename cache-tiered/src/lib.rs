@@ -117,6 +117,7 @@
 //! [`BaseCache`]: cachette_core::BaseCache
 //! [`BaseCache::get_many_with_expiry`]: cachette_core::BaseCache::get_many_with_expiry
 
+mod admin;
 mod bus;
 mod entry;
 mod epochs;

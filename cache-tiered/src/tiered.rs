@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use cachette_core::{BaseCache, Bytes, Config, Expiry, Result, Ttl, async_trait};
+use cachette_core::{Admin, BaseCache, Bytes, Config, Expiry, Result, Ttl, async_trait};
 
 use crate::bus::{Bus, Invalidation};
 use crate::entry::life;
@@ -139,6 +139,13 @@ impl TieredCache {
             feed.start();
         }
         self.tier.before_fill(key)
+    }
+
+    /// Empties this tier and tells the other processes to empty theirs: after a `clear` of the
+    /// backend (by [`BaseCache::clear`] or [`Admin::clear_counting`]).
+    pub(crate) async fn forget_all(&self) {
+        self.tier.flush();
+        self.publish(Invalidation::All).await;
     }
 
     /// Tells the other processes, when this process is the one that tells them (the bus).
@@ -304,8 +311,13 @@ impl BaseCache for TieredCache {
 
     async fn clear(&self) -> Result<()> {
         let result = self.l2.clear().await;
-        self.tier.flush();
-        self.publish(Invalidation::All).await;
+        self.forget_all().await;
         result
+    }
+
+    /// The backend's, when it has one: the tier holds the backend's keys, and a counting clear
+    /// empties the tiers afterwards as `clear` does.
+    fn admin(&self) -> Option<&dyn Admin> {
+        self.l2.admin().map(|_| self as &dyn Admin)
     }
 }

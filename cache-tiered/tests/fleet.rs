@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use cachette_conformance::harness::redis::RedisServer;
+use cachette_core::admin::{Cleared, KeyCount};
 use cachette_core::{BaseCache, Bytes, Cache, Config, Memoized, Ttl};
 use cachette_redis::RedisCache;
 use cachette_redis::tracking::CONNECTION_NAME;
@@ -116,4 +117,20 @@ async fn with_the_backend_down_the_tier_serves_what_it_holds() {
     server.kill();
     assert_eq!(a.get::<String>("k").await.unwrap().as_deref(), Some("held"));
     assert!(a.get::<String>("other").await.is_err(), "a miss goes to the backend, which is down");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_counts_the_backends_keys_and_its_counting_clear_empties_every_nodes_tier() {
+    let server = RedisServer::start();
+    let (a, b) = (tiered(&server.url(), None).await, tiered(&server.url(), None).await);
+    for i in 0..10 {
+        a.set(&format!("k{i}"), Bytes::from_static(b"v"), Ttl::Default).await.unwrap();
+    }
+    assert!(b.get("k0").await.unwrap().is_some(), "k0 is in b's tier now");
+    let admin = a.admin().expect("over RedisCache, the tier offers the backend's Admin");
+    assert_eq!(admin.count_keys(&|_| {}).await.unwrap(), KeyCount::Counted { keys: 10 });
+    assert_eq!(admin.servers().await.unwrap().len(), 1);
+    assert_eq!(admin.clear_counting(&|_| {}).await.unwrap(), Cleared::Removed { keys: 10 });
+    assert_eq!(a.get("k1").await.unwrap(), None, "this node's tier was emptied");
+    assert!(eventually(async || b.get("k0").await.unwrap().is_none()).await, "the other node's tier forgot k0");
 }
