@@ -10,55 +10,9 @@ mod support;
 
 use std::time::Duration;
 
+use cachette_conformance::metrics::{counter, find, histogram, recorded};
 use cachette_core::{Cache, Ttl};
-use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-
-/// One metric as recorded: name, labels (sorted), value.
-type Recorded = Vec<(String, Vec<(String, String)>, DebugValue)>;
-
-/// Runs `work` with a recorder of its own and returns what it recorded.
-fn recorded<F, Fut>(work: F) -> Recorded
-where
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    metrics::with_local_recorder(&recorder, || rt.block_on(work()));
-    snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .map(|(key, _, _, value)| {
-            let (_, key) = key.into_parts();
-            let mut labels: Vec<_> = key.labels().map(|l| (l.key().to_owned(), l.value().to_owned())).collect();
-            labels.sort();
-            (key.name().to_owned(), labels, value)
-        })
-        .collect()
-}
-
-fn find<'a>(metrics: &'a Recorded, name: &str, labels: &[(&str, &str)]) -> Option<&'a DebugValue> {
-    let mut wanted: Vec<(String, String)> = labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-    wanted.sort();
-    metrics.iter().find(|(n, l, _)| n == name && *l == wanted).map(|(_, _, v)| v)
-}
-
-fn counter(metrics: &Recorded, name: &str, labels: &[(&str, &str)]) -> u64 {
-    match find(metrics, name, labels) {
-        Some(DebugValue::Counter(n)) => *n,
-        None => 0,
-        other => panic!("{name} {labels:?} is not a counter: {other:?}"),
-    }
-}
-
-fn histogram(metrics: &Recorded, name: &str, labels: &[(&str, &str)]) -> Vec<f64> {
-    match find(metrics, name, labels) {
-        Some(DebugValue::Histogram(values)) => values.iter().map(|v| v.into_inner()).collect(),
-        other => panic!("{name} {labels:?} is not a histogram: {other:?}\n{metrics:#?}"),
-    }
-}
+use metrics_util::debugging::DebugValue;
 
 async fn slow_weather(city: &str) -> Result<String, std::io::Error> {
     tokio::time::sleep(Duration::from_millis(30)).await;

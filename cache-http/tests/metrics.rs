@@ -11,26 +11,10 @@ use std::time::{Duration, SystemTime};
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
+use cachette_conformance::metrics::{counter, histogram, recorded};
 use cachette_core::{Cache, Config};
 use cachette_http::{CacheLayer, Clock, RENDER_SECONDS, RESPONSES, STORED};
-use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use tower::ServiceExt;
-
-type Recorded = Vec<(String, Vec<(String, String)>, DebugValue)>;
-
-fn value<'a>(metrics: &'a Recorded, name: &str, labels: &[(&str, &str)]) -> Option<&'a DebugValue> {
-    let mut wanted: Vec<(String, String)> = labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-    wanted.sort();
-    metrics.iter().find(|(n, l, _)| n == name && *l == wanted).map(|(_, _, v)| v)
-}
-
-fn counter(metrics: &Recorded, name: &str, labels: &[(&str, &str)]) -> u64 {
-    match value(metrics, name, labels) {
-        Some(DebugValue::Counter(n)) => *n,
-        None => 0,
-        other => panic!("{name} {labels:?} is not a counter: {other:?}"),
-    }
-}
 
 /// GETs `path` (with `headers`) or POSTs it; the response's status.
 async fn send(app: &Router, method: &str, headers: &[(&str, &str)]) -> (u16, http::HeaderMap) {
@@ -44,52 +28,36 @@ async fn send(app: &Router, method: &str, headers: &[(&str, &str)]) -> (u16, htt
 
 #[test]
 fn a_route_counts_each_outcome_its_stores_and_its_render_times() {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    metrics::with_local_recorder(&recorder, || {
-        runtime.block_on(async {
-            let config = Config::default();
-            let cache = Cache::new(Arc::new(cachette_simple::SimpleCache::new(&config).unwrap()), config);
-            let (start, seconds) = (SystemTime::now(), Arc::new(AtomicU64::new(0)));
-            let s = seconds.clone();
-            let layer = CacheLayer::new(cache.clone())
-                .route_name("/report")
-                .fresh_for(Duration::from_secs(10))
-                .stale_while_revalidate(Duration::from_secs(60))
-                .clock(Clock::from_fn(move || start + Duration::from_secs(s.load(Ordering::SeqCst))));
-            let report = get(|| async { "report" }).post(|| async { "posted" });
-            let app = Router::new().route("/report", report).layer(layer.clone());
-            let other = CacheLayer::new(cache).namespace("other:");
-            let unnamed = Router::new().route("/report", get(|| async { "other" })).layer(other);
+    let metrics = recorded(|| async {
+        let config = Config::default();
+        let cache = Cache::new(Arc::new(cachette_simple::SimpleCache::new(&config).unwrap()), config);
+        let (start, seconds) = (SystemTime::now(), Arc::new(AtomicU64::new(0)));
+        let s = seconds.clone();
+        let layer = CacheLayer::new(cache.clone())
+            .route_name("/report")
+            .fresh_for(Duration::from_secs(10))
+            .stale_while_revalidate(Duration::from_secs(60))
+            .clock(Clock::from_fn(move || start + Duration::from_secs(s.load(Ordering::SeqCst))));
+        let report = get(|| async { "report" }).post(|| async { "posted" });
+        let app = Router::new().route("/report", report).layer(layer.clone());
+        let other = CacheLayer::new(cache).namespace("other:");
+        let unnamed = Router::new().route("/report", get(|| async { "other" })).layer(other);
 
-            assert_eq!(send(&app, "GET", &[]).await.0, 200); // miss
-            while layer.stats().stored < 1 {
-                tokio::task::yield_now().await;
-            }
-            let (_, headers) = send(&app, "GET", &[]).await; // hit
-            let etag = headers["etag"].to_str().unwrap().to_owned();
-            assert_eq!(send(&app, "GET", &[("if-none-match", &etag)]).await.0, 304);
-            seconds.store(11, Ordering::SeqCst);
-            send(&app, "GET", &[]).await; // stale, refreshed behind
-            send(&app, "POST", &[]).await; // bypass
-            send(&unnamed, "GET", &[]).await;
-            while layer.stats().stored < 2 {
-                tokio::task::yield_now().await;
-            }
-        })
+        assert_eq!(send(&app, "GET", &[]).await.0, 200); // miss
+        while layer.stats().stored < 1 {
+            tokio::task::yield_now().await;
+        }
+        let (_, headers) = send(&app, "GET", &[]).await; // hit
+        let etag = headers["etag"].to_str().unwrap().to_owned();
+        assert_eq!(send(&app, "GET", &[("if-none-match", &etag)]).await.0, 304);
+        seconds.store(11, Ordering::SeqCst);
+        send(&app, "GET", &[]).await; // stale, refreshed behind
+        send(&app, "POST", &[]).await; // bypass
+        send(&unnamed, "GET", &[]).await;
+        while layer.stats().stored < 2 {
+            tokio::task::yield_now().await;
+        }
     });
-    let metrics: Recorded = snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .map(|(key, _, _, value)| {
-            let (_, key) = key.into_parts();
-            let mut labels: Vec<_> = key.labels().map(|l| (l.key().to_owned(), l.value().to_owned())).collect();
-            labels.sort();
-            (key.name().to_owned(), labels, value)
-        })
-        .collect();
     let route = ("route", "/report");
     for outcome in ["miss", "hit", "not_modified", "stale", "bypass"] {
         assert_eq!(counter(&metrics, RESPONSES, &[route, ("outcome", outcome)]), 1, "{outcome}: {metrics:#?}");
@@ -97,11 +65,7 @@ fn a_route_counts_each_outcome_its_stores_and_its_render_times() {
     assert_eq!(counter(&metrics, RESPONSES, &[("route", "unnamed"), ("outcome", "miss")]), 1, "the default name");
     assert_eq!(counter(&metrics, STORED, &[route]), 2, "the miss's entry and the refresh's");
     assert_eq!(counter(&metrics, cachette_http::ERRORS, &[route]), 0);
-    match value(&metrics, RENDER_SECONDS, &[route]) {
-        Some(DebugValue::Histogram(renders)) => {
-            assert_eq!(renders.len(), 2, "the miss's render and the refresh's");
-            assert!(renders.iter().all(|s| s.into_inner() >= 0.0 && s.into_inner() < 60.0));
-        }
-        other => panic!("no render histogram: {other:?}"),
-    }
+    let renders = histogram(&metrics, RENDER_SECONDS, &[route]);
+    assert_eq!(renders.len(), 2, "the miss's render and the refresh's: {renders:?}");
+    assert!(renders.iter().all(|s| (0.0..60.0).contains(s)), "{renders:?}");
 }

@@ -57,6 +57,8 @@ mod ctx;
 #[cfg(all(feature = "harness", unix))]
 pub mod harness;
 pub mod isolation;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 pub mod properties;
 mod suite;
 
