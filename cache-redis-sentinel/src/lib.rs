@@ -19,6 +19,18 @@
 //! `mymaster`), `CACHE_REDIS_PASSWORD` / `CACHE_REDIS_USERNAME` / `CACHE_REDIS_DB` for the master,
 //! `CACHE_REDIS_SENTINEL_PASSWORD` for the sentinels, and the CACHE_OPTIONS of RedisCache.
 //!
+//! TLS: a sentinel written `rediss://host:port` is reached over TLS. The master (and, after a
+//! failover, the promoted replica) is reached over TLS when any sentinel is written so or any of
+//! `CACHE_OPTIONS.tls_ca_file` / `tls_cert_file` / `tls_key_file` is set, the files serving the
+//! sentinels and the master alike: the CA that signed their certificates, and the client
+//! certificate for servers and sentinels with `tls-auth-clients yes`. (TLS sentinels in front of
+//! a plain-text master are not supported: with `tls-replication yes`, which TLS sentinels need
+//! to reach a TLS master, a deployment is TLS throughout.) The master's certificate must be
+//! valid for the address the sentinels name (their `announce-ip`, or the IP they monitor). A
+//! failed handshake — a certificate not signed by `tls_ca_file`, not valid for the name, a client
+//! certificate missing, expired or refused — is a [`CacheError::Authentication`] naming the
+//! setting to fix, from the sentinels as from the master.
+//!
 //! ```no_run
 //! use std::sync::Arc;
 //! use cachette_core::{Cache, Config, Ttl};
@@ -66,7 +78,11 @@ cachette_core::link_backend!(register);
 
 /// The master Sentinel names, followed across failovers.
 pub struct Sentinel {
-    sentinels: Vec<(String, u16)>,
+    sentinels: Vec<SentinelAddress>,
+    /// The certificates of `tls_*`, when any is set.
+    tls: Option<redis::TlsCertificates>,
+    /// Whether the master is reached over TLS.
+    tls_master: bool,
     master_name: String,
     sentinel_settings: RedisConnectionInfo,
     master_settings: RedisConnectionInfo,
@@ -76,6 +92,15 @@ pub struct Sentinel {
     /// One resolution at a time; the others wait for it and use its result.
     resolving: tokio::sync::Mutex<Option<Instant>>,
     errors: ErrorContext,
+}
+
+/// One entry of `CACHE_REDIS_SENTINELS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SentinelAddress {
+    host: String,
+    port: u16,
+    /// Written `rediss://`.
+    tls: bool,
 }
 
 #[derive(Clone)]
@@ -96,12 +121,14 @@ impl Sentinel {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(self.options.connect_timeout))
             .set_response_timeout(Some(self.options.connect_timeout));
-        for (host, port) in &self.sentinels {
-            let info = ConnectionAddr::Tcp(host.clone(), *port)
+        for sentinel in &self.sentinels {
+            let (host, port) = (&sentinel.host, sentinel.port);
+            let info = self
+                .address(host.clone(), port, sentinel.tls)
                 .into_connection_info()
                 .map(|i| i.set_redis_settings(self.sentinel_settings.clone()));
             let answer = async {
-                let client = redis::Client::open(info?)?;
+                let client = self.client(info?)?;
                 let mut conn = client.get_multiplexed_async_connection_with_config(&config).await?;
                 redis::cmd("SENTINEL")
                     .arg("GET-MASTER-ADDR-BY-NAME")
@@ -119,7 +146,18 @@ impl Sentinel {
                         message: format!("sentinel {host}:{port} refused the credentials: {e}"),
                     });
                 }
-                Err(e) => failures.push(format!("{host}:{port}: {e}")),
+                Err(e) => {
+                    let shown = format!("sentinel {host}:{port}");
+                    let tls = cachette_core::tls::diagnose(&e, &self.errors.tls_files, &shown, "CACHE_REDIS_SENTINELS");
+                    if let Some(failure) = tls {
+                        return Err(CacheError::Authentication {
+                            backend: TYPE_NAME,
+                            setting: failure.setting,
+                            message: failure.message,
+                        });
+                    }
+                    failures.push(format!("{host}:{port}: {e}"));
+                }
             }
         }
         let unknown_master = failures.iter().all(|f| f.contains("does not know a master"));
@@ -139,6 +177,22 @@ impl Sentinel {
             ),
             source: None,
         })
+    }
+
+    /// Where a sentinel (`tls`: written `rediss://`) or the master is.
+    fn address(&self, host: String, port: u16, tls: bool) -> ConnectionAddr {
+        match tls {
+            true => ConnectionAddr::TcpTls { host, port, insecure: false, tls_params: None },
+            false => ConnectionAddr::Tcp(host, port),
+        }
+    }
+
+    /// A client for `info`, with the `tls_*` certificates when they are set.
+    fn client(&self, info: redis::ConnectionInfo) -> redis::RedisResult<redis::Client> {
+        match &self.tls {
+            Some(certs) => redis::Client::build_with_tls(info, certs.clone()),
+            None => redis::Client::open(info),
+        }
     }
 
     fn current(&self) -> Option<Master> {
@@ -161,11 +215,12 @@ impl Sentinel {
         {
             return Ok(master.connection);
         }
-        let info = ConnectionAddr::Tcp(address.0.clone(), address.1)
+        let info = self
+            .address(address.0.clone(), address.1, self.tls_master)
             .into_connection_info()
             .map_err(|e| self.errors.map("connect", e))?
             .set_redis_settings(self.master_settings.clone());
-        let client = redis::Client::open(info).map_err(|e| self.errors.map("connect", e))?;
+        let client = self.client(info).map_err(|e| self.errors.map("connect", e))?;
         let connection = ConnectionManager::new_lazy_with_config(client, self.options.manager_config())
             .map_err(|e| self.errors.map("connect", e))?;
         if let Some(old) = self.master_address() {
@@ -177,20 +232,29 @@ impl Sentinel {
     }
 }
 
-fn parse_address(entry: &str) -> Result<(String, u16)> {
+fn parse_address(entry: &str) -> Result<SentinelAddress> {
     let bad = || {
         CacheError::config(
             "CACHE_REDIS_SENTINELS",
-            entry,
-            "expected host:port entries separated by commas, e.g. 10.0.0.1:26379,10.0.0.2:26379",
+            cachette_core::config::redact_url(entry),
+            "expected host:port or rediss://host:port (TLS) entries separated by commas, e.g. \
+             10.0.0.1:26379,10.0.0.2:26379 (set the sentinels' password in CACHE_REDIS_SENTINEL_PASSWORD)",
         )
     };
-    let (host, port) = entry.trim().rsplit_once(':').ok_or_else(bad)?;
+    let entry = entry.trim();
+    let (rest, tls) = match entry.strip_prefix("rediss://") {
+        Some(rest) => (rest.trim_end_matches('/'), true),
+        None => (entry, false),
+    };
+    if rest.contains("://") || rest.contains('@') || rest.contains('/') {
+        return Err(bad());
+    }
+    let (host, port) = rest.rsplit_once(':').ok_or_else(bad)?;
     let port = port.parse::<u16>().map_err(|_| bad())?;
     if host.is_empty() {
         return Err(bad());
     }
-    Ok((host.trim_matches(['[', ']']).to_owned(), port))
+    Ok(SentinelAddress { host: host.trim_matches(['[', ']']).to_owned(), port, tls })
 }
 
 impl Topology for Sentinel {
@@ -199,7 +263,7 @@ impl Topology for Sentinel {
     type ScanConnection = ConnectionManager;
 
     fn from_config(config: &Config) -> Result<Self> {
-        let options = ConnectionOptions::from_config(config, Self::TYPE_NAME, &[])?;
+        let options = ConnectionOptions::from_config(config, Self::TYPE_NAME, cachette_core::tls::TLS_OPTIONS)?;
         if config.redis_sentinels.is_empty() {
             return Err(CacheError::config(
                 "CACHE_REDIS_SENTINELS",
@@ -208,6 +272,11 @@ impl Topology for Sentinel {
             ));
         }
         let sentinels = config.redis_sentinels.iter().map(|s| parse_address(s)).collect::<Result<Vec<_>>>()?;
+        let tls = options.tls_certificates()?;
+        let tls_sentinels = sentinels.iter().any(|s| s.tls);
+        if tls_sentinels {
+            cachette_redis::settings::install_tls_provider();
+        }
         let master_name = config.redis_sentinel_master.clone().unwrap_or_else(|| "mymaster".to_owned());
         let mut sentinel_settings = RedisConnectionInfo::default();
         if let Some(password) = &config.redis_sentinel_password {
@@ -224,6 +293,8 @@ impl Topology for Sentinel {
         };
         Ok(Sentinel {
             sentinels,
+            tls_master: tls.is_some() || tls_sentinels,
+            tls,
             master_name,
             sentinel_settings,
             master_settings: redis_settings(config),
@@ -258,11 +329,12 @@ impl Topology for Sentinel {
     async fn tracked_servers(&self) -> Result<TrackedServers> {
         let (host, port) = self.ask_sentinels().await?;
         let name = format!("{host}:{port}");
-        let info = ConnectionAddr::Tcp(host, port)
+        let info = self
+            .address(host, port, self.tls_master)
             .into_connection_info()
             .map_err(|e| self.errors.map("connect", e))?
             .set_redis_settings(self.master_settings.clone().set_protocol(redis::ProtocolVersion::RESP3));
-        let client = redis::Client::open(info).map_err(|e| self.errors.map("connect", e))?;
+        let client = self.client(info).map_err(|e| self.errors.map("connect", e))?;
         Ok(TrackedServers {
             servers: vec![(name, client)],
             masters_only: true,
@@ -297,11 +369,14 @@ mod tests {
 
     #[test]
     fn sentinel_addresses_are_checked() {
-        assert_eq!(parse_address("10.0.0.1:26379").unwrap(), ("10.0.0.1".to_owned(), 26379));
-        assert_eq!(parse_address(" [::1]:26379 ").unwrap(), ("::1".to_owned(), 26379));
-        for bad in ["10.0.0.1", ":26379", "host:port", "host:99999"] {
+        let at = |host: &str, port, tls| SentinelAddress { host: host.to_owned(), port, tls };
+        assert_eq!(parse_address("10.0.0.1:26379").unwrap(), at("10.0.0.1", 26379, false));
+        assert_eq!(parse_address(" [::1]:26379 ").unwrap(), at("::1", 26379, false));
+        assert_eq!(parse_address("rediss://s1.example:26380/").unwrap(), at("s1.example", 26380, true));
+        for bad in ["10.0.0.1", ":26379", "host:port", "host:99999", "redis://h:1", "rediss://u:S3CR3T@h:1"] {
             let err = parse_address(bad).unwrap_err();
             assert!(matches!(&err, CacheError::Config { key, .. } if key == "CACHE_REDIS_SENTINELS"), "{bad}: {err}");
+            assert!(!err.to_string().contains("S3CR3T"), "{err}");
         }
     }
 }

@@ -65,7 +65,7 @@ mod standalone;
 
 pub use cluster::{ClusterTarget, ClusterTopology, cluster};
 pub use options::RedisOptions;
-pub use sentinel::{SentinelTarget, SentinelTopology, sentinel};
+pub use sentinel::{SentinelTarget, SentinelTopology, sentinel, sentinel_tls};
 pub use standalone::{RedisServer, RedisTarget, standalone};
 
 /// Names a standalone server to use instead of starting one.
