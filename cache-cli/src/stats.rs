@@ -71,10 +71,11 @@ pub(crate) async fn stats(
         }
         (None, true) => Some(KeyCount::Uncountable { reason: format!("{backend} offers no key count") }),
     };
-    let (servers, servers_note) = match admin {
-        Some(admin) => (admin.servers().await?, None),
-        None => (Vec::new(), Some(format!("{backend} offers no server figures"))),
+    let servers = match admin {
+        Some(admin) => admin.servers().await?,
+        None => Vec::new(),
     };
+    let servers_note = servers.is_empty().then(|| format!("{backend} reports no server figures"));
     let app = match app_client {
         Some(client) => Some(client.fetch().await?),
         None => None,

@@ -3,6 +3,7 @@
 use std::process::{Command, Output};
 
 use cachette::{Bytes, Cache, Config, Ttl};
+use cachette_conformance::harness::memcached::MemcachedServer;
 use cachette_conformance::harness::redis::RedisServer;
 
 fn cachectl(args: &[&str]) -> Output {
@@ -68,6 +69,7 @@ fn stats_probes_the_backend_and_shows_settings_as_a_table() {
     assert!(field(&text, "probe").is_some_and(|p| p.starts_with("set ")), "{text}");
     assert_eq!(field(&text, "breaker"), Some("closed (opened 0 times, 0 calls rejected)"), "{text}");
     assert_eq!(field(&text, "keys"), Some("not counted: SimpleCache offers no key count"), "{text}");
+    assert_eq!(field(&text, "servers"), Some("SimpleCache reports no server figures"), "{text}");
     assert_eq!(field(&text, "CACHE_KEY_PREFIX"), Some("\"app:\""), "{text}");
     assert_eq!(field(&text, "CACHE_THRESHOLD"), None, "defaults are left out: {text}");
     assert!(!text.contains("Config {"), "no Debug dump: {text}");
@@ -323,4 +325,27 @@ fn watch_refuses_a_url_it_cannot_read_with_the_reason() {
     let out = cachectl(&["watch", &dead, "--count", "1"]);
     assert_eq!(out.status.code(), Some(3), "an app that does not answer is a failure");
     assert!(stderr(&out).contains("cannot be read"), "{}", stderr(&out));
+}
+
+#[test]
+fn on_memcached_stats_and_clear_say_what_cannot_be_counted_instead_of_a_number() {
+    let server = MemcachedServer::start();
+    let servers = format!("CACHE_MEMCACHED_SERVERS={}", server.address());
+    let on_memcached = |args: &[&str]| {
+        let base = ["-o", "CACHE_TYPE=MemcachedCache", "-o", servers.as_str(), "-o", "CACHE_KEY_PREFIX=app:"];
+        cachectl(&[&base[..], args].concat())
+    };
+    assert!(on_memcached(&["set", "k", "v"]).status.success());
+    let out = on_memcached(&["stats"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let keys = field(&text, "keys").unwrap_or_else(|| panic!("{text}"));
+    assert!(keys.starts_with("not counted: memcached cannot list or count keys"), "{keys}");
+    let out = on_memcached(&["clear", "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = stdout(&out);
+    assert!(said.starts_with("cleared the prefix \"app:\"; not counted: memcached's clear moves the prefix"), "{said}");
+    assert_eq!(on_memcached(&["get", "k"]).status.code(), Some(1), "the key is gone");
+    let json: serde_json::Value = serde_json::from_slice(&on_memcached(&["--json", "clear", "--yes"]).stdout).unwrap();
+    assert_eq!(json["kind"], "uncounted", "{json}");
 }

@@ -35,7 +35,10 @@ pub trait Admin: Send + Sync {
     async fn count_keys(&self, progress: Progress<'_>) -> Result<KeyCount>;
 
     /// What each server says about itself: memory, all its keys, evictions, its own hit counters.
-    async fn servers(&self) -> Result<Vec<ServerInfo>>;
+    /// Empty (the default) for a backend that does not ask its servers.
+    async fn servers(&self) -> Result<Vec<ServerInfo>> {
+        Ok(Vec::new())
+    }
 
     /// [`BaseCache::clear`](crate::BaseCache::clear) (the same keys, the same refusals), saying
     /// how many keys it removed; `progress` hears the count so far after each batch.

@@ -142,6 +142,7 @@
 //! not used: the facade's leases work through `add` and `get_many` on every backend (see
 //! `protocol.rs` for where a lease on those flags would go).
 
+mod admin;
 mod binary;
 mod counter;
 mod endpoints;
@@ -306,6 +307,11 @@ impl MemcachedCache {
 impl BaseCache for MemcachedCache {
     fn type_name(&self) -> &'static str {
         self.inner.backend
+    }
+
+    /// Says what memcached cannot count (see `admin.rs`).
+    fn admin(&self) -> Option<&dyn cachette_core::Admin> {
+        Some(self)
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
