@@ -1,5 +1,6 @@
 //! RedisSentinelCache against a real Sentinel topology (1 master, 1 replica, 3 sentinels): the
-//! conformance suite, a killed master followed to the promoted replica, and errors naming settings.
+//! conformance suite, a killed master followed to the promoted replica (on plain TCP and over
+//! TLS), and errors naming settings.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,7 +26,16 @@ fn any_two_prefixes_are_disjoint_on_a_sentinel_master() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_follow_the_promoted_replica_after_the_master_dies() {
-    let mut topology = SentinelTopology::start();
+    follows_a_failover(SentinelTopology::start()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_follow_the_promoted_replica_over_tls() {
+    follows_a_failover(SentinelTopology::start_tls()).await;
+}
+
+/// Kills `topology`'s master and checks that writes reach the promoted replica.
+async fn follows_a_failover(mut topology: SentinelTopology) {
     let mut config = Config::from_map([("CACHE_KEY_PREFIX", "failover:")]).unwrap();
     topology.target().apply(&mut config);
     let backend = Arc::new(RedisSentinelCache::new(&config).unwrap());

@@ -142,12 +142,22 @@ impl TestCertificates {
     /// `tls_ca_file=<CA>,tls_cert_file=<client>,tls_key_file=<client key>`: the `CACHE_OPTIONS` of
     /// a client the servers accept.
     pub fn client_options(&self) -> String {
-        format!(
-            "tls_ca_file={},tls_cert_file={},tls_key_file={}",
-            self.ca_file().display(),
-            self.client_cert_file().display(),
-            self.client_key_file().display()
-        )
+        let pairs: Vec<String> =
+            self.client_option_pairs().iter().map(|(name, path)| format!("{name}={path}")).collect();
+        pairs.join(",")
+    }
+
+    /// [`client_options`](Self::client_options) as (name, value) pairs, as the targets'
+    /// `options` hold them.
+    pub fn client_option_pairs(&self) -> Vec<(String, String)> {
+        [
+            ("tls_ca_file", self.ca_file()),
+            ("tls_cert_file", self.client_cert_file()),
+            ("tls_key_file", self.client_key_file()),
+        ]
+        .into_iter()
+        .map(|(name, path)| (name.to_owned(), path.display().to_string()))
+        .collect()
     }
 
     /// A rustls client that trusts the test CA and presents the client certificate (ring).

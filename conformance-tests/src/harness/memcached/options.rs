@@ -130,15 +130,7 @@ impl MemcachedOptions {
         if self.tls.is_none() {
             return Vec::new();
         }
-        let certs = TestCertificates::shared();
-        [
-            ("tls_ca_file", certs.ca_file()),
-            ("tls_cert_file", certs.client_cert_file()),
-            ("tls_key_file", certs.client_key_file()),
-        ]
-        .into_iter()
-        .map(|(name, path)| (name.to_owned(), path.display().to_string()))
-        .collect()
+        TestCertificates::shared().client_option_pairs()
     }
 }
 

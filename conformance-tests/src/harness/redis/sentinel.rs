@@ -98,17 +98,7 @@ impl SentinelTopology {
         let scheme = if self.tls { "rediss://" } else { "" };
         let options = match self.tls {
             false => Vec::new(),
-            true => {
-                let certs = crate::harness::tls::TestCertificates::shared();
-                [
-                    ("tls_ca_file", certs.ca_file()),
-                    ("tls_cert_file", certs.client_cert_file()),
-                    ("tls_key_file", certs.client_key_file()),
-                ]
-                .into_iter()
-                .map(|(name, path)| (name.to_owned(), path.display().to_string()))
-                .collect()
-            }
+            true => crate::harness::tls::TestCertificates::shared().client_option_pairs(),
         };
         SentinelTarget {
             sentinels: self.sentinels.iter().map(|s| format!("{scheme}{}", s.address())).collect(),
