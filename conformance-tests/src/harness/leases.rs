@@ -254,11 +254,14 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    /// A fleet whose workers build their backend with `make` from `config`.
+    /// A fleet whose workers build their backend with `make` from `config` (with
+    /// `CACHE_OPTIONS.lease` = [`LEASE`] unless `config` gives one).
     pub fn new(make: MakeBackend, config: &[(&str, String)]) -> Fleet {
         let mut pairs: Vec<(String, String)> = config.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
         let options = pairs.iter_mut().find(|(k, _)| k == "CACHE_OPTIONS");
         match options {
+            // A check whose loads are slower may give its own `lease` (longer than a load).
+            Some((_, v)) if v.split(',').any(|o| o.trim_start().starts_with("lease=")) => {}
             Some((_, v)) => v.push_str(&format!(",lease={LEASE}")),
             None => pairs.push(("CACHE_OPTIONS".to_owned(), format!("lease={LEASE}"))),
         }
