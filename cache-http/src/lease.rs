@@ -46,6 +46,9 @@ pub(crate) enum Leasing {
     Stale(Entry),
     /// Render without a lease (in-process backend, backend failing, waited out).
     Render,
+    /// The lookup after the holder's entry landed failed (counted): render, and store nothing,
+    /// as for any request whose lookup failed.
+    Failed,
 }
 
 impl HeldLease {
@@ -98,7 +101,7 @@ impl Call {
                 Ok(Leased::Loaded(_)) => match self.lookup(self.now()).await {
                     Lookup::Fresh(entry) => return Leasing::Served(entry),
                     Lookup::Stale(entry) => return Leasing::Stale(entry),
-                    Lookup::Failed => return Leasing::Render,
+                    Lookup::Failed => return Leasing::Failed,
                     Lookup::Fallback(_) | Lookup::Missing => {
                         tracing::debug!(
                             key = self.key.as_str(),

@@ -147,6 +147,7 @@ impl Call {
                                 self.spawn_refresh(&inner, Refresh::Stale);
                                 return Ok(self.serve(&entry, self.now(), Served::Stale));
                             }
+                            Leasing::Failed => missed.failed = true,
                             Leasing::Render => {}
                         }
                     }
