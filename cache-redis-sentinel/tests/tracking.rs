@@ -1,5 +1,5 @@
-//! Client tracking through Sentinel: the change feed cases on the master, and the feed following
-//! a failover to the promoted replica.
+//! Client tracking through Sentinel: the change feed cases on the master (through plain and TLS
+//! sentinels), and the feed following a failover to the promoted replica.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +12,12 @@ use cachette_redis_sentinel::RedisSentinelCache;
 
 cachette_conformance::change_feed_suite!(sentinel, |mut config: Config| async move {
     harness::sentinel().apply(&mut config);
+    Ok(Arc::new(RedisSentinelCache::new(&config)?) as Arc<dyn BaseCache>)
+});
+
+// The tracking connection over TLS, to a master found through TLS sentinels.
+cachette_conformance::change_feed_suite!(tls_sentinels, |mut config: Config| async move {
+    harness::sentinel_tls().apply(&mut config);
     Ok(Arc::new(RedisSentinelCache::new(&config)?) as Arc<dyn BaseCache>)
 });
 
