@@ -1,0 +1,133 @@
+//! FileSystemCache at its CACHE_THRESHOLD (writes of new keys, so it prunes) against plain files
+//! in one directory (write, rename, and unlink of the oldest: the least a bounded directory of
+//! files costs), and against itself not full.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use cachette::{Cache, Config, Ttl};
+use cachette_fs::FileSystemCache;
+use tokio::runtime::Runtime;
+
+use crate::VALUE;
+use crate::measure::{Curve, Op, Ratio, Side, Sides};
+
+/// Reads pick among the newest 80% of the keys written: pruning keeps the newest 90%.
+fn recent(next: usize, size: usize, r: u64) -> usize {
+    next - 1 - (r as usize % (size * 8 / 10))
+}
+
+fn key(i: usize) -> String {
+    format!("page:{i}")
+}
+
+struct Cachette {
+    cache: Cache,
+    size: usize,
+    /// The next new key, shared by the two caches on the directory.
+    next: Arc<AtomicUsize>,
+}
+
+impl Side for Cachette {
+    async fn get(&self, r: u64) {
+        let i = recent(self.next.load(Ordering::Relaxed), self.size, r);
+        assert!(self.cache.get_bytes(&key(i)).await.unwrap().is_some(), "{} is stored", key(i));
+    }
+
+    async fn set(&self, _: u64) {
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        self.cache.set_bytes(&key(i), VALUE.as_bytes().to_vec(), Ttl::Default).await.unwrap();
+    }
+}
+
+struct PlainFiles {
+    dir: PathBuf,
+    size: usize,
+    next: AtomicUsize,
+}
+
+impl PlainFiles {
+    fn write(&self, i: usize) {
+        let tmp = self.dir.join(format!("{i}.tmp"));
+        std::fs::write(&tmp, VALUE).unwrap();
+        std::fs::rename(&tmp, self.dir.join(i.to_string())).unwrap();
+    }
+}
+
+impl Side for PlainFiles {
+    async fn get(&self, r: u64) {
+        let i = recent(self.next.load(Ordering::Relaxed), self.size, r);
+        std::hint::black_box(std::fs::read(self.dir.join(i.to_string())).unwrap());
+    }
+
+    async fn set(&self, _: u64) {
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        self.write(i);
+        std::fs::remove_file(self.dir.join((i - self.size).to_string())).unwrap();
+    }
+}
+
+/// `size` entries in each directory; FileSystemCache's CACHE_THRESHOLD is `size` (and 10 x
+/// `size` for the cache that is not full, on the same directory).
+pub(crate) fn curve(rt: &Runtime, sizes: &[usize], rounds: usize) {
+    let curve = Curve {
+        title: "FileSystemCache (bytes, through Cache) at CACHE_THRESHOLD vs plain files in one directory, \
+                100-byte values; set = a new key (the cache prunes, plain files unlink the oldest)",
+        sizes,
+        rounds,
+        // Enough new keys for two prunes at every size: amortised cost, not luck.
+        calls: |size| (size / 5).max(10_000),
+        ratios: &[
+            Ratio { name: "get / files", op: Op::Get, a: 0, b: 1 },
+            Ratio { name: "set / files", op: Op::Set, a: 0, b: 1 },
+            Ratio { name: "set full / not full", op: Op::Set, a: 0, b: 2 },
+        ],
+    };
+    let root = tempfile::tempdir().unwrap();
+    curve.run(rt, |size| {
+        let dir = root.path().join(size.to_string());
+        let plain = PlainFiles { dir: dir.join("plain"), size, next: AtomicUsize::new(size) };
+        std::fs::create_dir_all(&plain.dir).unwrap();
+        let cache_dir = dir.join("cache");
+        let open = |threshold: usize| {
+            let config = Config::from_map([
+                ("CACHE_DIR", cache_dir.to_str().unwrap()),
+                ("CACHE_THRESHOLD", threshold.to_string().as_str()),
+            ])
+            .unwrap();
+            Cache::new(Arc::new(FileSystemCache::new(&config).unwrap()), config)
+        };
+        let (full, roomy) = (open(size), open(size * 10));
+        fill(rt, &roomy, size);
+        for i in 0..size {
+            plain.write(i);
+        }
+        let next = Arc::new(AtomicUsize::new(size));
+        let sides: Sides = vec![
+            ("cache at threshold", Box::new(Cachette { cache: full, size, next: next.clone() })),
+            ("files", Box::new(plain)),
+            ("cache not full", Box::new(Cachette { cache: roomy, size, next })),
+        ];
+        sides
+    });
+}
+
+/// Writes keys `0..size` from 8 tasks (FileSystemCache runs its file I/O on blocking threads).
+fn fill(rt: &Runtime, cache: &Cache, size: usize) {
+    rt.block_on(async {
+        let tasks: Vec<_> = (0..8)
+            .map(|t| {
+                let cache = cache.clone();
+                tokio::spawn(async move {
+                    for i in (t..size).step_by(8) {
+                        cache.set_bytes(&key(i), VALUE.as_bytes().to_vec(), Ttl::Default).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+}
