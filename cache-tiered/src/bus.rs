@@ -172,7 +172,7 @@ async fn follow(mut sink: redis::aio::PubSubSink, mut stream: redis::aio::PubSub
                 let Some(tier) = tier.upgrade() else { return };
                 let Ok(payload) = std::str::from_utf8(message.get_payload_bytes()) else { continue };
                 match decode(node, payload) {
-                    Some(Invalidation::Key(key)) => tier.evict(key).await,
+                    Some(Invalidation::Key(key)) => tier.evict(key),
                     Some(Invalidation::All) => tier.flush(),
                     None => continue,
                 }

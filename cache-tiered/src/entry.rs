@@ -11,7 +11,9 @@ pub(crate) struct Entry {
     pub(crate) value: Bytes,
     /// `None`: no deadline of its own (CACHE_L1_TIMEOUT=0 and a value that never expires).
     pub(crate) life: Option<Duration>,
-    /// The key's epoch when the value was filled: a read checks it is still current.
+    /// The key's epoch slot, and its epoch when the value was filled: a read checks it is still
+    /// current (without hashing the key again).
+    pub(crate) slot: usize,
     pub(crate) epoch: u64,
 }
 

@@ -15,6 +15,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 
 const SLOTS: usize = 4096;
 
+/// A key's slot and the slot's counter, as a fill saw it before reading or writing the backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Seen {
+    pub(crate) slot: usize,
+    pub(crate) epoch: u64,
+}
+
 /// The counters of the slots, and whether the tier is bypassed (no invalidation channel).
 pub(crate) struct Epochs {
     slots: Box<[AtomicU64]>,
@@ -32,31 +39,38 @@ impl Epochs {
         }
     }
 
-    fn slot(&self, key: &str) -> &AtomicU64 {
-        &self.slots[(self.hasher.hash_one(key) % SLOTS as u64) as usize]
+    fn slot_of(&self, key: &str) -> usize {
+        (self.hasher.hash_one(key) % SLOTS as u64) as usize
     }
 
-    /// The key's counter before a fill; `None` while bypassed (nothing may be inserted).
-    pub(crate) fn before_fill(&self, key: &str) -> Option<u64> {
+    /// The key's slot and counter before a fill; `None` while bypassed (nothing may be inserted).
+    pub(crate) fn before_fill(&self, key: &str) -> Option<Seen> {
         if self.bypassed.load(SeqCst) {
             return None;
         }
-        Some(self.slot(key).load(SeqCst))
+        let slot = self.slot_of(key);
+        Some(Seen { slot, epoch: self.slots[slot].load(SeqCst) })
     }
 
-    /// Whether a read-through fill that saw `seen` may still insert (and, after inserting, keep).
-    pub(crate) fn unchanged(&self, key: &str, seen: u64) -> bool {
-        !self.bypassed.load(SeqCst) && self.slot(key).load(SeqCst) == seen
+    /// Whether a fill that saw `seen` may still insert (and, after inserting, keep).
+    pub(crate) fn unchanged(&self, seen: Seen) -> bool {
+        self.unchanged_at(seen.slot, seen.epoch)
+    }
+
+    /// Whether the counter of `slot` is still `epoch` and the tier serves: a read's check of
+    /// the entry it found (which carries its slot, so the key is not hashed again on a hit).
+    pub(crate) fn unchanged_at(&self, slot: usize, epoch: u64) -> bool {
+        !self.bypassed.load(SeqCst) && self.slots[slot].load(SeqCst) == epoch
     }
 
     /// A write's fill: claims the slot (so a concurrent write of the same key in this process
-    /// sees that it lost) and returns the counter to check after inserting, or `None` when
-    /// something invalidated the key since `seen` (the slot is bumped again, so that a fill that
-    /// claimed it meanwhile evicts its value too).
-    pub(crate) fn claim(&self, key: &str, seen: u64) -> Option<u64> {
-        let slot = self.slot(key);
-        match slot.compare_exchange(seen, seen + 1, SeqCst, SeqCst) {
-            Ok(_) if !self.bypassed.load(SeqCst) => Some(seen + 1),
+    /// sees that it lost) and returns what to check after inserting, or `None` when something
+    /// invalidated the key since `seen` (the slot is bumped again, so that a fill that claimed it
+    /// meanwhile evicts its value too).
+    pub(crate) fn claim(&self, seen: Seen) -> Option<Seen> {
+        let slot = &self.slots[seen.slot];
+        match slot.compare_exchange(seen.epoch, seen.epoch + 1, SeqCst, SeqCst) {
+            Ok(_) if !self.bypassed.load(SeqCst) => Some(Seen { slot: seen.slot, epoch: seen.epoch + 1 }),
             _ => {
                 slot.fetch_add(1, SeqCst);
                 None
@@ -66,7 +80,7 @@ impl Epochs {
 
     /// An invalidation of `key`: call before evicting it.
     pub(crate) fn bump(&self, key: &str) {
-        self.slot(key).fetch_add(1, SeqCst);
+        self.slots[self.slot_of(key)].fetch_add(1, SeqCst);
     }
 
     /// An invalidation of every key: call before flushing the tier.
@@ -103,17 +117,17 @@ mod tests {
         let epochs = Epochs::new(false);
         let seen = epochs.before_fill("k").unwrap();
         epochs.bump("k");
-        assert!(!epochs.unchanged("k", seen));
-        assert!(epochs.claim("k", seen).is_none());
+        assert!(!epochs.unchanged(seen));
+        assert!(epochs.claim(seen).is_none());
     }
 
     #[test]
     fn of_two_concurrent_writes_only_the_first_claim_keeps_its_value() {
         let epochs = Epochs::new(false);
         let (a, b) = (epochs.before_fill("k").unwrap(), epochs.before_fill("k").unwrap());
-        let kept = epochs.claim("k", a).unwrap();
-        assert!(epochs.claim("k", b).is_none());
-        assert!(!epochs.unchanged("k", kept), "the loser's bump makes the winner evict as well");
+        let kept = epochs.claim(a).unwrap();
+        assert!(epochs.claim(b).is_none());
+        assert!(!epochs.unchanged(kept), "the loser's bump makes the winner evict as well");
     }
 
     #[test]
@@ -124,6 +138,6 @@ mod tests {
         let seen = epochs.before_fill("k").unwrap();
         epochs.set_bypassed(true);
         epochs.set_bypassed(false);
-        assert!(!epochs.unchanged("k", seen));
+        assert!(!epochs.unchanged(seen));
     }
 }

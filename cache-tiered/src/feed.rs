@@ -67,7 +67,7 @@ async fn listen(mut feed: ChangeFeed, tier: Weak<Tier>) {
             Change::Lost => tier.suspend(),
             Change::Keys(keys) => {
                 for key in &keys {
-                    tier.evict(key).await;
+                    tier.evict(key);
                     tier.received();
                 }
             }

@@ -6,6 +6,7 @@ use cachette_core::{Admin, BaseCache, Bytes, Config, Expiry, Result, Ttl, async_
 
 use crate::bus::{Bus, Invalidation};
 use crate::entry::life;
+use crate::epochs::Seen;
 use crate::feed::FeedListener;
 use crate::tier::Tier;
 
@@ -134,7 +135,7 @@ impl TieredCache {
     /// What the tier needs to know before a fill of `key`: see [`Tier::before_fill`]. Starts a
     /// change feed that waited for a runtime: this is the path of every call while the tier is
     /// bypassed.
-    fn before_fill(&self, key: &str) -> Option<u64> {
+    fn before_fill(&self, key: &str) -> Option<Seen> {
         if let Channel::Feed(feed) = &self.channel {
             feed.start();
         }
@@ -157,7 +158,7 @@ impl TieredCache {
 
     /// Evicts `key` here and tells the other processes.
     async fn invalidate(&self, key: &str) {
-        self.tier.evict(key).await;
+        self.tier.evict(key);
         self.publish(Invalidation::Key(key)).await;
     }
 
@@ -165,7 +166,7 @@ impl TieredCache {
     /// `CACHE_L1_TIMEOUT` nor past its expiry in the backend when the backend tells it (the
     /// values read are kept out if the key was invalidated meanwhile: see `epochs.rs`).
     async fn read_through(&self, keys: &[&str]) -> Result<Vec<Option<Bytes>>> {
-        let seen: Vec<Option<u64>> = keys.iter().map(|key| self.before_fill(key)).collect();
+        let seen: Vec<Option<Seen>> = keys.iter().map(|key| self.before_fill(key)).collect();
         let found = self.l2.get_many_with_expiry(keys).await?;
         let mut out = Vec::with_capacity(keys.len());
         for ((key, seen), entry) in keys.iter().zip(seen).zip(found) {
@@ -174,7 +175,7 @@ impl TieredCache {
                 continue;
             };
             if let Some(seen) = seen {
-                self.tier.fill_read(key, value.clone(), seen, life(self.cap, expiry)).await;
+                self.tier.fill_read(key, value.clone(), seen, life(self.cap, expiry));
             }
             out.push(Some(value));
         }
@@ -182,9 +183,9 @@ impl TieredCache {
     }
 
     /// After a write of `value` to the backend: keep it here, and tell the others.
-    async fn written(&self, key: &str, value: Bytes, seen: Option<u64>, ttl: Ttl) {
+    async fn written(&self, key: &str, value: Bytes, seen: Option<Seen>, ttl: Ttl) {
         let life = life(self.cap, Some(ttl.resolve(self.default)));
-        self.tier.fill_write(key, value, seen, life).await;
+        self.tier.fill_write(key, value, seen, life);
         self.publish(Invalidation::Key(key)).await;
     }
 }
@@ -200,7 +201,7 @@ impl BaseCache for TieredCache {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
-        if let Some(value) = self.tier.get(key).await {
+        if let Some(value) = self.tier.get(key) {
             return Ok(Some(value));
         }
         Ok(self.read_through(&[key]).await?.pop().flatten())
@@ -210,7 +211,7 @@ impl BaseCache for TieredCache {
         let mut out = Vec::with_capacity(keys.len());
         let mut misses = Vec::new();
         for (i, key) in keys.iter().enumerate() {
-            let hit = self.tier.get(key).await;
+            let hit = self.tier.get(key);
             if hit.is_none() {
                 misses.push((i, *key));
             }
@@ -227,7 +228,7 @@ impl BaseCache for TieredCache {
     }
 
     async fn has(&self, key: &str) -> Result<bool> {
-        if self.tier.get(key).await.is_some() {
+        if self.tier.get(key).is_some() {
             return Ok(true);
         }
         self.l2.has(key).await
@@ -249,7 +250,7 @@ impl BaseCache for TieredCache {
     }
 
     async fn set_many(&self, items: &[(&str, Bytes)], ttl: Ttl) -> Result<()> {
-        let seen: Vec<Option<u64>> = items.iter().map(|(key, _)| self.before_fill(key)).collect();
+        let seen: Vec<Option<Seen>> = items.iter().map(|(key, _)| self.before_fill(key)).collect();
         let result = self.l2.set_many(items, ttl).await;
         for ((key, value), seen) in items.iter().zip(seen) {
             match result {
@@ -300,7 +301,7 @@ impl BaseCache for TieredCache {
         // A value held here takes the new expiry (a shortened life must not be outlived here);
         // one not held is not fetched.
         let seen = self.before_fill(key);
-        let held = self.tier.get(key).await;
+        let held = self.tier.get(key);
         let result = self.l2.touch(key, ttl).await;
         match (&result, held) {
             (Ok(true), Some(value)) => self.written(key, value, seen, ttl).await,
