@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cachette_conformance::change_feed::{following, wait_for, wait_for_keys};
+use cachette_conformance::change_feed::{following, follows_again, wait_for, wait_for_keys};
 use cachette_conformance::harness::redis::{self as harness, ClusterTopology};
 use cachette_core::change_feed::Change;
 use cachette_core::{BaseCache, Bytes, Config, Ttl};
@@ -48,9 +48,7 @@ async fn keys_of_every_master_are_reported_and_a_killed_connection_is_followed_a
     wait_for_keys(&mut feed, &keys).await;
     assert_eq!(cluster.kill_clients_named(CONNECTION_NAME), 3, "one tracking connection per master");
     wait_for(&mut feed, &Change::Lost).await;
-    wait_for(&mut feed, &Change::Following).await;
-    write(&cluster, "after").await;
-    wait_for_keys(&mut feed, &["after"]).await;
+    follows_again(&mut feed, "after", write(&cluster, "after")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -62,7 +60,5 @@ async fn a_failed_over_master_is_followed_on_the_promoted_replica() {
     cluster.kill_node(old);
     wait_for(&mut feed, &Change::Lost).await;
     cluster.wait_for_failover(slot, old, Duration::from_secs(30));
-    wait_for(&mut feed, &Change::Following).await;
-    write(&cluster, "k").await;
-    wait_for_keys(&mut feed, &["k"]).await;
+    follows_again(&mut feed, "k", write(&cluster, "k")).await;
 }

@@ -15,11 +15,7 @@ fn redis_with(settings: &'static [(&'static str, &'static str)]) -> impl Backend
         redis::standalone().apply(&mut config);
         Ok(Arc::new(RedisCache::new(&config)?) as Arc<dyn BaseCache>)
     })
-    .with_config(move |config| {
-        for (key, value) in settings {
-            config.set(key, *value).unwrap();
-        }
-    })
+    .with_settings(settings)
 }
 
 cachette_conformance::typed_cases!(json, redis_with(&[("CACHE_SERIALIZER", "json")]));

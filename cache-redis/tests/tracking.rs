@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use cachette_conformance::change_feed::{following, wait_for, wait_for_keys};
+use cachette_conformance::change_feed::{following, follows_again, wait_for};
 use cachette_conformance::harness::redis::{self, RedisServer};
 use cachette_core::change_feed::Change;
 use cachette_core::{BaseCache, Bytes, Config, Ttl};
@@ -30,9 +30,7 @@ async fn a_killed_tracking_connection_is_reported_lost_then_followed_again() {
     let mut feed = following(&cache_on(&server)).await;
     assert_eq!(server.kill_clients_named(CONNECTION_NAME), 1, "one tracking connection, named");
     wait_for(&mut feed, &Change::Lost).await;
-    wait_for(&mut feed, &Change::Following).await;
-    write(&server, "after").await;
-    wait_for_keys(&mut feed, &["after"]).await;
+    follows_again(&mut feed, "after", write(&server, "after")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -42,9 +40,7 @@ async fn a_stalled_server_is_reported_lost_and_followed_again_when_it_answers() 
     server.stall();
     wait_for(&mut feed, &Change::Lost).await;
     server.resume();
-    wait_for(&mut feed, &Change::Following).await;
-    write(&server, "after").await;
-    wait_for_keys(&mut feed, &["after"]).await;
+    follows_again(&mut feed, "after", write(&server, "after")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -82,11 +82,7 @@ fn over_redis_with(settings: &'static [(&'static str, &'static str)]) -> impl ca
         redis::standalone().apply(&mut config);
         tiered(Arc::new(RedisCache::new(&config)?), &config).await
     })
-    .with_config(move |config| {
-        for (key, value) in settings {
-            config.set(key, *value).unwrap();
-        }
-    })
+    .with_settings(settings)
 }
 
 cachette_conformance::typed_cases!(json_over_redis, over_redis_with(&[("CACHE_SERIALIZER", "json")]));

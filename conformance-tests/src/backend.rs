@@ -95,6 +95,18 @@ impl<F> Backend<F> {
         self
     }
 
+    /// Sets `settings` (`CACHE_*` keys and their values, as [`Config::set`](cachette_core::Config::set) takes them) in every
+    /// case's config: the common use of [`with_config`](Self::with_config), e.g.
+    /// `.with_settings(&[("CACHE_SERIALIZER", "json")])`. A key or value `Config` refuses
+    /// fails the case with its error.
+    pub fn with_settings(self, settings: &'static [(&'static str, &'static str)]) -> Self {
+        self.with_config(move |config| {
+            for (key, value) in settings {
+                config.set(key, *value).unwrap_or_else(|e| panic!("the suite's setting {key}={value}: {e}"));
+            }
+        })
+    }
+
     /// Sets the expiry resolution (default 50 ms).
     pub fn with_ttl_resolution(mut self, resolution: Duration) -> Self {
         self.ttl_resolution = resolution;

@@ -13,6 +13,7 @@
 //! backend (other instances, as other processes would have), each with its own connections.
 
 use std::collections::BTreeSet;
+use std::future::Future;
 use std::time::Duration;
 
 use cachette_core::change_feed::{Change, ChangeFeed};
@@ -61,6 +62,14 @@ pub async fn wait_for_keys(feed: &mut ChangeFeed, keys: &[&str]) -> BTreeSet<Str
         }
     }
     seen
+}
+
+/// After a loss: waits until the feed follows again, then until it reports `key`, which `write`
+/// writes once it follows (a fault test's last steps).
+pub async fn follows_again(feed: &mut ChangeFeed, key: &str, write: impl Future<Output = ()>) {
+    wait_for(feed, &Change::Following).await;
+    write.await;
+    wait_for_keys(feed, &[key]).await;
 }
 
 fn value(text: &'static str) -> Bytes {

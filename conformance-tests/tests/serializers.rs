@@ -10,11 +10,7 @@ use cachette_simple::SimpleCache;
 /// SimpleCache with the codec settings `settings`.
 fn simple(settings: &'static [(&'static str, &'static str)]) -> impl BackendFactory {
     Backend::new(|config: Config| async move { Ok(Arc::new(SimpleCache::new(&config)?) as Arc<dyn BaseCache>) })
-        .with_config(move |config| {
-            for (key, value) in settings {
-                config.set(key, *value).unwrap();
-            }
-        })
+        .with_settings(settings)
 }
 
 cachette_conformance::typed_cases!(json, simple(&[("CACHE_SERIALIZER", "json")]));
