@@ -38,9 +38,10 @@ fn now_nanos() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64
 }
 
-/// A's operations (writes and deletes) up to and including the write of `i`.
+/// A's operations (writes and deletes) up to and including the write of `i` (0 for the value
+/// written before B started).
 fn ops_through_write(i: u64) -> u64 {
-    i + (i - 1) / DELETE_EVERY
+    i + i.saturating_sub(1) / DELETE_EVERY
 }
 
 fn main() {
@@ -114,9 +115,12 @@ async fn writer(kind: Kind) {
     let mut b = Command::new(std::env::current_exe().unwrap())
         .env(ROLE, "1")
         .envs(settings.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    // Open while A runs: B exits when it closes (A's end, or A's death).
+    let lifeline = b.stdin.take();
     let (tx, rx) = mpsc::channel();
     let out = BufReader::new(b.stdout.take().unwrap());
     std::thread::spawn(move || {
@@ -153,6 +157,7 @@ async fn writer(kind: Kind) {
     }
     let (stale, losses) = (events.next("its stale count"), events.next("its losses"));
     let status = tokio::task::spawn_blocking(move || b.wait().unwrap()).await.unwrap();
+    drop(lifeline);
     assert!(status.success(), "process B failed");
     println!(
         "{}: writes {}; deletes {}; stale reads after the invalidation arrived: {stale:?}; B's channel losses: {losses:?}",

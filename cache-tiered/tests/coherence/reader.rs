@@ -14,6 +14,11 @@ use crate::{DELETE_EVERY, WRITES, now_nanos, ops_through_write, scenario};
 const READERS: usize = 4;
 
 pub(crate) async fn run() {
+    // The writer holds this process's stdin open while it runs: when it dies, so does this one.
+    std::thread::spawn(|| {
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        std::process::exit(2);
+    });
     let config = Config::from_env().expect("the writer passes a valid CACHE_* environment");
     let cache = scenario::tiered(&config).await;
     println!("ready");
@@ -39,7 +44,10 @@ pub(crate) async fn run() {
                             if applied > ops_through_write(i) {
                                 stale.fetch_add(1, Ordering::SeqCst);
                             }
-                            if seen[i as usize].compare_exchange(0, at, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+                            // 0 was written before this process started: no window to report.
+                            if i > 0
+                                && seen[i as usize].compare_exchange(0, at, Ordering::SeqCst, Ordering::SeqCst).is_ok()
+                            {
                                 println!("seen {i} {at}");
                             }
                             max_seen.fetch_max(i, Ordering::SeqCst);
