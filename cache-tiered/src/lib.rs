@@ -12,7 +12,8 @@
 //!   configured backend;
 //! * [Coherence](#coherence): client tracking, the invalidation bus, and what a process may
 //!   serve stale;
-//! * [Failures](#failures): tracking or the bus lost, the backend down.
+//! * [Failures](#failures): tracking or the bus lost, the backend down;
+//! * [Performance](#performance): hits against SimpleCache and moka, and the coherence window.
 //!
 //! # Configuration
 //!
@@ -112,6 +113,19 @@
 //!   and a bus on the backend's own server go down with it, and then the tier is flushed (the
 //!   rule above): put the bus on another server for the tier to outlive a backend outage. A
 //!   failed write still evicts the key here and on the bus (it may have reached the backend).
+//!
+//! # Performance
+//!
+//! `cargo bench -p cachette-tiered --bench hits` prints, side by side: an L1 hit over Redis
+//! costs 1.1-1.2x a SimpleCache hit through `BaseCache::get`, 0.9-1.2x through
+//! `Cache::get::<String>`; a memoize hit on Redis + L1 costs about 4.2x moka's `get_with`, of
+//! which the memoize layer itself is most (on SimpleCache alone it is 3.5-4.1x). Loaded 2-core
+//! machine (load 4-6).
+//!
+//! `cargo test --release -p cachette-tiered --test coherence` measures how soon another process
+//! stops serving a changed key: p50 0.07-0.15 ms on loopback over Redis and Cluster with tracking
+//! and memcached and Redis with the bus; p99 0.2-2.9 ms with the reading process on one worker
+//! thread, 1.4-8 ms when its spinning readers take both cores (see the test's docs).
 //!
 //! [`BaseCache::change_feed`]: cachette_core::BaseCache::change_feed
 //! [`BaseCache`]: cachette_core::BaseCache
