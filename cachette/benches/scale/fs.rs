@@ -1,6 +1,8 @@
 //! FileSystemCache at its CACHE_THRESHOLD (writes of new keys, so it prunes) against plain files
 //! in one directory (write, rename, and unlink of the oldest: the least a bounded directory of
-//! files costs), and against itself not full.
+//! files costs), and against itself not full. Entries never expire: the 1M step runs longer than
+//! the default 300 s, and expired entries would turn reads into misses and change what pruning
+//! removes.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -37,7 +39,7 @@ impl Side for Cachette {
 
     async fn set(&self, _: u64) {
         let i = self.next.fetch_add(1, Ordering::Relaxed);
-        self.cache.set_bytes(&key(i), VALUE.as_bytes().to_vec(), Ttl::Default).await.unwrap();
+        self.cache.set_bytes(&key(i), VALUE.as_bytes().to_vec(), Ttl::Never).await.unwrap();
     }
 }
 
@@ -121,7 +123,7 @@ fn fill(rt: &Runtime, cache: &Cache, size: usize) {
                 let cache = cache.clone();
                 tokio::spawn(async move {
                     for i in (t..size).step_by(8) {
-                        cache.set_bytes(&key(i), VALUE.as_bytes().to_vec(), Ttl::Default).await.unwrap();
+                        cache.set_bytes(&key(i), VALUE.as_bytes().to_vec(), Ttl::Never).await.unwrap();
                     }
                 })
             })

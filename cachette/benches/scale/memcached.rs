@@ -45,7 +45,7 @@ impl Side for Raw {
 /// One client, one call at a time; `set` overwrites a stored key. The server is flushed between
 /// sizes and has 1 GiB, room for both sides' million entries.
 pub(crate) fn curve(rt: &Runtime, sizes: &[usize], rounds: usize) {
-    let server = MemcachedServer::start_with(MemcachedOptions::new().memory_mb(1024));
+    let server = MemcachedServer::start_with(MemcachedOptions::new().memory_mb(1024).arg("-o").arg("hashpower=22"));
     let curve = Curve {
         title: "MemcachedCache (typed, through Cache) vs one meta-protocol connection (memcache::exp), 100-byte values, random keys, one client",
         sizes,
