@@ -81,9 +81,9 @@ pub(crate) fn curve(rt: &Runtime, sizes: &[usize], rounds: usize) {
         // Enough new keys for two prunes at every size: amortised cost, not luck.
         calls: |size| (size / 5).max(10_000),
         ratios: &[
-            Ratio { name: "get / files", op: Op::Get, a: 0, b: 1 },
-            Ratio { name: "set / files", op: Op::Set, a: 0, b: 1 },
-            Ratio { name: "set full / not full", op: Op::Set, a: 0, b: 2 },
+            Ratio { op: Op::Get, a: 0, b: 1 },
+            Ratio { op: Op::Set, a: 0, b: 1 },
+            Ratio { op: Op::Set, a: 0, b: 2 },
         ],
     };
     let root = tempfile::tempdir().unwrap();

@@ -8,7 +8,7 @@ use cachette_memcached::MemcachedCache;
 use memcache::exp::{MetaCommand, MetaConnection, MetaOp, ReturnCode};
 use tokio::runtime::Runtime;
 
-use crate::measure::{Curve, Op, Ratio, Side, Sides};
+use crate::measure::{Curve, Side, Sides};
 use crate::typed::Typed;
 use crate::{VALUE, keys};
 
@@ -46,16 +46,9 @@ impl Side for Raw {
 /// sizes and has 1 GiB, room for both sides' million entries.
 pub(crate) fn curve(rt: &Runtime, sizes: &[usize], rounds: usize) {
     let server = MemcachedServer::start_with(MemcachedOptions::new().memory_mb(1024).arg("-o").arg("hashpower=22"));
-    let curve = Curve {
-        title: "MemcachedCache (typed, through Cache) vs one meta-protocol connection (memcache::exp), 100-byte values, random keys, one client",
-        sizes,
-        rounds,
-        calls: |_| 20_000,
-        ratios: &[
-            Ratio { name: "get / meta", op: Op::Get, a: 0, b: 1 },
-            Ratio { name: "set / meta", op: Op::Set, a: 0, b: 1 },
-        ],
-    };
+    let title = "MemcachedCache (typed, through Cache) vs one meta-protocol connection (memcache::exp), \
+                 100-byte values, random keys, one client";
+    let curve = Curve::new(title, sizes, rounds);
     curve.run(rt, |size| {
         let mut config = Config::from_map([("CACHE_KEY_PREFIX", "scale:")]).unwrap();
         config.memcached_servers = vec![server.address()];

@@ -8,7 +8,7 @@ use cachette_redis::RedisCache;
 use redis::aio::MultiplexedConnection;
 use tokio::runtime::Runtime;
 
-use crate::measure::{Curve, Op, Ratio, Side, Sides};
+use crate::measure::{Curve, Side, Sides};
 use crate::typed::Typed;
 use crate::{VALUE, keys};
 
@@ -35,16 +35,9 @@ impl Side for Raw {
 /// overwrites a stored key. The database is emptied between sizes.
 pub(crate) fn curve(rt: &Runtime, sizes: &[usize], rounds: usize) {
     let server = RedisServer::start();
-    let curve = Curve {
-        title: "RedisCache (typed, through Cache) vs raw redis-rs GET / SET PX, 100-byte values, random keys, one client",
-        sizes,
-        rounds,
-        calls: |_| 20_000,
-        ratios: &[
-            Ratio { name: "get / redis-rs", op: Op::Get, a: 0, b: 1 },
-            Ratio { name: "set / redis-rs", op: Op::Set, a: 0, b: 1 },
-        ],
-    };
+    let title =
+        "RedisCache (typed, through Cache) vs raw redis-rs GET / SET PX, 100-byte values, random keys, one client";
+    let curve = Curve::new(title, sizes, rounds);
     curve.run(rt, |size| {
         let config =
             Config::from_map([("CACHE_REDIS_URL", server.url()), ("CACHE_KEY_PREFIX", "scale:".into())]).unwrap();
