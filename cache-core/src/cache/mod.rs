@@ -29,6 +29,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::fail_safe::{BreakerStats, FailSafe};
+use crate::memoize::{VERSION_KEY_PREFIX, Versions, versions_for_backend};
 use crate::observe::{self, Hooks, ShortKey};
 use crate::{BaseCache, BoxError, CacheError, Config, Memoized, Registry, Result, SingleFlight, Ttl, codec};
 
@@ -98,6 +99,8 @@ struct Inner {
     refreshing: Mutex<HashSet<String>>,
     /// Callbacks on hits, misses, stores and invalidations ([`Cache::on_event`]).
     hooks: Hooks,
+    /// Memoized functions' versions kept in process, for a backend no other process writes.
+    versions: Option<Arc<Versions>>,
 }
 
 #[derive(Default)]
@@ -163,8 +166,10 @@ impl Cache {
     /// (`#[tokio::main]` and `Runtime::new` have it; a hand-built runtime needs `enable_time`).
     pub fn new(backend: Arc<dyn BaseCache>, config: Config) -> Cache {
         let fail_safe = FailSafe::new(backend.type_name(), config.fail_safe);
+        let versions = versions_for_backend(&backend);
         Cache {
             inner: Arc::new(Inner {
+                versions,
                 backend,
                 fail_safe,
                 config,
@@ -198,7 +203,8 @@ impl Cache {
     }
 
     /// The backend, for byte-level access. Calls made on it directly bypass the facade: its
-    /// error policy, counters, deadlines and circuit breaker.
+    /// error policy, counters, deadlines and circuit breaker, and the memoized functions'
+    /// versions it keeps in process for a backend no other process writes (see [`Memoized`]).
     pub fn backend(&self) -> &Arc<dyn BaseCache> {
         &self.inner.backend
     }
@@ -322,6 +328,7 @@ impl Cache {
         } else {
             self.guarded("delete", self.inner.backend.delete(key)).await
         };
+        self.forget_version_of(key);
         self.absorb("delete", key, r, || false)
     }
 
@@ -339,6 +346,7 @@ impl Cache {
         } else {
             self.guarded("delete_many", self.inner.backend.delete_many(keys)).await
         };
+        keys.iter().for_each(|key| self.forget_version_of(key));
         self.absorb("delete_many", keys.first().copied().unwrap_or(""), r, || 0)
     }
 
@@ -365,7 +373,23 @@ impl Cache {
     /// Removes every entry of this cache (its key prefix) and nothing else.
     pub async fn clear(&self) -> Result<()> {
         let r = self.guarded("clear", self.inner.backend.clear()).await;
+        if let Some(versions) = &self.inner.versions {
+            versions.forget_all();
+        }
         self.absorb("clear", "", r, || ())
+    }
+
+    /// The memoized functions' versions this process keeps (a backend no other process writes).
+    pub(crate) fn versions(&self) -> Option<&Versions> {
+        self.inner.versions.as_deref()
+    }
+
+    /// After a delete of a memoized function's version key by hand: the version kept in process
+    /// goes too (after the delete, so that a call that read it before cannot keep it).
+    fn forget_version_of(&self, key: &str) {
+        if let (Some(versions), Some(function)) = (&self.inner.versions, key.strip_prefix(VERSION_KEY_PREFIX)) {
+            versions.forget(function);
+        }
     }
 
     /// A handle for memoizing the function `function` (a name unique in the cache, such as its

@@ -58,13 +58,7 @@ impl Codec {
     /// decimal text for an integer, else the serializer's form, compressed from
     /// [`compression_min_size`](Codec::compression_min_size) on when that makes it smaller.
     pub fn encode<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<Bytes> {
-        if let Some(int) = integer::as_integer(value) {
-            return Ok(Bytes::from(int));
-        }
-        let plain = match self.serializer {
-            Serializer::Postcard => binary::encode(key, value)?,
-            Serializer::Json => json::encode(key, value)?,
-        };
+        let plain = self.encode_plain(key, value)?;
         if self.compression == Compression::Zstd
             && plain.len() >= self.compression_min_size
             && let Some(compressed) = compress::deflate(key, &plain)?
@@ -72,6 +66,18 @@ impl Codec {
             return Ok(Bytes::from(compressed));
         }
         Ok(Bytes::from(plain))
+    }
+
+    /// [`encode`](Codec::encode) without compression, as a `Vec` (what memoized functions hash
+    /// their arguments from: no `Bytes` to make and drop).
+    pub(crate) fn encode_plain<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<Vec<u8>> {
+        if let Some(int) = integer::as_integer(value) {
+            return Ok(int.into_bytes());
+        }
+        match self.serializer {
+            Serializer::Postcard => binary::encode(key, value),
+            Serializer::Json => json::encode(key, value),
+        }
     }
 }
 

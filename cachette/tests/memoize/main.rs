@@ -8,3 +8,4 @@ mod methods;
 mod names;
 mod options;
 mod support;
+mod versions;

@@ -11,14 +11,27 @@ pub(crate) struct KeyLog {
     inner: Arc<dyn BaseCache>,
     writes: Mutex<Vec<(String, Ttl)>>,
     reads: AtomicUsize,
+    /// What it says `is_shared` is: a SimpleCache's `false`, or `true` to stand for a server
+    /// that other processes write.
+    shared: bool,
 }
 
 impl KeyLog {
     /// A `Cache` with `config` over a logging SimpleCache, and the log.
     pub(crate) fn cache(config: Config) -> (Cache, Arc<KeyLog>) {
-        let inner = Cache::from_config(Config::default()).unwrap().backend().clone();
-        let log = Arc::new(KeyLog { inner, writes: Mutex::new(Vec::new()), reads: AtomicUsize::new(0) });
+        let log = KeyLog::new(false);
         (Cache::new(log.clone(), config), log)
+    }
+
+    /// A logging SimpleCache that says it is shared (or not).
+    pub(crate) fn new(shared: bool) -> Arc<KeyLog> {
+        let inner = Cache::from_config(Config::default()).unwrap().backend().clone();
+        Arc::new(KeyLog { inner, writes: Mutex::new(Vec::new()), reads: AtomicUsize::new(0), shared })
+    }
+
+    /// How many reads so far.
+    pub(crate) fn reads(&self) -> usize {
+        self.reads.load(Ordering::SeqCst)
     }
 
     /// The keys written so far, in order.
@@ -47,7 +60,7 @@ impl BaseCache for KeyLog {
         "KeyLog"
     }
     fn is_shared(&self) -> bool {
-        self.inner.is_shared()
+        self.shared
     }
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
         self.reads.fetch_add(1, Ordering::SeqCst);
