@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use cachette_core::{BaseCache, Cache, Config, Expiry};
 
@@ -79,6 +79,41 @@ impl Ctx {
     /// A lifetime short enough to wait out and long enough to still be alive right after a write.
     pub fn short_ttl(&self) -> Duration {
         (self.resolution() * 2).max(Duration::from_millis(300))
+    }
+
+    /// Runs `steps` with a short lifetime (first [`short_ttl`](Ctx::short_ttl)) and returns that
+    /// lifetime and what the steps returned, once they finished within it.
+    ///
+    /// For the checks a case must make *before* an entry expires (alive right after the write,
+    /// a `touch` or an `inc` of a live key): on a loaded machine the steps can take longer than
+    /// the lifetime, and a check made after the expiry would test nothing, or fail a backend that
+    /// did nothing wrong. Steps that took the lifetime or longer (timed from before their first
+    /// write, so the entry's own clock started later) run again with twice the lifetime, up to
+    /// four times in all; the last run's result is returned whatever its time, for the case to
+    /// check. `steps` must write what it checks afresh each time (a `set` that overwrites).
+    pub async fn before_expiry<T, F, Fut>(&self, mut steps: F) -> (Duration, T)
+    where
+        F: FnMut(Duration) -> Fut,
+        Fut: Future<Output = T>,
+    {
+        const RUNS: u32 = 4;
+        let mut ttl = self.short_ttl();
+        let mut run = 1;
+        loop {
+            let started = Instant::now();
+            let out = steps(ttl).await;
+            let took = started.elapsed();
+            if took < ttl || run == RUNS {
+                return (ttl, out);
+            }
+            eprintln!(
+                "[{}] steps took {took:?}, not within the {ttl:?} lifetime under test: again with {:?}",
+                self.case,
+                ttl * 2
+            );
+            ttl *= 2;
+            run += 1;
+        }
     }
 
     /// Sleeps until an entry written now with `ttl` has surely expired.

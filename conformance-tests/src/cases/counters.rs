@@ -79,10 +79,14 @@ pub async fn inc_concurrent_is_atomic(ctx: Ctx) {
 
 /// `inc` keeps the expiry of a live key.
 pub async fn inc_keeps_ttl(ctx: Ctx) {
-    let cache = ctx.cache().await;
-    let ttl = ctx.short_ttl();
-    set(&cache, "n", b("5"), Ttl::After(ttl)).await;
-    assert_eq!(cache.inc("n", 1).await.unwrap(), 6);
+    let cache = &ctx.cache().await;
+    let (ttl, counted) = ctx
+        .before_expiry(|ttl| async move {
+            set(cache, "n", b("5"), Ttl::After(ttl)).await;
+            cache.inc("n", 1).await.unwrap()
+        })
+        .await;
+    assert_eq!(counted, 6);
     ctx.wait_past(ttl).await;
-    assert_eq!(get(&cache, "n").await, None, "inc must not make an expiring key permanent");
+    assert_eq!(get(cache, "n").await, None, "inc must not make an expiring key permanent");
 }

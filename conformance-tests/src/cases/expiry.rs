@@ -9,24 +9,32 @@ use crate::Ctx;
 
 /// `Ttl::After` expires.
 pub async fn ttl_after_expires(ctx: Ctx) {
-    let cache = ctx.cache().await;
-    let ttl = ctx.short_ttl();
-    set(&cache, "k", b("v"), Ttl::After(ttl)).await;
-    set(&cache, "stays", b("v"), long_ttl()).await;
-    assert_eq!(get(&cache, "k").await, Some(b("v")), "alive right after the write");
+    let cache = &ctx.cache().await;
+    set(cache, "stays", b("v"), long_ttl()).await;
+    let (ttl, alive) = ctx
+        .before_expiry(|ttl| async move {
+            set(cache, "k", b("v"), Ttl::After(ttl)).await;
+            get(cache, "k").await
+        })
+        .await;
+    assert_eq!(alive, Some(b("v")), "alive right after the write");
     ctx.wait_past(ttl).await;
-    assert_eq!(get(&cache, "k").await, None, "gone after its ttl");
-    assert_eq!(get(&cache, "stays").await, Some(b("v")));
+    assert_eq!(get(cache, "k").await, None, "gone after its ttl");
+    assert_eq!(get(cache, "stays").await, Some(b("v")));
 }
 
 /// `Ttl::At` (a wall-clock deadline) expires.
 pub async fn ttl_at_expires(ctx: Ctx) {
-    let cache = ctx.cache().await;
-    let ttl = ctx.short_ttl();
-    set(&cache, "k", b("v"), Ttl::At(SystemTime::now() + ttl)).await;
-    assert_eq!(get(&cache, "k").await, Some(b("v")));
+    let cache = &ctx.cache().await;
+    let (ttl, alive) = ctx
+        .before_expiry(|ttl| async move {
+            set(cache, "k", b("v"), Ttl::At(SystemTime::now() + ttl)).await;
+            get(cache, "k").await
+        })
+        .await;
+    assert_eq!(alive, Some(b("v")), "alive right after the write");
     ctx.wait_past(ttl).await;
-    assert_eq!(get(&cache, "k").await, None);
+    assert_eq!(get(cache, "k").await, None);
 }
 
 /// `Ttl::Never` outlives the default timeout.
@@ -40,11 +48,19 @@ pub async fn ttl_never_outlives_default(ctx: Ctx) {
 
 /// `Ttl::Default` is the config's `CACHE_DEFAULT_TIMEOUT`.
 pub async fn ttl_default_uses_config_timeout(ctx: Ctx) {
-    let short = ctx.short_ttl();
-    let cache = ctx.cache_with(|c| c.default_timeout = Expiry::After(short)).await;
-    set(&cache, "k", b("v"), Ttl::Default).await;
-    assert!(cache.add("a", b("v"), Ttl::Default).await.unwrap());
-    assert_eq!(get(&cache, "k").await, Some(b("v")));
+    let case = &ctx;
+    let (short, (cache, added, alive)) = ctx
+        .before_expiry(|short| async move {
+            let cache = case.cache_with(|c| c.default_timeout = Expiry::After(short)).await;
+            cache.delete("a").await.unwrap();
+            set(&cache, "k", b("v"), Ttl::Default).await;
+            let added = cache.add("a", b("v"), Ttl::Default).await.unwrap();
+            let alive = get(&cache, "k").await;
+            (cache, added, alive)
+        })
+        .await;
+    assert!(added);
+    assert_eq!(alive, Some(b("v")));
     ctx.wait_past(short).await;
     assert_eq!(get(&cache, "k").await, None);
     assert_eq!(get(&cache, "a").await, None, "add uses the default timeout too");
@@ -75,33 +91,46 @@ pub async fn expired_key_is_absent(ctx: Ctx) {
 
 /// `touch` gives a live key a longer life.
 pub async fn touch_extends_live_key(ctx: Ctx) {
-    let cache = ctx.cache().await;
-    let ttl = ctx.short_ttl();
-    set(&cache, "k", b("v"), Ttl::After(ttl)).await;
-    assert!(cache.touch("k", long_ttl()).await.unwrap());
+    let cache = &ctx.cache().await;
+    let (ttl, touched) = ctx
+        .before_expiry(|ttl| async move {
+            set(cache, "k", b("v"), Ttl::After(ttl)).await;
+            cache.touch("k", long_ttl()).await.unwrap()
+        })
+        .await;
+    assert!(touched, "a live key is touched");
     ctx.wait_past(ttl).await;
-    assert_eq!(get(&cache, "k").await, Some(b("v")));
+    assert_eq!(get(cache, "k").await, Some(b("v")));
 }
 
 /// `touch` gives a permanent key a short life.
 pub async fn touch_shortens_live_key(ctx: Ctx) {
-    let cache = ctx.cache().await;
-    let ttl = ctx.short_ttl();
-    set(&cache, "k", b("v"), Ttl::Never).await;
-    assert!(cache.touch("k", Ttl::After(ttl)).await.unwrap());
-    assert_eq!(get(&cache, "k").await, Some(b("v")));
+    let cache = &ctx.cache().await;
+    let (ttl, (touched, alive)) = ctx
+        .before_expiry(|ttl| async move {
+            set(cache, "k", b("v"), Ttl::Never).await;
+            let touched = cache.touch("k", Ttl::After(ttl)).await.unwrap();
+            (touched, get(cache, "k").await)
+        })
+        .await;
+    assert!(touched, "a live key is touched");
+    assert_eq!(alive, Some(b("v")), "alive right after the touch");
     ctx.wait_past(ttl).await;
-    assert_eq!(get(&cache, "k").await, None);
+    assert_eq!(get(cache, "k").await, None);
 }
 
 /// `touch` with `Ttl::Never` removes the expiry.
 pub async fn touch_never_removes_expiry(ctx: Ctx) {
-    let cache = ctx.cache().await;
-    let ttl = ctx.short_ttl();
-    set(&cache, "k", b("v"), Ttl::After(ttl)).await;
-    assert!(cache.touch("k", Ttl::Never).await.unwrap());
+    let cache = &ctx.cache().await;
+    let (ttl, touched) = ctx
+        .before_expiry(|ttl| async move {
+            set(cache, "k", b("v"), Ttl::After(ttl)).await;
+            cache.touch("k", Ttl::Never).await.unwrap()
+        })
+        .await;
+    assert!(touched, "a live key is touched");
     ctx.wait_past(ttl).await;
-    assert_eq!(get(&cache, "k").await, Some(b("v")));
+    assert_eq!(get(cache, "k").await, Some(b("v")));
 }
 
 /// `get_many_with_expiry` gives what `get_many` gives, and an expiry it tells is the one written
