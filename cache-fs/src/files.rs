@@ -12,6 +12,7 @@
 //! `rename(2)` puts it in place. A rename over a symbolic link replaces the link itself, never
 //! the file it points to, so a write over a planted link is simply a write.
 
+use std::cell::RefCell;
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
@@ -68,6 +69,59 @@ pub(crate) fn read(path: &Path) -> io::Result<Content> {
         Opened::Missing => Ok(Content::Missing),
         Opened::NotAFile => Ok(Content::NotAFile),
     }
+}
+
+/// The size of the per-thread buffer of [`read_quick`]: a file shorter than this is read with
+/// one `read(2)`. Cached pages and values are mostly smaller; a thread that reads entries keeps
+/// one such buffer for its life (the runtime's workers and its few blocking threads).
+const QUICK_READ: usize = 32 * 1024;
+
+thread_local! {
+    static QUICK_BUFFER: RefCell<Box<[u8]>> = RefCell::new(vec![0; QUICK_READ].into_boxed_slice());
+}
+
+/// What [`read_quick`] found.
+pub(crate) enum Quick<T> {
+    /// A file shorter than the buffer: what the caller made of its bytes.
+    Small(T),
+    /// A longer regular file, read whole.
+    Large(Vec<u8>),
+    /// Nothing at the path.
+    Missing,
+    /// Something else (a link, a directory, a FIFO, an error): ask [`read`].
+    Unsure,
+}
+
+/// The content of the file at `path` with the fewest system calls: `open`, one `read` into a
+/// per-thread buffer, `close` — where [`read`] and `std::fs::read` make five (`open`, `fstat` for
+/// the size, `read`, a second `read` to see the end, `close`). A read shorter than the buffer
+/// is the whole file: entry files are never written in place (a write renames a new file over
+/// the old one), so an open file does not grow. `small` sees the bytes of a short file in the
+/// buffer, so a caller copies out only what it keeps. No `fstat` means no check that the path
+/// is a regular file: a FIFO reads as empty, a directory fails — anything the caller does not
+/// take for a valid entry it must read again through [`read`], which checks. A file that fills
+/// the buffer is read to its end as [`read`] would, checked to be a regular file.
+pub(crate) fn read_quick<T>(path: &Path, small: impl FnOnce(&[u8]) -> T) -> Quick<T> {
+    let mut file = match OpenOptions::new().read(true).custom_flags(FLAGS).open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Quick::Missing,
+        Err(_) => return Quick::Unsure,
+    };
+    QUICK_BUFFER.with_borrow_mut(|buffer| match file.read(buffer) {
+        Ok(n) if n < buffer.len() => Quick::Small(small(&buffer[..n])),
+        Ok(_) => read_rest(file, buffer).map_or(Quick::Unsure, Quick::Large),
+        Err(_) => Quick::Unsure,
+    })
+}
+
+/// The whole content of a regular file whose first bytes, `head`, were read already.
+fn read_rest(mut file: File, head: &[u8]) -> Option<Vec<u8>> {
+    let meta = file.metadata().ok().filter(Metadata::is_file)?;
+    let mut bytes = Vec::new();
+    bytes.try_reserve_exact(usize::try_from(meta.len()).unwrap_or(0).max(head.len())).ok()?;
+    bytes.extend_from_slice(head);
+    file.read_to_end(&mut bytes).ok()?;
+    Some(bytes)
 }
 
 /// Opens (creating if missing, mode 0600) the state file for reading and writing, without

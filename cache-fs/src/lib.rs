@@ -212,14 +212,7 @@ impl FileSystemCache {
 
     /// The file holding `key`'s entry (it may not exist).
     pub fn entry_path(&self, key: &str) -> PathBuf {
-        self.store.entry_path(&self.prefixed(key))
-    }
-
-    fn prefixed(&self, key: &str) -> String {
-        let mut out = String::with_capacity(self.prefix.len() + key.len());
-        out.push_str(&self.prefix);
-        out.push_str(key);
-        out
+        self.store.entry_path(&self.prefix, key)
     }
 
     /// Runs file I/O without stalling the runtime. On tokio's multi-thread runtime that is
@@ -262,52 +255,52 @@ impl BaseCache for FileSystemCache {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
-        let key = self.prefixed(key);
-        self.blocking(move |s| s.get(&key)).await
+        let path = self.entry_path(key);
+        self.blocking(move |s| s.get(&path)).await
     }
 
     async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Bytes>>> {
-        let keys: Vec<String> = keys.iter().map(|k| self.prefixed(k)).collect();
-        self.blocking(move |s| keys.iter().map(|k| s.get(k)).collect()).await
+        let paths: Vec<PathBuf> = keys.iter().map(|k| self.entry_path(k)).collect();
+        self.blocking(move |s| paths.iter().map(|p| s.get(p)).collect()).await
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<()> {
-        let key = self.prefixed(key);
+        let path = self.entry_path(key);
         let expiry = ttl.resolve(self.default_ttl);
-        self.blocking(move |s| s.set(&key, &value, expiry)).await
+        self.blocking(move |s| s.set(&path, &value, expiry)).await
     }
 
     async fn set_many(&self, items: &[(&str, Bytes)], ttl: Ttl) -> Result<()> {
-        let items: Vec<(String, Bytes)> = items.iter().map(|(k, v)| (self.prefixed(k), v.clone())).collect();
+        let items: Vec<(PathBuf, Bytes)> = items.iter().map(|(k, v)| (self.entry_path(k), v.clone())).collect();
         let expiry = ttl.resolve(self.default_ttl);
         self.blocking(move |s| s.set_many(&items, expiry)).await
     }
 
     async fn add(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<bool> {
-        let key = self.prefixed(key);
+        let path = self.entry_path(key);
         let expiry = ttl.resolve(self.default_ttl);
-        self.blocking(move |s| s.add(&key, &value, expiry)).await
+        self.blocking(move |s| s.add(&path, &value, expiry)).await
     }
 
     async fn delete(&self, key: &str) -> Result<bool> {
-        let key = self.prefixed(key);
-        self.blocking(move |s| s.delete(&key)).await
+        let path = self.entry_path(key);
+        self.blocking(move |s| s.delete(&path)).await
     }
 
     async fn delete_many(&self, keys: &[&str]) -> Result<u64> {
-        let keys: Vec<String> = keys.iter().map(|k| self.prefixed(k)).collect();
-        self.blocking(move |s| s.delete_many(&keys.iter().map(String::as_str).collect::<Vec<_>>())).await
+        let paths: Vec<PathBuf> = keys.iter().map(|k| self.entry_path(k)).collect();
+        self.blocking(move |s| s.delete_many(&paths)).await
     }
 
     async fn inc(&self, key: &str, delta: i64) -> Result<i64> {
-        let (prefixed, user_key) = (self.prefixed(key), key.to_owned());
-        self.blocking(move |s| s.inc(&prefixed, &user_key, delta)).await
+        let (path, user_key) = (self.entry_path(key), key.to_owned());
+        self.blocking(move |s| s.inc(&path, &user_key, delta)).await
     }
 
     async fn touch(&self, key: &str, ttl: Ttl) -> Result<bool> {
-        let key = self.prefixed(key);
+        let path = self.entry_path(key);
         let expiry = ttl.resolve(self.default_ttl);
-        self.blocking(move |s| s.touch(&key, expiry)).await
+        self.blocking(move |s| s.touch(&path, expiry)).await
     }
 
     async fn clear(&self) -> Result<()> {

@@ -110,6 +110,20 @@ async fn damaged_files_are_misses_and_are_removed() {
 }
 
 #[tokio::test]
+async fn values_of_every_size_around_the_read_buffer_read_back_whole() {
+    // A read takes files shorter than its 32 KiB buffer in one `read`, and longer ones to their end.
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache_in(dir.path(), &[]);
+    let around = |n: usize| [n - 25, n - 24, n - 23, n - 1, n, n + 1];
+    let sizes = [0, 1, 1000].into_iter().chain(around(32 * 1024)).chain(around(64 * 1024)).chain([1 << 20]);
+    for size in sizes {
+        let value: Bytes = (0..size).map(|i| (i % 251) as u8).collect::<Vec<u8>>().into();
+        cache.set("k", value.clone(), Ttl::Default).await.unwrap();
+        assert_eq!(cache.get("k").await.unwrap(), Some(value), "a {size}-byte value");
+    }
+}
+
+#[tokio::test]
 async fn clear_leaves_other_files_alone() {
     let dir = tempfile::tempdir().unwrap();
     let cache = cache_in(dir.path(), &[]);
