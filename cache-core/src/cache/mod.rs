@@ -249,7 +249,7 @@ impl Cache {
     async fn unwrap_envelope(&self, key: &str, raw: Option<Bytes>) -> Option<Bytes> {
         match raw {
             Some(bytes) if envelope::is_envelope(&bytes) => {
-                let current = self.unwrap_tagged(key, bytes, &[]).await;
+                let current = self.unwrap_tagged(key, bytes).await;
                 if current.is_none() {
                     self.note_miss(key, "the entry's tags were invalidated after it was stored");
                 }

@@ -24,10 +24,13 @@ use super::Cache;
 use super::envelope::{self, Envelope};
 use crate::{CacheError, Result, Ttl, codec};
 
+/// What a tag's version key starts with.
+const VERSION_PREFIX: &str = "tag-version:";
+
 /// The key of a tag's version.
 pub(crate) fn version_key(tag: &str) -> String {
-    let mut key = String::with_capacity(12 + tag.len());
-    key.push_str("tag-version:");
+    let mut key = String::with_capacity(VERSION_PREFIX.len() + tag.len());
+    key.push_str(VERSION_PREFIX);
     key.push_str(tag);
     key
 }
@@ -88,37 +91,49 @@ impl Cache {
     /// [`get_bytes_tagged`](Cache::get_bytes_tagged) without counting a hit or miss, and with a
     /// backend failure returned as it is.
     pub(crate) async fn get_bytes_tagged_quietly(&self, key: &str, tags: &[&str]) -> Result<Option<Bytes>> {
-        let found = self.get_current_quietly(key, tags).await?;
-        Ok(found.map(|bytes| envelope_value(key, &bytes)))
+        Ok(self.get_current_seen(key, tags).await?.0.map(|current| current.value()))
     }
 
     /// The stored bytes under `key` as they are (an envelope whole) if every tag they record is
     /// current, read with the versions of `tags` in one round trip; not counted, a backend
     /// failure returned as it is.
     pub(crate) async fn get_current_quietly(&self, key: &str, tags: &[&str]) -> Result<Option<Bytes>> {
-        Ok(self.get_current_seen(key, tags).await?.0)
+        Ok(self.get_current_seen(key, tags).await?.0.map(|current| current.stored))
     }
 
     /// [`get_current_quietly`](Cache::get_current_quietly), and the versions of `tags` it read
     /// (`None`: a tag without one).
-    async fn get_current_seen(&self, key: &str, tags: &[&str]) -> Result<(Option<Bytes>, Vec<Option<u64>>)> {
+    ///
+    /// Every hit of the HTTP layer comes here (its entries carry their view's tags), so the keys
+    /// are written into one buffer and the envelope is decoded once: the keys' five allocations
+    /// and a second decode were 1,300 of the 29,400 instructions of a hit.
+    async fn get_current_seen(&self, key: &str, tags: &[&str]) -> Result<(Option<Current>, Vec<Option<u64>>)> {
         if tags.is_empty() {
             let found = self.guarded("get", self.inner.backend.get(key)).await?;
             return Ok(match found {
-                Some(bytes) => (self.keep_if_current(key, bytes, &[]).await, Vec::new()),
+                Some(bytes) => (self.keep_if_current(key, bytes, Known::NONE).await, Vec::new()),
                 None => (None, Vec::new()),
             });
         }
-        let mut keys = Vec::with_capacity(1 + tags.len());
-        keys.push(key.to_owned());
-        keys.extend(tags.iter().map(|t| version_key(t)));
-        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let mut found = self.guarded("get_many", self.inner.backend.get_many(&refs)).await?.into_iter();
+        let version_keys = VersionKeys::new(tags);
+        let (mut inline, spilled): ([&str; INLINE_KEYS], Vec<&str>);
+        let keys: &[&str] = if tags.len() < INLINE_KEYS {
+            inline = [key; INLINE_KEYS];
+            inline[1..].iter_mut().zip(version_keys.iter(tags)).for_each(|(slot, k)| *slot = k);
+            &inline[..=tags.len()]
+        } else {
+            spilled = std::iter::once(key).chain(version_keys.iter(tags)).collect();
+            &spilled
+        };
+        let mut found = self.guarded("get_many", self.inner.backend.get_many(keys)).await?.into_iter();
         let bytes = found.next().flatten();
-        let versions: Vec<Option<u64>> = found.map(|v| v.and_then(|b| codec::decode::<u64>("tag", &b).ok())).collect();
+        // Not `collect`: it would reuse the found values' allocation for the smaller versions and
+        // shrink it, a `realloc` on every read.
+        let mut versions = Vec::with_capacity(tags.len());
+        versions.extend(found.map(|v| v.and_then(|b| decode_version(&b))));
         let Some(bytes) = bytes else { return Ok((None, versions)) };
-        let known: Vec<(&str, Option<u64>)> = tags.iter().copied().zip(versions.iter().copied()).collect();
-        Ok((self.keep_if_current(key, bytes, &known).await, versions))
+        let current = self.keep_if_current(key, bytes, Known { tags, versions: &versions }).await;
+        Ok((current, versions))
     }
 
     /// [`get_bytes_tagged`](Cache::get_bytes_tagged), and the versions of `tags` it read with the
@@ -134,10 +149,7 @@ impl Cache {
     /// in its own counters, which a failure absorbed here would hide.
     pub async fn get_bytes_tagged_seen(&self, key: &str, tags: &[&str]) -> Result<(Option<Bytes>, Option<Vec<u64>>)> {
         let found = self.get_current_seen(key, tags).await.map(|(found, versions)| {
-            (
-                found.map(|bytes| envelope_value(key, &bytes)),
-                Some(versions.into_iter().map(|v| v.unwrap_or(0)).collect()),
-            )
+            (found.map(|current| current.value()), Some(versions.iter().map(|v| v.unwrap_or(0)).collect()))
         });
         self.note_failure(&found);
         let (found, versions) = found?;
@@ -257,8 +269,7 @@ impl Cache {
                 return Err(e);
             }
         };
-        let mut versions: Vec<Option<u64>> =
-            raw.into_iter().map(|v| v.and_then(|b| codec::decode::<u64>("tag", &b).ok())).collect();
+        let mut versions: Vec<Option<u64>> = raw.into_iter().map(|v| v.and_then(|b| decode_version(&b))).collect();
         if create {
             for (key, version) in keys.iter().zip(versions.iter_mut()).filter(|(_, v)| v.is_none()) {
                 let drawn = drawn_by_a_write();
@@ -274,17 +285,16 @@ impl Cache {
     }
 
     /// The value inside a stored envelope if all its tags are current; a plain value as it is.
-    /// `known` are versions already read with it; the others are read now (one round trip).
-    pub(crate) async fn unwrap_tagged(&self, key: &str, bytes: Bytes, known: &[(&str, Option<u64>)]) -> Option<Bytes> {
-        let current = self.keep_if_current(key, bytes, known).await?;
-        Some(envelope_value(key, &current))
+    /// Its tags' versions are read now (one round trip).
+    pub(crate) async fn unwrap_tagged(&self, key: &str, bytes: Bytes) -> Option<Bytes> {
+        Some(self.keep_if_current(key, bytes, Known::NONE).await?.value())
     }
 
     /// `bytes` if they are a plain value or an envelope whose tags are all current; `None` for
     /// an invalidated or damaged envelope (a damaged one counted as an error and logged).
-    async fn keep_if_current(&self, key: &str, bytes: Bytes, known: &[(&str, Option<u64>)]) -> Option<Bytes> {
+    async fn keep_if_current(&self, key: &str, bytes: Bytes, known: Known<'_>) -> Option<Current> {
         if !envelope::is_envelope(&bytes) {
-            return Some(bytes);
+            return Some(Current { stored: bytes, value_at: 0 });
         }
         let envelope = match envelope::decode(key, &bytes) {
             Ok(envelope) => envelope,
@@ -294,29 +304,108 @@ impl Cache {
                 return None;
             }
         };
-        if envelope.tags.is_empty() || self.tags_current(&envelope, known).await { Some(bytes.clone()) } else { None }
+        if !self.tags_current(&envelope, known).await {
+            return None;
+        }
+        let value_at = bytes.len() - envelope.value.len();
+        Some(Current { stored: bytes, value_at })
     }
 
-    /// Whether every tag an envelope records still has the version it recorded.
-    async fn tags_current(&self, envelope: &Envelope<'_>, known: &[(&str, Option<u64>)]) -> bool {
-        let lookup = |tag: &str| known.iter().find(|(t, _)| *t == tag).map(|(_, v)| *v);
-        let unknown: Vec<&str> = envelope.tags.iter().map(|(t, _)| *t).filter(|t| lookup(t).is_none()).collect();
-        let read = if unknown.is_empty() {
-            Vec::new()
-        } else {
-            // Boxed: the common read knows every tag, and its future (on every hit's path) stays
-            // small without this rare second round trip in it.
-            match Box::pin(self.tag_versions(&unknown, false)).await {
-                Ok(Some(versions)) => versions,
-                _ => return false,
+    /// Whether every tag an envelope records still has the version it recorded: those `known`
+    /// by the read that found it compared at once, the others read now (one round trip).
+    async fn tags_current(&self, envelope: &Envelope<'_>, known: Known<'_>) -> bool {
+        let mut unknown: Vec<&str> = Vec::new();
+        for &(tag, recorded) in &envelope.tags {
+            match known.version(tag) {
+                Some(current) if current != Some(recorded) => return false,
+                Some(_) => {}
+                None => unknown.push(tag),
             }
+        }
+        if unknown.is_empty() {
+            return true;
+        }
+        // Boxed: the common read knows every tag, and its future (on every hit's path) stays
+        // small without this rare second round trip in it.
+        let read = match Box::pin(self.tag_versions(&unknown, false)).await {
+            Ok(Some(versions)) => versions,
+            _ => return false,
         };
-        envelope.tags.iter().all(|(tag, recorded)| {
-            let current = lookup(tag)
-                .unwrap_or_else(|| unknown.iter().position(|t| t == tag).and_then(|i| read.get(i).copied().flatten()));
-            current == Some(*recorded)
+        let recorded = envelope.tags.iter().filter(|(tag, _)| known.version(tag).is_none());
+        recorded.zip(read).all(|(&(_, recorded), current)| current == Some(recorded))
+    }
+}
+
+/// What a tagged read found: the stored bytes (an envelope whole, or a plain value) and where the
+/// value starts in them.
+struct Current {
+    stored: Bytes,
+    value_at: usize,
+}
+
+impl Current {
+    /// The value, without its envelope.
+    fn value(&self) -> Bytes {
+        self.stored.slice(self.value_at..)
+    }
+}
+
+/// The versions a read found for the tags it asked for, in their order (`None`: the tag has none).
+#[derive(Clone, Copy)]
+struct Known<'a> {
+    tags: &'a [&'a str],
+    versions: &'a [Option<u64>],
+}
+
+impl Known<'_> {
+    const NONE: Known<'static> = Known { tags: &[], versions: &[] };
+
+    /// The version the read found for `tag` (`Some(None)`: none), or `None` if it did not read it.
+    fn version(&self, tag: &str) -> Option<Option<u64>> {
+        let i = self.tags.iter().position(|t| *t == tag)?;
+        Some(self.versions.get(i).copied().flatten())
+    }
+}
+
+/// How many keys a tagged read passes to `get_many` from the stack (a value's and its tags'
+/// versions): more spill into a `Vec`.
+const INLINE_KEYS: usize = 8;
+
+/// The version keys of some tags (see [`version_key`]), written into one buffer.
+struct VersionKeys(String);
+
+impl VersionKeys {
+    fn new(tags: &[&str]) -> VersionKeys {
+        let mut buffer = String::with_capacity(tags.iter().map(|t| VERSION_PREFIX.len() + t.len()).sum());
+        for tag in tags {
+            buffer.push_str(VERSION_PREFIX);
+            buffer.push_str(tag);
+        }
+        VersionKeys(buffer)
+    }
+
+    /// The keys, in the order of `tags` (those it was made from).
+    fn iter<'a>(&'a self, tags: &'a [&str]) -> impl Iterator<Item = &'a str> {
+        let mut start = 0;
+        tags.iter().map(move |tag| {
+            let end = start + VERSION_PREFIX.len() + tag.len();
+            let key = &self.0[start..end];
+            start = end;
+            key
         })
     }
+}
+
+/// A tag's version as stored: an integer, which the codec writes as decimal text. Read here
+/// without the codec when it is the plain digits of a `u64` (what the codec decodes the same:
+/// 600 instructions a read less); anything else goes through it. `None` for what is not a
+/// version (read as "none").
+fn decode_version(bytes: &[u8]) -> Option<u64> {
+    if bytes.is_empty() || bytes.len() > 20 || !bytes.iter().all(u8::is_ascii_digit) {
+        return codec::decode::<u64>("tag", bytes).ok();
+    }
+    // Over `u64::MAX` is not a `u64` for the codec either.
+    bytes.iter().try_fold(0u64, |n, digit| n.checked_mul(10)?.checked_add(u64::from(digit - b'0')))
 }
 
 /// A new version for a tag that has none, drawn by a write: odd (never the `0` of "none"), with
@@ -336,15 +425,19 @@ fn by_an_invalidation(version: u64) -> bool {
     version & 2 != 0
 }
 
-/// The value inside `bytes` if they are an envelope (already checked by `keep_if_current`), or
-/// `bytes` themselves.
-fn envelope_value(key: &str, bytes: &Bytes) -> Bytes {
-    if !envelope::is_envelope(bytes) {
-        return bytes.clone();
-    }
-    match envelope::decode(key, bytes) {
-        Ok(envelope) => bytes.slice_ref(envelope.value),
-        // keep_if_current let only decodable envelopes through.
-        Err(_) => Bytes::new(),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_reads_as_the_codec_reads_it() {
+        let stored = |n: u64| codec::encode("tag", &n).unwrap();
+        for n in [0, 1, 7, 1 << 40, u64::MAX / 10, u64::MAX - 1, u64::MAX] {
+            assert_eq!(decode_version(&stored(n)), Some(n), "{n}");
+        }
+        for text in ["0001", "18446744073709551615", "18446744073709551616", "99999999999999999999", "-1", "", "x"] {
+            let codec = codec::decode::<u64>("tag", text.as_bytes()).ok();
+            assert_eq!(decode_version(text.as_bytes()), codec, "{text:?}");
+        }
     }
 }
