@@ -65,7 +65,7 @@ impl Settings {
     /// the request cannot be keyed unambiguously (see [`DefaultKey::write`]) and bypasses the
     /// cache.
     pub(crate) fn cache_key(&self, parts: &request::Parts, user: Option<&str>) -> Option<String> {
-        let mut key = String::with_capacity(self.namespace.len() + 64);
+        let mut key = String::with_capacity(self.namespace.len() + DefaultKey::len_hint(parts));
         key.push_str(&self.namespace);
         match &self.key {
             Some(custom) => key.push_str(&custom(parts)),

@@ -46,13 +46,19 @@ impl Default for DefaultKey {
 }
 
 impl DefaultKey {
+    /// Room for a request's key, so that writing it does not grow the string: the URI and
+    /// room for a host (`Host` is not looked up for this: it is looked up once, to be written).
+    pub(crate) fn len_hint(parts: &Parts) -> usize {
+        const METHOD_AND_HOST: usize = 80;
+        METHOD_AND_HOST + parts.uri.path().len() + parts.uri.query().map_or(0, |q| q.len() + 1)
+    }
+
     /// Appends the default key of a request to `key`, keying the values of the `trusted` proxy
     /// headers with the `vary` ones. `false`: the request cannot be keyed (an ambiguous host, a
     /// query that is not UTF-8), and `key` holds a part of one.
     pub(crate) fn write(&self, key: &mut String, parts: &Parts, trusted: &[HeaderName]) -> bool {
         let method = if parts.method == http::Method::HEAD { "GET" } else { parts.method.as_str() };
         let (path, query) = (parts.uri.path(), parts.uri.query().filter(|q| !q.is_empty()));
-        key.reserve(method.len() + 2 + authority_len(parts) + path.len() + query.map_or(0, |q| q.len() + 1));
         key.push_str(method);
         key.push(' ');
         if self.host && !host::write_origin(key, parts) {
@@ -75,12 +81,6 @@ impl DefaultKey {
         }
         true
     }
-}
-
-/// About how long the origin will be, to reserve room for it.
-fn authority_len(parts: &Parts) -> usize {
-    let header = parts.headers.get(http::header::HOST).map_or(0, |h| h.len());
-    parts.uri.authority().map_or(header, |a| a.as_str().len() + 8)
 }
 
 #[cfg(test)]
