@@ -142,7 +142,7 @@ impl Entry {
                 rendered_at_ms: now_ms,
                 render_ms: u32::try_from(took.as_millis()).unwrap_or(u32::MAX),
             },
-            headers: Bytes::from(headers.0),
+            headers: Bytes::from(headers.into_bytes()),
             body,
         }
     }
@@ -186,13 +186,9 @@ impl Entry {
         i64::try_from(left_ms.div_euclid(1000)).ok()
     }
 
-    /// Its status and stored headers, as a response head (for the layer's
-    /// [`is_stale`](crate::CacheLayer::is_stale)).
-    pub(crate) fn response_head(&self) -> response::Parts {
-        let mut head = http::Response::new(()).into_parts().0;
-        head.status = http::StatusCode::from_u16(self.head.status).unwrap_or(http::StatusCode::OK);
-        head.headers = self.header_map(0);
-        head
+    /// Its status (`200` for one that is not a status code: only a damaged entry has one).
+    pub(crate) fn status(&self) -> http::StatusCode {
+        http::StatusCode::from_u16(self.head.status).unwrap_or(http::StatusCode::OK)
     }
 
     /// When its fresh period ends (`None`: never).
@@ -245,24 +241,6 @@ impl Entry {
             current == stored.as_deref().map(|v| &v[..])
         })
     }
-
-    /// The stored headers, for a response, with room for `extra` more. The values are slices of
-    /// the stored block, checked again (an entry is data from outside the process: an invalid
-    /// header is dropped, not sent). They include the ETag (the handler's, or one from the body's
-    /// hash) and Last-Modified.
-    pub(crate) fn header_map(&self, extra: usize) -> HeaderMap {
-        // Sized exactly: a map sized for more than 6 allocates over 1 KiB, which glibc's malloc
-        // serves from its large bins at a measurable cost per hit.
-        let mut map = HeaderMap::with_capacity(HeaderBlock::pairs(&self.headers).count() + extra);
-        for (name, value) in HeaderBlock::pairs(&self.headers) {
-            let name = HeaderName::from_bytes(name);
-            let value = HeaderValue::from_maybe_shared(self.headers.slice_ref(value));
-            if let (Ok(name), Ok(value)) = (name, value) {
-                map.append(name, value);
-            }
-        }
-        map
-    }
 }
 
 /// Headers as one block of `(name length: u32 LE, name, value length: u32 LE, value)` frames:
@@ -271,7 +249,7 @@ impl Entry {
 pub(crate) struct HeaderBlock(Vec<u8>);
 
 impl HeaderBlock {
-    fn push(&mut self, name: &str, value: &[u8]) {
+    pub(crate) fn push(&mut self, name: &str, value: &[u8]) {
         for part in [name.as_bytes(), value] {
             // Header names and values are far below 4 GiB (hyper refuses heads over 1 MiB).
             self.0.extend_from_slice(&u32::try_from(part.len()).unwrap_or(u32::MAX).to_le_bytes());
@@ -279,8 +257,13 @@ impl HeaderBlock {
         }
     }
 
+    /// The block's bytes.
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.0
+    }
+
     /// The `(name, value)` pairs of a block.
-    fn pairs(mut block: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    pub(crate) fn pairs(mut block: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
         fn take<'a>(block: &mut &'a [u8]) -> Option<&'a [u8]> {
             let (len, rest) = block.split_first_chunk::<4>()?;
             let len = usize::try_from(u32::from_le_bytes(*len)).ok()?;
@@ -331,6 +314,12 @@ pub(crate) fn vary_values(response: &HeaderMap, request: &HeaderMap) -> Option<V
 mod tests {
     use super::*;
 
+    /// The headers of `entry` as a response from it starts from them (without its
+    /// `Content-Length`).
+    fn stored_headers(entry: &Entry) -> HeaderMap {
+        crate::prepared::Prepared::new(entry.clone()).response_head().headers
+    }
+
     fn head(headers: &[(&str, &str)]) -> response::Parts {
         let mut builder = http::Response::builder().status(200);
         for (n, v) in headers {
@@ -353,10 +342,10 @@ mod tests {
         let bytes = entry.encode("k").unwrap();
         let back = Entry::decode("k", &bytes).unwrap();
         assert_eq!(back, entry);
-        assert_eq!(back.header_map(0)["etag"], strong_etag(b"hello"));
+        assert_eq!(stored_headers(&back)["etag"], strong_etag(b"hello"));
         assert!(bytes.as_ptr_range().contains(&back.body.as_ptr()), "the body is not copied");
         assert!(bytes.as_ptr_range().contains(&back.headers.as_ptr()), "nor the headers");
-        let map = back.header_map(0);
+        let map = stored_headers(&back);
         assert_eq!(map.len(), 3, "{map:?}");
         assert_eq!(map["content-type"], "text/plain");
         assert_eq!(map["etag"], strong_etag(b"hello"));
@@ -387,13 +376,13 @@ mod tests {
         let whole = block.0.clone();
         let mut entry = Entry::new(&head(&[]), Bytes::new(), lifetime(SystemTime::now(), None, 0), vec![]);
         entry.headers = Bytes::from(whole.clone());
-        let map = entry.header_map(0);
+        let map = stored_headers(&entry);
         assert_eq!(map.len(), 2, "an invalid value is dropped, not sent: {map:?}");
         assert_eq!((map["content-type"].as_bytes(), map["x-after"].as_bytes()), (&b"text/plain"[..], &b"ok"[..]));
         entry.headers = Bytes::from(whole[..whole.len() - 1].to_vec());
-        assert_eq!(entry.header_map(0).len(), 1, "a truncated frame ends the block");
+        assert_eq!(stored_headers(&entry).len(), 1, "a truncated frame ends the block");
         entry.headers = Bytes::from_static(&[0xff, 0xff, 0xff, 0xff, b'x']);
-        assert!(entry.header_map(0).is_empty());
+        assert!(stored_headers(&entry).is_empty());
     }
 
     #[test]
@@ -444,7 +433,7 @@ mod tests {
         let vary = vary_values(&head.headers, &request).unwrap();
         assert_eq!(vary.len(), 1);
         let entry = Entry::new(&head, Bytes::new(), lifetime(now, None, 0), vary);
-        assert_eq!(entry.header_map(0)["etag"], "\"v1\"");
+        assert_eq!(stored_headers(&entry)["etag"], "\"v1\"");
         assert_eq!(entry.head.last_modified, 784_111_777);
         assert!(entry.matches_vary(&request));
         request.insert("accept-language", "de".parse().unwrap());

@@ -17,8 +17,8 @@ use tower::{Service, ServiceExt};
 
 use crate::body::CacheBody;
 use crate::call::{Call, Reply, X_CACHE};
-use crate::entry::Entry;
 use crate::flight::Failure;
+use crate::prepared::Prepared;
 use crate::stats::Counters;
 use crate::status::Served;
 
@@ -39,7 +39,7 @@ impl Call {
         &self,
         inner: S,
         request: Request<ReqBody>,
-        fallback: Option<&Entry>,
+        fallback: Option<&Prepared>,
     ) -> Rendered<ResBody, S::Error>
     where
         S: Service<Request<ReqBody>, Response = Response<ResBody>>,
@@ -81,7 +81,7 @@ impl Call {
     pub(crate) fn answer_failed<B: Body>(
         &self,
         failure: Failure,
-        fallback: Option<&Entry>,
+        fallback: Option<&Prepared>,
     ) -> Option<Response<CacheBody<B>>> {
         match self.serve_fallback(fallback, failure) {
             Some(stale) => Some(stale),
@@ -92,7 +92,7 @@ impl Call {
 
     /// The stale entry for a request whose render failed (`X-Cache: STALE`), counted and logged;
     /// `None` without one.
-    fn serve_fallback<B: Body>(&self, fallback: Option<&Entry>, failure: Failure) -> Option<Response<CacheBody<B>>> {
+    fn serve_fallback<B: Body>(&self, fallback: Option<&Prepared>, failure: Failure) -> Option<Response<CacheBody<B>>> {
         let entry = fallback?;
         Counters::add(&self.counters().stale_if_error);
         tracing::warn!(key = self.key.as_str(), %failure, "cachette-http: serving the stale entry (stale-if-error)");

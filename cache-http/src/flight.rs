@@ -21,13 +21,13 @@ use futures::channel::oneshot;
 use futures::future::Shared;
 use http::StatusCode;
 
-use crate::entry::Entry;
+use crate::prepared::Prepared;
 
 /// What a leader's render came to.
 #[derive(Clone)]
 pub(crate) enum Outcome {
     /// The response may be shared: every follower serves this entry (stored, or being stored).
-    Entry(Arc<Entry>),
+    Entry(Arc<Prepared>),
     /// The response may not be stored (a cookie, a status the filter rejects, too large): each
     /// follower calls the inner service itself.
     NotStorable,

@@ -1,10 +1,11 @@
 //! The hit path: find the stored entry of a request, and answer with it or with `304 Not Modified`.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
 use cachette_core::CacheError;
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderMap};
 use http::{Method, Response, StatusCode};
 use http_body::Body;
 
@@ -12,6 +13,7 @@ use crate::body::CacheBody;
 use crate::call::{Call, X_CACHE};
 use crate::conditional::not_modified;
 use crate::entry::{Entry, Staleness};
+use crate::prepared::Prepared;
 use crate::stats::Counters;
 use crate::status::{CACHE_STATUS, Served};
 use crate::vary::{Marker, variant_key};
@@ -22,11 +24,11 @@ type Read = (Option<Bytes>, Option<Vec<u64>>);
 /// What a request's lookup found.
 pub(crate) enum Lookup {
     /// An entry within its fresh period: served.
-    Fresh(Entry),
+    Fresh(Arc<Prepared>),
     /// An entry within the stale-while-revalidate margin: served while it is refreshed.
-    Stale(Entry),
+    Stale(Arc<Prepared>),
     /// An entry past both, within the stale-if-error grace: served only if the render fails.
-    Fallback(Entry),
+    Fallback(Arc<Prepared>),
     /// Nothing that may serve the request: absent, expired, rendered for other `Vary` values, or
     /// undecodable.
     Missing,
@@ -70,8 +72,8 @@ impl Call {
         }
         let Some(bytes) = stored else { return Lookup::Missing };
         let key = self.entry_key();
-        let entry = match Entry::decode(key, &bytes) {
-            Ok(entry) => entry,
+        let prepared = match crate::memo::prepared(key, &bytes) {
+            Ok(prepared) => prepared,
             Err(_) if !Entry::is_current_format(&bytes) => {
                 tracing::debug!(
                     key,
@@ -84,11 +86,12 @@ impl Call {
                 return Lookup::Missing;
             }
         };
+        let entry = &prepared.entry;
         if !entry.matches_vary(&self.parts.headers) {
             return Lookup::Missing;
         }
         if let Some(stale) = &self.settings.is_stale
-            && stale(&entry.response_head())
+            && stale(&prepared.response_head())
         {
             tracing::debug!(
                 key,
@@ -97,17 +100,26 @@ impl Call {
             return Lookup::Missing;
         }
         match entry.staleness(now) {
-            Staleness::Fresh => Lookup::Fresh(entry),
-            Staleness::Stale => Lookup::Stale(entry),
-            Staleness::Expired if entry.within_grace(now, self.settings.stale_if_error) => Lookup::Fallback(entry),
+            Staleness::Fresh => Lookup::Fresh(prepared),
+            Staleness::Stale => Lookup::Stale(prepared),
+            Staleness::Expired if entry.within_grace(now, self.settings.stale_if_error) => Lookup::Fallback(prepared),
             Staleness::Expired => Lookup::Missing,
         }
     }
 
-    /// Reads `key` with the versions of the request's tags.
+    /// Reads `key` with the versions of the request's tags (a view has one or two, and the
+    /// route's own: up to four are passed from the stack).
     async fn read(&self, key: &str) -> Result<Read, CacheError> {
-        let tags: Vec<&str> = self.tags.iter().map(String::as_str).collect();
-        self.state.cache.get_bytes_tagged_seen(key, &tags).await
+        let (mut inline, spilled): ([&str; 4], Vec<&str>);
+        let tags: &[&str] = if self.tags.len() <= 4 {
+            inline = [""; 4];
+            inline.iter_mut().zip(&self.tags).for_each(|(slot, tag)| *slot = tag);
+            &inline[..self.tags.len()]
+        } else {
+            spilled = self.tags.iter().map(String::as_str).collect();
+            &spilled
+        };
+        self.state.cache.get_bytes_tagged_seen(key, tags).await
     }
 
     /// What a read found, its versions noted; `None` if it failed (counted and logged).
@@ -134,18 +146,11 @@ impl Call {
     /// The response for a stored entry: the stored one, or `304 Not Modified` if the request's
     /// validators match. `how` says how it was served (`X-Cache`, `Cache-Status`, `Age`, and the
     /// outcome it is counted under in the metrics).
-    pub(crate) fn serve<B: Body>(&self, entry: &Entry, now: SystemTime, how: Served) -> Response<CacheBody<B>> {
+    pub(crate) fn serve<B: Body>(&self, prepared: &Prepared, now: SystemTime, how: Served) -> Response<CacheBody<B>> {
+        let entry = &prepared.entry;
+        let headers = prepared.response_headers(now, how, self.settings.cache_control.as_ref());
+        let status = entry.status();
         // The stored headers include ETag and Last-Modified (see `Entry::new`).
-        let mut headers = entry.header_map(2);
-        if let Some(policy) = &self.settings.cache_control
-            && !headers.contains_key(header::CACHE_CONTROL)
-            && let Ok(value) = HeaderValue::from_str(&policy.header_value(entry.remaining_fresh(now)))
-        {
-            headers.insert(header::CACHE_CONTROL, value);
-        }
-        how.decorate(&mut headers, Some(entry), now);
-
-        let status = StatusCode::from_u16(entry.head.status).unwrap_or(StatusCode::OK);
         let etag = headers.get(header::ETAG).and_then(|v| v.to_str().ok()).unwrap_or_default();
         if status.is_success() && not_modified(&self.parts.headers, etag, entry.last_modified()) {
             Counters::add(&self.counters().not_modified);
@@ -155,12 +160,9 @@ impl Call {
             *response.headers_mut() = not_modified_headers(&headers);
             return response;
         }
-        let body = if self.parts.method == Method::HEAD {
-            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(entry.body.len()));
-            CacheBody::empty()
-        } else {
-            CacheBody::full(entry.body.clone())
-        };
+        // `Content-Length` is the `GET`'s for a `HEAD` too (see `Prepared::new`).
+        let body =
+            if self.parts.method == Method::HEAD { CacheBody::empty() } else { CacheBody::full(entry.body.clone()) };
         self.observe_response(how.outcome());
         let mut response = Response::new(body);
         *response.status_mut() = status;

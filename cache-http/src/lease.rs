@@ -15,13 +15,14 @@
 //! * In-process backends (SimpleCache) take no lease; a failing backend means no lease (the
 //!   request renders, as it would with no cache).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use cachette_core::{Cache, Lease, Leased};
 
 use crate::call::Call;
-use crate::entry::Entry;
 use crate::hit::Lookup;
+use crate::prepared::Prepared;
 
 /// How many times a request tries for the lease after a holder's entry turned out not to serve
 /// it (rendered before an invalidation, for other `Vary` values): then it renders without one.
@@ -41,9 +42,9 @@ pub(crate) enum Leasing {
     /// Render, holding the lease.
     Held(HeldLease),
     /// Another process rendered it: its entry, fresh.
-    Served(Entry),
+    Served(Arc<Prepared>),
     /// Another process's entry, already stale: served while it is refreshed.
-    Stale(Entry),
+    Stale(Arc<Prepared>),
     /// Render without a lease (in-process backend, backend failing, waited out).
     Render,
     /// The lookup after the holder's entry landed failed (counted): render, and store nothing,

@@ -500,10 +500,12 @@ mod invalidate;
 mod key;
 mod layer;
 mod lease;
+mod memo;
 mod miss;
 mod observe;
 mod options;
 mod policy;
+mod prepared;
 mod proxy;
 mod refresh;
 mod service;
@@ -544,10 +546,11 @@ pub mod __fuzz {
     /// Decodes `stored` as an entry and uses it as a lookup and a hit do (the `Vary` match,
     /// staleness, the headers and the validators); `Err` if it does not decode.
     pub fn serve_stored(stored: &bytes::Bytes) -> cachette_core::Result<()> {
-        let entry = crate::entry::Entry::decode("fuzz", stored)?;
+        let prepared = crate::memo::prepared("fuzz", stored)?;
+        let entry = &prepared.entry;
         let now = std::time::SystemTime::now();
         let _ = (entry.matches_vary(&http::HeaderMap::new()), entry.staleness(now), entry.remaining_fresh(now));
-        let _ = (entry.header_map(2), entry.last_modified());
+        let _ = (prepared.response_headers(now, crate::status::Served::Hit, None), entry.last_modified());
         Ok(())
     }
 }

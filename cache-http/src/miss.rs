@@ -20,11 +20,12 @@ use tower::Service;
 
 use crate::body::{CacheBody, OnEnd, Tee};
 use crate::call::{Call, Origin, Reply, RequestBody, StoredBody};
-use crate::entry::{Entry, Staleness};
+use crate::entry::Staleness;
 use crate::failure::Rendered;
 use crate::flight::{Failure, Leader, Outcome, Role};
 use crate::hit::Lookup;
 use crate::lease::{HeldLease, Leasing};
+use crate::prepared::Prepared;
 use crate::refresh::Refresh;
 use crate::stats::Counters;
 use crate::status::Served;
@@ -44,7 +45,7 @@ pub(crate) struct Missed {
     /// [`Flights::stores`](crate::flight::Flights::stores) before the lookup.
     pub stores_seen: u64,
     /// The entry within the stale-if-error grace, served if the render fails.
-    pub fallback: Option<Entry>,
+    pub fallback: Option<Arc<Prepared>>,
     /// The lookup failed (counted): no second lookup, no lease, and no store, for this request.
     pub failed: bool,
     /// The key's lease across processes, once this request leads the render and holds it.
@@ -69,8 +70,8 @@ impl Call {
                 // Rendered before this request came, and being stored: a hit in all but name.
                 Role::Published(Outcome::Entry(entry), _)
                     if !self.force
-                        && entry.matches_vary(&self.parts.headers)
-                        && entry.staleness(self.now()) == Staleness::Fresh =>
+                        && entry.entry.matches_vary(&self.parts.headers)
+                        && entry.entry.staleness(self.now()) == Staleness::Fresh =>
                 {
                     Counters::add(&self.counters().hits);
                     return Ok(self.serve(&entry, self.now(), Served::Hit));
@@ -93,7 +94,7 @@ impl Call {
                 Role::Follower(waiter) => {
                     if let Ok(outcome) = waiter.await {
                         Counters::add(&self.counters().misses);
-                        return self.follow(outcome, inner, body, missed.fallback.as_ref()).await;
+                        return self.follow(outcome, inner, body, missed.fallback.as_deref()).await;
                     }
                     // The leader went away without an outcome (its client left mid-render): lead,
                     // or follow whoever leads now.
@@ -106,7 +107,6 @@ impl Call {
                         let now = self.now();
                         match self.lookup(now).await {
                             Lookup::Fresh(entry) => {
-                                let entry = Arc::new(entry);
                                 leader.publish(Outcome::Entry(entry.clone()));
                                 Counters::add(&self.counters().hits);
                                 return Ok(self.serve(&entry, now, Served::Hit));
@@ -135,7 +135,6 @@ impl Call {
                                 // store, so that they look again rather than lead a render of
                                 // their own (the lease is free again by then).
                                 self.state.flights.count_store();
-                                let entry = Arc::new(entry);
                                 leader.publish(Outcome::Entry(entry.clone()));
                                 Counters::add(&self.counters().misses);
                                 return Ok(self.serve(&entry, self.now(), Served::Collapsed));
@@ -165,14 +164,14 @@ impl Call {
         outcome: Outcome,
         inner: S,
         body: ReqBody,
-        fallback: Option<&Entry>,
+        fallback: Option<&Prepared>,
     ) -> Reply<ResBody, S::Error>
     where
         S: Service<Request<ReqBody>, Response = Response<ResBody>>,
         ResBody: Body,
     {
         match outcome {
-            Outcome::Entry(entry) if entry.matches_vary(&self.parts.headers) => {
+            Outcome::Entry(entry) if entry.entry.matches_vary(&self.parts.headers) => {
                 Ok(self.serve(&entry, self.now(), Served::Collapsed))
             }
             Outcome::Failed(failure) => match self.answer_failed(failure, fallback) {
@@ -198,7 +197,7 @@ impl Call {
     {
         let request = Request::from_parts(self.render_request(), body);
         self.render_started = Some(Instant::now());
-        let response = match self.render_guarded(inner, request, missed.fallback.as_ref()).await {
+        let response = match self.render_guarded(inner, request, missed.fallback.as_deref()).await {
             Rendered::Response(response) => response,
             Rendered::Failed(failure, answer) => {
                 leader.publish(Outcome::Failed(failure));
@@ -218,7 +217,7 @@ impl Call {
             (Some(store), Some(bytes)) if store.accepts(&head, &bytes) => {
                 let ttl = store.backend_ttl();
                 let (entry, place) = store.entry(&head, bytes);
-                let entry = Arc::new(entry);
+                let entry = Prepared::new(entry);
                 let storing = leader.publish_and_hold(Outcome::Entry(entry.clone()));
                 let rendered = Served::Rendered { stored: !missed.failed, forced: self.force };
                 let response = self.serve(&entry, now, rendered);
@@ -250,7 +249,7 @@ impl Call {
             Some(bytes) if store.accepts(&head, &bytes) => {
                 let ttl = store.backend_ttl();
                 let (entry, place) = store.entry(&head, bytes);
-                let entry = Arc::new(entry);
+                let entry = Prepared::new(entry);
                 let storing = leader.publish_and_hold(Outcome::Entry(entry.clone()));
                 state.store_behind(Write { entry, ttl, skip, place, lease }, storing);
             }
@@ -264,7 +263,7 @@ impl Call {
         &self,
         inner: S,
         body: ReqBody,
-        fallback: Option<&Entry>,
+        fallback: Option<&Prepared>,
     ) -> Reply<ResBody, S::Error>
     where
         S: Service<Request<ReqBody>, Response = Response<ResBody>>,

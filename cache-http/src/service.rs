@@ -183,8 +183,8 @@ where
             Lookup::Fresh(entry) => {
                 Counters::add(&call.counters().hits);
                 if let Some(beta) = call.settings.early_refresh
-                    && let Some(fresh_until) = entry.fresh_until()
-                    && cachette_core::early_refresh_due(now, fresh_until, entry.render_time(), beta)
+                    && let Some(fresh_until) = entry.entry.fresh_until()
+                    && cachette_core::early_refresh_due(now, fresh_until, entry.entry.render_time(), beta)
                 {
                     call.spawn_refresh(&inner, Refresh::Early);
                 }

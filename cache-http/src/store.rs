@@ -15,6 +15,7 @@ use crate::lease::HeldLease;
 use crate::observe::{self, Route};
 use crate::options::BodyFilterFn;
 use crate::policy::directives;
+use crate::prepared::Prepared;
 use crate::shared::{Settings, State};
 use crate::stats::Counters;
 use crate::tags::response_tags;
@@ -243,7 +244,7 @@ impl State {
         };
         let state = self.clone();
         runtime.spawn(async move {
-            state.put(&place, &entry, ttl, lease).await;
+            state.put(&place, &entry.entry, ttl, lease).await;
             drop(storing);
         });
     }
@@ -251,7 +252,7 @@ impl State {
 
 /// A write [`State::store_behind`] makes.
 pub(crate) struct Write {
-    pub entry: Arc<Entry>,
+    pub entry: Arc<Prepared>,
     pub ttl: Ttl,
     /// Don't write: the request's lookup failed.
     pub skip: bool,
