@@ -8,22 +8,30 @@ use std::time::Duration;
 
 use cachette_core::{BaseCache, BreakerState, Bytes, Cache, CacheError, Config, Result, Ttl, async_trait};
 
-/// A backend whose calls are counted, and which while `down` either never answers or refuses.
+/// A backend whose calls are counted, and which while `down` either never answers or refuses;
+/// with `at_once`, its reads are answered on the caller's thread (`get_at_once`, as an
+/// in-process store answers them).
 #[derive(Default)]
 struct Faulty {
     calls: AtomicUsize,
     down: AtomicBool,
     hangs: bool,
+    at_once: bool,
 }
 
 impl Faulty {
     async fn call<T>(&self, ok: T) -> Result<T> {
+        if self.hangs && self.down.load(SeqCst) {
+            self.calls.fetch_add(1, SeqCst);
+            std::future::pending::<()>().await;
+        }
+        self.answer(ok)
+    }
+
+    fn answer<T>(&self, ok: T) -> Result<T> {
         self.calls.fetch_add(1, SeqCst);
         if !self.down.load(SeqCst) {
             return Ok(ok);
-        }
-        if self.hangs {
-            std::future::pending::<()>().await;
         }
         Err(CacheError::Connection {
             backend: "Faulty",
@@ -41,6 +49,9 @@ impl BaseCache for Faulty {
     }
     async fn get(&self, _: &str) -> Result<Option<Bytes>> {
         self.call(None).await
+    }
+    fn get_at_once(&self, _: &str) -> Option<Result<Option<Bytes>>> {
+        self.at_once.then(|| self.answer(None))
     }
     async fn set(&self, _: &str, _: Bytes, _: Ttl) -> Result<()> {
         self.call(()).await
@@ -67,7 +78,12 @@ fn cache_over(backend: Arc<Faulty>, options: &str) -> Cache {
 }
 
 fn down(hangs: bool) -> Arc<Faulty> {
-    Arc::new(Faulty { calls: AtomicUsize::new(0), down: AtomicBool::new(true), hangs })
+    Arc::new(Faulty { calls: AtomicUsize::new(0), down: AtomicBool::new(true), hangs, at_once: false })
+}
+
+/// A backend that refuses every call, whose reads answer at once or not.
+fn refusing(at_once: bool) -> Arc<Faulty> {
+    Arc::new(Faulty { calls: AtomicUsize::new(0), down: AtomicBool::new(true), hangs: false, at_once })
 }
 
 #[tokio::test]
@@ -84,36 +100,42 @@ async fn a_backend_that_never_answers_is_bounded_by_the_deadline() {
 
 #[tokio::test]
 async fn consecutive_failures_open_the_breaker_and_calls_then_skip_the_backend() {
-    let backend = down(false);
-    let cache = cache_over(backend.clone(), "breaker_failures=3,breaker_cooldown=1h");
-    for _ in 0..100 {
-        assert!(cache.get::<String>("k").await.is_err());
+    for at_once in [false, true] {
+        let backend = refusing(at_once);
+        let cache = cache_over(backend.clone(), "breaker_failures=3,breaker_cooldown=1h");
+        for _ in 0..100 {
+            assert!(cache.get::<String>("k").await.is_err());
+        }
+        assert_eq!(backend.calls.load(SeqCst), 3, "after 3 failures no call reaches the backend (at once: {at_once})");
+        let stats = cache.stats();
+        assert_eq!(stats.breaker.state, BreakerState::Open);
+        assert_eq!((stats.breaker.opened, stats.breaker.rejected, stats.errors), (1, 97, 100));
+        let err = cache.get::<String>("k").await.unwrap_err();
+        assert!(matches!(err, CacheError::CircuitOpen { .. }) && err.is_backend_failure(), "{err}");
     }
-    assert_eq!(backend.calls.load(SeqCst), 3, "after 3 failures no call reaches the backend");
-    let stats = cache.stats();
-    assert_eq!(stats.breaker.state, BreakerState::Open);
-    assert_eq!((stats.breaker.opened, stats.breaker.rejected), (1, 97));
-    let err = cache.get::<String>("k").await.unwrap_err();
-    assert!(matches!(err, CacheError::CircuitOpen { .. }) && err.is_backend_failure(), "{err}");
 }
 
 #[tokio::test]
 async fn after_the_cooldown_one_probe_closes_the_breaker_when_the_backend_is_back() {
-    let backend = down(false);
-    let cache = cache_over(backend.clone(), "breaker_failures=1,breaker_cooldown=50ms");
-    assert!(cache.get::<String>("k").await.is_err());
-    assert!(matches!(cache.get::<String>("k").await, Err(CacheError::CircuitOpen { .. })));
-    backend.down.store(false, SeqCst);
-    tokio::time::sleep(Duration::from_millis(80)).await;
-    assert_eq!(cache.get::<String>("k").await.unwrap(), None, "the probe goes through");
-    assert_eq!(cache.stats().breaker.state, BreakerState::Closed);
-    assert_eq!(backend.calls.load(SeqCst), 2);
+    for at_once in [false, true] {
+        let backend = refusing(at_once);
+        let cache = cache_over(backend.clone(), "breaker_failures=1,breaker_cooldown=50ms");
+        assert!(cache.get::<String>("k").await.is_err());
+        assert!(matches!(cache.get::<String>("k").await, Err(CacheError::CircuitOpen { .. })));
+        backend.down.store(false, SeqCst);
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert_eq!(cache.get::<String>("k").await.unwrap(), None, "the probe goes through (at once: {at_once})");
+        assert_eq!(cache.stats().breaker.state, BreakerState::Closed);
+        assert_eq!(cache.get::<String>("k").await.unwrap(), None, "closed: answered (at once: {at_once})");
+        assert_eq!(backend.calls.load(SeqCst), 3);
+        assert_eq!(cache.stats().misses, 2);
+    }
 }
 
 #[tokio::test]
 async fn get_or_set_returns_the_loaders_value_whatever_the_backend_does() {
-    for hangs in [false, true] {
-        let backend = down(hangs);
+    for (hangs, at_once) in [(false, false), (true, false), (false, true)] {
+        let backend = Arc::new(Faulty { down: AtomicBool::new(true), hangs, at_once, ..Faulty::default() });
         let cache = cache_over(backend.clone(), "deadline=20ms,breaker_failures=2,breaker_cooldown=1h");
         for i in 0..50 {
             let value: u32 =
@@ -122,7 +144,11 @@ async fn get_or_set_returns_the_loaders_value_whatever_the_backend_does() {
         }
         // Only the two calls that opened the breaker reached the backend (and, if it hangs,
         // waited out their deadline); the other 48 skipped it.
-        assert_eq!(backend.calls.load(SeqCst), 2, "the breaker opened after two failures (hangs: {hangs})");
+        assert_eq!(
+            backend.calls.load(SeqCst),
+            2,
+            "the breaker opened after two failures (hangs: {hangs}, at once: {at_once})"
+        );
         let stats = cache.stats();
         assert_eq!(stats.loads, 50);
         assert!(stats.errors >= 50, "every absorbed failure is counted: {stats:?}");

@@ -178,7 +178,7 @@ impl Cache {
         count: bool,
         is_stale: &impl Fn(&T) -> bool,
     ) -> Result<Option<(Bytes, T)>> {
-        let found = match self.guarded("get", self.inner.backend.get(key)).await {
+        let found = match self.read(key).await {
             Ok(found) => found,
             Err(e) if e.is_backend_failure() => {
                 self.note_backend_failure("get", key, &e, "cache read failed; loading the value instead");

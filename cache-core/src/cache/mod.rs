@@ -233,7 +233,7 @@ impl Cache {
     /// A stored value that does not decode as `T` is a [`CacheError::Codec`] (a miss with
     /// `CACHE_IGNORE_ERRORS`).
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        let raw = self.guarded("get", self.inner.backend.get(key)).await;
+        let raw = self.read(key).await;
         let raw = self.absorb("get", key, raw, || None)?;
         let raw = self.unwrap_envelope(key, raw).await;
         self.decode_read(key, raw)
@@ -261,7 +261,7 @@ impl Cache {
 
     /// The stored bytes under `key`, without decoding.
     pub async fn get_bytes(&self, key: &str) -> Result<Option<Bytes>> {
-        let raw = self.guarded("get", self.inner.backend.get(key)).await;
+        let raw = self.read(key).await;
         let raw = self.absorb("get", key, raw, || None)?;
         self.count_read(raw.is_some());
         Ok(raw)
@@ -429,7 +429,7 @@ impl Cache {
     /// is returned whatever `CACHE_IGNORE_ERRORS` says (counted and logged), so the caller can
     /// tell "absent" from "unknown" and fall back.
     pub async fn internal_get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        let raw = self.guarded("get", self.inner.backend.get(key)).await;
+        let raw = self.read(key).await;
         let raw = self.note_internal("get", key, raw)?;
         raw.map(|bytes| codec::decode(key, &bytes)).transpose()
     }
@@ -495,11 +495,31 @@ impl Cache {
         }
     }
 
-    /// Runs one backend operation under the deadline and the circuit breaker.
-    /// The one place every backend call passes: measured here (the `metrics` feature, tracing
-    /// at `trace`).
-    pub(crate) async fn guarded<T>(&self, operation: &'static str, call: impl Future<Output = Result<T>>) -> Result<T> {
+    /// One backend read of `key` under the fail-safe, as [`guarded`](Cache::guarded) makes it;
+    /// answered at once, with no future, by a backend that can ([`BaseCache::get_at_once`]).
+    pub(crate) async fn read(&self, key: &str) -> Result<Option<Bytes>> {
         let timer = observe::Timer::start();
+        if let Some(r) = self.inner.fail_safe.call_at_once(|| self.inner.backend.get_at_once(key)) {
+            observe::backend_operation(self.inner.fail_safe.backend(), "get", &r, timer);
+            return r;
+        }
+        self.guarded_since(timer, "get", self.inner.backend.get(key)).await
+    }
+
+    /// Runs one backend operation under the deadline and the circuit breaker.
+    /// The one place every backend call passes (or [`read`](Cache::read)'s answer at once):
+    /// measured here (the `metrics` feature, tracing at `trace`).
+    pub(crate) async fn guarded<T>(&self, operation: &'static str, call: impl Future<Output = Result<T>>) -> Result<T> {
+        self.guarded_since(observe::Timer::start(), operation, call).await
+    }
+
+    /// [`guarded`](Cache::guarded), measured from `timer`.
+    async fn guarded_since<T>(
+        &self,
+        timer: observe::Timer,
+        operation: &'static str,
+        call: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
         let r = self.inner.fail_safe.call(operation, call).await;
         observe::backend_operation(self.inner.fail_safe.backend(), operation, &r, timer);
         r

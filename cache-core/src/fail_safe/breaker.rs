@@ -95,6 +95,12 @@ impl Breaker {
         }
     }
 
+    /// A call's permit only while the breaker is closed (one atomic load); `None` otherwise, for
+    /// a caller that then goes through [`admit`](Breaker::admit) (a rejection or a probe).
+    pub(crate) fn admit_closed(&self) -> Option<Permit<'_>> {
+        (self.state.load(Acquire) == CLOSED).then_some(Permit { breaker: self, probe: false, recorded: false })
+    }
+
     fn reject(&self, retry_in: Duration) -> Admission<'_> {
         self.rejected.fetch_add(1, Relaxed);
         Admission::Reject { retry_in, failures: self.consecutive.load(Relaxed) }

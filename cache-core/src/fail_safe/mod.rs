@@ -165,4 +165,19 @@ impl FailSafe {
         permit.record(result.as_ref().is_err_and(CacheError::is_backend_failure));
         result
     }
+
+    /// [`call`](FailSafe::call) for an operation the backend answers at once, on this thread
+    /// ([`crate::BaseCache::get_at_once`]): while the breaker is closed, `operation` runs and
+    /// how it went is recorded as `call` records it. No deadline: the answer is there before a
+    /// deadline could be looked at (`call`'s, on a future ready at its first poll, never starts
+    /// its timer either). `None` when the breaker is not closed (the caller goes through `call`,
+    /// which rejects or makes the probe) or the backend cannot answer at once.
+    #[inline]
+    pub(crate) fn call_at_once<T>(&self, operation: impl FnOnce() -> Option<Result<T>>) -> Option<Result<T>> {
+        let permit = self.breaker.admit_closed()?;
+        // Dropped unrecorded if the backend does not answer: not a probe, so nothing happens.
+        let result = operation()?;
+        permit.record(result.as_ref().is_err_and(CacheError::is_backend_failure));
+        Some(result)
+    }
 }

@@ -44,8 +44,15 @@ fn long_ttl() -> Ttl {
     Ttl::After(Duration::from_secs(600))
 }
 
+/// `get`, and the backend's answer at once when it gives one: the two must agree (see
+/// [`BaseCache::get_at_once`]).
 async fn get(cache: &Arc<dyn BaseCache>, key: &str) -> Option<Bytes> {
-    cache.get(key).await.unwrap_or_else(|e| panic!("get({key:?}) failed: {e}"))
+    let value = cache.get(key).await.unwrap_or_else(|e| panic!("get({key:?}) failed: {e}"));
+    if let Some(at_once) = cache.get_at_once(key) {
+        let at_once = at_once.unwrap_or_else(|e| panic!("get_at_once({key:?}) failed: {e}"));
+        assert_eq!(at_once, value, "get_at_once({key:?}) differs from get({key:?})");
+    }
+    value
 }
 
 async fn set(cache: &Arc<dyn BaseCache>, key: &str, value: Bytes, ttl: Ttl) {
