@@ -21,6 +21,8 @@ use options::Options;
 
 /// The start of every memoized function's version key: `memoize-version:<function>`.
 pub(crate) const VERSION_KEY_PREFIX: &str = "memoize-version:";
+/// What every memoized result's key starts with.
+const RESULT_KEY_PREFIX: &str = "memoize:";
 
 /// Memoizes one function: its results are cached per argument set, and all of them can be
 /// forgotten at once in O(1).
@@ -188,11 +190,9 @@ impl Memoized {
         [VERSION_KEY_PREFIX, &self.function].concat()
     }
 
-    /// `memoize:<function>:<version>:<32 hex digits of the arguments' hash>`, built in one
-    /// allocation (`format!` grew it three times: a quarter of a hit's instructions).
+    /// The key of the result for the arguments of `hash` under `version` ([`result_key`]).
     fn result_key(&self, version: &str, hash: &blake3::Hash) -> String {
-        let hex = hash.to_hex();
-        ["memoize:", &self.function, ":", version, ":", &hex[..32]].concat()
+        result_key(&self.function, version, hash)
     }
 
     /// The hash of the encoded arguments (and of the computed name, with `make_name`).
@@ -256,5 +256,39 @@ impl Memoized {
         }
         // Another caller drew first: use theirs.
         Ok(Some(self.cache.internal_get::<String>(&key).await?.unwrap_or(fresh)))
+    }
+}
+
+/// `memoize:<function>:<version>:<32 hex digits of the arguments' hash>`, built in one
+/// allocation (`format!` grew it three times: a quarter of a hit's instructions), the hex digits
+/// written straight from the hash's first 16 bytes (`Hash::to_hex` writes all 64 a character at a
+/// time, and a `concat` copied them again: 630 of a `#[memoize]` hit's 5,080 instructions).
+fn result_key(function: &str, version: &str, hash: &blake3::Hash) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = [0u8; 32];
+    for (pair, byte) in hex.chunks_exact_mut(2).zip(hash.as_bytes()) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0xf)];
+    }
+    let hex = std::str::from_utf8(&hex).expect("hex digits are ASCII");
+    let mut key = String::with_capacity(RESULT_KEY_PREFIX.len() + function.len() + version.len() + 2 + hex.len());
+    for part in [RESULT_KEY_PREFIX, function, ":", version, ":", hex] {
+        key.push_str(part);
+    }
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_result_key_ends_in_the_first_32_hex_digits_of_the_arguments_hash() {
+        for args in [&b""[..], b"7", b"\x01 a longer argument list, encoded"] {
+            let hash = blake3::hash(args);
+            let key = result_key("app::profile", "a1b2", &hash);
+            assert_eq!(key, format!("memoize:app::profile:a1b2:{}", &hash.to_hex()[..32]));
+            assert_eq!(key.len(), key.capacity(), "one allocation, of the right size");
+        }
     }
 }
