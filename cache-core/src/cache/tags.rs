@@ -400,12 +400,29 @@ impl VersionKeys {
 /// without the codec when it is the plain digits of a `u64` (what the codec decodes the same:
 /// 600 instructions a read less); anything else goes through it. `None` for what is not a
 /// version (read as "none").
+///
+/// A version drawn at random has 19 or 20 digits: the first 19 cannot overflow a `u64` and are
+/// summed unchecked, one digit at a time (a checked multiply and add per digit was 390
+/// instructions a hit).
 fn decode_version(bytes: &[u8]) -> Option<u64> {
-    if bytes.is_empty() || bytes.len() > 20 || !bytes.iter().all(u8::is_ascii_digit) {
+    if bytes.is_empty() || bytes.len() > 20 {
         return codec::decode::<u64>("tag", bytes).ok();
     }
-    // Over `u64::MAX` is not a `u64` for the codec either.
-    bytes.iter().try_fold(0u64, |n, digit| n.checked_mul(10)?.checked_add(u64::from(digit - b'0')))
+    let (head, tail) = bytes.split_at(bytes.len().min(19));
+    let mut n = 0u64;
+    for &byte in head {
+        let digit = byte.wrapping_sub(b'0');
+        if digit > 9 {
+            return codec::decode::<u64>("tag", bytes).ok();
+        }
+        n = n * 10 + u64::from(digit);
+    }
+    match tail {
+        [] => Some(n),
+        // Over `u64::MAX` is not a `u64` for the codec either.
+        [last] if last.is_ascii_digit() => n.checked_mul(10)?.checked_add(u64::from(last - b'0')),
+        _ => codec::decode::<u64>("tag", bytes).ok(),
+    }
 }
 
 /// A new version for a tag that has none, drawn by a write: odd (never the `0` of "none"), with
@@ -435,7 +452,22 @@ mod tests {
         for n in [0, 1, 7, 1 << 40, u64::MAX / 10, u64::MAX - 1, u64::MAX] {
             assert_eq!(decode_version(&stored(n)), Some(n), "{n}");
         }
-        for text in ["0001", "18446744073709551615", "18446744073709551616", "99999999999999999999", "-1", "", "x"] {
+        let texts = [
+            "0001",
+            "18446744073709551615",
+            "18446744073709551616",
+            "99999999999999999999",
+            "00000000000000000001",
+            "1234567890123456789x",
+            "123456789012345678x9",
+            "+1",
+            " 1",
+            "1 ",
+            "-1",
+            "",
+            "x",
+        ];
+        for text in texts {
             let codec = codec::decode::<u64>("tag", text.as_bytes()).ok();
             assert_eq!(decode_version(text.as_bytes()), codec, "{text:?}");
         }
