@@ -147,8 +147,8 @@ fn plan(settings: &Settings, parts: &request::Parts) -> Option<Plan> {
     let force = revalidate
         || (settings.client_reload && asks_reload(&parts.headers))
         || settings.forced_update.as_ref().is_some_and(|force| force(parts));
-    let key = settings.cache_key(parts, user.as_deref())?;
-    Some(Plan { key, force, tags: settings.read_tags(parts)? })
+    let (key, tags) = settings.key_and_tags(parts, user.as_deref())?;
+    Some(Plan { key, force, tags })
 }
 
 /// Whether the request names the host it is for (in its URI or a `Host` header).

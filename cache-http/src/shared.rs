@@ -6,6 +6,7 @@
 //! paths can both use it without importing each other.
 
 use std::collections::HashSet;
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -65,26 +66,36 @@ impl Settings {
     /// the request cannot be keyed unambiguously (see [`DefaultKey::write`]) and bypasses the
     /// cache.
     pub(crate) fn cache_key(&self, parts: &request::Parts, user: Option<&str>) -> Option<String> {
+        Some(self.write_key(parts, user)?.0)
+    }
+
+    /// The key of a request ([`cache_key`](Settings::cache_key)) and the tags its entry is read
+    /// with: its view's, then the route's own. The view's host is the one the key names (none
+    /// where the layer does not key the host), taken from the key rather than normalised again.
+    pub(crate) fn key_and_tags(&self, parts: &request::Parts, user: Option<&str>) -> Option<(String, Vec<String>)> {
+        let (key, authority) = self.write_key(parts, user)?;
+        let mut tags = request_tags(&key[authority], parts);
+        tags.extend(self.tags.iter().filter(|t| !tags.contains(t)).cloned().collect::<Vec<_>>());
+        Some((key, tags))
+    }
+
+    /// [`cache_key`](Settings::cache_key), and where the authority its default key names is in it
+    /// (empty: none).
+    fn write_key(&self, parts: &request::Parts, user: Option<&str>) -> Option<(String, Range<usize>)> {
         let mut key = String::with_capacity(self.namespace.len() + DefaultKey::len_hint(parts));
         key.push_str(&self.namespace);
-        match &self.key {
-            Some(custom) => key.push_str(&custom(parts)),
-            None if self.default_key.write(&mut key, parts, &self.proxy.trusted) => {}
-            None => return None,
-        }
+        let authority = match &self.key {
+            Some(custom) => {
+                key.push_str(&custom(parts));
+                key.len()..key.len()
+            }
+            None => self.default_key.write(&mut key, parts, &self.proxy.trusted)?,
+        };
         if let Some(user) = user {
             key.push_str("\nuser:");
             key.push_str(user);
         }
-        Some(key)
-    }
-
-    /// The tags a request's entry is read with: its view's (the host's only where the default
-    /// key keys it), then the route's own. `None`: the request names its host ambiguously.
-    pub(crate) fn read_tags(&self, parts: &request::Parts) -> Option<Vec<String>> {
-        let mut tags = request_tags(parts, self.key.is_none() && self.default_key.host)?;
-        tags.extend(self.tags.iter().filter(|t| !tags.contains(t)).cloned().collect::<Vec<_>>());
-        Some(tags)
+        Some((key, authority))
     }
 }
 

@@ -9,27 +9,27 @@
 //! URI, one that is not an authority) cannot be keyed: a handler might read either, so it
 //! bypasses the cache.
 
+use std::ops::Range;
+
 use http::header::HOST;
 use http::request::Parts;
 
 /// Appends the request's origin and a space to `key`: `scheme://authority ` when the URI states
 /// its scheme (HTTP/2, absolute form), `authority ` for a `Host` header alone, and nothing when
-/// the request names no host. Returns `false` when the host is ambiguous (see the module docs).
+/// the request names no host. Returns where the normalised authority is in `key` (empty: none),
+/// or `None` when the host is ambiguous (see the module docs).
 ///
 /// The space keeps keys apart: a path holds none, so a key with an origin never equals one
 /// without (whose path might start with `//host`).
-pub(super) fn write_origin(key: &mut String, parts: &Parts) -> bool {
+pub(super) fn write_origin(key: &mut String, parts: &Parts) -> Option<Range<usize>> {
     let mut hosts = parts.headers.get_all(HOST).iter();
     let header = match (hosts.next(), hosts.next()) {
         (None, _) => None,
-        (Some(value), None) => match value.to_str() {
-            Ok(host) => Some(host),
-            Err(_) => return false,
-        },
-        (Some(_), Some(_)) => return false,
+        (Some(value), None) => Some(value.to_str().ok()?),
+        (Some(_), Some(_)) => return None,
     };
     let scheme = parts.uri.scheme_str();
-    match (parts.uri.authority(), header) {
+    let start = match (parts.uri.authority(), header) {
         (Some(authority), header) => {
             if let Some(scheme) = scheme {
                 let start = key.len();
@@ -39,27 +39,31 @@ pub(super) fn write_origin(key: &mut String, parts: &Parts) -> bool {
             }
             let start = key.len();
             if !write_authority(key, authority.as_str(), scheme) {
-                return false;
+                return None;
             }
             // An absolute-form request also has a `Host` header; RFC 9112 says to ignore it, but a
             // handler may read it: the two must name the same origin.
             if let Some(header) = header {
                 let end = key.len();
                 if !write_authority(key, header, scheme) || key[start..end] != key[end..] {
-                    return false;
+                    return None;
                 }
                 key.truncate(end);
             }
+            start
         }
         (None, Some(header)) if !header.is_empty() => {
+            let start = key.len();
             if !write_authority(key, header, scheme) {
-                return false;
+                return None;
             }
+            start
         }
-        (None, _) => return true,
-    }
+        (None, _) => return Some(key.len()..key.len()),
+    };
+    let end = key.len();
     key.push(' ');
-    true
+    Some(start..end)
 }
 
 /// The `Host` header an HTTP/1.1 client sends for an absolute `uri`: its host, and its port
@@ -72,27 +76,24 @@ pub(crate) fn host_header(uri: &http::Uri) -> Option<String> {
     })
 }
 
-/// Appends the host of `authority` to a view's tag (see [`view`](super::view)): normalised as
+/// The host of `authority` as a view's tag names it (see [`view`](super::view)): normalised as
 /// in the key, without the scheme, and without the port when it is 80 or 443 (whatever the
-/// scheme: a tag may name more entries than one, never fewer). `false` if it is not an authority.
-pub(super) fn write_view_host(tag: &mut String, authority: &str) -> bool {
-    if !write_authority(tag, authority, None) {
-        return false;
+/// scheme: a tag may name more entries than one, never fewer). `None` if it is not an authority.
+pub(super) fn view_host(authority: &str) -> Option<String> {
+    let mut host = String::with_capacity(authority.len());
+    if !write_authority(&mut host, authority, None) {
+        return None;
     }
-    for port in [":80", ":443"] {
-        if tag.ends_with(port) {
-            tag.truncate(tag.len() - port.len());
-        }
-    }
-    true
+    let view = without_web_port(&host).len();
+    host.truncate(view);
+    Some(host)
 }
 
-/// The authority a request names: its URI's, else its one `Host` header's.
-pub(super) fn request_authority(parts: &Parts) -> Option<&str> {
-    match parts.uri.authority() {
-        Some(authority) => Some(authority.as_str()),
-        None => parts.headers.get(HOST)?.to_str().ok().filter(|h| !h.is_empty()),
-    }
+/// A normalised authority (as [`write_origin`] writes it) without the port 80 or 443: a view's
+/// host. The key's authority differs from [`view_host`]'s only by the default port of the
+/// request's scheme (80 or 443), which this removes either way.
+pub(super) fn without_web_port(authority: &str) -> &str {
+    authority.strip_suffix(":80").or_else(|| authority.strip_suffix(":443")).unwrap_or(authority)
 }
 
 /// Appends the normalised `authority` (`host[:port]`) to `key`; `false` if it is not one.
@@ -210,7 +211,10 @@ mod tests {
         }
         let parts = request.body(()).unwrap().into_parts().0;
         let mut key = String::new();
-        write_origin(&mut key, &parts).then_some(key)
+        let authority = write_origin(&mut key, &parts)?;
+        let written = key.strip_suffix(' ').unwrap_or(&key);
+        assert_eq!(&key[authority], written.rsplit("://").next().unwrap(), "where it says the authority is");
+        Some(key)
     }
 
     #[test]

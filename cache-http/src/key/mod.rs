@@ -19,6 +19,7 @@ mod view;
 pub(crate) use host::host_header;
 pub(crate) use view::{request_tags, target_tags};
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use http::HeaderName;
@@ -54,21 +55,21 @@ impl DefaultKey {
     }
 
     /// Appends the default key of a request to `key`, keying the values of the `trusted` proxy
-    /// headers with the `vary` ones. `false`: the request cannot be keyed (an ambiguous host, a
-    /// query that is not UTF-8), and `key` holds a part of one.
-    pub(crate) fn write(&self, key: &mut String, parts: &Parts, trusted: &[HeaderName]) -> bool {
+    /// headers with the `vary` ones. Returns where the normalised authority (`host[:port]`) is in
+    /// `key` (empty: none, or the host is not keyed), from which the view's tags are made without
+    /// normalising it again; `None`: the request cannot be keyed (an ambiguous host, a query that
+    /// is not UTF-8), and `key` holds a part of one.
+    pub(crate) fn write(&self, key: &mut String, parts: &Parts, trusted: &[HeaderName]) -> Option<Range<usize>> {
         let method = if parts.method == http::Method::HEAD { "GET" } else { parts.method.as_str() };
         let (path, query) = (parts.uri.path(), parts.uri.query().filter(|q| !q.is_empty()));
         key.push_str(method);
         key.push(' ');
-        if self.host && !host::write_origin(key, parts) {
-            return false;
-        }
+        let authority = if self.host { host::write_origin(key, parts)? } else { key.len()..key.len() };
         key.push_str(path);
         if let Some(query) = query
             && !query::write_query(key, query)
         {
-            return false;
+            return None;
         }
         for name in self.vary.iter().chain(trusted) {
             key.push('\n');
@@ -79,7 +80,7 @@ impl DefaultKey {
                 key.push(',');
             }
         }
-        true
+        Some(authority)
     }
 }
 
@@ -89,7 +90,7 @@ mod tests {
 
     fn default_key(parts: &Parts, vary: &[http::HeaderName]) -> String {
         let mut key = String::new();
-        assert!(DefaultKey { vary: vary.to_vec(), host: true }.write(&mut key, parts, &[]));
+        assert!(DefaultKey { vary: vary.to_vec(), host: true }.write(&mut key, parts, &[]).is_some());
         key
     }
 
@@ -138,7 +139,11 @@ mod tests {
             "GET https://good.example /p"
         );
         let mut key = String::new();
-        assert!(DefaultKey { vary: Vec::new(), host: false }.write(&mut key, &with_host("/p", "evil.example"), &[]));
+        assert!(
+            DefaultKey { vary: Vec::new(), host: false }
+                .write(&mut key, &with_host("/p", "evil.example"), &[])
+                .is_some()
+        );
         assert_eq!(key, "GET /p");
     }
 
@@ -156,7 +161,7 @@ mod tests {
             let mut parts = with_host("/p", "good.example");
             parts.headers.insert(&name, value.parse().unwrap());
             let mut key = String::new();
-            assert!(DefaultKey::default().write(&mut key, &parts, std::slice::from_ref(&name)));
+            assert!(DefaultKey::default().write(&mut key, &parts, std::slice::from_ref(&name)).is_some());
             key
         };
         assert_eq!(key("a.example"), "GET good.example /p\nx-forwarded-host:a.example,");

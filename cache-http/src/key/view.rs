@@ -22,12 +22,11 @@ const PATH_TAG: &str = "http-path:";
 /// The prefix of a URL's (path and query) tag.
 const URL_TAG: &str = "http-url:";
 
-/// The tags of the entry of a request: its path's, then its URL's if it has a query. `host`:
-/// whether the layer keys the host. `None` if the request cannot be tagged (its key would not
-/// be made either).
-pub(crate) fn request_tags(parts: &Parts, host: bool) -> Option<Vec<String>> {
-    let authority = if host { host::request_authority(parts) } else { None };
-    tags_of(authority, parts.uri.path(), parts.uri.query())
+/// The tags of the entry of a request whose key names `authority` (normalised, as
+/// [`DefaultKey::write`](super::DefaultKey::write) writes it; empty when the key names no host):
+/// its path's, then its URL's if it has a query.
+pub(crate) fn request_tags(authority: &str, parts: &Parts) -> Vec<String> {
+    tags_of(host::without_web_port(authority), parts.uri.path(), parts.uri.query())
 }
 
 /// The tags to invalidate to delete the view `target` names (a URL, or a path alone): with a
@@ -37,24 +36,21 @@ pub(crate) fn target_tags(target: &str) -> Option<Vec<String>> {
     let uri: http::Uri = target.parse().ok()?;
     let path = if uri.path().is_empty() { "/" } else { uri.path() };
     let pick = |tags: Vec<String>| tags.into_iter().last();
-    let mut tags = vec![pick(tags_of(None, path, uri.query())?)?];
+    let mut tags = vec![pick(tags_of("", path, uri.query()))?];
     if let Some(authority) = uri.authority() {
-        tags.insert(0, pick(tags_of(Some(authority.as_str()), path, uri.query())?)?);
+        tags.insert(0, pick(tags_of(&host::view_host(authority.as_str())?, path, uri.query()))?);
     }
     Some(tags)
 }
 
-/// The path's tag and, for a query with parameters, the URL's.
-fn tags_of(authority: Option<&str>, path: &str, query: Option<&str>) -> Option<Vec<String>> {
-    let mut path_tag = String::with_capacity(PATH_TAG.len() + authority.map_or(0, str::len) + path.len());
+/// The path's tag and, for a query with parameters, the URL's; `host` is the view's host (see
+/// [`host::view_host`]).
+fn tags_of(host: &str, path: &str, query: Option<&str>) -> Vec<String> {
+    let mut path_tag = String::with_capacity(PATH_TAG.len() + host.len() + path.len());
     path_tag.push_str(PATH_TAG);
-    if let Some(authority) = authority
-        && !host::write_view_host(&mut path_tag, authority)
-    {
-        return None;
-    }
+    path_tag.push_str(host);
     path_tag.push_str(path);
-    let Some(query) = query.filter(|q| !q.is_empty()) else { return Some(vec![path_tag]) };
+    let Some(query) = query.filter(|q| !q.is_empty()) else { return vec![path_tag] };
     let mut url_tag = String::with_capacity(path_tag.len() + query.len() + 1);
     url_tag.push_str(URL_TAG);
     url_tag.push_str(&path_tag[PATH_TAG.len()..]);
@@ -62,31 +58,40 @@ fn tags_of(authority: Option<&str>, path: &str, query: Option<&str>) -> Option<V
     // A query that does not decode as UTF-8 is keyed by no default key; a custom key's entry of
     // one carries its path's tag alone.
     let tagged = query::write_query(&mut url_tag, query) && url_tag.len() > before;
-    Some(if tagged { vec![path_tag, url_tag] } else { vec![path_tag] })
+    if tagged { vec![path_tag, url_tag] } else { vec![path_tag] }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn request(uri: &str, host: Option<&str>) -> Parts {
+    /// The tags of a request to `uri` with `host`, by a layer that keys the host or not.
+    fn tags(uri: &str, host: Option<&str>, keys_host: bool) -> Vec<String> {
         let mut request = http::Request::get(uri);
         if let Some(host) = host {
             request = request.header(http::header::HOST, host);
         }
-        request.body(()).unwrap().into_parts().0
+        let parts = request.body(()).unwrap().into_parts().0;
+        let mut key = String::new();
+        let authority = super::super::DefaultKey { vary: Vec::new(), host: keys_host }.write(&mut key, &parts, &[]);
+        request_tags(&key[authority.expect("a keyed request")], &parts)
     }
 
     #[test]
     fn http1_and_http2_requests_for_a_url_share_its_tags() {
-        let http1 = request_tags(&request("/users/42?b=2&a=1", Some("Good.Example:443")), true).unwrap();
-        let http2 = request_tags(&request("https://good.example/users/42?a=1&b=2", None), true).unwrap();
+        let http1 = tags("/users/42?b=2&a=1", Some("Good.Example:443"), true);
+        let http2 = tags("https://good.example/users/42?a=1&b=2", None, true);
         assert_eq!(http1, ["http-path:good.example/users/42", "http-url:good.example/users/42?a=1&b=2"]);
         assert_eq!(http1, http2);
-        let plain = request_tags(&request("/users/42", Some("good.example")), true).unwrap();
+        assert_eq!(tags("http://good.example:80/users/42", None, true), ["http-path:good.example/users/42"]);
+        assert_eq!(tags("/users/42", Some("good.example:80"), true), ["http-path:good.example/users/42"]);
+        assert_eq!(tags("https://good.example:80/users/42", None, true), ["http-path:good.example/users/42"]);
+        assert_eq!(tags("/users/42", Some("good.example:8080"), true), ["http-path:good.example:8080/users/42"]);
+        let plain = tags("/users/42", Some("good.example"), true);
         assert_eq!(plain, ["http-path:good.example/users/42"]);
-        let hostless = request_tags(&request("/users/42?", Some("good.example")), false).unwrap();
+        let hostless = tags("/users/42?", Some("good.example"), false);
         assert_eq!(hostless, ["http-path:/users/42"]);
+        assert_eq!(tags("/users/42", None, true), ["http-path:/users/42"]);
     }
 
     #[test]
