@@ -328,7 +328,7 @@ fn watch_refuses_a_url_it_cannot_read_with_the_reason() {
 }
 
 #[test]
-fn on_memcached_stats_and_clear_say_what_cannot_be_counted_instead_of_a_number() {
+fn on_memcached_stats_shows_the_servers_figures_and_says_what_cannot_be_counted() {
     let server = MemcachedServer::start();
     let servers = format!("CACHE_MEMCACHED_SERVERS={}", server.address());
     let on_memcached = |args: &[&str]| {
@@ -341,6 +341,11 @@ fn on_memcached_stats_and_clear_say_what_cannot_be_counted_instead_of_a_number()
     assert!(out.status.success(), "{}", stderr(&out));
     let keys = field(&text, "keys").unwrap_or_else(|| panic!("{text}"));
     assert!(keys.starts_with("not counted: memcached cannot list or count keys"), "{keys}");
+    let server_line = text.lines().find(|l| l.starts_with(&server.address())).unwrap_or_else(|| panic!("{text}"));
+    assert!(server_line.contains("memcached 1."), "the server's own figures: {server_line}");
+    let json: serde_json::Value = serde_json::from_slice(&on_memcached(&["--json", "stats"]).stdout).unwrap();
+    assert!(json["servers"][0]["keys"].as_u64().unwrap() >= 1, "{json}");
+    assert!(json["servers"][0]["memory_limit"].as_u64().unwrap() > 0, "{json}");
     let out = on_memcached(&["clear", "--yes"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let said = stdout(&out);

@@ -6,10 +6,10 @@
 //! a pipelined batch through `opaque` and checks every echo, so a response can never be paired
 //! with the wrong request. Deprecated by memcached since 1.6.0, and the only protocol with SASL.
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::request::{Op, Request, Response, status};
+use crate::request::{MAX_STATS, Op, Request, Response, status};
 
 /// The opcodes of the commands this backend sends.
 fn opcode(op: Op) -> u8 {
@@ -24,6 +24,7 @@ fn opcode(op: Op) -> u8 {
         Op::SetQuiet => 0x11, // SETQ
         Op::Touch => 0x1c,
         Op::SaslPlain => 0x21, // SASL_AUTH
+        Op::Stats => 0x10,
     }
 }
 
@@ -57,7 +58,7 @@ pub(crate) async fn write_request<W: AsyncWrite + Unpin>(
             extras[..4].copy_from_slice(&request.exptime.to_be_bytes());
             4
         }
-        Op::Get | Op::GetQuiet | Op::Delete | Op::Noop | Op::SaslPlain => 0,
+        Op::Get | Op::GetQuiet | Op::Delete | Op::Noop | Op::SaslPlain | Op::Stats => 0,
     };
     let extras = &extras[..extras_len];
     let key_len = u16::try_from(request.key.len())
@@ -84,6 +85,8 @@ pub(crate) async fn write_request<W: AsyncWrite + Unpin>(
 pub(crate) struct Packet {
     pub opcode: u8,
     pub opaque: u32,
+    /// The key the server sent back (a GETK's key; a STAT packet's figure name).
+    pub key: Bytes,
     pub response: Response,
 }
 
@@ -110,12 +113,42 @@ pub(crate) async fn read_answer<R: AsyncRead + Unpin>(
     let packet = read_response(input).await?;
     let i = packet.opaque as usize;
     match requests.get(i) {
-        Some(request) if opcode(request.op) == packet.opcode => Ok((i, packet.response)),
+        Some(request) if opcode(request.op) == packet.opcode => match request.op {
+            Op::Stats => read_stats(input, packet).await.map(|response| (i, response)),
+            _ => Ok((i, packet.response)),
+        },
         _ => Err(ReadError::Malformed(format!(
             "a response (opcode 0x{:02x}, opaque {i}) does not belong to any request of the batch",
             packet.opcode
         ))),
     }
+}
+
+/// The rest of a STAT answer after its first packet: one packet per figure (its name in the key,
+/// its value as text), ended by a packet without a key.
+async fn read_stats<R: AsyncRead + Unpin>(input: &mut R, first: Packet) -> Result<Response, ReadError> {
+    let mut figures = String::new();
+    let mut packet = first;
+    for _ in 0..MAX_STATS {
+        if packet.response.status != status::OK || packet.key.is_empty() {
+            let mut response = packet.response;
+            response.value = Bytes::from(figures);
+            return Ok(response);
+        }
+        figures.push_str(&String::from_utf8_lossy(&packet.key));
+        figures.push(' ');
+        figures.push_str(&String::from_utf8_lossy(&packet.response.value));
+        figures.push('\n');
+        let (opcode, opaque) = (packet.opcode, packet.opaque);
+        packet = read_response(input).await?;
+        if (packet.opcode, packet.opaque) != (opcode, opaque) {
+            return Err(ReadError::Malformed(format!(
+                "a response (opcode 0x{:02x}, opaque {}) in the middle of a STAT answer",
+                packet.opcode, packet.opaque
+            )));
+        }
+    }
+    Err(ReadError::Malformed(format!("a STAT answer of more than {MAX_STATS} figures")))
 }
 
 /// Reads one response packet.
@@ -145,6 +178,7 @@ pub(crate) async fn read_response<R: AsyncRead + Unpin>(input: &mut R) -> Result
     input.read_exact(&mut body).await?;
     let body = body.freeze();
     let extras = body.slice(..extras_len);
+    let key = body.slice(extras_len..extras_len + key_len);
     let value = body.slice(extras_len + key_len..);
     let opcode = header[1];
     let flags = match extras.get(..4) {
@@ -158,7 +192,7 @@ pub(crate) async fn read_response<R: AsyncRead + Unpin>(input: &mut R) -> Result
     };
     // memcached puts a message in the value of an error response.
     let text = if status == status::OK { String::new() } else { String::from_utf8_lossy(&value).into_owned() };
-    Ok(Packet { opcode, opaque, response: Response { status, cas, flags, value, counter, text } })
+    Ok(Packet { opcode, opaque, key, response: Response { status, cas, flags, value, counter, text } })
 }
 
 #[cfg(test)]
@@ -198,6 +232,30 @@ mod tests {
         assert_eq!(&p.response.value[..], b"abc");
         let garbage = b"VERSION 1.6.18\r\n\0\0\0\0\0\0\0\0\0\0";
         assert!(matches!(read_response(&mut &garbage[..]).await, Err(ReadError::Malformed(_))));
+    }
+
+    /// A response packet of `opcode`, numbered 0, with `key` and `value`.
+    fn packet(opcode: u8, key: &[u8], value: &[u8]) -> Vec<u8> {
+        let mut packet = vec![0x81, opcode];
+        packet.extend_from_slice(&(key.len() as u16).to_be_bytes());
+        packet.extend_from_slice(&[0, 0, 0, 0]);
+        packet.extend_from_slice(&((key.len() + value.len()) as u32).to_be_bytes());
+        packet.extend_from_slice(&[0; 12]);
+        packet.extend_from_slice(key);
+        packet.extend_from_slice(value);
+        packet
+    }
+
+    #[tokio::test]
+    async fn a_stat_answer_is_gathered_into_one_response_of_name_value_lines() {
+        let stats = [Request::stats()];
+        let answer = [packet(0x10, b"pid", b"7"), packet(0x10, b"version", b"1.6.18"), packet(0x10, b"", b"")].concat();
+        let (i, response) = read_answer(&mut &answer[..], &stats).await.unwrap();
+        assert_eq!((i, &response.value[..]), (0, &b"pid 7\nversion 1.6.18\n"[..]));
+        let interrupted = [packet(0x10, b"pid", b"7"), packet(0x0a, b"", b"")].concat();
+        assert!(matches!(read_answer(&mut &interrupted[..], &stats).await, Err(ReadError::Malformed(_))));
+        let endless = packet(0x10, b"x", b"1").repeat(MAX_STATS + 1);
+        assert!(matches!(read_answer(&mut &endless[..], &stats).await, Err(ReadError::Malformed(_))));
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@
 //! | increment | `ma <key> D<delta> [N<exptime> J<initial>] v O<n>` |
 //! | touch | `mg <key> T<exptime> O<n>` |
 //! | noop | `mn` |
+//! | the server's figures | `stats` (the text protocol's: `STAT <name> <value>` lines, `END`) |
 //!
 //! Every command carries its place in the batch as its opaque token (`O<n>`), which memcached
 //! copies into the answer, so an answer is never paired with the wrong request. Error lines
@@ -32,7 +33,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::binary::ReadError;
-use crate::request::{NO_CREATE, Op, Request, Response, status};
+use crate::request::{MAX_STATS, NO_CREATE, Op, Request, Response, status};
 
 /// The largest value accepted in an answer (memcached's own item limit tops out at 1 GB).
 const MAX_VALUE: usize = (1 << 30) + (1 << 20);
@@ -64,6 +65,7 @@ pub(crate) async fn write_request<W: AsyncWrite + Unpin>(
     };
     match request.op {
         Op::Noop => return out.write_all(b"mn\r\n").await,
+        Op::Stats => return out.write_all(b"stats\r\n").await,
         Op::Get => write!(line, "mg {} v f c", key()?)?,
         Op::GetQuiet => write!(line, "mg {} v f c q", key()?)?,
         Op::Touch => write!(line, "mg {} T{ttl}", key()?)?,
@@ -134,6 +136,9 @@ pub(crate) async fn read_answer<R: AsyncBufRead + Unpin>(
             response.text = text;
             return in_order(response);
         }
+        "STAT" | "END" if requests.get(next).is_some_and(|r| r.op == Op::Stats) => {
+            return read_stats(input, line).await.map(|response| (next, Some(response)));
+        }
         "MN" => {
             let noop = requests[next.min(requests.len())..].iter().position(|r| r.op == Op::Noop);
             return match noop {
@@ -186,6 +191,24 @@ pub(crate) async fn read_answer<R: AsyncBufRead + Unpin>(
     }
     let silent_success = request.op == Op::SetQuiet && response.status == status::OK;
     Ok((i, (!silent_success).then_some(response)))
+}
+
+/// The rest of a `stats` answer after its first line: `STAT <name> <value>` lines up to `END`.
+async fn read_stats<R: AsyncBufRead + Unpin>(input: &mut R, first: String) -> Result<Response, ReadError> {
+    let mut figures = String::new();
+    let mut line = first;
+    for _ in 0..MAX_STATS {
+        if line == "END" {
+            return Ok(Response { value: Bytes::from(figures), ..Response::default() });
+        }
+        let Some(figure) = line.strip_prefix("STAT ") else {
+            return Err(ReadError::Malformed(format!("{:?} in the middle of a stats answer", shorten(&line))));
+        };
+        figures.push_str(figure);
+        figures.push('\n');
+        line = read_line(input).await?;
+    }
+    Err(ReadError::Malformed(format!("a stats answer of more than {MAX_STATS} figures")))
 }
 
 /// The status of an error line, from its text (memcached's words, `proto_text.c`).
@@ -269,6 +292,21 @@ mod tests {
             out.push((i, r));
         }
         Ok(out)
+    }
+
+    #[tokio::test]
+    async fn a_stats_answer_is_gathered_into_one_response_of_name_value_lines() {
+        assert_eq!(written(Request::stats()).await, "stats\r\n");
+        let stats = [Request::stats()];
+        let got = answers(b"STAT pid 7\r\nSTAT version 1.6.18\r\nEND\r\n", &stats).await.unwrap();
+        assert_eq!(&got[0].1.as_ref().unwrap().value[..], b"pid 7\nversion 1.6.18\n");
+        let got = answers(b"END\r\n", &stats).await.unwrap();
+        assert!(got[0].1.as_ref().unwrap().value.is_empty());
+        assert!(matches!(answers(b"STAT pid 7\r\nHD O1\r\n", &stats).await, Err(ReadError::Malformed(_))));
+        let endless = "STAT x 1\r\n".repeat(MAX_STATS + 1);
+        assert!(matches!(answers(endless.as_bytes(), &stats).await, Err(ReadError::Malformed(_))));
+        let not_asked = [Request::get(b("k"))];
+        assert!(matches!(answers(b"END\r\n", &not_asked).await, Err(ReadError::Malformed(_))));
     }
 
     #[tokio::test]

@@ -30,6 +30,10 @@ pub(crate) enum Op {
     Noop,
     /// SASL PLAIN login (binary only).
     SaslPlain,
+    /// The server's own figures (binary STAT, text `stats`), answered by one packet or line per
+    /// figure; the codecs gather them into one [`Response`] whose value is `name value` lines.
+    /// Alone in its batch (the text protocol's `stats` carries no opaque token).
+    Stats,
 }
 
 impl Op {
@@ -81,6 +85,10 @@ pub(crate) mod status {
         }
     }
 }
+
+/// The most figures an [`Op::Stats`] answer may have (memcached 1.6 sends about 90): a server
+/// that sends more is out of step, not generous.
+pub(crate) const MAX_STATS: usize = 1024;
 
 /// `exptime` of an increment that must not create an absent key.
 pub(crate) const NO_CREATE: u32 = u32::MAX;
@@ -178,6 +186,11 @@ impl Request {
         let mut r = Request::new(Op::SaslPlain, Bytes::from_static(b"PLAIN"));
         r.value = Bytes::from(value);
         r
+    }
+
+    /// The server's figures ([`Op::Stats`]).
+    pub(crate) fn stats() -> Request {
+        Request::new(Op::Stats, Bytes::new())
     }
 
     pub(crate) fn is_quiet(&self) -> bool {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cachette_conformance::harness::memcached::{self, MemcachedServer, MemcachedTarget};
-use cachette_core::{BaseCache, Bytes, Cache, CacheError, Ttl};
+use cachette_core::{Admin, BaseCache, Bytes, Cache, CacheError, Ttl};
 use cachette_memcached::MemcachedCache;
 
 use super::support::{b, cache, config, unique_prefix};
@@ -36,6 +36,28 @@ async fn odd_keys_work_across_two_servers_and_get_many_keeps_order() {
         assert_eq!(value, &expected, "{key:?}");
     }
     assert_eq!(cache.delete_many(&asked).await.unwrap(), 40);
+}
+
+#[tokio::test]
+async fn each_server_reports_its_own_figures_for_an_operator() {
+    let target = memcached::pair();
+    let cache = cache(&target, &unique_prefix("figures"), "");
+    for i in 0..20 {
+        cache.set(&format!("k{i}"), b("v"), Ttl::Default).await.unwrap();
+    }
+    assert_eq!(cache.get("k0").await.unwrap(), Some(b("v")));
+    assert_eq!(cache.get("absent").await.unwrap(), None);
+    let servers = Admin::servers(&cache).await.unwrap();
+    let addresses: Vec<&str> = servers.iter().map(|s| s.address.as_str()).collect();
+    assert_eq!(addresses, cache.servers(), "one answer per server, in order");
+    for server in &servers {
+        assert!(server.version.as_deref().is_some_and(|v| v.starts_with("memcached 1.")), "{server:?}");
+        assert!(server.memory_limit.is_some_and(|limit| limit > 0), "{server:?}");
+        assert!(server.memory_used.is_some() && server.evictions.is_some(), "{server:?}");
+    }
+    let sum = |f: fn(&cachette_core::admin::ServerInfo) -> Option<u64>| servers.iter().filter_map(f).sum::<u64>();
+    assert!(sum(|s| s.keys) >= 20, "items of every prefix, ours among them: {servers:?}");
+    assert!(sum(|s| s.hits) >= 1 && sum(|s| s.misses) >= 1, "{servers:?}");
 }
 
 #[tokio::test]
