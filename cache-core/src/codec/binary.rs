@@ -15,6 +15,15 @@ pub(super) fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Vec<
     postcard::to_extend(value, out).map_err(|e| CacheError::codec(key, format!("cannot encode the value: {e}")))
 }
 
+/// [`encode`] into `buf`, without allocating: the bytes written, or `None` if they do not fit (or
+/// the value cannot be encoded: [`encode`] then says why).
+pub(super) fn encode_into<'b, T: Serialize + ?Sized>(value: &T, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+    let (format, body) = buf.split_first_mut()?;
+    *format = FORMAT_POSTCARD;
+    let written = postcard::to_slice(value, body).ok()?.len();
+    Some(&buf[..=written])
+}
+
 /// Decodes a value tagged [`FORMAT_POSTCARD`] (`bytes` includes the format byte).
 pub(super) fn decode<'de, T: Deserialize<'de>>(key: &str, bytes: &'de [u8]) -> Result<T> {
     let body = &bytes[1..];

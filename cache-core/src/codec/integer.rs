@@ -9,10 +9,24 @@ use crate::{CacheError, Result};
 
 /// The decimal text of `value` if it is a top-level integer (of any width), else `None`.
 pub(super) fn as_integer<T: Serialize + ?Sized>(value: &T) -> Option<String> {
+    integer_of(value).map(|int| int.to_string())
+}
+
+/// The integer `value` serializes as, if it does (what [`as_integer`] writes as decimal text).
+pub(super) fn integer_of<T: Serialize + ?Sized>(value: &T) -> Option<Int> {
     match value.serialize(IntegerProbe) {
-        Ok(Top::Int(int)) => Some(int.to_string()),
+        Ok(Top::Int(int)) => Some(int),
         _ => None,
     }
+}
+
+/// `int`'s decimal text written into `buf`, without allocating; `None` if it does not fit.
+pub(super) fn write_integer<'b>(int: &Int, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+    let size = buf.len();
+    let mut rest = &mut buf[..];
+    std::io::Write::write_fmt(&mut rest, format_args!("{int}")).ok()?;
+    let written = size - rest.len();
+    Some(&buf[..written])
 }
 
 /// Whether `value` serializes as a top-level none: `Option::None`, whatever its type is called
@@ -80,7 +94,7 @@ enum Top {
 }
 
 /// An integer of any width, as found by the probe.
-enum Int {
+pub(super) enum Int {
     Signed(i128),
     Unsigned(u128),
 }

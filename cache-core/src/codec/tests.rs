@@ -214,3 +214,29 @@ fn the_serializer_and_compression_are_read_by_name_and_bincode_is_refused_with_t
     assert_eq!("zstd".parse::<Compression>(), Ok(Compression::Zstd));
     assert!("lz4".parse::<Compression>().unwrap_err().contains("none, zstd"));
 }
+
+/// `encode_plain_into`'s bytes, and `encode_plain`'s.
+fn both<T: Serialize + ?Sized>(codec: &Codec, value: &T, buf: &mut [u8]) -> (Option<Vec<u8>>, Vec<u8>) {
+    (codec.encode_plain_into(value, buf).map(<[u8]>::to_vec), codec.encode_plain("k", value).unwrap())
+}
+
+#[test]
+fn an_encoding_on_the_stack_is_the_same_as_in_a_vec_or_is_not_made() {
+    let codec = Codec::default();
+    let mut buf = [0u8; 64];
+    let user = User { id: 7, name: "Ada".into(), tags: vec!["admin".into()] };
+    let (on_stack, in_vec) = both(&codec, &user, &mut buf);
+    assert_eq!(on_stack, Some(in_vec));
+    let (on_stack, in_vec) = both(&codec, &(7u64, "x"), &mut buf);
+    assert_eq!(on_stack, Some(in_vec));
+    for (on_stack, in_vec) in
+        [both(&codec, &7u64, &mut buf), both(&codec, &-17i64, &mut buf), both(&codec, &i128::MIN, &mut buf)]
+    {
+        assert_eq!(on_stack, Some(in_vec), "integers are decimal text");
+    }
+    assert_eq!(codec.encode_plain_into(&"y".repeat(64), &mut buf), None, "too long for the buffer");
+    assert_eq!(codec.encode_plain_into(&u128::MAX, &mut [0u8; 8]), None, "an integer too long for the buffer");
+    assert_eq!(json().encode_plain_into(&user, &mut buf), None, "JSON is encoded by encode_plain");
+    let (on_stack, in_vec) = both(&json(), &7u64, &mut buf);
+    assert_eq!(on_stack, Some(in_vec), "integers are decimal text under JSON too");
+}

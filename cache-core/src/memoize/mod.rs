@@ -197,9 +197,19 @@ impl Memoized {
 
     /// The hash of the encoded arguments (and of the computed name, with `make_name`).
     fn args_hash<A: Serialize + ?Sized>(&self, args: &A) -> Result<blake3::Hash> {
-        let encoded = codec::Codec::default().encode_plain(&self.function, args)?;
+        // Most argument lists fit on the stack; the others are encoded into a `Vec`.
+        let mut buf = [0u8; 128];
+        let codec = codec::Codec::default();
+        let allocated;
+        let encoded = match codec.encode_plain_into(args, &mut buf) {
+            Some(encoded) => encoded,
+            None => {
+                allocated = codec.encode_plain(&self.function, args)?;
+                allocated.as_slice()
+            }
+        };
         let hash = match &self.options.make_name {
-            None => blake3::hash(&encoded),
+            None => blake3::hash(encoded),
             Some(make_name) => {
                 let name = make_name(&self.function);
                 tracing::trace!(function = %self.function, computed = %name, "memoized function's computed name");
@@ -208,7 +218,7 @@ impl Memoized {
                 // each other and from the arguments of a function without `make_name`.
                 let mut hasher = blake3::Hasher::new();
                 hasher.update(&[0xFF]).update(&(name.len() as u64).to_le_bytes()).update(name.as_bytes());
-                hasher.update(&encoded).finalize()
+                hasher.update(encoded).finalize()
             }
         };
         Ok(hash)
@@ -266,9 +276,9 @@ impl Memoized {
 fn result_key(function: &str, version: &str, hash: &blake3::Hash) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut hex = [0u8; 32];
-    for (pair, byte) in hex.chunks_exact_mut(2).zip(hash.as_bytes()) {
-        pair[0] = DIGITS[usize::from(byte >> 4)];
-        pair[1] = DIGITS[usize::from(byte & 0xf)];
+    for (i, byte) in hash.as_bytes()[..16].iter().enumerate() {
+        hex[2 * i] = DIGITS[usize::from(byte >> 4)];
+        hex[2 * i + 1] = DIGITS[usize::from(byte & 0xf)];
     }
     let hex = std::str::from_utf8(&hex).expect("hex digits are ASCII");
     let mut key = String::with_capacity(RESULT_KEY_PREFIX.len() + function.len() + version.len() + 2 + hex.len());
