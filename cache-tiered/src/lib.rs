@@ -117,10 +117,13 @@
 //! # Performance
 //!
 //! `cargo bench -p cachette-tiered --bench hits` prints, side by side: an L1 hit over Redis
-//! costs 1.1-1.2x a SimpleCache hit through `BaseCache::get`, 0.9-1.2x through
-//! `Cache::get::<String>`; a memoize hit on Redis + L1 costs about 4.2x moka's `get_with`, of
-//! which the memoize layer itself is most (on SimpleCache alone it is 3.5-4.1x). Loaded 2-core
-//! machine (load 4-6).
+//! costs 1.1-1.2x a SimpleCache hit through `BaseCache::get` and through
+//! `Cache::get::<String>`; a memoize hit on Redis + L1 costs 3.0-3.1x moka's `get_with` (3.7-3.8x
+//! before the tier answered hits at once, `BaseCache::get_at_once`), on SimpleCache alone
+//! 1.9-2.0x. The difference is the function's version: SimpleCache is written by this process
+//! only and keeps it in process, while a shared backend's is read on every call (a second L1
+//! lookup here), so that another process's `delete_memoized_all` is seen at once. Loaded 2-core
+//! machine (load 5-6), before and after binaries alternated twice.
 //!
 //! `cargo test --release -p cachette-tiered --test coherence` measures how soon another process
 //! stops serving a changed key: p50 0.07-0.15 ms on loopback over Redis and Cluster with tracking

@@ -200,6 +200,12 @@ impl BaseCache for TieredCache {
         self.l2.is_shared()
     }
 
+    /// A hit of the tier, answered without a future (a moka lookup and the epoch check); a miss
+    /// goes through `get`, to the backend.
+    fn get_at_once(&self, key: &str) -> Option<Result<Option<Bytes>>> {
+        self.tier.get(key).map(|value| Ok(Some(value)))
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
         if let Some(value) = self.tier.get(key) {
             return Ok(Some(value));
