@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 
 use super::Cache;
 use super::lease::Leased;
-use crate::{BoxError, CacheError, Result, Ttl, codec};
+use crate::{BoxError, CacheError, Result, Ttl, codec, observe};
 
 impl Cache {
     /// The value under `key`, or else the result of `load`, stored with `ttl` and returned.
@@ -178,7 +178,12 @@ impl Cache {
         count: bool,
         is_stale: &impl Fn(&T) -> bool,
     ) -> Result<Option<(Bytes, T)>> {
-        let found = match self.read(key).await {
+        let timer = observe::Timer::start();
+        let found = match self.read_at_once(key, &timer) {
+            Some(found) => found,
+            None => self.read_waiting(key, timer).await,
+        };
+        let found = match found {
             Ok(found) => found,
             Err(e) if e.is_backend_failure() => {
                 self.note_backend_failure("get", key, &e, "cache read failed; loading the value instead");

@@ -233,7 +233,11 @@ impl Cache {
     /// A stored value that does not decode as `T` is a [`CacheError::Codec`] (a miss with
     /// `CACHE_IGNORE_ERRORS`).
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        let raw = self.read(key).await;
+        let timer = observe::Timer::start();
+        let raw = match self.read_at_once(key, &timer) {
+            Some(raw) => raw,
+            None => self.read_waiting(key, timer).await,
+        };
         let raw = self.absorb("get", key, raw, || None)?;
         let raw = self.unwrap_envelope(key, raw).await;
         self.decode_read(key, raw)
@@ -499,10 +503,24 @@ impl Cache {
     /// answered at once, with no future, by a backend that can ([`BaseCache::get_at_once`]).
     pub(crate) async fn read(&self, key: &str) -> Result<Option<Bytes>> {
         let timer = observe::Timer::start();
-        if let Some(r) = self.inner.fail_safe.call_at_once(|| self.inner.backend.get_at_once(key)) {
-            observe::backend_operation(self.inner.fail_safe.backend(), "get", &r, timer);
-            return r;
+        match self.read_at_once(key, &timer) {
+            Some(r) => r,
+            None => self.guarded_since(timer, "get", self.inner.backend.get(key)).await,
         }
+    }
+
+    /// The at-once part of [`read`](Cache::read), for callers that try it before making the
+    /// future of a read that waits (a nested future polled is 100-odd instructions of a hit):
+    /// `None` if the backend cannot answer at once or the breaker is not closed.
+    #[inline]
+    pub(crate) fn read_at_once(&self, key: &str, timer: &observe::Timer) -> Option<Result<Option<Bytes>>> {
+        let r = self.inner.fail_safe.call_at_once(|| self.inner.backend.get_at_once(key))?;
+        observe::backend_operation(self.inner.fail_safe.backend(), "get", &r, timer);
+        Some(r)
+    }
+
+    /// The rest of [`read`](Cache::read) after [`read_at_once`](Cache::read_at_once) said `None`.
+    pub(crate) async fn read_waiting(&self, key: &str, timer: observe::Timer) -> Result<Option<Bytes>> {
         self.guarded_since(timer, "get", self.inner.backend.get(key)).await
     }
 
@@ -521,7 +539,7 @@ impl Cache {
         call: impl Future<Output = Result<T>>,
     ) -> Result<T> {
         let r = self.inner.fail_safe.call(operation, call).await;
-        observe::backend_operation(self.inner.fail_safe.backend(), operation, &r, timer);
+        observe::backend_operation(self.inner.fail_safe.backend(), operation, &r, &timer);
         r
     }
 

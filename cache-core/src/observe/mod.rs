@@ -105,7 +105,7 @@ fn outcome<T>(r: &Result<T>) -> &'static str {
 
 /// Records one backend call made through the fail-safe.
 #[inline]
-pub(crate) fn backend_operation<T>(backend: &'static str, operation: &'static str, r: &Result<T>, timer: Timer) {
+pub(crate) fn backend_operation<T>(backend: &'static str, operation: &'static str, r: &Result<T>, timer: &Timer) {
     let Some(start) = timer.0 else { return };
     let elapsed = start.elapsed();
     let outcome = outcome(r);
