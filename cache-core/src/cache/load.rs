@@ -179,7 +179,7 @@ impl Cache {
         is_stale: &impl Fn(&T) -> bool,
     ) -> Result<Option<(Bytes, T)>> {
         let timer = observe::Timer::start();
-        let found = match self.read_at_once(key, &timer) {
+        let found = match self.read_at_once(key, timer) {
             Some(found) => found,
             None => self.read_waiting(key, timer).await,
         };

@@ -234,7 +234,7 @@ impl Cache {
     /// `CACHE_IGNORE_ERRORS`).
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         let timer = observe::Timer::start();
-        let raw = match self.read_at_once(key, &timer) {
+        let raw = match self.read_at_once(key, timer) {
             Some(raw) => raw,
             None => self.read_waiting(key, timer).await,
         };
@@ -503,7 +503,7 @@ impl Cache {
     /// answered at once, with no future, by a backend that can ([`BaseCache::get_at_once`]).
     pub(crate) async fn read(&self, key: &str) -> Result<Option<Bytes>> {
         let timer = observe::Timer::start();
-        match self.read_at_once(key, &timer) {
+        match self.read_at_once(key, timer) {
             Some(r) => r,
             None => self.guarded_since(timer, "get", self.inner.backend.get(key)).await,
         }
@@ -513,7 +513,7 @@ impl Cache {
     /// future of a read that waits (a nested future polled is 100-odd instructions of a hit):
     /// `None` if the backend cannot answer at once or the breaker is not closed.
     #[inline]
-    pub(crate) fn read_at_once(&self, key: &str, timer: &observe::Timer) -> Option<Result<Option<Bytes>>> {
+    pub(crate) fn read_at_once(&self, key: &str, timer: observe::Timer) -> Option<Result<Option<Bytes>>> {
         let r = self.inner.fail_safe.call_at_once(|| self.inner.backend.get_at_once(key))?;
         observe::backend_operation(self.inner.fail_safe.backend(), "get", &r, timer);
         Some(r)
@@ -539,7 +539,7 @@ impl Cache {
         call: impl Future<Output = Result<T>>,
     ) -> Result<T> {
         let r = self.inner.fail_safe.call(operation, call).await;
-        observe::backend_operation(self.inner.fail_safe.backend(), operation, &r, &timer);
+        observe::backend_operation(self.inner.fail_safe.backend(), operation, &r, timer);
         r
     }
 

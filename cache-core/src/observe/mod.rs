@@ -80,6 +80,7 @@ pub const MEMOIZE_LOAD_SECONDS: &str = "cachette_memoize_load_seconds";
 
 /// The start of a backend call, when someone measures it (the `metrics` feature, or a tracing
 /// subscriber at `trace` for this crate); otherwise nothing, so the hit path reads no clock.
+#[derive(Clone, Copy)]
 pub(crate) struct Timer(Option<Instant>);
 
 impl Timer {
@@ -105,7 +106,7 @@ fn outcome<T>(r: &Result<T>) -> &'static str {
 
 /// Records one backend call made through the fail-safe.
 #[inline]
-pub(crate) fn backend_operation<T>(backend: &'static str, operation: &'static str, r: &Result<T>, timer: &Timer) {
+pub(crate) fn backend_operation<T>(backend: &'static str, operation: &'static str, r: &Result<T>, timer: Timer) {
     let Some(start) = timer.0 else { return };
     let elapsed = start.elapsed();
     let outcome = outcome(r);
