@@ -44,7 +44,11 @@ fn app() -> (Router, Cache) {
     let backend = cachette_simple::SimpleCache::new(&config).expect("SimpleCache");
     let cache = Cache::new(Arc::new(backend) as Arc<dyn BaseCache>, config);
     let layer = CacheLayer::new(cache.clone()).fresh_for(Duration::from_secs(300));
-    (Router::new().route("/cached", get(page).layer(layer)).route("/plain", get(page)), cache)
+    // `with_state`: the routes built once, as `axum::serve` builds them for each connection. A
+    // `Router<()>` called as it is builds each handler's route on every request, and applies its
+    // layers to it: a `CacheService` made per request (an allocation and the inner route cloned).
+    let router = Router::new().route("/cached", get(page).layer(layer)).route("/plain", get(page)).with_state(());
+    (router, cache)
 }
 
 /// One request as wrk sends it, its body read to the end; returns the body's length.
