@@ -19,6 +19,7 @@ use crate::{CacheError, Result};
 const LEVEL: i32 = 1;
 
 /// Whether `bytes` is a compressed stored value.
+#[inline]
 pub(super) fn is_compressed(bytes: &[u8]) -> bool {
     matches!(bytes.first(), Some(&FORMAT_POSTCARD_ZSTD | &FORMAT_JSON_ZSTD))
 }
