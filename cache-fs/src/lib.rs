@@ -62,10 +62,16 @@
 //!
 //! The state file holds the entry count, changed under the lock whenever an entry file appears or
 //! disappears, so it is exact with any number of writing processes. When a write takes it past
-//! `CACHE_THRESHOLD`, the cache prunes down to 90% of it — expired and invalid entries first, then
-//! the least recently written — in one directory scan. That scan runs once per `threshold / 10`
-//! new entries, so the cost of a write does not grow with the number of entries (amortised O(1));
-//! a read is one `open`+`read` whatever the size.
+//! `CACHE_THRESHOLD`, the cache prunes down to 90% of it — expired entries first, then the least
+//! recently written. A bounded cache keeps a write journal in the state file (40 bytes per write,
+//! under the same lock: which file was written, in what order, until when), so a prune reads the
+//! journal rather than every entry's header, and removes files without looking at the others.
+//! One prune in 32, and any the journal cannot account for (entries written by an earlier version
+//! of this crate, or by a process that died between its rename and its record), scans the
+//! directory instead: it also removes damaged entries and dead temporary files, corrects the
+//! count, and writes the journal anew. Pruning runs once per `threshold / 10` new entries, so the
+//! cost of a write does not grow with the number of entries (amortised O(1)); a read is one
+//! `open`+`read` whatever the size.
 //!
 //! # Damage is a miss
 //!

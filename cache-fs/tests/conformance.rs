@@ -159,10 +159,7 @@ async fn threshold_bounds_entries_and_the_count_matches_the_files() {
     for t in tasks {
         t.await.unwrap();
     }
-    let files = std::fs::read_dir(cache.entries_dir())
-        .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name().to_str().unwrap().ends_with(".entry"))
-        .count() as u64;
+    let files = entry_files(&cache);
     let count = cache.entry_count().await.unwrap();
     assert!(files <= 100, "CACHE_THRESHOLD=100 but {files} entry files remain");
     assert_eq!(count, files, "the kept count is exact");
@@ -186,6 +183,75 @@ async fn pruning_removes_expired_entries_before_live_ones() {
         assert!(cache.get(&format!("long{i}")).await.unwrap().is_some(), "live long{i} was pruned before expired ones");
     }
     assert_eq!(cache.entry_count().await.unwrap(), 11);
+}
+
+/// Entry files in a cache's directory.
+fn entry_files(cache: &FileSystemCache) -> u64 {
+    let names = std::fs::read_dir(cache.entries_dir()).unwrap().map(|e| e.unwrap().file_name());
+    names.filter(|name| name.to_str().unwrap().ends_with(".entry")).count() as u64
+}
+
+/// Sets `prefix0` .. `prefix{n-1}`.
+async fn set_keys(cache: &FileSystemCache, prefix: &str, n: usize) {
+    for i in 0..n {
+        cache.set(&format!("{prefix}{i}"), v("x"), Ttl::Never).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn an_entry_written_again_is_pruned_as_recently_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache_in(dir.path(), &[("CACHE_THRESHOLD", "10")]);
+    set_keys(&cache, "k", 10).await;
+    cache.set("k0", v("again"), Ttl::Never).await.unwrap();
+    cache.set("k10", v("x"), Ttl::Never).await.unwrap(); // 11 > 10: prune to 9
+    assert_eq!(cache.get("k0").await.unwrap(), Some(v("again")), "written after k1..k9");
+    assert_eq!((cache.get("k1").await.unwrap(), cache.get("k2").await.unwrap()), (None, None), "the oldest go");
+    assert_eq!((cache.entry_count().await.unwrap(), entry_files(&cache)), (9, 9));
+}
+
+#[tokio::test]
+async fn deleted_entries_do_not_count_towards_a_prune() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache_in(dir.path(), &[("CACHE_THRESHOLD", "10")]);
+    set_keys(&cache, "k", 10).await;
+    for i in 0..5 {
+        cache.delete(&format!("k{i}")).await.unwrap();
+    }
+    set_keys(&cache, "new", 6).await; // 11 > 10: prune to 9, k5 and k6 go
+    assert_eq!((cache.get("k6").await.unwrap(), cache.get("k7").await.unwrap()), (None, Some(v("x"))));
+    assert_eq!((cache.entry_count().await.unwrap(), entry_files(&cache)), (9, 9));
+}
+
+#[tokio::test]
+async fn entries_of_a_state_file_without_a_journal_are_pruned_all_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache_in(dir.path(), &[("CACHE_THRESHOLD", "10")]);
+    set_keys(&cache, "old", 10).await;
+    // What a version of this crate before the journal leaves: the 8-byte count alone.
+    let state = std::fs::OpenOptions::new().write(true).open(cache.entries_dir().join(".cachette-state")).unwrap();
+    state.set_len(8).unwrap();
+    set_keys(&cache, "new", 25).await;
+    assert!(entry_files(&cache) <= 10, "{} files", entry_files(&cache));
+    assert_eq!(cache.entry_count().await.unwrap(), entry_files(&cache));
+    for i in 0..10 {
+        assert_eq!(cache.get(&format!("old{i}")).await.unwrap(), None, "old{i} was written before every new key");
+    }
+    for i in 16..25 {
+        assert_eq!(cache.get(&format!("new{i}")).await.unwrap(), Some(v("x")), "new{i} is among the newest");
+    }
+}
+
+#[tokio::test]
+async fn writing_one_key_again_and_again_keeps_the_state_file_small() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache_in(dir.path(), &[("CACHE_THRESHOLD", "10")]);
+    for _ in 0..1000 {
+        cache.set("k", v("x"), Ttl::Never).await.unwrap();
+    }
+    let state = std::fs::metadata(cache.entries_dir().join(".cachette-state")).unwrap();
+    assert!(state.len() <= 24 + 40 * (2 * 10 + 64 + 1), "state file of {} bytes", state.len());
+    assert_eq!((cache.entry_count().await.unwrap(), entry_files(&cache)), (1, 1));
 }
 
 #[tokio::test]

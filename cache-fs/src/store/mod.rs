@@ -1,6 +1,7 @@
 //! The blocking half of FileSystemCache: every function here does file I/O, and is called only
 //! through `FileSystemCache::blocking`, which keeps it from stalling the runtime.
 
+mod journal;
 mod lock;
 mod prune;
 
@@ -16,6 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use cachette_core::codec::{checked_counter_add, encode_counter, parse_counter};
 use cachette_core::{Bytes, CacheError, Expiry, Result};
 
+use self::journal::Record;
 use self::lock::Locked;
 use crate::TYPE_NAME;
 use crate::files::{self, Content, Quick};
@@ -23,7 +25,7 @@ use crate::format::{self, HEADER_LEN, Header};
 use crate::trust::{self, OwnDir};
 
 /// Name of the state file in a cache's directory: its `flock` serialises every change of the
-/// directory across processes, and its first 8 bytes hold the entry count.
+/// directory across processes; it holds the entry count and the write journal (see `lock::Head`).
 const STATE_FILE: &str = ".cachette-state";
 /// Suffix of entry files; the stem is 32 hex digits.
 const ENTRY_SUFFIX: &str = ".entry";
@@ -51,6 +53,12 @@ pub(crate) struct Store {
     /// The state file. The mutex orders this process's threads (a `flock` taken twice through one
     /// open file does not exclude); the `flock` orders processes.
     state: Mutex<File>,
+}
+
+/// A temporary file written and not yet renamed into place, and the expiry in its header.
+struct Written {
+    file: tempfile::NamedTempFile,
+    expires_at_ms: Option<u64>,
 }
 
 /// What is under a key, read without the lock.
@@ -205,7 +213,7 @@ impl Store {
 
     /// Writes header and value to a new temporary file in the directory (not yet visible).
     /// `tempfile` creates it with `O_EXCL`, so nothing planted is ever opened (see `files`).
-    fn write_temp(&self, expires_at_ms: Option<u64>, value: &[u8]) -> Result<tempfile::NamedTempFile> {
+    fn write_temp(&self, expires_at_ms: Option<u64>, value: &[u8]) -> Result<Written> {
         let dir = &self.settings.dir;
         let mut tmp = tempfile::Builder::new()
             .prefix(TEMP_PREFIX)
@@ -217,25 +225,41 @@ impl Store {
         let written = file.write_all(&header).and_then(|()| file.write_all(value));
         let synced = written.and_then(|()| if self.settings.fsync { file.sync_data() } else { Ok(()) });
         synced.map_err(|e| io_error(tmp.path(), e))?;
-        Ok(tmp)
+        Ok(Written { file: tmp, expires_at_ms })
     }
 
     /// Renames a temporary file into place (atomic: readers see the old file or the new one; a
-    /// link there is replaced, not followed), keeps the count, and prunes when the count passes
-    /// the threshold. Needs the lock.
-    fn commit(&self, locked: &Locked<'_>, tmp: tempfile::NamedTempFile, path: &Path) -> Result<()> {
+    /// link there is replaced, not followed), keeps the count and, in a bounded cache, the write
+    /// journal, and prunes when the count passes the threshold. Needs the lock.
+    fn commit(&self, locked: &Locked<'_>, written: Written, path: &Path) -> Result<()> {
         // Only entry files are counted: a link or anything else the rename replaces was not.
         let existed = files::is_regular_file(path);
-        tmp.persist(path).map_err(|e| io_error(path, e.error))?;
+        written.file.persist(path).map_err(|e| io_error(path, e.error))?;
         if self.settings.fsync {
             let dir = &self.settings.dir;
             files::open_dir(dir).and_then(|d| d.sync_all()).map_err(|e| io_error(dir, e))?;
         }
-        if !existed {
-            let count = locked.add_to_count(1).map_err(|e| io_error(path, e))?;
-            if self.settings.threshold > 0 && count > self.settings.threshold {
-                self.prune(locked)?;
+        let threshold = self.settings.threshold;
+        if threshold == 0 {
+            // Unbounded: nothing is ever pruned, so no journal is kept.
+            if !existed {
+                locked.add_to_count(1).map_err(|e| io_error(path, e))?;
             }
+            return Ok(());
+        }
+        let state_error = |e| io_error(&self.settings.dir.join(STATE_FILE), e);
+        let mut head = locked.head().map_err(state_error)?;
+        head.count += u64::from(!existed);
+        if let Some(record) = Record::new(path, written.expires_at_ms) {
+            locked.append(&mut head, &record).map_err(state_error)?;
+        }
+        locked.set_head(&head).map_err(state_error)?;
+        if head.count > threshold {
+            self.prune(locked, head)?;
+        } else if head.records > threshold.saturating_mul(2).saturating_add(64) {
+            // Rewrites and deletes leave records that no prune has dropped: a scan rebuilds the
+            // journal from the files, once per `threshold` writes at most.
+            self.prune_by_scan(locked)?;
         }
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! Whole-directory work, all under the lock: pruning to the threshold, `clear`, and emptying a
 //! directory whose mode was repaired.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -8,7 +9,8 @@ use std::time::{Duration, SystemTime};
 
 use cachette_core::Result;
 
-use super::lock::Locked;
+use super::journal::Record;
+use super::lock::{Head, Locked};
 use super::{ENTRY_SUFFIX, Store, TEMP_PREFIX, io_error, now_ms};
 use crate::files::{self, Opened};
 use crate::format::{self, HEADER_LEN, Header};
@@ -18,8 +20,13 @@ use crate::trust;
 /// process's write in flight and are never touched.
 const STALE_TEMP_AGE: Duration = Duration::from_secs(600);
 /// Pruning brings the count down to this share of the threshold, so that it runs once per
-/// `threshold / 10` new entries: the directory scan is amortised to O(1) per write.
+/// `threshold / 10` new entries: its cost is amortised to O(1) per write.
 const PRUNE_TARGET_PERCENT: u64 = 90;
+/// One prune in this many scans the directory even when the journal would do: it corrects the
+/// count if a process died between a rename and its count update, finds entries the journal does
+/// not know of, and removes damaged entries and dead temporary files. Amortised, a third of a
+/// header read per write (a scan reads every header, once per `32 * threshold / 10` writes).
+const SCAN_EVERY_PRUNES: u64 = 32;
 
 /// A file of the directory that is FileSystemCache's.
 enum DirFile {
@@ -57,16 +64,75 @@ impl Store {
                 }
             }
         }
-        locked.set_count(0).map_err(|e| io_error(&self.settings.dir, e))
+        locked.rewrite(Head::default(), &[]).map_err(|e| io_error(&self.settings.dir, e))
     }
 
-    /// Brings the number of entries down to 90% of the threshold: expired and invalid entries
-    /// first, then the least recently written. Runs under the lock, once per `threshold / 10` new
-    /// entries; it also corrects the count if a process died between a rename and its count update.
-    pub(super) fn prune(&self, locked: &Locked<'_>) -> Result<()> {
+    /// Brings the number of entries down to 90% of the threshold: expired entries first, then
+    /// the least recently written. Runs under the lock, once per `threshold / 10` new entries,
+    /// from the write journal; one prune in [`SCAN_EVERY_PRUNES`], and any the journal cannot
+    /// finish, scans the directory instead.
+    pub(super) fn prune(&self, locked: &Locked<'_>, head: Head) -> Result<()> {
+        if head.prunes + 1 < SCAN_EVERY_PRUNES && self.prune_by_journal(locked, head)? {
+            return Ok(());
+        }
+        self.prune_by_scan(locked)
+    }
+
+    /// Prunes the entries the journal names, oldest record first (a file written again has a
+    /// newer record, and only its newest counts); whether it could. It cannot when the journal
+    /// names fewer entries than the count, or when removing all it names leaves the count above
+    /// the target: the directory holds entries it does not know of, and the caller scans. (Records
+    /// of deleted entries can hide a few unknown ones from the first check; those stay until the
+    /// next scan, at most [`SCAN_EVERY_PRUNES`] prunes later.)
+    fn prune_by_journal(&self, locked: &Locked<'_>, head: Head) -> Result<bool> {
+        let dir = &self.settings.dir;
+        let state_error = |e| io_error(dir, e);
+        let Some(records) = locked.records(&head).map_err(state_error)? else { return Ok(false) };
+        let mut newest: HashMap<[u8; 32], usize> = HashMap::with_capacity(records.len());
+        for (i, record) in records.iter().enumerate() {
+            newest.insert(record.stem, i);
+        }
+        if (newest.len() as u64) < head.count {
+            // Entries the journal does not name (written by a version of this crate without it):
+            // which are the oldest only a scan can tell.
+            return Ok(false);
+        }
         let target = self.settings.threshold * PRUNE_TARGET_PERCENT / 100;
         let now = now_ms();
-        let mut live: Vec<(SystemTime, PathBuf)> = Vec::new();
+        let mut remaining = head.count;
+        // A file that is gone (deleted since) was counted out when it went.
+        let removed = |record: &Record| u64::from(fs::remove_file(record.path(dir)).is_ok());
+        let mut kept = Vec::with_capacity(newest.len());
+        for (i, record) in records.into_iter().enumerate() {
+            if newest.get(&record.stem) != Some(&i) {
+                continue;
+            }
+            if record.is_expired(now) {
+                remaining = remaining.saturating_sub(removed(&record));
+            } else {
+                kept.push(record);
+            }
+        }
+        let mut cut = 0;
+        while remaining > target && cut < kept.len() {
+            remaining = remaining.saturating_sub(removed(&kept[cut]));
+            cut += 1;
+        }
+        if remaining > target {
+            return Ok(false);
+        }
+        let head = Head { count: remaining, records: 0, prunes: head.prunes + 1 };
+        locked.rewrite(head, &kept[cut..]).map_err(state_error)?;
+        tracing::debug!(dir = %dir.display(), remaining, "pruned FileSystemCache from its journal");
+        Ok(true)
+    }
+
+    /// Prunes by reading every entry's header: expired and invalid entries first, then the least
+    /// recently written (by modification time). Corrects the count, and writes the journal anew.
+    pub(super) fn prune_by_scan(&self, locked: &Locked<'_>) -> Result<()> {
+        let target = self.settings.threshold * PRUNE_TARGET_PERCENT / 100;
+        let now = now_ms();
+        let mut live: Vec<(SystemTime, PathBuf, Option<u64>)> = Vec::new();
         let mut removed = 0u64;
         for file in self.scan(false)? {
             let path = match file {
@@ -77,7 +143,7 @@ impl Store {
                 }
             };
             match read_header(&path) {
-                Ok(Some((header, written))) if header.is_live(now) => live.push((written, path)),
+                Ok(Some((header, written))) if header.is_live(now) => live.push((written, path, header.expires_at_ms)),
                 Ok(None) => {} // removed meanwhile
                 // Expired, invalid, or not a regular file: goes first.
                 _ => {
@@ -86,18 +152,21 @@ impl Store {
                 }
             }
         }
+        live.sort_unstable_by_key(|(written, ..)| *written);
         let mut remaining = live.len() as u64;
-        if remaining > target {
-            live.sort_unstable_by_key(|(written, _)| *written);
-            for (_, path) in &live[..(remaining - target) as usize] {
-                if fs::remove_file(path).is_ok() {
-                    removed += 1;
-                    remaining -= 1;
-                }
+        let mut cut = 0;
+        while remaining > target && cut < live.len() {
+            if fs::remove_file(&live[cut].1).is_ok() {
+                removed += 1;
+                remaining -= 1;
             }
+            cut += 1;
         }
-        tracing::debug!(dir = %self.settings.dir.display(), removed, remaining, "pruned FileSystemCache");
-        locked.set_count(remaining).map_err(|e| io_error(&self.settings.dir, e))
+        let records: Vec<Record> =
+            live[cut..].iter().filter_map(|(_, path, expires)| Record::new(path, *expires)).collect();
+        tracing::debug!(dir = %self.settings.dir.display(), removed, remaining, "pruned FileSystemCache by a scan");
+        let head = Head { count: remaining, records: 0, prunes: 0 };
+        locked.rewrite(head, &records).map_err(|e| io_error(&self.settings.dir, e))
     }
 
     /// The entry files and dead temporary files of the directory; with `untrusted`, temporary
