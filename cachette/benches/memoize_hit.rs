@@ -20,6 +20,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use cachette::{Cache, Config, Memoized, Ttl};
+use rounds::{alternating_medians, setting};
+
+#[path = "support/rounds.rs"]
+mod rounds;
 
 static CACHE: LazyLock<Cache> = LazyLock::new(|| {
     Cache::from_config(Config::from_map([("CACHE_TYPE", "SimpleCache"), ("CACHE_THRESHOLD", "10000")]).unwrap())
@@ -102,11 +106,6 @@ impl Way {
     }
 }
 
-/// A setting from the environment, or `default`.
-fn setting<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
 /// The time per call of `calls` hits of `way` (named for callgrind's `--toggle-collect`).
 #[inline(never)]
 fn measure(rt: &tokio::runtime::Runtime, way: Way, calls: u64) -> Duration {
@@ -134,24 +133,8 @@ fn main() {
         }
     });
     let loads = LOADS.load(Ordering::Relaxed);
-    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); ways.len()];
-    for round in 0..rounds {
-        let mut order: Vec<usize> = (0..ways.len()).collect();
-        if round % 2 == 1 {
-            order.reverse();
-        }
-        for i in order {
-            times[i].push(measure(&rt, ways[i].1, calls));
-        }
-    }
+    let medians = alternating_medians(rounds, ways.len(), |i| measure(&rt, ways[i].1, calls));
     assert_eq!(LOADS.load(Ordering::Relaxed), loads, "every measured call was a hit");
-    let medians: Vec<Duration> = times
-        .iter_mut()
-        .map(|t| {
-            t.sort();
-            t[t.len() / 2]
-        })
-        .collect();
     let find = |way: &str| ways.iter().position(|(name, _)| *name == way).map(|i| medians[i].as_secs_f64());
     let (get, moka) = (find(WAYS[1].0), find(WAYS[0].0));
     println!("memoized hits, SimpleCache, median of {rounds} alternating rounds x {calls} calls:");

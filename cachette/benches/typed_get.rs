@@ -19,6 +19,10 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use cachette::{Cache, Config, Ttl};
+use rounds::{alternating_medians, setting};
+
+#[path = "support/rounds.rs"]
+mod rounds;
 
 const KEYS: usize = 1_000;
 
@@ -33,11 +37,6 @@ struct Sides {
 enum Side {
     Moka,
     Cachette,
-}
-
-/// A setting from the environment, or `default`.
-fn setting<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 /// The time per get of `calls` hits on `side` (named for callgrind's `--toggle-collect`).
@@ -79,23 +78,7 @@ fn main() {
     });
     let named = [("moka", Side::Moka), ("cachette", Side::Cachette)];
     let chosen: Vec<(&str, Side)> = named.into_iter().filter(|(name, _)| name.contains(only.as_str())).collect();
-    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); chosen.len()];
-    for round in 0..rounds {
-        let mut order: Vec<usize> = (0..chosen.len()).collect();
-        if round % 2 == 1 {
-            order.reverse();
-        }
-        for i in order {
-            times[i].push(measure(&rt, &sides, chosen[i].1, calls));
-        }
-    }
-    let medians: Vec<Duration> = times
-        .iter_mut()
-        .map(|t| {
-            t.sort();
-            t[t.len() / 2]
-        })
-        .collect();
+    let medians = alternating_medians(rounds, chosen.len(), |i| measure(&rt, &sides, chosen[i].1, calls));
     println!("typed get hits of a 100-byte String, median of {rounds} alternating rounds x {calls} gets:");
     for ((name, _), median) in chosen.iter().zip(&medians) {
         println!("    {name:<10} {:>6} ns per get", median.as_nanos());
