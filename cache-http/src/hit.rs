@@ -151,8 +151,7 @@ impl Call {
         let headers = prepared.response_headers(now, how, self.settings.cache_control.as_ref());
         let status = entry.status();
         // The stored headers include ETag and Last-Modified (see `Entry::new`).
-        let etag = headers.get(header::ETAG).and_then(|v| v.to_str().ok()).unwrap_or_default();
-        if status.is_success() && not_modified(&self.parts.headers, etag, entry.last_modified()) {
+        if status.is_success() && not_modified(&self.parts.headers, &prepared.etag, entry.last_modified()) {
             Counters::add(&self.counters().not_modified);
             self.observe_response("not_modified");
             let mut response = Response::new(CacheBody::empty());

@@ -30,6 +30,8 @@ pub(crate) struct Prepared {
     /// The stored headers (which include the validators) and `Content-Length`, with room for
     /// [`ADDED`].
     headers: HeaderMap,
+    /// Its `ETag` (empty: none), which a response from it sends as stored.
+    pub etag: Box<str>,
     /// The headers of the last fresh hit served from it, while they would be the same.
     hit: Mutex<Option<HitHeaders>>,
 }
@@ -70,7 +72,8 @@ impl Prepared {
             }
         }
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(entry.body.len()));
-        Arc::new(Prepared { entry, headers, hit: Mutex::new(None) })
+        let etag = headers.get(header::ETAG).and_then(|v| v.to_str().ok()).unwrap_or_default().into();
+        Arc::new(Prepared { entry, headers, etag, hit: Mutex::new(None) })
     }
 
     /// Its status and headers as stored, as a response head (for the layer's
@@ -154,5 +157,6 @@ mod tests {
         assert_eq!(entry.response_headers(now, Served::Hit, None)["age"], "1");
         assert_eq!(entry.response_headers(now, Served::Hit, None)["cache-status"], "cachette; hit; ttl=58");
         assert_eq!(entry.response_headers(now, Served::Stale, None)["x-cache"], "STALE", "not the hit's");
+        assert_eq!(*entry.etag, entry.response_headers(now, Served::Hit, None)["etag"], "the ETag a response sends");
     }
 }
