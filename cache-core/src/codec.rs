@@ -118,8 +118,11 @@ pub fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Bytes> {
 /// Decodes a stored value of any form as `T` (`key` is only used in error messages), within the
 /// [bounds](self#bounded-decoding).
 pub fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T> {
-    // The format byte first, in line: most values are not compressed, and a call to `inflate` to
-    // learn it was a tenth of the decode of a short value.
+    // The format byte first, in line: most values are postcard, uncompressed, and the calls to
+    // `inflate` and `decode_plain` to learn it were a tenth of the decode of a short value.
+    if bytes.first() == Some(&FORMAT_POSTCARD) {
+        return binary::decode(key, bytes);
+    }
     if !compress::is_compressed(bytes) {
         return decode_plain(key, bytes);
     }
@@ -192,33 +195,53 @@ fn check_size(key: &str, body: &[u8]) -> Result<()> {
 }
 
 /// The outcome of a format's decode of a `len`-byte value within `budget`: the value, or the
-/// error naming the bound it ran into, the format's complaint, or the bytes left over.
+/// error naming the bound it ran into, the format's complaint, or the bytes left over. Small, so
+/// that it goes in line on the hit path; the errors are made out of line.
+#[inline]
 fn finish<T, E: std::fmt::Display>(
     key: &str,
     len: usize,
     budget: &Budget,
     decoded: std::result::Result<(T, usize), E>,
 ) -> Result<T> {
-    let (value, left_over) = decoded.map_err(|e| match budget.exceeded() {
-        Some(bound) => out_of_bounds::<T>(key, len, budget, bound),
-        None => CacheError::codec(key, format!("does not decode as {}: {e}", std::any::type_name::<T>())),
-    })?;
-    if left_over != 0 {
-        return Err(CacheError::codec(
-            key,
-            format!(
-                "does not decode as {}: {left_over} bytes left over (was it stored as another type?)",
-                std::any::type_name::<T>(),
-            ),
-        ));
+    match decoded {
+        Ok((value, 0)) => Ok(value),
+        Ok((_, left_over)) => Err(left_over_error(key, std::any::type_name::<T>(), left_over)),
+        Err(e) => {
+            let bound = budget.exceeded().map(|bound| out_of_bounds(len, budget, bound));
+            Err(decode_error(key, std::any::type_name::<T>(), bound, &e))
+        }
     }
-    Ok(value)
 }
 
-/// The error of a decode of a `len`-byte value that ran into `bound`.
-fn out_of_bounds<T>(key: &str, len: usize, budget: &Budget, bound: Exceeded) -> CacheError {
+#[cold]
+fn left_over_error(key: &str, type_name: &str, left_over: usize) -> CacheError {
+    CacheError::codec(
+        key,
+        format!("does not decode as {type_name}: {left_over} bytes left over (was it stored as another type?)"),
+    )
+}
+
+/// The error of a decode that failed: the bound it ran into (`bound`, from [`out_of_bounds`]),
+/// or else the format's complaint `e`.
+#[cold]
+fn decode_error(key: &str, type_name: &str, bound: Option<String>, e: &dyn std::fmt::Display) -> CacheError {
+    match bound {
+        Some(what) => CacheError::codec(
+            key,
+            format!(
+                "{what}: it is damaged, or was not stored as {type_name} (read it with get_bytes, or delete the key)"
+            ),
+        ),
+        None => CacheError::codec(key, format!("does not decode as {type_name}: {e}")),
+    }
+}
+
+/// What a decode of a `len`-byte value that ran into `bound` did.
+#[cold]
+fn out_of_bounds(len: usize, budget: &Budget, bound: Exceeded) -> String {
     let limits = budget.limits();
-    let what = match bound {
+    match bound {
         Exceeded::Elements => format!(
             "the value claims more elements than its {len} bytes can hold (a value of that size holds at most {} \
              sequence elements and map entries)",
@@ -229,14 +252,7 @@ fn out_of_bounds<T>(key: &str, len: usize, budget: &Budget, bound: Exceeded) -> 
             limits.values
         ),
         Exceeded::Depth => format!("the value nests deeper than {} levels", limits.depth),
-    };
-    CacheError::codec(
-        key,
-        format!(
-            "{what}: it is damaged, or was not stored as {} (read it with get_bytes, or delete the key)",
-            std::any::type_name::<T>()
-        ),
-    )
+    }
 }
 
 /// Parses a counter (decimal text) for [`BaseCache::inc`](crate::BaseCache::inc).
