@@ -97,6 +97,7 @@ impl Breaker {
 
     /// A call's permit only while the breaker is closed (one atomic load); `None` otherwise, for
     /// a caller that then goes through [`admit`](Breaker::admit) (a rejection or a probe).
+    #[inline]
     pub(crate) fn admit_closed(&self) -> Option<Permit<'_>> {
         (self.state.load(Acquire) == CLOSED).then_some(Permit { breaker: self, probe: false, recorded: false })
     }
@@ -153,6 +154,7 @@ pub(crate) struct Permit<'a> {
 }
 
 impl Permit<'_> {
+    #[inline]
     pub(crate) fn record(mut self, failed: bool) {
         self.recorded = true;
         if failed { self.breaker.failed(self.probe) } else { self.breaker.succeeded(self.probe) }
