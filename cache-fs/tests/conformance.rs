@@ -243,6 +243,22 @@ async fn entries_of_a_state_file_without_a_journal_are_pruned_all_the_same() {
 }
 
 #[tokio::test]
+async fn a_journal_length_the_state_file_does_not_hold_is_pruned_by_a_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache_in(dir.path(), &[("CACHE_THRESHOLD", "10")]);
+    set_keys(&cache, "old", 10).await;
+    // A damaged head claiming 2^40 records (40 TiB of journal): never allocated, never trusted.
+    let state = std::fs::OpenOptions::new().write(true).open(cache.entries_dir().join(".cachette-state")).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&state, &(1u64 << 40).to_le_bytes(), 8).unwrap();
+    set_keys(&cache, "new", 5).await;
+    assert!(entry_files(&cache) <= 10, "{} files", entry_files(&cache));
+    assert_eq!(cache.entry_count().await.unwrap(), entry_files(&cache));
+    assert_eq!(cache.get("new4").await.unwrap(), Some(v("x")));
+    let state = std::fs::metadata(cache.entries_dir().join(".cachette-state")).unwrap();
+    assert!(state.len() <= 24 + 40 * 10, "state file of {} bytes", state.len());
+}
+
+#[tokio::test]
 async fn writing_one_key_again_and_again_keeps_the_state_file_small() {
     let dir = tempfile::tempdir().unwrap();
     let cache = cache_in(dir.path(), &[("CACHE_THRESHOLD", "10")]);

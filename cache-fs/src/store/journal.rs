@@ -74,7 +74,9 @@ impl Locked<'_> {
     /// The journal's records, oldest first; `None` if one is not a record (the journal is then
     /// of no use, and a scan rebuilds it).
     pub(super) fn records(&self, head: &Head) -> io::Result<Option<Vec<Record>>> {
-        let len = head.records.checked_mul(RECORD_LEN).and_then(|n| usize::try_from(n).ok());
+        // Never allocate from a length the file claims: a damaged head could claim anything.
+        let stored = self.state.metadata()?.len().saturating_sub(HEAD_LEN);
+        let len = head.records.checked_mul(RECORD_LEN).filter(|&n| n <= stored).and_then(|n| usize::try_from(n).ok());
         let Some(len) = len else { return Ok(None) };
         let mut bytes = Vec::new();
         if bytes.try_reserve_exact(len).is_err() {

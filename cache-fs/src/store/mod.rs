@@ -250,16 +250,19 @@ impl Store {
         let state_error = |e| io_error(&self.settings.dir.join(STATE_FILE), e);
         let mut head = locked.head().map_err(state_error)?;
         head.count += u64::from(!existed);
+        if head.records >= threshold.saturating_mul(2).saturating_add(64) {
+            // Rewrites and deletes leave records that no prune has dropped (or the head is
+            // damaged): a scan rebuilds the journal from the files, once per `threshold` writes at
+            // most. Checked before appending, so a record is never written far past the end.
+            locked.set_head(&head).map_err(state_error)?;
+            return self.prune_by_scan(locked);
+        }
         if let Some(record) = Record::new(path, written.expires_at_ms) {
             locked.append(&mut head, &record).map_err(state_error)?;
         }
         locked.set_head(&head).map_err(state_error)?;
         if head.count > threshold {
             self.prune(locked, head)?;
-        } else if head.records > threshold.saturating_mul(2).saturating_add(64) {
-            // Rewrites and deletes leave records that no prune has dropped: a scan rebuilds the
-            // journal from the files, once per `threshold` writes at most.
-            self.prune_by_scan(locked)?;
         }
         Ok(())
     }
