@@ -98,7 +98,10 @@
 //! `UWSGICache` (which has no prefix) sends its keys: leave `CACHE_KEY_PREFIX` empty to read and
 //! write the keys of a Python app. Raw values ([`BaseCache`]) are the bytes the Python side's
 //! `uwsgi.cache_get` returns; typed values through `Cache` carry cachette's tagged encoding (the
-//! Python side sees bytes it would have to decode itself, as cachette sees pickles).
+//! Python side sees bytes it would have to decode itself, as cachette sees pickles). The test
+//! `a_value_written_by_cachette_is_read_by_the_python_side_of_the_same_uwsgi` runs a WSGI app in
+//! the cache's uWSGI (Debian's `uwsgi-plugin-python3`) and reads through its `uwsgi.cache_get`
+//! what cachette wrote, and sees cachette's delete.
 //!
 //! `clear()` empties the whole named cache: uWSGI has no command that lists or removes keys by
 //! prefix. The unit of isolation is the cache, so give each application a cache of its own

@@ -51,6 +51,56 @@ async fn a_value_written_by_cachette_is_read_by_uwsgis_own_get() {
     assert_eq!(uwsgi_simple_get(target.address(), key.as_bytes()).await.as_deref(), Some(&b"from rust"[..]));
 }
 
+/// A WSGI app run by the same uWSGI as the cache (`--eval`), answering `GET /?<key>` with the
+/// Python side's `uwsgi.cache_get(key, <the cache's name>)`: what a Flask app on Flask-Caching's
+/// UWSGICache reads (it calls the same function).
+fn python_app() -> String {
+    format!(
+        "import uwsgi
+def application(env, start_response):
+    value = uwsgi.cache_get(env['QUERY_STRING'], '{}')
+    start_response('200 OK' if value is not None else '404 Not Found', [])
+    return [value or b'']
+",
+        uwsgi::CACHE_NAME
+    )
+}
+
+/// The status line's code and the body of `GET /?<key>` to the HTTP socket at `socket`.
+async fn python_cache_get(socket: &std::path::Path, key: &str) -> (u16, Vec<u8>) {
+    let mut stream = tokio::net::UnixStream::connect(socket).await.unwrap();
+    stream.write_all(format!("GET /?{key} HTTP/1.0\r\n\r\n").as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let end = answer.windows(4).position(|w| w == b"\r\n\r\n").expect("an HTTP answer") + 4;
+    let status = String::from_utf8_lossy(&answer[9..12]).parse().unwrap();
+    (status, answer[end..].to_vec())
+}
+
+#[tokio::test]
+async fn a_value_written_by_cachette_is_read_by_the_python_side_of_the_same_uwsgi() {
+    const PLUGIN: &str = "/usr/lib/uwsgi/plugins/python3_plugin.so";
+    assert!(
+        std::path::Path::new(PLUGIN).exists(),
+        "uWSGI's Python plugin is not installed ({PLUGIN}): `sudo apt-get install -y uwsgi-plugin-python3`, or run \
+         ./scripts/test, which installs it"
+    );
+    let dir = tempfile_dir();
+    let socket = dir.join("app.sock");
+    let options = UwsgiOptions::new().arg("--plugin").arg("python3").arg("--http-socket");
+    let server = UwsgiServer::start_with(options.arg(socket.to_str().unwrap()).arg("--eval").arg(&python_app()));
+    let cache = cache(&server.target(), "app:");
+    let key = format!("{:x}", rand_u64());
+    assert_eq!(python_cache_get(&socket, &format!("app:{key}")).await.0, 404, "nothing there yet");
+    cache.set(&key, Bytes::from_static(b"from rust \x00\xff"), Ttl::Default).await.unwrap();
+    let (status, body) = python_cache_get(&socket, &format!("app:{key}")).await;
+    assert_eq!((status, body.as_slice()), (200, &b"from rust \x00\xff"[..]), "Python reads the bytes cachette wrote");
+    cache.delete(&key).await.unwrap();
+    assert_eq!(python_cache_get(&socket, &format!("app:{key}")).await.0, 404, "and sees the delete");
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[tokio::test]
 async fn keys_are_the_prefix_and_the_key_as_flask_caching_sends_them() {
     let target = uwsgi::single();
