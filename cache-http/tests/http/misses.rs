@@ -78,7 +78,7 @@ async fn a_miss_makes_one_lookup_before_it_renders(cache: Cache) {
     assert_eq!((backend.gets(), calls.get()), (2 + lease_check, 1));
 }
 
-async fn a_miss_just_after_a_render_of_its_key_looks_twice_at_most_and_renders_nothing(cache: Cache) {
+async fn a_miss_just_after_a_render_of_its_key_renders_nothing_and_reads_three_times_at_most(cache: Cache) {
     let (cache, backend) = Counting::wrap(&cache);
     let calls = Calls::default();
     let gate = Arc::new(Semaphore::new(0));
@@ -105,7 +105,11 @@ async fn a_miss_just_after_a_render_of_its_key_looks_twice_at_most_and_renders_n
     assert_eq!((first.x_cache(), first.text()), ("MISS", "render 1"));
     assert_eq!((second.x_cache(), second.text()), ("HIT", "render 1"), "served the entry, not rendered again");
     assert_eq!(calls.get(), 1);
-    assert!(backend.gets() <= 3, "the second request read twice at most: {} reads in all", backend.gets());
+    // The first request reads once. The second reads at most three times: its held miss; then,
+    // on a shared backend whose first render was stored but whose lease is not given back yet
+    // (the window widens under load), the lease wait's read that sees the entry and the lookup
+    // that reads it again to check its tags (lease.rs). Without the lease, or after it, twice.
+    assert!(backend.gets() <= 4, "the second request read three times at most: {} reads in all", backend.gets());
 }
 
 async fn the_store_does_not_delay_the_response(cache: Cache) {
@@ -133,6 +137,6 @@ on_every_backend!(
     large_bodies_are_passed_through,
     streamed_bodies_are_stored_when_they_end,
     a_miss_makes_one_lookup_before_it_renders,
-    a_miss_just_after_a_render_of_its_key_looks_twice_at_most_and_renders_nothing,
+    a_miss_just_after_a_render_of_its_key_renders_nothing_and_reads_three_times_at_most,
     the_store_does_not_delay_the_response,
 );
