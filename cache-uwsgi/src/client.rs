@@ -51,8 +51,13 @@ impl Client {
             }
             Ok(Ok(answer)) => answer,
             // uWSGI refuses a value over the item size before reading it, and closing a socket with
-            // unread data resets it: for a write that is the refusal, not a broken connection.
-            Ok(Err(e)) if request.has_body() && e.kind() == std::io::ErrorKind::ConnectionReset => {
+            // unread data resets it: for a write that is the refusal, not a broken connection. The
+            // write sees the reset as ECONNRESET, or as EPIPE when the reset arrived before its next
+            // send (a 33 MiB value in a fresh-clone run of the test command).
+            Ok(Err(e))
+                if request.has_body()
+                    && matches!(e.kind(), std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe) =>
+            {
                 return Ok(Response::Nothing);
             }
             Ok(Err(e)) => return Err(self.connection_error(format!("{operation}: the exchange failed: {e}"), e)),
