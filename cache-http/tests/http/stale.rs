@@ -103,28 +103,31 @@ async fn the_refresher_renders_on_schedule_and_stops(cache: Cache) {
     assert_eq!(calls.get(), after, "no render after shutdown");
 }
 
-/// XFetch on a route: a 100 ms render fresh for 10 s is never refreshed early half-way through
-/// its fresh period (probability e^-50 per hit), and almost surely (1 - e^-0.01 per hit) by one
+/// XFetch on a route: a 1 s render fresh for 100 s is never refreshed early half-way through
+/// its fresh period (probability e^-50 per hit), and almost surely (1 - e^-0.001 per hit) by one
 /// of the hits in its last millisecond, which are all served at once; the refresh lands before
-/// the entry expires, so a request after the old expiry is a hit on the new render.
+/// the entry expires, so a request after the old expiry is a hit on the new render. The render
+/// takes 1 s (it took 100 ms until a fresh-clone run under load refreshed twice: one of the 50
+/// hits read the old entry before the first refresh stored and was scheduled only after it), so
+/// that the 50 hits are all served while the one refresh renders.
 async fn a_hot_route_is_refreshed_early_by_one_hit_before_it_expires(cache: Cache) {
     let (clock, calls) = (FakeClock::new(), Calls::default());
-    let layer = CacheLayer::new(cache).fresh_for(Duration::from_secs(10)).early_refresh(1.0).clock(clock.clock());
+    let layer = CacheLayer::new(cache).fresh_for(Duration::from_secs(100)).early_refresh(1.0).clock(clock.clock());
     let page = counted_async(&calls, |n| async move {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
         format!("render {n}")
     });
     let server = Server::start(Router::new().route("/hot", page).layer(layer.clone())).await;
     assert_eq!(server.get("/hot").await.x_cache(), "MISS");
     wait_until("the first render is stored", || layer.stats().stored == 1).await;
 
-    clock.advance(Duration::from_secs(5));
+    clock.advance(Duration::from_secs(50));
     for _ in 0..20 {
         assert_eq!(server.get("/hot").await.x_cache(), "HIT");
     }
     assert_eq!(layer.stats().early_refreshes, 0, "half-way through its fresh period: no early refresh");
 
-    clock.advance(Duration::from_millis(4_999)); // 1 ms before the end of the fresh period
+    clock.advance(Duration::from_millis(49_999)); // 1 ms before the end of the fresh period
     let replies = futures::future::join_all((0..50).map(|_| server.get("/hot"))).await;
     for reply in &replies {
         assert_eq!((reply.x_cache(), reply.text()), ("HIT", "render 1"), "served at once, not waiting for the refresh");
