@@ -70,25 +70,14 @@ fn same(a: &Bytes, b: &Bytes) -> bool {
 /// The slot of an entry's stored bytes: from their length and first and last 32 bytes. An
 /// entry's first bytes hold when it was rendered and until when it is fresh, to the millisecond,
 /// so entries rarely share a slot; when they do, each is decoded again in turn, never mistaken
-/// for the other ([`same`] decides).
-///
-/// Written here rather than taken from a hashing crate: a slot index over 64 bytes needs a few
-/// multiplications, not a `Hasher` (std's is SipHash, several times slower), nor resistance to
-/// collisions chosen by an attacker (one costs a decode).
+/// for the other ([`same`] decides). foldhash with a fixed seed (the workspace's fast hasher):
+/// no resistance to chosen collisions is needed, one costs a decode.
 fn slot_of(stored: &[u8]) -> usize {
-    const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mix = |h: u64, word: u64| (h ^ word).wrapping_mul(K).rotate_left(29);
-    let word = |bytes: &[u8]| bytes.first_chunk::<8>().map_or(0, |w| u64::from_le_bytes(*w));
+    use std::hash::BuildHasher;
     let (head, tail) = (&stored[..stored.len().min(32)], &stored[stored.len().saturating_sub(32)..]);
-    let mut h = stored.len() as u64;
-    for part in [head, tail] {
-        // Whole words only (an entry is longer than its first 32 bytes; a shorter one has fewer).
-        for chunk in part.chunks_exact(8) {
-            h = mix(h, word(chunk));
-        }
-    }
+    let h = foldhash::fast::FixedState::with_seed(0).hash_one((stored.len(), head, tail));
     // The top bits are the best mixed.
-    (h.wrapping_mul(K) >> (64 - SLOTS.trailing_zeros())) as usize
+    (h >> (64 - SLOTS.trailing_zeros())) as usize
 }
 
 #[cfg(test)]
