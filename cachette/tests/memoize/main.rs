@@ -1,7 +1,6 @@
 //! The `#[memoize]` attribute: free functions, methods, names and keys, the decorator options, and
 //! what does not compile; the same options on a `Memoized` handle.
 
-mod compile_fail;
 mod functions;
 mod handle_options;
 mod methods;
