@@ -10,7 +10,8 @@
 //! with `HIT_PATH_ONLY=cached` (or `plain`) and `HIT_PATH_REQUESTS=<n>` it serves one route `n`
 //! times and prints only that, so two runs under `valgrind --tool=callgrind` (or `perf stat -e
 //! instructions`) with different `n` give the instructions of one request as the difference of
-//! their totals over the difference of their counts (the set-up cancels out):
+//! their totals over the difference of their counts (the set-up cancels out). `BENCH_LOG=cachette=debug`
+//! serves them with a `tracing` subscriber at that level (formatting into a sink):
 //!
 //! ```sh
 //! for n in 10000 30000; do HIT_PATH_ONLY=cached HIT_PATH_REQUESTS=$n \
@@ -78,6 +79,11 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
+    // `BENCH_LOG=cachette=debug`: the same hits with a subscriber that formats every span and
+    // event of that filter (into a sink), for what tracing at that level costs.
+    if let Ok(filter) = std::env::var("BENCH_LOG") {
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::sink).init();
+    }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let (app, cache) = app();
     runtime.block_on(async {

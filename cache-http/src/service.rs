@@ -2,12 +2,14 @@
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap};
 use http::{Method, Request, Response, request};
 use http_body::Body;
 use tower::Service;
+use tracing::Instrument;
 
 use crate::body::CacheBody;
 use crate::call::{Call, Origin, Reply, RequestBody, Seen, StoredBody};
@@ -101,13 +103,26 @@ where
             None => {
                 Counters::add(&self.state.counters.bypassed);
                 crate::observe::response(&self.settings.route, "bypass");
+                drop(crate::observe::request_span(&self.settings.route, &parts.method, None));
                 ResponseFuture::passthrough(inner.call(Request::from_parts(parts, body)))
             }
             Some(Plan { key, force, tags }) => {
+                let span = crate::observe::request_span(&self.settings.route, &parts.method, Some(&key));
                 let (settings, state) = (self.settings.clone(), self.state.clone());
                 let call =
                     Call { settings, state, parts, key, force, tags, seen: Seen::default(), render_started: None };
-                ResponseFuture::cached(Box::pin(respond(call, inner, body)))
+                let Some(span) = span else { return ResponseFuture::cached(Box::pin(respond(call, inner, body))) };
+                // The request's work polled inside its span; its time to the response's head.
+                let started = Instant::now();
+                let timed = span.clone();
+                ResponseFuture::cached(Box::pin(
+                    async move {
+                        let reply = respond(call, inner, body).await;
+                        timed.record("latency_us", started.elapsed().as_micros() as u64);
+                        reply
+                    }
+                    .instrument(span),
+                ))
             }
         }
     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
+use cachette_core::observe::ShortKey;
 use cachette_core::{CacheError, Ttl};
 use http::{Method, header, response};
 
@@ -20,6 +21,7 @@ use crate::shared::{Settings, State};
 use crate::stats::Counters;
 use crate::tags::response_tags;
 use crate::vary::{Admit, Marker, variant_key};
+use tracing::Instrument;
 
 /// How a rendered response may be stored.
 pub(crate) struct StorePlan {
@@ -206,16 +208,21 @@ impl State {
         self.flights.count_store();
         match stored {
             Ok(true) => {
+                observe::record("outcome", "stored");
                 Counters::add(&self.counters.stored);
                 observe::stored(&self.cache, &place.route, key, entry.render_time());
             }
             // A tag was invalidated since the lookup, or the key deleted (its lease lost): what
             // was rendered may be older than the invalidation.
-            Ok(false) => tracing::debug!(
-                key,
-                "cachette-http: not keeping the response: the view was invalidated or deleted during the render"
-            ),
+            Ok(false) => {
+                observe::record("outcome", "not_kept");
+                tracing::debug!(
+                    key = %ShortKey(key),
+                    "cachette-http: not keeping the response: the view was invalidated or deleted during the render"
+                );
+            }
             Err(e) => {
+                observe::record("outcome", "error");
                 Counters::add(&self.counters.errors);
                 observe::error(&place.route);
                 if matches!(e, CacheError::CircuitOpen { .. }) {
@@ -243,10 +250,15 @@ impl State {
             return;
         };
         let state = self.clone();
-        runtime.spawn(async move {
+        let span = observe::store_span(&place.route, key);
+        let store = async move {
             state.put(&place, &entry.entry, ttl, lease).await;
             drop(storing);
-        });
+        };
+        match span {
+            Some(span) => runtime.spawn(store.instrument(span)),
+            None => runtime.spawn(store),
+        };
     }
 }
 

@@ -10,7 +10,8 @@
 //! For instruction counts (valgrind's callgrind, repeatable on a loaded machine):
 //! `MEMOIZE_HIT_WAYS=<part of a way's name> MEMOIZE_HIT_CALLS=10000 MEMOIZE_HIT_ROUNDS=1
 //! valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*measure*' <the bench binary>`
-//! counts only the measured calls of the ways named.
+//! counts only the measured calls of the ways named. `BENCH_LOG=cachette=debug` measures them with
+//! a `tracing` subscriber at that level (formatting into a sink).
 // A bench binary: its items need no docs.
 #![allow(missing_docs)]
 
@@ -119,6 +120,11 @@ fn measure(rt: &tokio::runtime::Runtime, way: Way, calls: u64) -> Duration {
 }
 
 fn main() {
+    // `BENCH_LOG=cachette=debug`: the same hits with a subscriber that formats every span and
+    // event of that filter (into a sink), for what tracing at that level costs.
+    if let Ok(filter) = std::env::var("BENCH_LOG") {
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::sink).init();
+    }
     let calls: u64 = setting("MEMOIZE_HIT_CALLS", 200_000);
     let rounds: usize = setting("MEMOIZE_HIT_ROUNDS", 7);
     let only: String = setting("MEMOIZE_HIT_WAYS", String::new());

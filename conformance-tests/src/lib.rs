@@ -60,6 +60,7 @@ pub mod isolation;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 pub mod properties;
+pub mod spans;
 mod suite;
 
 pub use backend::{Backend, BackendFactory};

@@ -18,6 +18,7 @@ use serde::de::DeserializeOwned;
 
 use super::Cache;
 use super::lease::Leased;
+use crate::observe::span::{self, in_operation, operation_span};
 use crate::{BoxError, CacheError, Result, Ttl, codec, observe};
 
 impl Cache {
@@ -52,7 +53,12 @@ impl Cache {
         Fut: Future<Output = std::result::Result<T, E>>,
         E: Into<BoxError>,
     {
-        self.get_or_set_served(key, ttl, load).await.map(|(value, _)| value)
+        let served = in_operation(
+            operation_span!("get_or_set", self, key),
+            span::served,
+            self.get_or_set_served(key, ttl, load),
+        );
+        served.await.map(|(value, _)| value)
     }
 
     /// [`get_or_set`](Cache::get_or_set), and whether its read was a hit (for memoized

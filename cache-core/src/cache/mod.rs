@@ -30,6 +30,7 @@ use serde::de::DeserializeOwned;
 
 use crate::fail_safe::{BreakerStats, FailSafe};
 use crate::memoize::{VERSION_KEY_PREFIX, Versions, versions_for_backend};
+use crate::observe::span::{self, in_operation, operation_span};
 use crate::observe::{self, Hooks, ShortKey};
 use crate::{BaseCache, BoxError, CacheError, Config, Memoized, Registry, Result, SingleFlight, Ttl, codec};
 
@@ -233,17 +234,20 @@ impl Cache {
     /// A stored value that does not decode as `T` is a [`CacheError::Codec`] (a miss with
     /// `CACHE_IGNORE_ERRORS`).
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        let timer = observe::Timer::start();
-        let raw = match self.read_at_once(key, timer) {
-            Some(raw) => raw,
-            None => self.read_waiting(key, timer).await,
-        };
-        let raw = self.absorb("get", key, raw, || None)?;
-        let raw = self.unwrap_envelope(key, raw).await;
-        self.decode_read(key, raw)
+        in_operation(operation_span!("get", self, key), span::read, async {
+            let timer = observe::Timer::start();
+            let raw = match self.read_at_once(key, timer) {
+                Some(raw) => raw,
+                None => self.read_waiting(key, timer).await,
+            };
+            let raw = self.absorb("get", key, raw, || None)?;
+            let raw = self.unwrap_envelope(key, raw).await;
+            self.decode_read(key, raw)
+        })
+        .await
     }
 
-    /// Why a read missed, at debug level (`RUST_LOG=cachette_core=debug`).
+    /// Why a read missed, at debug level (`RUST_LOG=cachette=debug`).
     fn note_miss(&self, key: &str, why: &'static str) {
         tracing::debug!(backend = self.inner.backend.type_name(), key = %ShortKey(key), why, "cache miss");
     }
@@ -265,14 +269,25 @@ impl Cache {
 
     /// The stored bytes under `key`, without decoding.
     pub async fn get_bytes(&self, key: &str) -> Result<Option<Bytes>> {
-        let raw = self.read(key).await;
-        let raw = self.absorb("get", key, raw, || None)?;
-        self.count_read(raw.is_some());
-        Ok(raw)
+        in_operation(operation_span!("get_bytes", self, key), span::read, async {
+            let raw = self.read(key).await;
+            let raw = self.absorb("get", key, raw, || None)?;
+            self.count_read(raw.is_some());
+            Ok(raw)
+        })
+        .await
     }
 
     /// The values of `keys` in order, `None` for misses.
     pub async fn get_many<T: DeserializeOwned>(&self, keys: &[&str]) -> Result<Vec<Option<T>>> {
+        let first = keys.first().copied().unwrap_or("");
+        in_operation(operation_span!("get_many", self, first, keys = keys.len()), span::read_many, async {
+            self.get_many_unobserved(keys).await
+        })
+        .await
+    }
+
+    async fn get_many_unobserved<T: DeserializeOwned>(&self, keys: &[&str]) -> Result<Vec<Option<T>>> {
         let raw = self.guarded("get_many", self.inner.backend.get_many(keys)).await;
         let raw = self.absorb("get_many", keys.first().copied().unwrap_or(""), raw, || vec![None; keys.len()])?;
         let mut out = Vec::with_capacity(keys.len());
@@ -285,24 +300,44 @@ impl Cache {
 
     /// Whether `key` holds a live value (not counted as a hit or miss).
     pub async fn has(&self, key: &str) -> Result<bool> {
-        let r = self.guarded("has", self.inner.backend.has(key)).await;
-        self.absorb("has", key, r, || false)
+        in_operation(operation_span!("has", self, key), |r| span::answered(r, "hit", "miss"), async {
+            let r = self.guarded("has", self.inner.backend.has(key)).await;
+            self.absorb("has", key, r, || false)
+        })
+        .await
     }
 
     /// Stores `value` under `key`.
     pub async fn set<T: Serialize + ?Sized>(&self, key: &str, value: &T, ttl: Ttl) -> Result<()> {
-        let bytes = self.inner.config.codec.encode(key, value)?;
-        self.set_bytes(key, bytes, ttl).await
+        in_operation(operation_span!("set", self, key), span::done, async {
+            let bytes = self.inner.config.codec.encode(key, value)?;
+            self.store_bytes(key, bytes, ttl).await
+        })
+        .await
     }
 
     /// Stores raw bytes under `key`, without encoding.
     pub async fn set_bytes(&self, key: &str, value: impl Into<Bytes>, ttl: Ttl) -> Result<()> {
-        let r = self.guarded("set", self.inner.backend.set(key, value.into(), ttl)).await;
+        in_operation(operation_span!("set_bytes", self, key), span::done, self.store_bytes(key, value.into(), ttl))
+            .await
+    }
+
+    /// [`set_bytes`](Cache::set_bytes) inside another operation's span.
+    pub(crate) async fn store_bytes(&self, key: &str, value: Bytes, ttl: Ttl) -> Result<()> {
+        let r = self.guarded("set", self.inner.backend.set(key, value, ttl)).await;
         self.absorb("set", key, r, || ())
     }
 
     /// Stores every `(key, value)` with the same `ttl`.
     pub async fn set_many<T: Serialize>(&self, items: &[(&str, T)], ttl: Ttl) -> Result<()> {
+        let first = items.first().map_or("", |i| i.0);
+        in_operation(operation_span!("set_many", self, first, keys = items.len()), span::done, async {
+            self.set_many_unobserved(items, ttl).await
+        })
+        .await
+    }
+
+    pub(crate) async fn set_many_unobserved<T: Serialize>(&self, items: &[(&str, T)], ttl: Ttl) -> Result<()> {
         let codec = &self.inner.config.codec;
         let encoded =
             items.iter().map(|(key, value)| Ok((*key, codec.encode(key, value)?))).collect::<Result<Vec<_>>>()?;
@@ -312,9 +347,12 @@ impl Cache {
 
     /// Stores `value` only if `key` holds no live value; returns whether it stored. Atomic.
     pub async fn add<T: Serialize + ?Sized>(&self, key: &str, value: &T, ttl: Ttl) -> Result<bool> {
-        let bytes = self.inner.config.codec.encode(key, value)?;
-        let r = self.guarded("add", self.inner.backend.add(key, bytes, ttl)).await;
-        self.absorb("add", key, r, || false)
+        in_operation(operation_span!("add", self, key), |r| span::answered(r, "stored", "present"), async {
+            let bytes = self.inner.config.codec.encode(key, value)?;
+            let r = self.guarded("add", self.inner.backend.add(key, bytes, ttl)).await;
+            self.absorb("add", key, r, || false)
+        })
+        .await
     }
 
     /// Removes `key`; returns whether a live value was removed.
@@ -322,6 +360,13 @@ impl Cache {
     /// On a shared backend the key's lease goes with it (in the same moment, not one more round
     /// trip in a row), so a load of the key running in any process does not keep its value.
     pub async fn delete(&self, key: &str) -> Result<bool> {
+        in_operation(operation_span!("delete", self, key), |r| span::answered(r, "deleted", "absent"), async {
+            self.delete_unobserved(key).await
+        })
+        .await
+    }
+
+    async fn delete_unobserved(&self, key: &str) -> Result<bool> {
         let r = if self.inner.backend.is_shared() {
             let lease = lease::lease_key(key);
             let (r, _) = futures::join!(
@@ -339,6 +384,14 @@ impl Cache {
     /// Removes `keys` (and their leases, as [`delete`](Cache::delete) does); returns how many
     /// live values were removed.
     pub async fn delete_many(&self, keys: &[&str]) -> Result<u64> {
+        let first = keys.first().copied().unwrap_or("");
+        in_operation(operation_span!("delete_many", self, first, keys = keys.len()), span::done, async {
+            self.delete_many_unobserved(keys).await
+        })
+        .await
+    }
+
+    async fn delete_many_unobserved(&self, keys: &[&str]) -> Result<u64> {
         let r = if self.inner.backend.is_shared() {
             let leases: Vec<String> = keys.iter().map(|k| lease::lease_key(k)).collect();
             let leases: Vec<&str> = leases.iter().map(String::as_str).collect();
@@ -356,31 +409,43 @@ impl Cache {
 
     /// Atomically adds `delta` to the integer under `key` (created at 0); returns the new value.
     pub async fn inc(&self, key: &str, delta: i64) -> Result<i64> {
-        let r = self.guarded("inc", self.inner.backend.inc(key, delta)).await;
-        self.note_failure(&r);
-        r
+        in_operation(operation_span!("inc", self, key), span::done, async {
+            let r = self.guarded("inc", self.inner.backend.inc(key, delta)).await;
+            self.note_failure(&r);
+            r
+        })
+        .await
     }
 
     /// Atomically subtracts `delta`; returns the new value.
     pub async fn dec(&self, key: &str, delta: i64) -> Result<i64> {
-        let r = self.guarded("dec", self.inner.backend.dec(key, delta)).await;
-        self.note_failure(&r);
-        r
+        in_operation(operation_span!("dec", self, key), span::done, async {
+            let r = self.guarded("dec", self.inner.backend.dec(key, delta)).await;
+            self.note_failure(&r);
+            r
+        })
+        .await
     }
 
     /// Gives the live value under `key` a new expiry; returns whether there was one.
     pub async fn touch(&self, key: &str, ttl: Ttl) -> Result<bool> {
-        let r = self.guarded("touch", self.inner.backend.touch(key, ttl)).await;
-        self.absorb("touch", key, r, || false)
+        in_operation(operation_span!("touch", self, key), |r| span::answered(r, "touched", "absent"), async {
+            let r = self.guarded("touch", self.inner.backend.touch(key, ttl)).await;
+            self.absorb("touch", key, r, || false)
+        })
+        .await
     }
 
     /// Removes every entry of this cache (its key prefix) and nothing else.
     pub async fn clear(&self) -> Result<()> {
-        let r = self.guarded("clear", self.inner.backend.clear()).await;
-        if let Some(versions) = &self.inner.versions {
-            versions.forget_all();
-        }
-        self.absorb("clear", "", r, || ())
+        in_operation(operation_span!("clear", self, ""), span::done, async {
+            let r = self.guarded("clear", self.inner.backend.clear()).await;
+            if let Some(versions) = &self.inner.versions {
+                versions.forget_all();
+            }
+            self.absorb("clear", "", r, || ())
+        })
+        .await
     }
 
     /// The memoized functions' versions this process keeps (a backend no other process writes).
@@ -484,7 +549,7 @@ impl Cache {
             Err(e) if self.inner.config.ignore_errors => {
                 self.inner.counters.errors.fetch_add(1, Relaxed);
                 self.count_read(false);
-                tracing::warn!(key, error = %e, "undecodable cache entry treated as a miss (CACHE_IGNORE_ERRORS)");
+                tracing::warn!(key = %ShortKey(key), error = %e, "undecodable cache entry treated as a miss (CACHE_IGNORE_ERRORS)");
                 Ok(None)
             }
             Err(e) => Err(e),
@@ -549,9 +614,9 @@ impl Cache {
         self.inner.counters.errors.fetch_add(1, Relaxed);
         let backend = self.inner.backend.type_name();
         if matches!(e, CacheError::CircuitOpen { .. }) {
-            tracing::debug!(backend, op, key, error = %e, "{what}");
+            tracing::debug!(backend, op, key = %ShortKey(key), error = %e, "{what}");
         } else {
-            tracing::warn!(backend, op, key, error = %e, "{what}");
+            tracing::warn!(backend, op, key = %ShortKey(key), error = %e, "{what}");
         }
     }
 

@@ -29,6 +29,10 @@ use super::Cache;
 use super::envelope;
 use super::lease::{Lease, Leased};
 use super::load::{Loaded, never_stale, run_loader};
+use tracing::Instrument;
+
+use crate::observe::ShortKey;
+use crate::observe::span::{self, in_operation, operation_span};
 use crate::{BoxError, CacheError, Result, Ttl, codec};
 
 /// How `get_or_set_with` keeps a loaded value: its fresh period and the stale windows and
@@ -267,7 +271,9 @@ impl Cache {
         Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
         E: Into<BoxError>,
     {
-        self.get_or_set_with_served(key, policy, load).await.map(|(value, _)| value)
+        let operation = operation_span!("get_or_set_with", self, key);
+        let served = in_operation(operation, span::served, self.get_or_set_with_served(key, policy, load));
+        served.await.map(|(value, _)| value)
     }
 
     /// [`get_or_set_with`](Cache::get_or_set_with), and whether a cached value (fresh or stale)
@@ -416,7 +422,8 @@ impl Cache {
         };
         let outcome = match limit {
             None => flight.await,
-            Some(limit) => match tokio::time::timeout(limit, tokio::spawn(flight)).await {
+            // The load goes on past the deadline in its own task, under the operation's span.
+            Some(limit) => match tokio::time::timeout(limit, tokio::spawn(flight.in_current_span())).await {
                 Ok(Ok(outcome)) => outcome,
                 Ok(Err(join)) => Err(CacheError::Loader(Arc::new(join))),
                 Err(_) => Err(CacheError::Loader(Arc::new(LoaderDeadline(limit)))),
@@ -523,7 +530,9 @@ impl Cache {
             return;
         }
         let (cache, key) = (self.clone(), key.to_owned());
-        runtime.spawn(async move {
+        // A span of its own, a child of the operation that started it (which has ended by then).
+        let span = tracing::debug_span!("cachette.refresh", backend = self.inner.backend.type_name(), key = %ShortKey(&key), operation = "refresh");
+        let refresh = async move {
             let _done = Unmark { cache: cache.clone(), key: key.clone() };
             let lock = format!("{key}\nrefreshing");
             let hold = Ttl::After(policy.stale_while_revalidate.clamp(Duration::from_secs(1), Duration::from_secs(60)));
@@ -532,10 +541,11 @@ impl Cache {
             }
             cache.inner.counters.refreshes.fetch_add(1, Relaxed);
             if let Err(e) = cache.load_and_store(&key, &policy, load, None).await {
-                tracing::warn!(key, error = %e, "a background refresh failed; the stale value stays");
+                tracing::warn!(key = %ShortKey(&key), error = %e, "a background refresh failed; the stale value stays");
             }
             let _ = cache.internal_delete(&lock).await;
-        });
+        };
+        runtime.spawn(refresh.instrument(span));
     }
 }
 

@@ -22,6 +22,7 @@ use serde::de::DeserializeOwned;
 
 use super::Cache;
 use super::envelope::{self, Envelope};
+use crate::observe::span::{self, in_operation, operation_span};
 use crate::{CacheError, Result, Ttl, codec};
 
 /// What a tag's version key starts with.
@@ -52,13 +53,22 @@ impl Cache {
     /// # Ok(()) }
     /// ```
     pub async fn set_tagged<T: Serialize + ?Sized>(&self, key: &str, value: &T, ttl: Ttl, tags: &[&str]) -> Result<()> {
-        let inner = self.inner.config.codec.encode(key, value)?;
-        self.set_bytes_tagged(key, &inner, ttl, tags).await
+        in_operation(operation_span!("set_tagged", self, key, tags = tags.len()), span::done, async {
+            let inner = self.inner.config.codec.encode(key, value)?;
+            self.store_bytes_tagged(key, &inner, ttl, tags).await
+        })
+        .await
     }
 
     /// [`set_tagged`](Cache::set_tagged) for bytes of a layer's own format (the HTTP layer's
     /// entries): read back with [`get_bytes_tagged`](Cache::get_bytes_tagged).
     pub async fn set_bytes_tagged(&self, key: &str, value: &[u8], ttl: Ttl, tags: &[&str]) -> Result<()> {
+        let operation = operation_span!("set_bytes_tagged", self, key, tags = tags.len());
+        in_operation(operation, span::done, self.store_bytes_tagged(key, value, ttl, tags)).await
+    }
+
+    /// [`set_bytes_tagged`](Cache::set_bytes_tagged) inside another operation's span.
+    async fn store_bytes_tagged(&self, key: &str, value: &[u8], ttl: Ttl, tags: &[&str]) -> Result<()> {
         let Some(versions) = self.tag_versions(tags, true).await? else {
             // The tags' versions cannot be read: a value stored now could outlive an
             // invalidation the backend did not see. Store nothing (a miss is always safe).
@@ -67,14 +77,17 @@ impl Cache {
         let recorded: Vec<(&str, u64)> =
             tags.iter().copied().zip(versions.into_iter().map(|v| v.unwrap_or(0))).collect();
         let bytes = envelope::encode(key, None, 0, &recorded, value)?;
-        self.set_bytes(key, bytes, ttl).await
+        self.store_bytes(key, bytes, ttl).await
     }
 
     /// The value under `key` if it was written under `tags` and none of them has been
     /// invalidated since: one round trip for the value and the tags' versions together.
     pub async fn get_tagged<T: DeserializeOwned>(&self, key: &str, tags: &[&str]) -> Result<Option<T>> {
-        let bytes = self.get_bytes_tagged(key, tags).await?;
-        bytes.map(|b| codec::decode(key, &b)).transpose()
+        in_operation(operation_span!("get_tagged", self, key, tags = tags.len()), span::read, async {
+            let bytes = self.read_tagged(key, tags).await?;
+            bytes.map(|b| codec::decode(key, &b)).transpose()
+        })
+        .await
     }
 
     /// The bytes written by [`set_bytes_tagged`](Cache::set_bytes_tagged) under `key`, if none of
@@ -82,6 +95,12 @@ impl Cache {
     /// the value, in one round trip); tags the value carries beyond them cost a second read.
     /// Counted as a hit or a miss.
     pub async fn get_bytes_tagged(&self, key: &str, tags: &[&str]) -> Result<Option<Bytes>> {
+        let operation = operation_span!("get_bytes_tagged", self, key, tags = tags.len());
+        in_operation(operation, span::read, self.read_tagged(key, tags)).await
+    }
+
+    /// [`get_bytes_tagged`](Cache::get_bytes_tagged) inside another operation's span.
+    async fn read_tagged(&self, key: &str, tags: &[&str]) -> Result<Option<Bytes>> {
         let found = self.get_bytes_tagged_quietly(key, tags).await;
         let found = self.absorb("get", key, found, || None)?;
         self.count_read(found.is_some());
@@ -221,20 +240,29 @@ impl Cache {
     /// [`invalidate_tag`](Cache::invalidate_tag) of every tag in `tags`, in one write (one
     /// `set_many`: one `MSET` on Redis).
     pub async fn invalidate_tags(&self, tags: &[&str]) -> Result<()> {
-        let keys: Vec<String> = tags.iter().map(|t| version_key(t)).collect();
-        let items: Vec<(&str, u64)> = keys.iter().map(|k| (k.as_str(), drawn_by_an_invalidation())).collect();
-        match items.as_slice() {
-            [] => Ok(()),
-            [(key, version)] => self.set(key, version, Ttl::Never).await,
-            _ => self.set_many(&items, Ttl::Never).await,
-        }
+        let first = tags.first().copied().unwrap_or("");
+        in_operation(operation_span!("invalidate_tags", self, first, tags = tags.len()), span::done, async {
+            let keys: Vec<String> = tags.iter().map(|t| version_key(t)).collect();
+            let items: Vec<(&str, u64)> = keys.iter().map(|k| (k.as_str(), drawn_by_an_invalidation())).collect();
+            match items.as_slice() {
+                [] => Ok(()),
+                [(key, version)] => {
+                    self.store_bytes(key, self.inner.config.codec.encode(key, version)?, Ttl::Never).await
+                }
+                _ => self.set_many_unobserved(&items, Ttl::Never).await,
+            }
+        })
+        .await
     }
 
     /// Makes every value written under `tag` a miss from now on: one write, whatever the number
     /// of values.
     pub async fn invalidate_tag(&self, tag: &str) -> Result<()> {
-        let fresh = drawn_by_an_invalidation();
-        self.set(&version_key(tag), &fresh, Ttl::Never).await
+        in_operation(operation_span!("invalidate_tag", self, tag), span::done, async {
+            let (key, fresh) = (version_key(tag), drawn_by_an_invalidation());
+            self.store_bytes(&key, self.inner.config.codec.encode(&key, &fresh)?, Ttl::Never).await
+        })
+        .await
     }
 
     /// The current versions of `tags` (`None` for one that has none yet, unless `create` draws

@@ -12,6 +12,7 @@ use super::Memoized;
 use super::options::Judge;
 use super::slot::LoadSlot;
 use crate::cache::{Loaded, run_loader};
+use crate::observe::span::{self, in_operation, operation_span};
 use crate::observe::{self, ShortKey};
 use crate::{BoxError, CacheEvent, EventKind, EventSource, LoadPolicy, Result};
 
@@ -68,24 +69,54 @@ impl Memoized {
         Fut: Future<Output = std::result::Result<T, E>>,
         E: Into<BoxError>,
     {
+        let operation = operation_span!("memoize", self.cache, key, function = %self.function);
+        in_operation(operation, span::named, self.get_or_set_unobserved(key, load)).await.map(|(value, _)| value)
+    }
+
+    /// [`get_or_set`](Memoized::get_or_set), and its outcome for its span.
+    async fn get_or_set_unobserved<T, F, Fut, E>(&self, key: &str, load: F) -> Result<(T, &'static str)>
+    where
+        T: Serialize + DeserializeOwned + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = std::result::Result<T, E>>,
+        E: Into<BoxError>,
+    {
         let judge = self.options.judge::<T>(&self.function)?;
         let slot = LoadSlot::default();
         let load = || self.timed(key, &slot, &judge, load);
         if self.options.forced_update.holds() {
             let value = self.cache.load_forced(key, self.ttl, load).await?;
             self.note_forced(key, &slot);
-            return Ok(value);
+            return Ok((value, "forced"));
         }
         let is_stale = |value: &T| judge.is_stale(value);
         let (value, hit) = self.cache.get_or_set_judged(key, self.ttl, is_stale, load).await?;
         self.note_call(key, hit, &slot);
-        Ok(value)
+        Ok((value, if hit { "hit" } else { "miss" }))
     }
 
     /// [`get_or_set`](Memoized::get_or_set) kept as `policy` says
     /// ([`Cache::get_or_set_with`](crate::Cache::get_or_set_with)). A background refresh
     /// reports its store when it ends.
     pub async fn get_or_set_with<T, F, Fut, E>(&self, key: &str, policy: &LoadPolicy, load: F) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned + Send + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        let operation = operation_span!("memoize", self.cache, key, function = %self.function);
+        let kept = in_operation(operation, span::named, self.get_or_set_with_unobserved(key, policy, load));
+        kept.await.map(|(value, _)| value)
+    }
+
+    /// [`get_or_set_with`](Memoized::get_or_set_with), and its outcome for its span.
+    async fn get_or_set_with_unobserved<T, F, Fut, E>(
+        &self,
+        key: &str,
+        policy: &LoadPolicy,
+        load: F,
+    ) -> Result<(T, &'static str)>
     where
         T: Serialize + DeserializeOwned + Send + 'static,
         F: FnOnce() -> Fut + Send + 'static,
@@ -119,7 +150,7 @@ impl Memoized {
         judge: Judge<T>,
         load: F,
         slot: &LoadSlot,
-    ) -> Result<T>
+    ) -> Result<(T, &'static str)>
     where
         T: Serialize + DeserializeOwned + Send + 'static,
         F: FnOnce() -> Fut + Send + 'static,
@@ -129,12 +160,12 @@ impl Memoized {
         if self.options.forced_update.holds() {
             let value = self.cache.load_forced_with(key, policy, load).await?;
             self.note_forced(key, slot);
-            return Ok(value);
+            return Ok((value, "forced"));
         }
         let is_stale = move |value: &T| judge.is_stale(value);
         let (value, hit) = self.cache.get_or_set_with_judged(key, policy, is_stale, load).await?;
         self.note_call(key, hit, slot);
-        Ok(value)
+        Ok((value, if hit { "hit" } else { "miss" }))
     }
 
     /// Runs `load` as if the function were not memoized (for when the cache is unavailable):

@@ -3,7 +3,7 @@
 //! # Contents
 //!
 //! * [Metrics](#metrics): the `metrics` cargo feature
-//! * [Tracing](#tracing): why a read missed, with `RUST_LOG=cachette_core=debug`
+//! * [Tracing](#tracing): a span per operation and why a read missed, with `RUST_LOG=cachette=debug`
 //! * [Hooks](#hooks): callbacks on hit / miss / store / invalidate ([`Cache::on_event`](crate::Cache::on_event))
 //! * [A stats endpoint](#a-stats-endpoint): [`AppStats`], the JSON `cachectl watch` reads
 //!
@@ -30,10 +30,35 @@
 //!
 //! # Tracing
 //!
-//! At `debug`, each read that misses says why (nothing stored, the entry's tags were
-//! invalidated, the backend failed, the function's version was just drawn), and each hit says
+//! `RUST_LOG=cachette=debug` (the target prefix `cachette` covers `cachette_core` and
+//! `cachette_http`) shows one span per operation, with the events that explain it inside:
+//!
+//! | Span (level) | Fields | `outcome` |
+//! |------|--------|-----------|
+//! | `cachette.get`, `.get_bytes`, `.get_tagged`, `.get_bytes_tagged` (debug) | `backend`, `operation`, `key`, `outcome`, `latency_us` (+ `tags`: how many) | `hit` / `miss`, or a failure: `error` / `timeout` / `rejected` (breaker open) |
+//! | `cachette.get_many` (debug) | the same, `key` the first, `keys` how many | `hit` (all found) / `miss` (none) / `partial` |
+//! | `cachette.set`, `.set_bytes`, `.set_many`, `.set_tagged`, `.set_bytes_tagged`, `.inc`, `.dec`, `.delete_many`, `.clear`, `.invalidate_tag`, `.invalidate_tags` (debug) | the same | `ok`, or a failure |
+//! | `cachette.has` / `.add` / `.delete` / `.touch` (debug) | the same | `hit` / `miss`; `stored` / `present`; `deleted` / `absent`; `touched` / `absent` |
+//! | `cachette.get_or_set`, `.get_or_set_with` (debug) | the same | `hit` / `miss` (the loader ran, or another's load was waited for), or the loader's failure (`error`) |
+//! | `cachette.memoize` (debug): a memoized call's lookup (its key's version is read before it) | the same, and `function` | `hit` / `miss` / `forced` (`forced_update`) |
+//! | `cachette.refresh` (debug): a background refresh of `get_or_set_with`, a child of the call that started it | `backend`, `operation`, `key` | |
+//!
+//! Inside them, at `debug`: each read that misses says why (nothing stored, the entry's tags
+//! were invalidated, the backend failed, the function's version was just drawn), each hit says
 //! so; at `trace`, every backend call with `backend`, `operation`, `outcome` and `latency_us`.
-//! Keys are truncated to 64 bytes plus a hash of the rest; values are never logged.
+//! The HTTP layer's spans are listed in `cachette_http`'s `observe` docs. Keys are cut to 64
+//! bytes plus their length and a hash ([`ShortKey`]); values are never logged.
+//!
+//! ```text
+//! $ RUST_LOG=cachette=debug cargo run -p cachette-demo
+//! DEBUG cachette.get{backend="SimpleCache" operation="get" key=user:2}: cachette_core::cache: cache miss backend="SimpleCache" key=user:2 why="no current value under the key"
+//! ```
+//!
+//! Cost: with no subscriber, or `debug` off for this crate, no span is made; an operation pays
+//! a level check and polls its work directly (callgrind per hit, SimpleCache: `Cache::get`
+//! 2,805 -> 2,863 instructions, `#[memoize]` 4,356 -> 4,458). The level is looked at before the
+//! span's callsite because a `tracing` built with its `log` feature makes a disabled span for
+//! `log` when no subscriber is set (150 instructions a hit).
 //!
 //! # Hooks
 //!
@@ -55,6 +80,7 @@ mod key;
 #[cfg(feature = "metrics")]
 mod record;
 mod report;
+pub(crate) mod span;
 
 use std::time::{Duration, Instant};
 
@@ -63,7 +89,7 @@ pub use events::{CacheEvent, EventKind, EventSource};
 pub use key::ShortKey;
 pub use report::{AppStats, Latency, Sample, Series};
 
-use crate::{CacheError, Result};
+use crate::Result;
 
 /// Counter of backend calls made by the facade, by `backend`, `operation` and `outcome`.
 pub const BACKEND_OPERATIONS: &str = "cachette_backend_operations_total";
@@ -96,12 +122,7 @@ impl Timer {
 
 /// The outcome label of a backend call's result.
 fn outcome<T>(r: &Result<T>) -> &'static str {
-    match r {
-        Ok(_) => "ok",
-        Err(CacheError::Timeout { .. }) => "timeout",
-        Err(CacheError::CircuitOpen { .. }) => "rejected",
-        Err(_) => "error",
-    }
+    span::done(r)
 }
 
 /// Records one backend call made through the fail-safe.

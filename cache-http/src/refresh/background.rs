@@ -12,10 +12,12 @@ use futures::FutureExt;
 use http::{Request, Response};
 use http_body::Body;
 use tower::{Service, ServiceExt};
+use tracing::Instrument;
 
 use crate::body::Tee;
 use crate::call::{Call, Origin, RequestBody, StoredBody};
 use crate::failure::panic_message;
+use crate::observe;
 use crate::shared::State;
 use crate::stats::Counters;
 
@@ -43,7 +45,9 @@ impl Call {
             return;
         }
         let (mut call, inner) = (self.clone(), inner.clone());
-        runtime.spawn(async move {
+        let why_name = if why == Refresh::Early { "early" } else { "stale" };
+        let span = observe::refresh_span(&self.settings.route, self.entry_key(), why_name);
+        let refresh = async move {
             let _done = Unmark { state: call.state.clone(), key: call.entry_key().to_owned() };
             let state = &call.state;
             // One refresh per key across processes too: the lock is an atomic `add` in the shared
@@ -71,10 +75,15 @@ impl Call {
                 );
             }
             if !matches!(refreshed, Ok(true)) {
+                observe::record("outcome", "failed");
                 Counters::add(&state.counters.refresh_failures);
             }
             let _ = state.cache.internal_delete(&lock).await;
-        });
+        };
+        match span {
+            Some(span) => runtime.spawn(refresh.instrument(span)),
+            None => runtime.spawn(refresh),
+        };
     }
 
     /// Renders the request again and stores the response; whether it could. A failure keeps the

@@ -43,5 +43,6 @@ mod options;
 mod outages;
 mod poisoning;
 mod safety;
+mod spans;
 mod stale;
 mod stored;
