@@ -148,7 +148,7 @@ fn human(r: &StatsReport, config: &Config) -> String {
     let mut text = output::fields(rows);
     if !r.servers.is_empty() {
         let mut table = output::table(
-            &["SERVER", "VERSION", "MEMORY", "LIMIT", "KEYS (ALL PREFIXES)", "EVICTIONS", "HIT RATIO"],
+            &["SERVER", "VERSION", "MEMORY", "LIMIT", "DISK", "KEYS (ALL PREFIXES)", "EVICTIONS", "HIT RATIO"],
             2,
         );
         for s in &r.servers {
@@ -161,6 +161,7 @@ fn human(r: &StatsReport, config: &Config) -> String {
                 s.version.clone().unwrap_or_else(|| "-".into()),
                 output::or_dash(s.memory_used, output::bytes),
                 output::or_dash(s.memory_limit, output::bytes),
+                output::or_dash(s.disk_used, output::bytes),
                 output::or_dash(s.keys, |k| k.to_string()),
                 output::or_dash(s.evictions, |e| e.to_string()),
                 output::percent(hit_ratio),

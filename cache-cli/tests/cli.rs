@@ -354,3 +354,34 @@ fn on_memcached_stats_shows_the_servers_figures_and_says_what_cannot_be_counted(
     let json: serde_json::Value = serde_json::from_slice(&on_memcached(&["--json", "clear", "--yes"]).stdout).unwrap();
     assert_eq!(json["kind"], "uncounted", "{json}");
 }
+
+#[test]
+fn on_the_file_system_stats_shows_the_prefixs_entries_and_disk_and_clear_counts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let on_fs = |prefix: &str, args: &[&str]| {
+        let prefix = format!("CACHE_KEY_PREFIX={prefix}");
+        filesystem_cache(&dir, &[&["-o", prefix.as_str()][..], args].concat())
+    };
+    for key in ["a", "b", "c"] {
+        assert!(on_fs("app:", &["set", key, "value"]).status.success());
+    }
+    assert!(on_fs("other:", &["set", "a", "value"]).status.success());
+    let out = on_fs("app:", &["stats"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(field(&text, "keys"), Some("3 under the prefix \"app:\""), "{text}");
+    assert_eq!(field(&text, "servers"), None, "figures, not a note: {text}");
+    let dir_line =
+        text.lines().find(|l| l.starts_with(&dir.path().display().to_string())).unwrap_or_else(|| panic!("{text}"));
+    assert!(dir_line.contains("/cachette-") && dir_line.contains(" 3 "), "the prefix's directory: {dir_line}");
+
+    let json: serde_json::Value = serde_json::from_slice(&on_fs("app:", &["--json", "stats"]).stdout).unwrap();
+    assert_eq!(json["keys"], serde_json::json!({ "kind": "counted", "keys": 3 }));
+    assert_eq!(json["servers"][0]["keys"], 3, "{json}");
+    assert!(json["servers"][0]["disk_used"].as_u64().unwrap() > 0, "{json}");
+    assert!(json.get("servers_note").is_none(), "{json}");
+
+    let out = on_fs("app:", &["clear", "--yes"]);
+    assert_eq!(stdout(&out).trim(), "removed 3 keys under the prefix \"app:\"", "{}", stderr(&out));
+    assert_eq!(stdout(&on_fs("other:", &["get", "a"])).trim(), "value", "another prefix keeps its entries");
+}

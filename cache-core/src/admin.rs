@@ -96,6 +96,8 @@ pub struct ServerInfo {
     pub memory_used: Option<u64>,
     /// Its memory limit in bytes (`None`: none set, or not reported).
     pub memory_limit: Option<u64>,
+    /// Bytes its files take on disk (a backend whose server is a directory: FileSystemCache).
+    pub disk_used: Option<u64>,
     /// Keys it holds in the database this cache uses, every prefix.
     pub keys: Option<u64>,
     /// Keys it evicted to stay under its memory limit.

@@ -14,6 +14,7 @@
 //! * [Damage is a miss](#damage-is-a-miss)
 //! * [Other users: permissions, links, ownership](#other-users-permissions-links-ownership)
 //! * [Async](#async)
+//! * [cachectl](#cachectl)
 //! * [Settings](#settings)
 //!
 //! # Example
@@ -130,11 +131,18 @@
 //! (the worker hands its queued tasks to another thread first), on the current-thread runtime
 //! through `spawn_blocking`.
 //!
+//! # cachectl
+//!
+//! `cachectl stats` shows the entry count of the state file and, as the cache's one "server",
+//! its directory: the entry files in it and the disk they take (one scan of the directory);
+//! `cachectl clear` says how many entries it removed (see [`Admin`](cachette_core::Admin)).
+//!
 //! # Settings
 //!
 //! `CACHE_DIR` (required), `CACHE_THRESHOLD` (default 500; 0 = unbounded),
 //! `CACHE_DEFAULT_TIMEOUT`, `CACHE_KEY_PREFIX`, and CACHE_OPTIONS `fsync=true|false`, `mode=0600`.
 
+mod admin;
 mod files;
 mod format;
 mod store;
@@ -311,5 +319,9 @@ impl BaseCache for FileSystemCache {
 
     async fn clear(&self) -> Result<()> {
         self.blocking(|s| s.clear()).await
+    }
+
+    fn admin(&self) -> Option<&dyn cachette_core::Admin> {
+        Some(self)
     }
 }

@@ -4,6 +4,7 @@
 mod journal;
 mod lock;
 mod prune;
+mod usage;
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};

@@ -40,6 +40,11 @@ impl Store {
     /// Removes every entry file of this directory (and temporary files left by dead writers);
     /// any other file stays.
     pub(crate) fn clear(&self) -> Result<()> {
+        self.clear_counting().map(drop)
+    }
+
+    /// [`clear`](Store::clear), saying how many entry files it removed.
+    pub(crate) fn clear_counting(&self) -> Result<u64> {
         let locked = self.lock()?;
         self.remove_all_entries(&locked, false)
     }
@@ -48,14 +53,16 @@ impl Store {
     /// entry may have been planted or swapped, and any temporary file not ours planted.
     pub(super) fn empty_after_repair(&self) -> Result<()> {
         let locked = self.lock()?;
-        self.remove_all_entries(&locked, true)
+        self.remove_all_entries(&locked, true).map(drop)
     }
 
-    fn remove_all_entries(&self, locked: &Locked<'_>, repairing: bool) -> Result<()> {
+    /// Removes the entries (and dead temporary files); how many entry files it removed.
+    fn remove_all_entries(&self, locked: &Locked<'_>, repairing: bool) -> Result<u64> {
+        let mut removed = 0;
         for file in self.scan(repairing)? {
             match file {
                 DirFile::Entry(path) => match fs::remove_file(&path) {
-                    Ok(()) => {}
+                    Ok(()) => removed += 1,
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                     Err(e) => return Err(io_error(&path, e)),
                 },
@@ -64,7 +71,8 @@ impl Store {
                 }
             }
         }
-        locked.rewrite(Head::default(), &[]).map_err(|e| io_error(&self.settings.dir, e))
+        locked.rewrite(Head::default(), &[]).map_err(|e| io_error(&self.settings.dir, e))?;
+        Ok(removed)
     }
 
     /// Brings the number of entries down to 90% of the threshold: expired entries first, then
