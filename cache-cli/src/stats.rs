@@ -75,7 +75,11 @@ pub(crate) async fn stats(
         Some(admin) => admin.servers().await?,
         None => Vec::new(),
     };
-    let servers_note = servers.is_empty().then(|| format!("{backend} reports no server figures"));
+    let servers_note = servers.is_empty().then(|| {
+        admin
+            .and_then(|admin| admin.no_servers_reason())
+            .unwrap_or_else(|| format!("{backend} reports no server figures"))
+    });
     let app = match app_client {
         Some(client) => Some(client.fetch().await?),
         None => None,

@@ -1,22 +1,13 @@
 //! cachectl as a user runs it: the real binary, configured by flags and CACHE_* variables.
 
+mod support;
+
 use std::process::{Command, Output};
 
 use cachette::{Bytes, Cache, Config, Ttl};
 use cachette_conformance::harness::memcached::MemcachedServer;
 use cachette_conformance::harness::redis::RedisServer;
-
-fn cachectl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cachectl")).args(args).env_remove("CACHE_TYPE").output().expect("cachectl runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use support::{cachectl, field, filesystem_cache, stderr, stdout};
 
 #[test]
 fn a_misspelled_setting_names_the_right_one() {
@@ -53,11 +44,6 @@ fn a_miss_exits_with_1_and_warns_that_an_in_process_cache_starts_empty() {
     let out = cachectl(&["get", "nothing-here"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("lives inside this cachectl process"), "{}", stderr(&out));
-}
-
-/// The value of `name` in the `name   value` lines of human output.
-fn field<'a>(text: &'a str, name: &str) -> Option<&'a str> {
-    text.lines().find_map(|line| line.strip_prefix(name).filter(|rest| rest.starts_with("  ")).map(str::trim))
 }
 
 #[test]
@@ -176,13 +162,6 @@ fn a_shared_backend_keeps_values_between_runs() {
     assert_eq!(opts(&["has", "greeting"]).status.code(), Some(1));
     assert!(opts(&["clear", "--yes"]).status.success());
     assert_eq!(opts(&["get", "n"]).status.code(), Some(1));
-}
-
-fn filesystem_cache(dir: &tempfile::TempDir, extra: &[&str]) -> Output {
-    let dir_setting = format!("CACHE_DIR={}", dir.path().display());
-    let mut args = vec!["-o", "CACHE_TYPE=FileSystemCache", "-o", dir_setting.as_str()];
-    args.extend_from_slice(extra);
-    cachectl(&args)
 }
 
 #[test]
@@ -353,35 +332,4 @@ fn on_memcached_stats_shows_the_servers_figures_and_says_what_cannot_be_counted(
     assert_eq!(on_memcached(&["get", "k"]).status.code(), Some(1), "the key is gone");
     let json: serde_json::Value = serde_json::from_slice(&on_memcached(&["--json", "clear", "--yes"]).stdout).unwrap();
     assert_eq!(json["kind"], "uncounted", "{json}");
-}
-
-#[test]
-fn on_the_file_system_stats_shows_the_prefixs_entries_and_disk_and_clear_counts_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let on_fs = |prefix: &str, args: &[&str]| {
-        let prefix = format!("CACHE_KEY_PREFIX={prefix}");
-        filesystem_cache(&dir, &[&["-o", prefix.as_str()][..], args].concat())
-    };
-    for key in ["a", "b", "c"] {
-        assert!(on_fs("app:", &["set", key, "value"]).status.success());
-    }
-    assert!(on_fs("other:", &["set", "a", "value"]).status.success());
-    let out = on_fs("app:", &["stats"]);
-    let text = stdout(&out);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(field(&text, "keys"), Some("3 under the prefix \"app:\""), "{text}");
-    assert_eq!(field(&text, "servers"), None, "figures, not a note: {text}");
-    let dir_line =
-        text.lines().find(|l| l.starts_with(&dir.path().display().to_string())).unwrap_or_else(|| panic!("{text}"));
-    assert!(dir_line.contains("/cachette-") && dir_line.contains(" 3 "), "the prefix's directory: {dir_line}");
-
-    let json: serde_json::Value = serde_json::from_slice(&on_fs("app:", &["--json", "stats"]).stdout).unwrap();
-    assert_eq!(json["keys"], serde_json::json!({ "kind": "counted", "keys": 3 }));
-    assert_eq!(json["servers"][0]["keys"], 3, "{json}");
-    assert!(json["servers"][0]["disk_used"].as_u64().unwrap() > 0, "{json}");
-    assert!(json.get("servers_note").is_none(), "{json}");
-
-    let out = on_fs("app:", &["clear", "--yes"]);
-    assert_eq!(stdout(&out).trim(), "removed 3 keys under the prefix \"app:\"", "{}", stderr(&out));
-    assert_eq!(stdout(&on_fs("other:", &["get", "a"])).trim(), "value", "another prefix keeps its entries");
 }

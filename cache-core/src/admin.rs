@@ -40,6 +40,12 @@ pub trait Admin: Send + Sync {
         Ok(Vec::new())
     }
 
+    /// Why [`servers`](Admin::servers) is empty, for the operator (a setting that would give
+    /// figures, say); `None` (the default) when it is not, or there is nothing to say.
+    fn no_servers_reason(&self) -> Option<String> {
+        None
+    }
+
     /// [`BaseCache::clear`](crate::BaseCache::clear) (the same keys, the same refusals), saying
     /// how many keys it removed; `progress` hears the count so far after each batch.
     async fn clear_counting(&self, progress: Progress<'_>) -> Result<Cleared>;

@@ -44,6 +44,7 @@
 //! | `response_timeout` | 2s | time for one exchange (raise it for large values on slow links) |
 //! | `concurrency` | 8 | connections at once for `get_many`, `set_many`, `delete_many` |
 //! | `max_key_size` | 2048 | longest key (prefix included), the `keysize` of the server's cache |
+//! | `stats` | (none) | the address of the server's `--stats` (`host:port` or a unix socket's path), which `cachectl stats` reads for the cache's items, hits, misses and size: the cache protocol has no command that reports them |
 //!
 //! The facade's deadline and circuit breaker (`cachette_core::fail_safe`) wrap this backend like
 //! every other.
@@ -117,9 +118,11 @@
 //! to 2 seconds. `Ttl::At` becomes the time left until it, rounded the same way. A write whose
 //! `Ttl` is already over stores nothing and deletes the key. `Ttl::Never` sends no expiry.
 
+mod admin;
 mod client;
 mod packet;
 mod settings;
+mod stats;
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -130,6 +133,7 @@ use futures::future::try_join_all;
 use crate::client::Client;
 use crate::packet::{Request, Response};
 use crate::settings::Settings;
+use crate::stats::StatsServer;
 
 /// Tries of an `add` that uWSGI refused while the key was absent.
 const ADD_ATTEMPTS: usize = 3;
@@ -159,6 +163,8 @@ struct Inner {
     default_ttl: Expiry,
     concurrency: usize,
     max_key_size: usize,
+    /// The server's stats server, when CACHE_OPTIONS.stats names it (for `cachectl stats`).
+    stats: Option<StatsServer>,
 }
 
 impl UwsgiCache {
@@ -166,6 +172,11 @@ impl UwsgiCache {
     /// `CACHE_OPTIONS`). Checks the settings and connects nothing yet.
     pub fn new(config: &Config) -> Result<UwsgiCache> {
         let s = Settings::from_config(config)?;
+        let stats = s.stats.map(|address| StatsServer {
+            address,
+            connect_timeout: s.connect_timeout,
+            response_timeout: s.response_timeout,
+        });
         let client =
             Client { address: s.address, connect_timeout: s.connect_timeout, response_timeout: s.response_timeout };
         Ok(UwsgiCache {
@@ -176,6 +187,7 @@ impl UwsgiCache {
                 default_ttl: config.default_timeout,
                 concurrency: s.concurrency,
                 max_key_size: s.max_key_size,
+                stats,
             }),
         })
     }
@@ -383,6 +395,10 @@ impl BaseCache for UwsgiCache {
                 None,
             )),
         }
+    }
+
+    fn admin(&self) -> Option<&dyn cachette_core::Admin> {
+        Some(self)
     }
 }
 

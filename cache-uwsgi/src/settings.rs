@@ -7,7 +7,7 @@ use cachette_core::{CacheError, Config, Result};
 use crate::TYPE_NAME;
 
 /// The `CACHE_OPTIONS` names this backend understands.
-pub(crate) const OPTIONS: &[&str] = &["connect_timeout", "response_timeout", "concurrency", "max_key_size"];
+pub(crate) const OPTIONS: &[&str] = &["connect_timeout", "response_timeout", "concurrency", "max_key_size", "stats"];
 
 /// Default time to open a connection.
 pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -33,6 +33,9 @@ pub(crate) struct Settings {
     pub response_timeout: Duration,
     pub concurrency: usize,
     pub max_key_size: usize,
+    /// The address of the server's stats server (`--stats`), for `cachectl stats`: `host:port`,
+    /// or the path of a unix socket.
+    pub stats: Option<String>,
 }
 
 impl Settings {
@@ -63,8 +66,30 @@ impl Settings {
                 60_000,
                 "expected 1 to 60000 bytes (the keysize of the server's --cache2)",
             )?,
+            stats: options.get("stats").map(parse_stats).transpose()?,
         })
     }
+}
+
+/// `CACHE_OPTIONS.stats`: `host:port` or the absolute path of a unix socket, as uWSGI's `--stats`
+/// takes them.
+fn parse_stats(value: &str) -> Result<String> {
+    let value = value.trim();
+    if value.starts_with('/') || has_port(value) {
+        return Ok(value.to_owned());
+    }
+    Err(CacheError::config(
+        "CACHE_OPTIONS.stats",
+        value,
+        "expected the address of the uWSGI server's --stats: host:port (e.g. 127.0.0.1:9191) or the path of its unix \
+         socket; it is read by cachectl stats for the cache's items, hits and misses",
+    ))
+}
+
+/// Whether `address` is `host:port` with a port from 1 to 65535.
+fn has_port(address: &str) -> bool {
+    matches!(address.rsplit_once(':'), Some((host, port)) if !host.is_empty() && !host.contains('@')
+        && port.parse::<u16>().is_ok_and(|p| p > 0))
 }
 
 /// `cache@host:port` into the cache name and the address.
@@ -83,10 +108,8 @@ fn parse_name(name: Option<&str>) -> Result<(String, String)> {
             ),
         ));
     };
-    let port = address.rsplit_once(':').map(|(host, port)| (host, port.parse::<u16>()));
-    match port {
-        Some((host, Ok(port))) if !host.is_empty() && port > 0 && !host.contains('@') => {}
-        _ => return Err(bad(value, format!("{address:?} is not host:port with a port from 1 to 65535: write {FORM}"))),
+    if !has_port(address) {
+        return Err(bad(value, format!("{address:?} is not host:port with a port from 1 to 65535: write {FORM}")));
     }
     Ok((cache.to_owned(), address.to_owned()))
 }
@@ -139,5 +162,19 @@ mod tests {
         assert!(err.contains("CACHE_OPTIONS.concurrency"), "{err}");
         let err = settings(&[name, ("CACHE_OPTIONS", "pool_size=3")]).unwrap_err().to_string();
         assert!(err.contains("pool_size"), "{err}");
+    }
+
+    #[test]
+    fn the_stats_address_is_host_and_port_or_a_socket_path() {
+        let name = ("CACHE_UWSGI_NAME", "c@127.0.0.1:1");
+        let s = settings(&[name, ("CACHE_OPTIONS", "stats=127.0.0.1:9191")]).unwrap();
+        assert_eq!(s.stats.as_deref(), Some("127.0.0.1:9191"));
+        let s = settings(&[name, ("CACHE_OPTIONS", "stats=/run/uwsgi/stats.sock")]).unwrap();
+        assert_eq!(s.stats.as_deref(), Some("/run/uwsgi/stats.sock"));
+        assert_eq!(settings(&[name]).unwrap().stats, None);
+        for bad in ["9191", "host:", "host:0", "stats.sock"] {
+            let err = settings(&[name, ("CACHE_OPTIONS", &format!("stats={bad}"))]).unwrap_err().to_string();
+            assert!(err.contains("CACHE_OPTIONS.stats") && err.contains("--stats"), "{bad}: {err}");
+        }
     }
 }
