@@ -70,3 +70,15 @@ fn at_trace_every_backend_call_has_its_operation_outcome_and_latency_and_long_ke
     assert!(log.contains("(305 bytes, #"), "a long key is cut, with its length and a hash: {log}");
     assert!(!log.contains(&"x".repeat(100)), "{log}");
 }
+
+#[test]
+fn a_warning_about_a_long_key_shows_it_cut_never_whole() {
+    let secret = format!("session:{}", "t0ken".repeat(40));
+    let log = logged(tracing::Level::WARN, || async {
+        let cache = support::simple(&[]);
+        cache.set_bytes(&secret, &b"\xff not a value"[..], Ttl::Default).await.unwrap();
+        cache.get_or_set(&secret, Ttl::Default, || async { Ok::<_, std::io::Error>(1u32) }).await.unwrap();
+    });
+    assert!(log.contains("does not decode") && log.contains(&format!("({} bytes, #", secret.len())), "{log}");
+    assert!(!log.contains(&secret), "{log}");
+}

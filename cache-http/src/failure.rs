@@ -6,6 +6,7 @@
 //! (logged at error with its message), never a connection closed without a response, and every
 //! request waiting for its render gets its answer at once instead of taking turns to render.
 
+use cachette_core::observe::ShortKey;
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
 
@@ -59,7 +60,7 @@ impl Call {
             Err(payload) => {
                 Counters::add(&self.counters().panics);
                 tracing::error!(
-                    key = self.key.as_str(),
+                    key = %ShortKey(&self.key),
                     panic = panic_message(payload.as_ref()),
                     "cachette-http: the handler panicked; answering 500 (or the stale entry) to this request and to \
                      every request waiting for its render"
@@ -95,7 +96,7 @@ impl Call {
     fn serve_fallback<B: Body>(&self, fallback: Option<&Prepared>, failure: Failure) -> Option<Response<CacheBody<B>>> {
         let entry = fallback?;
         Counters::add(&self.counters().stale_if_error);
-        tracing::warn!(key = self.key.as_str(), %failure, "cachette-http: serving the stale entry (stale-if-error)");
+        tracing::warn!(key = %ShortKey(&self.key), %failure, "cachette-http: serving the stale entry (stale-if-error)");
         Some(self.serve(entry, self.now(), Served::StaleIfError(failure)))
     }
 }

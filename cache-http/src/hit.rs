@@ -1,5 +1,6 @@
 //! The hit path: find the stored entry of a request, and answer with it or with `304 Not Modified`.
 
+use cachette_core::observe::ShortKey;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -55,7 +56,7 @@ impl Call {
             let marker = match Marker::decode(&self.key, bytes) {
                 Ok(marker) => marker,
                 Err(e) => {
-                    tracing::warn!(key = self.key, error = %e, "cachette-http: a Vary marker does not decode; rendering the response");
+                    tracing::warn!(key = %ShortKey(&self.key), error = %e, "cachette-http: a Vary marker does not decode; rendering the response");
                     return Lookup::Missing;
                 }
             };
@@ -76,13 +77,13 @@ impl Call {
             Ok(prepared) => prepared,
             Err(_) if !Entry::is_current_format(&bytes) => {
                 tracing::debug!(
-                    key,
+                    key = %ShortKey(key),
                     "cachette-http: an entry stored by an older version of the layer; rendering it again"
                 );
                 return Lookup::Missing;
             }
             Err(e) => {
-                tracing::warn!(key, error = %e, "cachette-http: a stored response does not decode; rendering it again");
+                tracing::warn!(key = %ShortKey(key), error = %e, "cachette-http: a stored response does not decode; rendering it again");
                 return Lookup::Missing;
             }
         };
@@ -94,7 +95,7 @@ impl Call {
             && stale(&prepared.response_head())
         {
             tracing::debug!(
-                key,
+                key = %ShortKey(key),
                 "cachette-http: the stored response is stale by the layer's is_stale; rendering it again"
             );
             return Lookup::Missing;
@@ -134,9 +135,9 @@ impl Call {
                 crate::observe::error(&self.settings.route);
                 let key = self.key.as_str();
                 if matches!(e, CacheError::CircuitOpen { .. }) {
-                    tracing::debug!(key, error = %e, "cachette-http: the cache is unavailable; rendering the response instead");
+                    tracing::debug!(key = %ShortKey(key), error = %e, "cachette-http: the cache is unavailable; rendering the response instead");
                 } else {
-                    tracing::warn!(key, error = %e, "cachette-http: the cache failed; rendering the response instead");
+                    tracing::warn!(key = %ShortKey(key), error = %e, "cachette-http: the cache failed; rendering the response instead");
                 }
                 None
             }

@@ -15,6 +15,7 @@
 //! * In-process backends (SimpleCache) take no lease; a failing backend means no lease (the
 //!   request renders, as it would with no cache).
 
+use cachette_core::observe::ShortKey;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -95,7 +96,7 @@ impl Call {
                 Ok(Leased::Granted(lease)) => return Leasing::Held(HeldLease { cache, lease: Some(lease), taken }),
                 Ok(Leased::None) => return Leasing::Render,
                 Err(e) => {
-                    tracing::debug!(key = self.key.as_str(), error = %e, "cachette-http: no lease for the key; rendering");
+                    tracing::debug!(key = %ShortKey(&self.key), error = %e, "cachette-http: no lease for the key; rendering");
                     return Leasing::Render;
                 }
                 // Stored by the holder: read as any request reads it (tags, Vary, freshness).
@@ -105,7 +106,7 @@ impl Call {
                     Lookup::Failed => return Leasing::Failed,
                     Lookup::Fallback(_) | Lookup::Missing => {
                         tracing::debug!(
-                            key = self.key.as_str(),
+                            key = %ShortKey(&self.key),
                             "cachette-http: the entry another process rendered does not serve this request (invalidated \
                              since, or other Vary values); asking for the lease again"
                         );

@@ -156,7 +156,7 @@ impl Call {
             Admit::Full => {
                 Counters::add(&self.counters().over_variant_limit);
                 tracing::debug!(
-                    key = self.key.as_str(),
+                    key = %ShortKey(&self.key),
                     "cachette-http: not storing a Vary variant: its URL has the most variants stored"
                 );
                 None
@@ -226,9 +226,9 @@ impl State {
                 Counters::add(&self.counters.errors);
                 observe::error(&place.route);
                 if matches!(e, CacheError::CircuitOpen { .. }) {
-                    tracing::debug!(key, error = %e, "cachette-http: the cache is unavailable; the response was served uncached");
+                    tracing::debug!(key = %ShortKey(key), error = %e, "cachette-http: the cache is unavailable; the response was served uncached");
                 } else {
-                    tracing::warn!(key, error = %e, "cachette-http: cannot store the response; it was served uncached");
+                    tracing::warn!(key = %ShortKey(key), error = %e, "cachette-http: cannot store the response; it was served uncached");
                 }
             }
         }
@@ -242,11 +242,11 @@ impl State {
         let Write { entry, ttl, skip, place, lease } = write;
         let key = place.key.as_str();
         if skip {
-            tracing::debug!(key, "cachette-http: not storing the response: the cache failed this request's lookup");
+            tracing::debug!(key = %ShortKey(key), "cachette-http: not storing the response: the cache failed this request's lookup");
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            tracing::warn!(key, "cachette-http: no tokio runtime to store the response on; it was served uncached");
+            tracing::warn!(key = %ShortKey(key), "cachette-http: no tokio runtime to store the response on; it was served uncached");
             return;
         };
         let state = self.clone();

@@ -29,6 +29,7 @@
 //!
 //! [`BaseCache::is_shared`]: crate::BaseCache::is_shared
 
+use crate::observe::ShortKey;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -135,7 +136,7 @@ impl Cache {
             let mut started = Instant::now();
             loop {
                 if started.elapsed() >= lifetime || holders > 3 {
-                    tracing::debug!(key, "waited a lease's lifetime for another process's load; loading here");
+                    tracing::debug!(key = %ShortKey(key), "waited a lease's lifetime for another process's load; loading here");
                     return Ok(Leased::None);
                 }
                 tokio::time::sleep(poll).await;
@@ -187,7 +188,7 @@ impl Cache {
                 return true;
             }
             Ok(_) => tracing::debug!(
-                key = lease.key,
+                key = %ShortKey(&lease.key),
                 "the key was deleted (or its lease expired) during the load: its value is not kept"
             ),
             // Unreadable: the value may have been meant to go.

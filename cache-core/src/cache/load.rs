@@ -6,6 +6,7 @@
 //! caller (a key the backend cannot take, a value that cannot be encoded) and the loader's own
 //! failure are errors.
 
+use crate::observe::ShortKey;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -206,7 +207,7 @@ impl Cache {
                 Ok(value) => Some((bytes, value)),
                 Err(e) => {
                     self.inner.counters.errors.fetch_add(1, Relaxed);
-                    tracing::warn!(key, error = %e, "a cached value does not decode; loading it again");
+                    tracing::warn!(key = %ShortKey(key), error = %e, "a cached value does not decode; loading it again");
                     None
                 }
             },

@@ -366,7 +366,7 @@ impl Cache {
             Ok(stamped) => Ok(Some(stamped)),
             Err(e) => {
                 self.inner.counters.errors.fetch_add(1, Relaxed);
-                tracing::warn!(key, error = %e, "a cached value does not decode; loading it again");
+                tracing::warn!(key = %ShortKey(key), error = %e, "a cached value does not decode; loading it again");
                 Ok(None)
             }
         }
@@ -433,7 +433,7 @@ impl Cache {
             (Ok(bytes), _) => decode_stamped(key, &bytes).map(|s| s.value),
             (Err(e @ CacheError::Loader(_)), Some(stale)) => {
                 self.inner.counters.stale.fetch_add(1, Relaxed);
-                tracing::warn!(key, error = %e, "the loader failed or is late; returning the stale value (stale-if-error)");
+                tracing::warn!(key = %ShortKey(key), error = %e, "the loader failed or is late; returning the stale value (stale-if-error)");
                 Ok(stale)
             }
             (Err(e), _) => Err(e),

@@ -14,6 +14,7 @@
 //! they cannot be read (the backend is down), a tagged read is a miss and a tagged write writes
 //! nothing, so a value can never outlive an invalidation that the backend did not see.
 
+use crate::observe::ShortKey;
 use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::Bytes;
@@ -328,7 +329,7 @@ impl Cache {
             Ok(envelope) => envelope,
             Err(e) => {
                 self.inner.counters.errors.fetch_add(1, Relaxed);
-                tracing::warn!(key, error = %e, "a cached value does not decode; treated as a miss");
+                tracing::warn!(key = %ShortKey(key), error = %e, "a cached value does not decode; treated as a miss");
                 return None;
             }
         };

@@ -2,6 +2,7 @@
 //! layer's stale margin, a request is served the stale entry at once, and one task renders the
 //! route again and stores the new response, however many stale requests arrive meanwhile.
 
+use cachette_core::observe::ShortKey;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,7 +70,7 @@ impl Call {
             if let Err(panic) = &refreshed {
                 Counters::add(&state.counters.panics);
                 tracing::error!(
-                    key = call.key.as_str(),
+                    key = %ShortKey(&call.key),
                     panic = panic_message(panic.as_ref()),
                     "cachette-http: the handler panicked in a background refresh; keeping the stale entry"
                 );
@@ -100,7 +101,7 @@ impl Call {
         self.observe_render(started.elapsed());
         let Ok(response) = rendered else {
             tracing::warn!(
-                key,
+                key = %ShortKey(key),
                 "cachette-http: background refresh failed (the inner service errored); keeping the stale entry"
             );
             return false;
@@ -110,19 +111,19 @@ impl Call {
         let fresh = self.fresh_period(&head, now);
         let mut head = head;
         let Some(store) = self.store_plan(&head, fresh, now) else {
-            tracing::warn!(key, status = %head.status, "cachette-http: background refresh gave a response that may not be stored; keeping the stale entry");
+            tracing::warn!(key = %ShortKey(key), status = %head.status, "cachette-http: background refresh gave a response that may not be stored; keeping the stale entry");
             return false;
         };
         let Some(bytes) = Tee::new(body, Some(self.settings.max_body_size)).collect().await else {
             tracing::warn!(
-                key,
+                key = %ShortKey(key),
                 "cachette-http: background refresh body failed or is over max_body_size; keeping the stale entry"
             );
             return false;
         };
         if !store.accepts(&head, &bytes) {
             tracing::debug!(
-                key,
+                key = %ShortKey(key),
                 "cachette-http: the refresh may not be stored (a HEAD handler's, or refused by the body filter); \
                  keeping the stale entry"
             );
