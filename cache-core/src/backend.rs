@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use crate::{Admin, Expiry, Result, Ttl};
+use crate::{Admin, Expiry, KeyWatch, Result, Ttl};
 
 /// The byte-level cache API that every backend implements.
 ///
@@ -103,6 +103,21 @@ pub trait BaseCache: Send + Sync + 'static {
     /// connections), which runs while it is polled and stops when it is dropped. See
     /// [`ChangeFeed`](crate::change_feed::ChangeFeed) for what a feed must promise.
     fn change_feed(&self) -> Option<crate::change_feed::ChangeFeed> {
+        None
+    }
+
+    /// A watch on `key`, to take *before* reading it: while it holds, what the read returned is
+    /// still what the backend would answer ([`KeyWatch`]), so something derived from it may be
+    /// kept in process without reading the key again. `None` (the default) when the backend
+    /// cannot tell, as a server cannot without a channel that reports other processes' changes.
+    ///
+    /// The in-process tier of `CACHE_L1` (cachette-tiered) gives one while its bus or change feed
+    /// follows; memoize keeps a function's version under it (one lookup per hit instead of two).
+    /// A backend that gives one must turn it on every write of the key through it, whatever the
+    /// write (`set`, `add` that stores, `delete`, `inc`, `touch`, `clear`, ...): the conformance
+    /// suite checks that.
+    fn watch(&self, key: &str) -> Option<KeyWatch> {
+        let _ = key;
         None
     }
 

@@ -26,6 +26,7 @@ mod test_log;
 #[cfg(feature = "tls")]
 pub mod tls;
 mod ttl;
+mod watch;
 
 pub use admin::Admin;
 pub use async_trait::async_trait;
@@ -43,3 +44,4 @@ pub use registry::{Factory, LinkedBackend, Registry, Wrapper};
 pub use inventory as __inventory;
 pub use single_flight::SingleFlight;
 pub use ttl::{DEFAULT_TIMEOUT, Expiry, Ttl};
+pub use watch::KeyWatch;

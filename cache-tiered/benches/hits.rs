@@ -8,6 +8,11 @@
 //!
 //! `cargo bench -p cachette-tiered --bench hits` (starts its own redis-server). One task on a
 //! current-thread runtime, 200,000 hits per side and round over 1,000 keys of 100-byte values.
+//!
+//! For instruction counts (valgrind's callgrind, repeatable on a loaded machine):
+//! `HITS_SIDE=<memo-l1|memo-simple|moka> HITS_CALLS=10000 valgrind --tool=callgrind
+//! --collect-atstart=no --toggle-collect='*measure*' <the bench binary>` times only that side,
+//! once, and counts only its calls.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -20,20 +25,31 @@ use cachette_simple::SimpleCache;
 use cachette_tiered::TieredCache;
 
 const KEYS: usize = 1_000;
-const HITS: usize = 200_000;
 const ROUNDS: usize = 7;
 
-/// Nanoseconds per call of `hit(i)` over `HITS` calls.
+/// Hits per side and round: `HITS_CALLS`, 200,000 unless set.
+fn hits() -> usize {
+    std::env::var("HITS_CALLS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000)
+}
+
+/// `rt.block_on(hits)`, named for callgrind's `--toggle-collect`.
+#[inline(never)]
+fn measure(rt: &tokio::runtime::Runtime, hits: impl Future<Output = f64>) -> f64 {
+    rt.block_on(hits)
+}
+
+/// Nanoseconds per call of `hit(i)` over [`hits`] calls.
 async fn per_hit<F, Fut>(hit: F) -> f64
 where
     F: Fn(usize) -> Fut,
     Fut: Future<Output = ()>,
 {
+    let hits = hits();
     let started = Instant::now();
-    for i in 0..HITS {
+    for i in 0..hits {
         hit(i % KEYS).await;
     }
-    started.elapsed().as_nanos() as f64 / HITS as f64
+    started.elapsed().as_nanos() as f64 / hits as f64
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -112,35 +128,57 @@ fn main() {
 
     let typed = |cache: &Cache| {
         let (cache, keys) = (cache.clone(), &keys);
-        rt.block_on(per_hit(move |i| {
-            let cache = cache.clone();
-            async move {
-                std::hint::black_box(cache.get::<String>(&keys[i]).await.unwrap().unwrap());
-            }
-        }))
+        measure(
+            &rt,
+            per_hit(move |i| {
+                let cache = cache.clone();
+                async move {
+                    std::hint::black_box(cache.get::<String>(&keys[i]).await.unwrap().unwrap());
+                }
+            }),
+        )
     };
     let bytes = |cache: &Arc<dyn BaseCache>| {
         let keys = &keys;
-        rt.block_on(per_hit(move |i| async move {
-            std::hint::black_box(cache.get(&keys[i]).await.unwrap().unwrap());
-        }))
+        measure(
+            &rt,
+            per_hit(move |i| async move {
+                std::hint::black_box(cache.get(&keys[i]).await.unwrap().unwrap());
+            }),
+        )
     };
     let memoized = |f: &Memoized| {
-        rt.block_on(per_hit(|i| async move {
-            let id = i as u64;
-            std::hint::black_box(f.call(&id, || load(id)).await.unwrap());
-        }))
+        measure(
+            &rt,
+            per_hit(|i| async move {
+                let id = i as u64;
+                std::hint::black_box(f.call(&id, || load(id)).await.unwrap());
+            }),
+        )
     };
     let get_with = || {
-        rt.block_on(per_hit(|i| {
-            let moka = &moka;
-            async move {
-                let id = i as u64;
-                std::hint::black_box(moka.get_with(id, async { load(id).await.unwrap() }).await);
-            }
-        }))
+        measure(
+            &rt,
+            per_hit(|i| {
+                let moka = &moka;
+                async move {
+                    let id = i as u64;
+                    std::hint::black_box(moka.get_with(id, async { load(id).await.unwrap() }).await);
+                }
+            }),
+        )
     };
 
+    if let Ok(side) = std::env::var("HITS_SIDE") {
+        let ns = match side.as_str() {
+            "memo-l1" => memoized(&memo_tiered),
+            "memo-simple" => memoized(&memo_simple),
+            "moka" => get_with(),
+            other => panic!("HITS_SIDE={other}: expected memo-l1, memo-simple or moka"),
+        };
+        println!("{side}: {ns:.1} ns per hit over {} hits", hits());
+        return;
+    }
     let mut t = [const { Vec::new() }; 7];
     for round in 0..ROUNDS {
         let (l1, simple_hit) = pair(round, || typed(&tiered), || typed(&simple));
@@ -156,7 +194,7 @@ fn main() {
             [l1, simple_hit, raw_l1, raw_simple_hit, memo_l1, moka_hit, memo_simple_hit].map(|v| format!("{v:.1}"));
         println!("round {}: ns per hit (columns as in the table below, peers after each) {}", round + 1, ns.join(" "));
     }
-    println!("\nmedians of {ROUNDS} rounds, {HITS} hits each over {KEYS} keys (100-byte values), one task:");
+    println!("\nmedians of {ROUNDS} rounds, {} hits each over {KEYS} keys (100-byte values), one task:", hits());
     row("Cache::get::<String>, Redis + L1", &t[0], &t[1], "SimpleCache");
     row("BaseCache::get, TieredCache over Redis", &t[2], &t[3], "SimpleCache");
     row("Memoized::call, Redis + L1", &t[4], &t[5], "moka get_with");

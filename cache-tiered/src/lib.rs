@@ -118,12 +118,22 @@
 //!
 //! `cargo bench -p cachette-tiered --bench hits` prints, side by side: an L1 hit over Redis
 //! costs 1.1-1.2x a SimpleCache hit through `BaseCache::get` and through
-//! `Cache::get::<String>`; a memoize hit on Redis + L1 costs 3.0-3.1x moka's `get_with` (3.7-3.8x
-//! before the tier answered hits at once, `BaseCache::get_at_once`), on SimpleCache alone
-//! 1.9-2.0x. The difference is the function's version: SimpleCache is written by this process
-//! only and keeps it in process, while a shared backend's is read on every call (a second L1
-//! lookup here), so that another process's `delete_memoized_all` is seen at once. Loaded 2-core
-//! machine (load 5-6), before and after binaries alternated twice.
+//! `Cache::get::<String>`; a memoize hit on Redis + L1 costs 2.0-2.2x moka's `get_with`, about
+//! as on SimpleCache alone (1.9-2.0x in the same runs; load 2.8-3.2 on 2 cores, before and after
+//! binaries alternated twice). It was 3.1-3.2x in those runs while each call read the function's
+//! version through the tier before its result (two L1 lookups; 3.7-3.8x before the tier
+//! answered hits at once, `BaseCache::get_at_once`): the tier now gives memoize a [`KeyWatch`]
+//! on the version key ([`BaseCache::watch`]), under which memoize keeps the version in process,
+//! and a hit is one lookup (callgrind: 7,198 -> 4,668 instructions per hit; SimpleCache 4,489,
+//! moka 1,755). The
+//! watch turns on whatever ends the tier's own copy of the key (an invalidation of its epoch
+//! slot, a flush, a lost channel), so the kept version is as coherent as the tier: another
+//! process's `delete_memoized_all` is seen from the moment its invalidation arrives
+//! (cachette-core's `memoize/versions.rs` says what is accepted, and the coherence test has the
+//! memoize case). A tier without a channel gives no watch, and the version is read per call.
+//!
+//! [`KeyWatch`]: cachette_core::KeyWatch
+//! [`BaseCache::watch`]: cachette_core::BaseCache::watch
 //!
 //! `cargo test --release -p cachette-tiered --test coherence` measures how soon another process
 //! stops serving a changed key: p50 0.07-0.15 ms on loopback over Redis and Cluster with tracking

@@ -57,6 +57,12 @@ impl Tier {
         self.epochs.before_fill(key)
     }
 
+    /// Whether nothing invalidated the key of `seen` since, and the tier serves: what a fill
+    /// checks, and a [`KeyWatch`](cachette_core::KeyWatch) of the key.
+    pub(crate) fn unchanged(&self, seen: Seen) -> bool {
+        self.epochs.unchanged(seen)
+    }
+
     /// Keeps a value read from the backend, unless the key was invalidated since `seen`.
     pub(crate) fn fill_read(&self, key: &str, value: Bytes, seen: Seen, life: Option<Duration>) {
         if life == Some(Duration::ZERO) || !self.epochs.unchanged(seen) {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use cachette_core::{Admin, BaseCache, Bytes, Config, Expiry, Result, Ttl, async_trait};
+use cachette_core::{Admin, BaseCache, Bytes, Config, Expiry, KeyWatch, Result, Ttl, async_trait};
 
 use crate::bus::{Bus, Invalidation};
 use crate::entry::life;
@@ -198,6 +198,20 @@ impl BaseCache for TieredCache {
 
     fn is_shared(&self) -> bool {
         self.l2.is_shared()
+    }
+
+    /// A watch that holds until the tier applies an invalidation of the key's epoch slot (the
+    /// key's, or another key's of the same slot), is flushed, or loses its channel: the same
+    /// events that end what the tier holds of the key, so what is kept under it is as coherent
+    /// as the tier (see [Coherence](crate#coherence)). None without a channel (nothing reports
+    /// other processes' changes) and while the tier is bypassed.
+    fn watch(&self, key: &str) -> Option<KeyWatch> {
+        if matches!(self.channel, Channel::None) {
+            return None;
+        }
+        let seen = self.before_fill(key)?;
+        let tier = self.tier.clone();
+        Some(KeyWatch::new(move || tier.unchanged(seen)))
     }
 
     /// A hit of the tier, answered without a future (a moka lookup and the epoch check); a miss

@@ -31,6 +31,7 @@ macro_rules! __with_case_list {
                 get_or_set_failing_loader_stores_nothing, memoize_and_delete_memoized,
                 invalidating_a_tag_misses_its_values_only, get_tagged_checks_the_tags_it_is_given,
                 a_lost_tag_version_misses_its_values, loaded_values_carry_the_policys_tags,
+                a_watch_turns_on_every_write_of_its_key,
             ],
             storeless: [
                 storeless_get_after_set_is_none, storeless_add_reports_true, storeless_inc_returns_delta,

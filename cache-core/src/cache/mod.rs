@@ -100,8 +100,8 @@ struct Inner {
     refreshing: Mutex<HashSet<String>>,
     /// Callbacks on hits, misses, stores and invalidations ([`Cache::on_event`]).
     hooks: Hooks,
-    /// Memoized functions' versions kept in process, for a backend no other process writes.
-    versions: Option<Arc<Versions>>,
+    /// Memoized functions' versions kept in process (on a shared backend, under its watches).
+    versions: Arc<Versions>,
 }
 
 #[derive(Default)]
@@ -205,7 +205,7 @@ impl Cache {
 
     /// The backend, for byte-level access. Calls made on it directly bypass the facade: its
     /// error policy, counters, deadlines and circuit breaker, and the memoized functions'
-    /// versions it keeps in process for a backend no other process writes (see [`Memoized`]).
+    /// versions it keeps in process (see [`Memoized`]).
     pub fn backend(&self) -> &Arc<dyn BaseCache> {
         &self.inner.backend
     }
@@ -440,24 +440,22 @@ impl Cache {
     pub async fn clear(&self) -> Result<()> {
         in_operation(operation_span!("clear", self, ""), span::done, async {
             let r = self.guarded("clear", self.inner.backend.clear()).await;
-            if let Some(versions) = &self.inner.versions {
-                versions.forget_all();
-            }
+            self.inner.versions.forget_all();
             self.absorb("clear", "", r, || ())
         })
         .await
     }
 
-    /// The memoized functions' versions this process keeps (a backend no other process writes).
-    pub(crate) fn versions(&self) -> Option<&Versions> {
-        self.inner.versions.as_deref()
+    /// The memoized functions' versions this process keeps.
+    pub(crate) fn versions(&self) -> &Versions {
+        &self.inner.versions
     }
 
     /// After a delete of a memoized function's version key by hand: the version kept in process
     /// goes too (after the delete, so that a call that read it before cannot keep it).
     fn forget_version_of(&self, key: &str) {
-        if let (Some(versions), Some(function)) = (&self.inner.versions, key.strip_prefix(VERSION_KEY_PREFIX)) {
-            versions.forget(function);
+        if let Some(function) = key.strip_prefix(VERSION_KEY_PREFIX) {
+            self.inner.versions.forget(function);
         }
     }
 

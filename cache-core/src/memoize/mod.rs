@@ -34,8 +34,11 @@ const RESULT_KEY_PREFIX: &str = "memoize:";
 /// counters so that an evicted version key can never bring back results of an older version.
 /// On a backend that no other process writes ([`is_shared`](crate::BaseCache::is_shared) false:
 /// SimpleCache), the version is kept in process after its first read, so a hit is one lookup;
-/// every [`Cache`] built on that backend sees a `delete_all` made through any of them. A shared
-/// backend's version is read on each call, so another process's `delete_all` is seen at once.
+/// every [`Cache`] built on that backend sees a `delete_all` made through any of them. On a
+/// shared backend it is kept only while the backend's [`watch`](crate::BaseCache::watch) on the
+/// version key holds (the in-process tier of `CACHE_L1`, while its invalidations follow), so
+/// another process's `delete_all` is seen as soon as its invalidation arrives; a shared backend
+/// without watches has its version read on each call.
 ///
 /// Arguments are anything `Serialize`; they are encoded and hashed with BLAKE3 (128 bits), so the
 /// key length does not depend on them. With `CACHE_SOURCE_CHECK`, a source hash given by
@@ -140,9 +143,7 @@ impl Memoized {
     /// callers (like the `#[memoize]` attribute) whose loader must take the arguments by value.
     pub async fn key<A: Serialize + ?Sized>(&self, args: &A) -> Result<String> {
         let hash = self.args_hash(args)?;
-        if let Some(key) =
-            self.cache.versions().and_then(|known| known.with(&self.function, |v| self.result_key(v, &hash)))
-        {
+        if let Some(key) = self.cache.versions().with(&self.function, |v| self.result_key(v, &hash)) {
             return Ok(key);
         }
         let version = self.version(true).await?.unwrap_or_default();
@@ -178,9 +179,7 @@ impl Memoized {
         let deleted = self.cache.internal_delete(&key).await;
         // After the delete, whether it succeeded or not: a call that read the version before it
         // keeps nothing (see Versions::keep).
-        if let Some(known) = self.cache.versions() {
-            known.forget(&self.function);
-        }
+        self.cache.versions().forget(&self.function);
         deleted?;
         self.event(EventKind::Invalidate, &key, None);
         Ok(())
@@ -231,17 +230,20 @@ impl Memoized {
     /// is no hit or miss in the stats, and a backend failure is an error (whatever
     /// `CACHE_IGNORE_ERRORS` says) on which the call runs the function uncached.
     ///
-    /// On a backend no other process writes, a version read or drawn is kept in process
-    /// ([`Versions`]), and the backend is asked only when the process does not know it.
+    /// A version read or drawn is kept in process ([`Versions`]: on a shared backend, only under
+    /// the backend's watch on the version key), and the backend is asked only when the process
+    /// does not know it.
     async fn version(&self, create: bool) -> Result<Option<String>> {
-        let Some(known) = self.cache.versions() else { return self.stored_version(create).await };
+        let known = self.cache.versions();
         if let Some(version) = known.with(&self.function, str::to_owned) {
             return Ok(Some(version));
         }
-        let mark = known.mark();
+        let Some(guard) = known.guard(self.cache.backend().as_ref(), &self.version_key()) else {
+            return self.stored_version(create).await;
+        };
         let version = self.stored_version(create).await?;
         if let Some(version) = &version {
-            known.keep(&self.function, version, mark);
+            known.keep(&self.function, version, guard);
         }
         Ok(version)
     }

@@ -20,12 +20,16 @@
 //!   see every later value and delete (a missed invalidation would leave it serving the old
 //!   value for the 60 s tier life; the run fails if one is not seen within 10 s), and must have
 //!   noticed the loss.
+//!
+//! And the memoize case (`memoize.rs`): A's `delete_memoized_all` is seen by B's next call once
+//! its invalidation arrives, with no stale result, over the same backends and channels.
 
+mod memoize;
 mod reader;
 mod scenario;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -57,9 +61,10 @@ fn main() {
         Err(_) => 2,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build().unwrap();
-    if std::env::var(ROLE).is_ok() {
-        runtime.block_on(reader::run());
-        return;
+    match std::env::var(ROLE) {
+        Ok(role) if role == memoize::READER => return runtime.block_on(memoize::reader()),
+        Ok(_) => return runtime.block_on(reader::run()),
+        Err(_) => {}
     }
     let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     for kind in Kind::ALL {
@@ -71,6 +76,17 @@ fn main() {
             continue;
         }
         runtime.block_on(writer(kind));
+        println!("test {name} ... ok");
+    }
+    for kind in Kind::ALL {
+        let name = format!(
+            "a_delete_memoized_all_in_one_process_is_seen_by_the_next_call_of_another_once_its_invalidation_arrives_{}",
+            kind.name()
+        );
+        if only.iter().all(|filter| !name.contains(filter.as_str())) && !only.is_empty() {
+            continue;
+        }
+        runtime.block_on(memoize::writer(kind));
         println!("test {name} ... ok");
     }
 }
@@ -109,6 +125,36 @@ impl Events {
     }
 }
 
+/// Starts process B in `role` with the `CACHE_*` `settings`, once it is ready: the process, its
+/// lifeline (B exits when it closes: A's end, or A's death; see [`exit_with_the_writer`]) and
+/// its events.
+fn start_reader(role: &str, settings: &[(&str, String)]) -> (Child, Option<ChildStdin>, Events) {
+    let mut b = Command::new(std::env::current_exe().unwrap())
+        .env(ROLE, role)
+        .envs(settings.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lifeline = b.stdin.take();
+    let (tx, rx) = mpsc::channel();
+    let out = BufReader::new(b.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        out.lines().map_while(Result::ok).filter_map(|l| parse(&l)).try_for_each(|e| tx.send(e))
+    });
+    let events = Events(rx);
+    assert_eq!(events.next("ready"), Event::Ready);
+    (b, lifeline, events)
+}
+
+/// In process B: exits when the writer closes its standard input (its end, or its death).
+fn exit_with_the_writer() {
+    std::thread::spawn(|| {
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        std::process::exit(2);
+    });
+}
+
 /// p50, p99 and max of `windows` in milliseconds.
 fn summary(mut windows: Vec<u64>) -> String {
     windows.sort_unstable();
@@ -123,22 +169,7 @@ async fn writer(kind: Kind) {
     let config = Config::from_map(settings.iter().map(|(k, v)| (*k, v.as_str()))).unwrap();
     let a = scenario::tiered(&config).await;
     a.set("k", Bytes::from_static(b"0"), Ttl::Never).await.unwrap();
-    let mut b = Command::new(std::env::current_exe().unwrap())
-        .env(ROLE, "1")
-        .envs(settings.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Open while A runs: B exits when it closes (A's end, or A's death).
-    let lifeline = b.stdin.take();
-    let (tx, rx) = mpsc::channel();
-    let out = BufReader::new(b.stdout.take().unwrap());
-    std::thread::spawn(move || {
-        out.lines().map_while(Result::ok).filter_map(|l| parse(&l)).try_for_each(|e| tx.send(e))
-    });
-    let events = Events(rx);
-    assert_eq!(events.next("ready"), Event::Ready);
+    let (mut b, lifeline, events) = start_reader("1", &settings);
     let (mut writes, mut deletes) = (Vec::new(), Vec::new());
     let mut ops = 0;
     // Counts A's operations; halfway, kills the channel.

@@ -8,17 +8,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use cachette_core::{BaseCache, Config};
 
-use crate::{DELETE_EVERY, WRITES, now_nanos, ops_through_write, scenario};
+use crate::{DELETE_EVERY, WRITES, exit_with_the_writer, now_nanos, ops_through_write, scenario};
 
 /// Concurrent reading tasks.
 const READERS: usize = 4;
 
 pub(crate) async fn run() {
-    // The writer holds this process's stdin open while it runs: when it dies, so does this one.
-    std::thread::spawn(|| {
-        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
-        std::process::exit(2);
-    });
+    exit_with_the_writer();
     let config = Config::from_env().expect("the writer passes a valid CACHE_* environment");
     let cache = scenario::tiered(&config).await;
     println!("ready");

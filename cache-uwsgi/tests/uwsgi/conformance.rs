@@ -118,6 +118,7 @@ run![
     get_tagged_checks_the_tags_it_is_given,
     a_lost_tag_version_misses_its_values,
     loaded_values_carry_the_policys_tags,
+    a_watch_turns_on_every_write_of_its_key,
 ];
 
 #[test]

@@ -139,3 +139,35 @@ pub async fn delete_many_counts_only_live_keys(ctx: Ctx) {
     assert_eq!(cache.get_many(&["a", "b"]).await.unwrap(), vec![None, None]);
     assert_eq!(cache.delete_many(&["a", "b"]).await.unwrap(), 0);
 }
+
+/// A backend that gives a [`KeyWatch`](cachette_core::KeyWatch) on a key turns it on every write
+/// of that key through it (see [`BaseCache::watch`](cachette_core::BaseCache::watch)); one that
+/// gives none has nothing to keep coherent. Not asserted: that a watch holds before the write
+/// (a backend may turn it for other reasons, such as its own write's invalidation coming back).
+pub async fn a_watch_turns_on_every_write_of_its_key(ctx: Ctx) {
+    let cache = ctx.cache().await;
+    set(&cache, "n", b("1"), Ttl::Default).await;
+    let writes: [(&str, WriteOf); 10] = [
+        ("set", |c| Box::pin(async move { c.set("n", b("2"), Ttl::Default).await.map(drop) })),
+        ("set_many", |c| Box::pin(async move { c.set_many(&[("n", b("3"))], Ttl::Default).await })),
+        ("inc", |c| Box::pin(async move { c.inc("n", 1).await.map(drop) })),
+        ("dec", |c| Box::pin(async move { c.dec("n", 1).await.map(drop) })),
+        ("touch", |c| Box::pin(async move { c.touch("n", super::long_ttl()).await.map(drop) })),
+        ("delete", |c| Box::pin(async move { c.delete("n").await.map(drop) })),
+        ("add", |c| Box::pin(async move { c.add("n", b("4"), Ttl::Default).await.map(drop) })),
+        ("delete_many", |c| Box::pin(async move { c.delete_many(&["n"]).await.map(drop) })),
+        ("set again", |c| Box::pin(async move { c.set("n", b("5"), Ttl::Default).await })),
+        ("clear", |c| Box::pin(async move { c.clear().await })),
+    ];
+    for (name, write) in writes {
+        let Some(watch) = cache.watch("n") else { continue };
+        write(&cache).await.unwrap_or_else(|e| panic!("{name} failed: {e}"));
+        assert!(!watch.unchanged(), "a watch on \"n\" still holds after {name} of \"n\"");
+    }
+}
+
+/// A write of key "n" through a backend, for [`a_watch_turns_on_every_write_of_its_key`].
+type WriteOf =
+    for<'a> fn(
+        &'a std::sync::Arc<dyn cachette_core::BaseCache>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = cachette_core::Result<()>> + Send + 'a>>;
