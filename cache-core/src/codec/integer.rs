@@ -21,12 +21,25 @@ pub(super) fn integer_of<T: Serialize + ?Sized>(value: &T) -> Option<Int> {
 }
 
 /// `int`'s decimal text written into `buf`, without allocating; `None` if it does not fit.
+///
+/// With itoa, and as a 64-bit integer when it fits: `write_fmt` of the 128-bit value was 316 of
+/// the 4,668 instructions of a memoized hit on Redis + L1 with an integer argument (`cargo bench
+/// -p cachette-tiered --bench hits`, callgrind), its arguments being encoded to be hashed.
 pub(super) fn write_integer<'b>(int: &Int, buf: &'b mut [u8]) -> Option<&'b [u8]> {
-    let size = buf.len();
-    let mut rest = &mut buf[..];
-    std::io::Write::write_fmt(&mut rest, format_args!("{int}")).ok()?;
-    let written = size - rest.len();
-    Some(&buf[..written])
+    let mut text = itoa::Buffer::new();
+    let digits = match *int {
+        Int::Signed(n) => match i64::try_from(n) {
+            Ok(n) => text.format(n),
+            Err(_) => text.format(n),
+        },
+        Int::Unsigned(n) => match u64::try_from(n) {
+            Ok(n) => text.format(n),
+            Err(_) => text.format(n),
+        },
+    };
+    let out = buf.get_mut(..digits.len())?;
+    out.copy_from_slice(digits.as_bytes());
+    Some(out)
 }
 
 /// Whether `value` serializes as a top-level none: `Option::None`, whatever its type is called

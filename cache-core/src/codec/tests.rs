@@ -229,9 +229,12 @@ fn an_encoding_on_the_stack_is_the_same_as_in_a_vec_or_is_not_made() {
     assert_eq!(on_stack, Some(in_vec));
     let (on_stack, in_vec) = both(&codec, &(7u64, "x"), &mut buf);
     assert_eq!(on_stack, Some(in_vec));
-    for (on_stack, in_vec) in
-        [both(&codec, &7u64, &mut buf), both(&codec, &-17i64, &mut buf), both(&codec, &i128::MIN, &mut buf)]
-    {
+    for (on_stack, in_vec) in [7u64, u64::MAX].map(|n| both(&codec, &n, &mut buf)).into_iter().chain([
+        both(&codec, &-17i64, &mut buf),
+        both(&codec, &i64::MIN, &mut buf),
+        both(&codec, &i128::MIN, &mut buf),
+        both(&codec, &u128::MAX, &mut buf),
+    ]) {
         assert_eq!(on_stack, Some(in_vec), "integers are decimal text");
     }
     assert_eq!(codec.encode_plain_into(&"y".repeat(64), &mut buf), None, "too long for the buffer");
