@@ -7,6 +7,7 @@
 
 mod early;
 mod envelope;
+mod guarded;
 mod hooks;
 mod lease;
 mod load;
@@ -560,50 +561,6 @@ impl Cache {
         {
             self.inner.counters.errors.fetch_add(1, Relaxed);
         }
-    }
-
-    /// One backend read of `key` under the fail-safe, as [`guarded`](Cache::guarded) makes it;
-    /// answered at once, with no future, by a backend that can ([`BaseCache::get_at_once`]).
-    pub(crate) async fn read(&self, key: &str) -> Result<Option<Bytes>> {
-        let timer = observe::Timer::start();
-        match self.read_at_once(key, timer) {
-            Some(r) => r,
-            None => self.guarded_since(timer, "get", self.inner.backend.get(key)).await,
-        }
-    }
-
-    /// The at-once part of [`read`](Cache::read), for callers that try it before making the
-    /// future of a read that waits (a nested future polled is 100-odd instructions of a hit):
-    /// `None` if the backend cannot answer at once or the breaker is not closed.
-    #[inline]
-    pub(crate) fn read_at_once(&self, key: &str, timer: observe::Timer) -> Option<Result<Option<Bytes>>> {
-        let r = self.inner.fail_safe.call_at_once(|| self.inner.backend.get_at_once(key))?;
-        observe::backend_operation(self.inner.fail_safe.backend(), "get", &r, timer);
-        Some(r)
-    }
-
-    /// The rest of [`read`](Cache::read) after [`read_at_once`](Cache::read_at_once) said `None`.
-    pub(crate) async fn read_waiting(&self, key: &str, timer: observe::Timer) -> Result<Option<Bytes>> {
-        self.guarded_since(timer, "get", self.inner.backend.get(key)).await
-    }
-
-    /// Runs one backend operation under the deadline and the circuit breaker.
-    /// The one place every backend call passes (or [`read`](Cache::read)'s answer at once):
-    /// measured here (the `metrics` feature, tracing at `trace`).
-    pub(crate) async fn guarded<T>(&self, operation: &'static str, call: impl Future<Output = Result<T>>) -> Result<T> {
-        self.guarded_since(observe::Timer::start(), operation, call).await
-    }
-
-    /// [`guarded`](Cache::guarded), measured from `timer`.
-    async fn guarded_since<T>(
-        &self,
-        timer: observe::Timer,
-        operation: &'static str,
-        call: impl Future<Output = Result<T>>,
-    ) -> Result<T> {
-        let r = self.inner.fail_safe.call(operation, call).await;
-        observe::backend_operation(self.inner.fail_safe.backend(), operation, &r, timer);
-        r
     }
 
     /// Counts a backend failure and logs it: a warning, except while the breaker is open, when

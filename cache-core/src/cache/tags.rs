@@ -365,28 +365,6 @@ impl Cache {
     }
 }
 
-impl Cache {
-    /// `get_many` of `keys` under the fail-safe, as [`guarded`](Cache::guarded) makes it; answered
-    /// at once, with no future, by a backend that answers each key at once
-    /// ([`BaseCache::get_at_once`](crate::BaseCache::get_at_once)), as [`read`](Cache::read)
-    /// answers a `get`: one admission and one record of the breaker for the whole read, as for
-    /// `get_many`. Every HTTP hit reads its entry and its tags' versions here: the boxed futures
-    /// of `get_many` and of each `get` in it, and the deadline's wrapper, were 1,000 of its
-    /// instructions on SimpleCache.
-    async fn read_many(&self, keys: &[&str]) -> Result<Vec<Option<Bytes>>> {
-        let timer = crate::observe::Timer::start();
-        let backend = &self.inner.backend;
-        // A backend answers every key at once or none (`None` after the first: `get_many` then
-        // reads them all, as a backend that answers none would).
-        let at_once = || keys.iter().map(|key| backend.get_at_once(key)).collect::<Option<Result<Vec<_>>>>();
-        if let Some(r) = self.inner.fail_safe.call_at_once(at_once) {
-            crate::observe::backend_operation(self.inner.fail_safe.backend(), "get_many", &r, timer);
-            return r;
-        }
-        self.guarded_since(timer, "get_many", backend.get_many(keys)).await
-    }
-}
-
 /// What a tagged read found: the stored bytes (an envelope whole, or a plain value) and where the
 /// value starts in them.
 struct Current {
