@@ -101,7 +101,7 @@ fn spans_are_at_debug_so_an_info_subscriber_sees_none() {
             std::io::sink()
         })
         .finish();
-    tracing::subscriber::with_default(subscriber, || {
+    cachette_conformance::spans::with_subscriber(subscriber, || {
         rt.block_on(async {
             let cache = support::simple(&[]);
             cache.set("k", &1, Ttl::Default).await.unwrap();

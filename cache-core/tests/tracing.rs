@@ -32,7 +32,7 @@ where
     let subscriber =
         tracing_subscriber::fmt().with_max_level(level).with_ansi(false).with_writer(move || writer.clone()).finish();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    tracing::subscriber::with_default(subscriber, || rt.block_on(work()));
+    cachette_conformance::spans::with_subscriber(subscriber, || rt.block_on(work()));
     String::from_utf8_lossy(&buffer.0.lock().unwrap()).into_owned()
 }
 

@@ -9,11 +9,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Subscriber};
+use tracing::subscriber::NoSubscriber;
+use tracing::{Dispatch, Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::registry::LookupSpan;
@@ -58,9 +59,28 @@ impl Spans {
 pub fn capture<T>(work: impl FnOnce() -> T) -> (T, Spans) {
     let closed = Arc::new(Mutex::new(Vec::new()));
     let subscriber = tracing_subscriber::registry().with(Capture { closed: closed.clone() });
-    let out = tracing::subscriber::with_default(subscriber, work);
+    let out = with_subscriber(subscriber, work);
     let spans = std::mem::take(&mut *closed.lock().unwrap());
     (out, Spans(spans))
+}
+
+/// `work()`'s result, with `subscriber` as this thread's default while it runs
+/// ([`tracing::subscriber::with_default`]), made safe beside other tests of the same binary.
+///
+/// `tracing` decides whether a span or event site is wanted once, when the site is first hit,
+/// and while a single dispatcher is registered in the process it asks only the *hitting thread's*
+/// subscriber: a test without one, on another thread, that reaches a site first makes it "never"
+/// for good, and this test's spans there are never made (a fresh-clone run lost a request's span
+/// that way). With a second dispatcher registered for the life of the process (one that wants
+/// nothing), `tracing` asks every registered dispatcher instead, and it asks again whenever a new
+/// one is registered, as `with_default` does.
+pub fn with_subscriber<S, T>(subscriber: S, work: impl FnOnce() -> T) -> T
+where
+    S: Subscriber + Send + Sync + 'static,
+{
+    static SECOND_DISPATCHER: LazyLock<Dispatch> = LazyLock::new(|| Dispatch::new(NoSubscriber::default()));
+    LazyLock::force(&SECOND_DISPATCHER);
+    tracing::subscriber::with_default(subscriber, work)
 }
 
 struct Capture {
