@@ -323,7 +323,8 @@ mod function;
 /// # Names and keys
 ///
 /// Results are stored as `cachette::Memoized` stores them: under
-/// `memoize:<name>:<version>:<hash of the arguments>`, where forgetting all of them replaces the
+/// `memoize:<name>:<version>:<the arguments>` (their encoding in hex when it is 16 bytes or less, else
+/// its hash), where forgetting all of them replaces the
 /// version. The default name is the function's path, found once per function (no allocation per
 /// call): `app::users::profile` for a function, `app::users::Accounts::balance` for a method or
 /// an associated function, so that two types of one module with a method of the same name never

@@ -28,7 +28,7 @@ const RESULT_KEY_PREFIX: &str = "memoize:";
 /// forgotten at once in O(1).
 ///
 /// As in Flask-Caching, each function has a *version* stored in the cache (a random token under
-/// `memoize-version:<function>`); result keys are `memoize:<function>:<version>:<hash of args>`.
+/// `memoize-version:<function>`); result keys are `memoize:<function>:<version>:<args>` (below).
 /// [`delete_all`](Memoized::delete_all) removes the version, so the next call draws a new one and
 /// every older result becomes unreachable (and ages out). Versions are random rather than
 /// counters so that an evicted version key can never bring back results of an older version.
@@ -40,8 +40,10 @@ const RESULT_KEY_PREFIX: &str = "memoize:";
 /// another process's `delete_all` is seen as soon as its invalidation arrives; a shared backend
 /// without watches has its version read on each call.
 ///
-/// Arguments are anything `Serialize`; they are encoded and hashed with BLAKE3 (128 bits), so the
-/// key length does not depend on them. With `CACHE_SOURCE_CHECK`, a source hash given by
+/// Arguments are anything `Serialize`; they are encoded, and the encoding is written into the key
+/// in hex when it is 16 bytes or less (`=` then its hex digits: an integer, a short string, a few
+/// small numbers), or else hashed with BLAKE3 (its first 128 bits in hex), so a key is never longer
+/// for long arguments. With `CACHE_SOURCE_CHECK`, a source hash given by
 /// [`with_source_hash`](Memoized::with_source_hash) becomes part of the function's name, so editing
 /// the function's code invalidates its results.
 ///
@@ -142,12 +144,12 @@ impl Memoized {
     /// is none). With [`Memoized::ttl`] and [`Cache::get_or_set`] this is `call` in two steps, for
     /// callers (like the `#[memoize]` attribute) whose loader must take the arguments by value.
     pub async fn key<A: Serialize + ?Sized>(&self, args: &A) -> Result<String> {
-        let hash = self.args_hash(args)?;
-        if let Some(key) = self.cache.versions().with(&self.function, |v| self.result_key(v, &hash)) {
+        let id = self.args_id(args)?;
+        if let Some(key) = self.cache.versions().with(&self.function, |v| self.result_key(v, &id)) {
             return Ok(key);
         }
         let version = self.version(true).await?.unwrap_or_default();
-        Ok(self.result_key(&version, &hash))
+        Ok(self.result_key(&version, &id))
     }
 
     /// The lifetime of the results.
@@ -165,7 +167,7 @@ impl Memoized {
         match self.version(false).await? {
             None => Ok(false),
             Some(version) => {
-                let key = self.result_key(&version, &self.args_hash(args)?);
+                let key = self.result_key(&version, &self.args_id(args)?);
                 let deleted = self.cache.delete(&key).await?;
                 self.event(EventKind::Invalidate, &key, None);
                 Ok(deleted)
@@ -189,13 +191,14 @@ impl Memoized {
         [VERSION_KEY_PREFIX, &self.function].concat()
     }
 
-    /// The key of the result for the arguments of `hash` under `version` ([`result_key`]).
-    fn result_key(&self, version: &str, hash: &blake3::Hash) -> String {
-        result_key(&self.function, version, hash)
+    /// The key of the result for the arguments `id` stands for, under `version` ([`result_key`]).
+    fn result_key(&self, version: &str, id: &ArgsId) -> String {
+        result_key(&self.function, version, id)
     }
 
-    /// The hash of the encoded arguments (and of the computed name, with `make_name`).
-    fn args_hash<A: Serialize + ?Sized>(&self, args: &A) -> Result<blake3::Hash> {
+    /// What stands for the arguments in the key: their encoding itself when it is short, else the
+    /// hash of the encoding (and of the computed name, with `make_name`).
+    fn args_id<A: Serialize + ?Sized>(&self, args: &A) -> Result<ArgsId> {
         // Most argument lists fit on the stack; the others are encoded into a `Vec`.
         let mut buf = [0u8; 128];
         let codec = codec::Codec::default();
@@ -208,6 +211,11 @@ impl Memoized {
             }
         };
         let hash = match &self.options.make_name {
+            None if encoded.len() <= INLINE_ARGS => {
+                let mut bytes = [0u8; INLINE_ARGS];
+                bytes[..encoded.len()].copy_from_slice(encoded);
+                return Ok(ArgsId::Inline { bytes, len: encoded.len() });
+            }
             None => blake3::hash(encoded),
             Some(make_name) => {
                 let name = make_name(&self.function);
@@ -220,7 +228,7 @@ impl Memoized {
                 hasher.update(encoded).finalize()
             }
         };
-        Ok(hash)
+        Ok(ArgsId::Hashed(hash))
     }
 
     /// The function's current version; with `create`, draws one if there is none. `add` makes the
@@ -271,18 +279,39 @@ impl Memoized {
     }
 }
 
-/// `memoize:<function>:<version>:<32 hex digits of the arguments' hash>`, built in one
-/// allocation (`format!` grew it three times: a quarter of a hit's instructions), the hex digits
-/// written straight from the hash's first 16 bytes (`Hash::to_hex` writes all 64 a character at a
-/// time, and a `concat` copied them again: 630 of a `#[memoize]` hit's 5,080 instructions).
-fn result_key(function: &str, version: &str, hash: &blake3::Hash) -> String {
-    let mut hex = [0u8; 32];
-    for (pair, half) in hex.chunks_exact_mut(16).zip(hash.as_bytes()[..16].chunks_exact(8)) {
-        pair.copy_from_slice(&hex_digits(u64::from_be_bytes(half.try_into().expect("8 bytes"))));
+/// The longest encoding of the arguments written into a key as it is: as long as the hash's part.
+const INLINE_ARGS: usize = 16;
+
+/// What stands for an argument set in its result's key.
+enum ArgsId {
+    /// The encoding itself, `len` bytes of `bytes`: no hash to compute (BLAKE3 was 600 of a
+    /// `#[memoize]` hit's 4,250 instructions), and two argument sets never share a key, even
+    /// in theory. Written as `=` and its hex digits, a form no hash takes.
+    Inline { bytes: [u8; INLINE_ARGS], len: usize },
+    /// The BLAKE3 hash of the encoding; its first 128 bits are written, as 32 hex digits.
+    Hashed(blake3::Hash),
+}
+
+/// `memoize:<function>:<version>:<args>`, `<args>` being `=` and the hex digits of the arguments'
+/// encoding, or the 32 hex digits of its hash ([`ArgsId`]), built in one allocation (`format!`
+/// grew it three times: a quarter of a hit's instructions), the hex digits written straight from
+/// the bytes (`Hash::to_hex` writes all 64 a character at a time, and a `concat` copied them
+/// again: 630 of a `#[memoize]` hit's 5,080 instructions).
+fn result_key(function: &str, version: &str, id: &ArgsId) -> String {
+    let (marker, bytes) = match id {
+        ArgsId::Inline { bytes, len } => ("=", &bytes[..*len]),
+        ArgsId::Hashed(hash) => ("", &hash.as_bytes()[..16]),
+    };
+    let mut hex = [0u8; 2 * INLINE_ARGS];
+    for (pair, half) in hex.chunks_exact_mut(16).zip(bytes.chunks(8)) {
+        let mut word = [0u8; 8];
+        word[..half.len()].copy_from_slice(half);
+        pair.copy_from_slice(&hex_digits(u64::from_be_bytes(word)));
     }
-    let hex = std::str::from_utf8(&hex).expect("hex digits are ASCII");
-    let mut key = String::with_capacity(RESULT_KEY_PREFIX.len() + function.len() + version.len() + 2 + hex.len());
-    for part in [RESULT_KEY_PREFIX, function, ":", version, ":", hex] {
+    let hex = std::str::from_utf8(&hex[..2 * bytes.len()]).expect("hex digits are ASCII");
+    let capacity = RESULT_KEY_PREFIX.len() + function.len() + version.len() + 2 + marker.len() + hex.len();
+    let mut key = String::with_capacity(capacity);
+    for part in [RESULT_KEY_PREFIX, function, ":", version, ":", marker, hex] {
         key.push_str(part);
     }
     key
@@ -326,8 +355,20 @@ mod tests {
     fn a_result_key_ends_in_the_first_32_hex_digits_of_the_arguments_hash() {
         for args in [&b""[..], b"7", b"\x01 a longer argument list, encoded"] {
             let hash = blake3::hash(args);
-            let key = result_key("app::profile", "a1b2", &hash);
+            let key = result_key("app::profile", "a1b2", &ArgsId::Hashed(hash));
             assert_eq!(key, format!("memoize:app::profile:a1b2:{}", &hash.to_hex()[..32]));
+            assert_eq!(key.len(), key.capacity(), "one allocation, of the right size");
+        }
+    }
+
+    #[test]
+    fn a_short_encoding_is_written_into_the_key_in_hex_after_an_equals_sign() {
+        for args in [&b""[..], b"\x07", b"\x01\x02\x03\x04\x05\x06\x07\x08\x09", &[0xAB; INLINE_ARGS]] {
+            let mut bytes = [0u8; INLINE_ARGS];
+            bytes[..args.len()].copy_from_slice(args);
+            let key = result_key("app::profile", "a1b2", &ArgsId::Inline { bytes, len: args.len() });
+            let hex: String = args.iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(key, format!("memoize:app::profile:a1b2:={hex}"));
             assert_eq!(key.len(), key.capacity(), "one allocation, of the right size");
         }
     }
