@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use cachette_core::{BaseCache, Bytes, Cache, Config, Memoized, Ttl};
 
 use crate::scenario::{self, Kind, Scenario};
-use crate::{Event, exit_with_the_writer, now_nanos, start_reader, summary};
+use crate::{Event, end_reader, exit_with_the_writer, now_nanos, start_reader, summary};
 
 /// A's `delete_memoized_all`s.
 const FORGETS: u64 = 200;
@@ -56,7 +56,7 @@ pub(crate) async fn writer(kind: Kind) {
     let backend = tier.backend().clone();
     let a = Cache::new(tier, config);
     backend.set("gen", Bytes::from_static(b"0"), Ttl::Never).await.unwrap();
-    let (mut b, lifeline, events) = start_reader(READER, &settings);
+    let (b, lifeline, events) = start_reader(READER, &settings);
     let mut windows = Vec::new();
     for i in 1..=FORGETS {
         if i == FORGETS / 2 {
@@ -70,10 +70,7 @@ pub(crate) async fn writer(kind: Kind) {
             other => panic!("expected generation {i} seen, got {other:?}"),
         }
     }
-    let (stale, losses) = (events.next("its stale count"), events.next("its losses"));
-    let status = tokio::task::spawn_blocking(move || b.wait().unwrap()).await.unwrap();
-    drop(lifeline);
-    assert!(status.success(), "process B failed");
+    let (stale, losses) = end_reader(b, lifeline, &events).await;
     println!(
         "{}: delete_memoized_all {}; stale results: {stale:?}; B's channel losses: {losses:?}",
         kind.name(),
