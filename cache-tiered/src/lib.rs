@@ -120,15 +120,17 @@
 //! costs 1.1-1.2x a SimpleCache hit through `BaseCache::get` and through
 //! `Cache::get::<String>`; a memoize hit on Redis + L1 costs 1.8-1.9x moka's `get_with`, about
 //! as on SimpleCache alone (1.7-1.8x in the same runs, load 1.4-1.6 on 2 cores; 2.0-2.1x and
-//! 1.9-2.0x while short arguments were hashed with BLAKE3 rather than written into the key). It was 3.1-3.2x in those runs while each call read the function's
-//! version through the tier before its result (two L1 lookups; 3.7-3.8x before the tier
-//! answered hits at once, `BaseCache::get_at_once`): the tier now gives memoize a [`KeyWatch`]
-//! on the version key ([`BaseCache::watch`]), under which memoize keeps the version in process,
-//! and a hit is one lookup (callgrind: 7,198 -> 4,668 instructions per hit, 4,421 with integer
-//! arguments written by itoa, 3,798 with short arguments written into the key unhashed;
-//! SimpleCache 3,616, moka 1,755). What is left over moka's 1,755 is the tier's moka lookup of
-//! a 70-byte string key (1,150, of which SipHash 330) against moka's `u64` key, the decode of the 100-byte `String` (460, a third
-//! of it UTF-8 validation), the result key (350) and the kept version's check (200). The
+//! 1.9-2.0x while short arguments were hashed with BLAKE3 rather than written into the key).
+//! It was 3.1-3.2x while each call read the function's version through the tier before its
+//! result (two L1 lookups; 3.7-3.8x before the tier answered hits at once,
+//! `BaseCache::get_at_once`): the tier now gives memoize a [`KeyWatch`] on the version key
+//! ([`BaseCache::watch`]), under which memoize keeps the version in process, and a hit is one
+//! lookup (callgrind: 7,198 -> 4,668 instructions per hit, 4,421 with integer arguments written
+//! by itoa, 3,798 with short arguments written into the key unhashed; SimpleCache 3,616, moka
+//! 1,755). What is left over moka's 1,755 is the tier's moka lookup of a 70-byte string key
+//! (1,150, of which SipHash 330) against moka's `u64` key, the decode of the 100-byte `String`
+//! (460, a third of it UTF-8 validation), the result key (350) and the kept version's check
+//! (200). The
 //! watch turns on whatever ends the tier's own copy of the key (an invalidation of its epoch
 //! slot, a flush, a lost channel), so the kept version is as coherent as the tier: another
 //! process's `delete_memoized_all` is seen from the moment its invalidation arrives

@@ -246,27 +246,28 @@ impl Memoized {
         if let Some(version) = known.with(&self.function, str::to_owned) {
             return Ok(Some(version));
         }
-        let Some(guard) = known.guard(self.cache.backend().as_ref(), &self.version_key()) else {
-            return self.stored_version(create).await;
+        let key = self.version_key();
+        let Some(guard) = known.guard(self.cache.backend().as_ref(), &key) else {
+            return self.stored_version(&key, create).await;
         };
-        let version = self.stored_version(create).await?;
+        let version = self.stored_version(&key, create).await?;
         if let Some(version) = &version {
             known.keep(&self.function, version, guard);
         }
         Ok(version)
     }
 
-    /// The function's version as the backend has it (see [`version`](Memoized::version)).
-    async fn stored_version(&self, create: bool) -> Result<Option<String>> {
-        let key = self.version_key();
-        if let Some(v) = self.cache.internal_get::<String>(&key).await? {
+    /// The function's version as the backend has it under `key`, its version key (see
+    /// [`version`](Memoized::version)).
+    async fn stored_version(&self, key: &str, create: bool) -> Result<Option<String>> {
+        if let Some(v) = self.cache.internal_get::<String>(key).await? {
             return Ok(Some(v));
         }
         if !create {
             return Ok(None);
         }
         let fresh = format!("{:016x}", rand::random::<u64>());
-        if self.cache.internal_add(&key, &fresh, Ttl::Never).await? {
+        if self.cache.internal_add(key, &fresh, Ttl::Never).await? {
             tracing::debug!(
                 function = %self.function,
                 "memoized function had no version (first call, or after delete_all or an eviction): a new one, \
@@ -275,7 +276,7 @@ impl Memoized {
             return Ok(Some(fresh));
         }
         // Another caller drew first: use theirs.
-        Ok(Some(self.cache.internal_get::<String>(&key).await?.unwrap_or(fresh)))
+        Ok(Some(self.cache.internal_get::<String>(key).await?.unwrap_or(fresh)))
     }
 }
 

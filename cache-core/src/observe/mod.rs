@@ -120,18 +120,13 @@ impl Timer {
     }
 }
 
-/// The outcome label of a backend call's result.
-fn outcome<T>(r: &Result<T>) -> &'static str {
-    span::done(r)
-}
-
 /// Records one backend call made through the fail-safe.
 #[inline]
 pub(crate) fn backend_operation<T>(backend: &'static str, operation: &'static str, r: &Result<T>, timer: Timer) {
     // The check in line, the recording out of line and not generic: with nobody measuring, a
     // call's whole cost is this test.
     if let Some(start) = timer.0 {
-        record_backend_operation(backend, operation, outcome(r), start);
+        record_backend_operation(backend, operation, span::done(r), start);
     }
 }
 
