@@ -32,7 +32,7 @@ pub use admin::Admin;
 pub use async_trait::async_trait;
 pub use backend::BaseCache;
 pub use bytes::Bytes;
-pub use cache::{Cache, CacheStats, Lease, Leased, LoadPolicy, early_refresh_due};
+pub use cache::{Cache, CacheStats, Lease, Leased, LoadPolicy, TagsSeen, early_refresh_due};
 pub use config::{Config, ConfigValue, Options};
 pub use error::{BoxError, CacheError, ErrorSource, Result, shorten};
 pub use fail_safe::{BreakerState, BreakerStats, FailSafePolicy};

@@ -4,7 +4,7 @@
 //! An optional capability: [`BaseCache::watch`](crate::BaseCache::watch) returns `None` unless a
 //! backend can tell. The in-process tier (cachette-tiered) can, while its invalidation channel
 //! follows; memoize uses it to keep a function's version in process on a shared backend (see
-//! `memoize/versions.rs`).
+//! `cache/kept.rs`; tags' versions are kept the same way).
 
 use std::fmt;
 

@@ -123,3 +123,33 @@ async fn with_nothing_stale_the_hard_deadline_bounds_the_wait() {
         .unwrap_err();
     assert!(err.to_string().contains("hard_deadline") || format!("{:?}", err).contains("hard_deadline"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_that_begins_after_an_invalidation_never_gets_a_load_that_began_before_it() {
+    let cache = cache();
+    let policy = LoadPolicy::new(Duration::from_secs(300)).tags(["t"]);
+    let (started, gate) = (Arc::new(Semaphore::new(0)), Arc::new(Semaphore::new(0)));
+    let before = tokio::spawn({
+        let (cache, policy, started, gate) = (cache.clone(), policy.clone(), started.clone(), gate.clone());
+        async move {
+            cache
+                .get_or_set_with("k", &policy, move || async move {
+                    started.add_permits(1);
+                    gate.acquire().await.unwrap().forget(); // the data it read is about to change
+                    Ok::<_, std::io::Error>("old".to_owned())
+                })
+                .await
+        }
+    });
+    started.acquire().await.unwrap().forget();
+    cache.invalidate_tag("t").await.unwrap();
+    let after = tokio::spawn({
+        let (cache, policy) = (cache.clone(), policy.clone());
+        async move { load_value(&cache, &policy, "new").await }
+    });
+    let after = tokio::time::timeout(Duration::from_secs(5), after).await;
+    gate.add_permits(1);
+    assert_eq!(after.expect("not held by the load that began first").unwrap().unwrap(), "new");
+    assert_eq!(before.await.unwrap().unwrap(), "old", "the call that began first gets its own load");
+    assert_eq!(load_value(&cache, &policy, "newer").await.unwrap(), "newer", "the old load's value is no hit");
+}

@@ -28,6 +28,12 @@ use crate::prepared::Prepared;
 pub(crate) enum Outcome {
     /// The response may be shared: every follower serves this entry (stored, or being stored).
     Entry(Arc<Prepared>),
+    /// An entry with tags that are read only when it is stored (the handler's `Cache-Tag`,
+    /// `Surrogate-Key` or [`CacheTags`](crate::CacheTags)): if one was invalidated during the
+    /// render, the store keeps nothing, and the entry must serve no request but the one that
+    /// rendered it (a follower may have come after the invalidation). So it is not handed on:
+    /// followers wait for the store and look again.
+    Unverified,
     /// The response may not be stored (a cookie, a status the filter rejects, too large): each
     /// follower calls the inner service itself.
     NotStorable,

@@ -92,7 +92,15 @@ impl Call {
                     // would miss it; lead (or follow a render as recent as this request).
                 }
                 Role::Follower(waiter) => {
-                    if let Ok(outcome) = waiter.await {
+                    let outcome = waiter.await;
+                    if let Ok(Outcome::Unverified) = outcome {
+                        // Kept or not, its store says: wait for it, then look again.
+                        if let Some(stored) = self.state.flights.storing(self.entry_key()) {
+                            let _ = stored.await;
+                        }
+                        continue;
+                    }
+                    if let Ok(outcome) = outcome {
                         Counters::add(&self.counters().misses);
                         return self.follow(outcome, inner, body, missed.fallback.as_deref()).await;
                     }
@@ -218,7 +226,7 @@ impl Call {
                 let ttl = store.backend_ttl();
                 let (entry, place) = store.entry(&head, bytes);
                 let entry = Prepared::new(entry);
-                let storing = leader.publish_and_hold(Outcome::Entry(entry.clone()));
+                let storing = leader.publish_and_hold(place.outcome(&entry));
                 let rendered = Served::Rendered { stored: !missed.failed, forced: self.force };
                 let response = self.serve(&entry, now, rendered);
                 let write = Write { entry, ttl, skip: missed.failed, place, lease: missed.lease };
@@ -250,7 +258,7 @@ impl Call {
                 let ttl = store.backend_ttl();
                 let (entry, place) = store.entry(&head, bytes);
                 let entry = Prepared::new(entry);
-                let storing = leader.publish_and_hold(Outcome::Entry(entry.clone()));
+                let storing = leader.publish_and_hold(place.outcome(&entry));
                 state.store_behind(Write { entry, ttl, skip, place, lease }, storing);
             }
             _ => leader.publish(Outcome::NotStorable),

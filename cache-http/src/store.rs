@@ -2,16 +2,16 @@
 //! Shared by the miss path and the background refresh.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use cachette_core::observe::ShortKey;
-use cachette_core::{CacheError, Ttl};
+use cachette_core::{CacheError, TagsSeen, Ttl};
 use http::{Method, header, response};
 
 use crate::call::Call;
 use crate::entry::{Entry, Lifetime, VaryValues, vary_values};
-use crate::flight::Storing;
+use crate::flight::{Outcome, Storing};
 use crate::lease::HeldLease;
 use crate::observe::{self, Route};
 use crate::options::BodyFilterFn;
@@ -46,10 +46,26 @@ pub(crate) struct Place {
     /// The entry's tags, each with the version the request's lookup saw (`None`: read at the
     /// write).
     pub tags: Vec<(String, Option<u64>)>,
+    /// When the render began, by the real clock: a tag read at the write that was invalidated
+    /// since then stores nothing (see [`TagsSeen`]).
+    pub rendered_since: SystemTime,
     /// The marker to write at the URL's key (`base`) after the entry, for a URL that varies.
     pub marker: Option<(String, Marker, Ttl)>,
     /// The layer's route name, for the metrics and hooks of the write.
     pub route: Route,
+}
+
+impl Place {
+    /// What the render of an entry stored here hands its followers: the entry, or, when a tag of
+    /// it is read only at the store, the entry until its store says whether it was kept (see
+    /// [`Outcome::Unverified`]).
+    pub(crate) fn outcome(&self, entry: &Arc<Prepared>) -> Outcome {
+        if self.tags.iter().any(|(_, seen)| seen.is_none()) {
+            Outcome::Unverified
+        } else {
+            Outcome::Entry(entry.clone())
+        }
+    }
 }
 
 impl StorePlan {
@@ -123,8 +139,9 @@ impl Call {
         let vary = vary_values(&res.headers, &self.parts.headers)?;
         let head = (self.parts.method == Method::HEAD).then(|| declared_length(res));
         let lifetime = Lifetime { rendered_at: now, fresh, stale: settings.stale, took: Duration::ZERO };
-        let place = self.place(res, &vary, backend_ttl(lifetime, settings.stale_if_error))?;
         let started = self.render_started.unwrap_or_else(Instant::now);
+        let rendered_since = SystemTime::now().checked_sub(started.elapsed()).unwrap_or(UNIX_EPOCH);
+        let place = self.place(res, &vary, backend_ttl(lifetime, settings.stale_if_error), rendered_since)?;
         let body_filter = settings.body_filter.clone();
         Some(StorePlan { lifetime, vary, head, grace: settings.stale_if_error, place, started, body_filter })
     }
@@ -132,7 +149,7 @@ impl Call {
     /// Where a response is stored: under the request's key, or, when it varies, its variant's
     /// (`None`: its URL has [`MAX_VARIANTS`](crate::vary::MAX_VARIANTS) already); with the
     /// request's tags as its lookup saw them and the handler's.
-    fn place(&self, res: &response::Parts, vary: &VaryValues, ttl: Ttl) -> Option<Place> {
+    fn place(&self, res: &response::Parts, vary: &VaryValues, ttl: Ttl, rendered_since: SystemTime) -> Option<Place> {
         let versions = self.seen.versions.as_ref().filter(|v| v.len() == self.tags.len());
         let mut tags: Vec<(String, Option<u64>)> = match versions {
             Some(versions) => self.tags.iter().cloned().zip(versions.iter().map(|v| Some(*v))).collect(),
@@ -144,14 +161,15 @@ impl Call {
             }
         }
         if vary.is_empty() {
-            return Some(Place { key: self.key.clone(), tags, marker: None, route: self.settings.route.clone() });
+            let route = self.settings.route.clone();
+            return Some(Place { key: self.key.clone(), tags, rendered_since, marker: None, route });
         }
         let names: Vec<String> = vary.iter().map(|(name, _)| name.clone()).collect();
         let (key, variant) = variant_key(&self.key, &names, &self.parts.headers);
         match Marker::admit(self.seen.marker.as_ref(), &names, variant, ttl) {
             Admit::Store(marker) => {
                 let marker = marker.map(|(marker, ttl)| (self.key.clone(), marker, ttl));
-                Some(Place { key, tags, marker, route: self.settings.route.clone() })
+                Some(Place { key, tags, rendered_since, marker, route: self.settings.route.clone() })
             }
             Admit::Full => {
                 Counters::add(&self.counters().over_variant_limit);
@@ -191,7 +209,10 @@ impl State {
         let key = place.key.as_str();
         let tags: Vec<(&str, Option<u64>)> = place.tags.iter().map(|(t, v)| (t.as_str(), *v)).collect();
         let mut stored = match entry.encode(key) {
-            Ok(bytes) => self.cache.set_bytes_tagged_seen(key, &bytes, ttl, &tags).await,
+            Ok(bytes) => {
+                let seen = TagsSeen { tags: &tags, computed_since: place.rendered_since };
+                self.cache.set_bytes_tagged_seen(key, &bytes, ttl, seen).await
+            }
             Err(e) => Err(e),
         };
         if let (Ok(true), Some((base, marker, marker_ttl))) = (&stored, &place.marker) {

@@ -134,7 +134,7 @@
 //! watch turns on whatever ends the tier's own copy of the key (an invalidation of its epoch
 //! slot, a flush, a lost channel), so the kept version is as coherent as the tier: another
 //! process's `delete_memoized_all` is seen from the moment its invalidation arrives
-//! (cachette-core's `memoize/versions.rs` says what is accepted, and the coherence test has the
+//! (cachette-core's `cache/kept.rs` says what is accepted, and the coherence test has the
 //! memoize case). A tier without a channel gives no watch, and the version is read per call.
 //!
 //! [`KeyWatch`]: cachette_core::KeyWatch

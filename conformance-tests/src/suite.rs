@@ -30,7 +30,8 @@ macro_rules! __with_case_list {
                 typed_decode_wrong_type_is_error, typed_get_many_and_set_many, get_or_set_loads_once,
                 get_or_set_failing_loader_stores_nothing, memoize_and_delete_memoized,
                 invalidating_a_tag_misses_its_values_only, get_tagged_checks_the_tags_it_is_given,
-                a_lost_tag_version_misses_its_values, loaded_values_carry_the_policys_tags,
+                a_lost_tag_version_misses_its_values, a_tag_invalidated_through_one_cache_is_seen_through_another,
+                loaded_values_carry_the_policys_tags,
                 a_watch_turns_on_every_write_of_its_key,
             ],
             storeless: [
@@ -114,7 +115,8 @@ macro_rules! __with_typed_case_list {
             typed_decode_wrong_type_is_error, typed_get_many_and_set_many, get_or_set_loads_once,
             get_or_set_failing_loader_stores_nothing, memoize_and_delete_memoized,
             invalidating_a_tag_misses_its_values_only, get_tagged_checks_the_tags_it_is_given,
-            a_lost_tag_version_misses_its_values, loaded_values_carry_the_policys_tags,
+            a_lost_tag_version_misses_its_values, a_tag_invalidated_through_one_cache_is_seen_through_another,
+            loaded_values_carry_the_policys_tags,
         }
     };
 }

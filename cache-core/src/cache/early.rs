@@ -3,7 +3,9 @@
 //! [`LoadPolicy::early_refresh`](super::LoadPolicy::early_refresh) and for the layers built on
 //! the cache (the HTTP layer's cached routes).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
+
+use super::unix_ms;
 
 /// Whether a read at `now` of a value fresh until `fresh_until`, whose last computation took
 /// `took`, should refresh it early: true when `now - took * beta * ln(u) >= fresh_until` for a
@@ -32,8 +34,4 @@ pub(crate) fn due(now_ms: u64, fresh_until_ms: u64, took_ms: u32, beta: f64, u: 
 /// A uniform draw in (0, 1].
 pub(crate) fn uniform() -> f64 {
     1.0 - rand::random::<f64>()
-}
-
-fn unix_ms(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

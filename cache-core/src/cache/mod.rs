@@ -9,15 +9,18 @@ mod early;
 mod envelope;
 mod guarded;
 mod hooks;
+mod kept;
 mod lease;
 mod load;
 mod stale;
+mod tag_version;
 mod tags;
 
 pub use early::early_refresh_due;
 pub use lease::{Lease, Leased};
 pub(crate) use load::{Loaded, run_loader};
 pub use stale::LoadPolicy;
+pub use tags::TagsSeen;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -30,10 +33,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::fail_safe::{BreakerStats, FailSafe};
-use crate::memoize::{VERSION_KEY_PREFIX, Versions, versions_for_backend};
+use crate::memoize::VERSION_KEY_PREFIX;
 use crate::observe::span::{self, in_operation, operation_span};
 use crate::observe::{self, Hooks, ShortKey};
 use crate::{BaseCache, BoxError, CacheError, Config, Memoized, Registry, Result, SingleFlight, Ttl, codec};
+use kept::Kept;
+pub(crate) use kept::KeptVersions;
 
 /// The cache an application uses: typed values over any [`BaseCache`] backend, plus
 /// `get_or_set` with single-flight, memoization and hit/miss counters.
@@ -101,8 +106,9 @@ struct Inner {
     refreshing: Mutex<HashSet<String>>,
     /// Callbacks on hits, misses, stores and invalidations ([`Cache::on_event`]).
     hooks: Hooks,
-    /// Memoized functions' versions kept in process (on a shared backend, under its watches).
-    versions: Arc<Versions>,
+    /// Memoized functions' and tags' versions kept in process (on a shared backend, under its
+    /// watches).
+    kept: Arc<Kept>,
 }
 
 #[derive(Default)]
@@ -113,6 +119,11 @@ struct Counters {
     loads: AtomicU64,
     stale: AtomicU64,
     refreshes: AtomicU64,
+}
+
+/// Milliseconds since the Unix epoch (0 before it), as envelopes and tag versions store times.
+fn unix_ms(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// A snapshot of a [`Cache`]'s counters.
@@ -168,10 +179,10 @@ impl Cache {
     /// (`#[tokio::main]` and `Runtime::new` have it; a hand-built runtime needs `enable_time`).
     pub fn new(backend: Arc<dyn BaseCache>, config: Config) -> Cache {
         let fail_safe = FailSafe::new(backend.type_name(), config.fail_safe);
-        let versions = versions_for_backend(&backend);
+        let kept = kept::for_backend(&backend);
         Cache {
             inner: Arc::new(Inner {
-                versions,
+                kept,
                 backend,
                 fail_safe,
                 config,
@@ -205,8 +216,8 @@ impl Cache {
     }
 
     /// The backend, for byte-level access. Calls made on it directly bypass the facade: its
-    /// error policy, counters, deadlines and circuit breaker, and the memoized functions'
-    /// versions it keeps in process (see [`Memoized`]).
+    /// error policy, counters, deadlines and circuit breaker, and the memoized functions' and
+    /// tags' versions it keeps in process (see [`Memoized`] and [`Cache::invalidate_tag`]).
     pub fn backend(&self) -> &Arc<dyn BaseCache> {
         &self.inner.backend
     }
@@ -441,22 +452,29 @@ impl Cache {
     pub async fn clear(&self) -> Result<()> {
         in_operation(operation_span!("clear", self, ""), span::done, async {
             let r = self.guarded("clear", self.inner.backend.clear()).await;
-            self.inner.versions.forget_all();
+            self.inner.kept.forget_all();
             self.absorb("clear", "", r, || ())
         })
         .await
     }
 
     /// The memoized functions' versions this process keeps.
-    pub(crate) fn versions(&self) -> &Versions {
-        &self.inner.versions
+    pub(crate) fn versions(&self) -> &KeptVersions<Box<str>> {
+        &self.inner.kept.functions
     }
 
-    /// After a delete of a memoized function's version key by hand: the version kept in process
-    /// goes too (after the delete, so that a call that read it before cannot keep it).
+    /// The tags' versions this process keeps.
+    pub(crate) fn kept_tag_versions(&self) -> &KeptVersions<u64> {
+        &self.inner.kept.tags
+    }
+
+    /// After a delete of a memoized function's or a tag's version key by hand: the version kept
+    /// in process goes too (after the delete, so that a read of it before cannot keep it).
     fn forget_version_of(&self, key: &str) {
         if let Some(function) = key.strip_prefix(VERSION_KEY_PREFIX) {
-            self.inner.versions.forget(function);
+            self.inner.kept.functions.forget(function);
+        } else if let Some(tag) = tag_version::tag_of_version_key(key) {
+            self.inner.kept.tags.forget(tag);
         }
     }
 

@@ -16,19 +16,20 @@
 //! The stored form is the [envelope](super::envelope): the fresh-until time, the load's duration,
 //! the policy's tags with their versions, then the value. A plain [`Cache::get`] reads it too.
 
+use std::fmt::Write;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::Cache;
 use super::envelope;
 use super::lease::{Lease, Leased};
 use super::load::{Loaded, never_stale, run_loader};
+use super::{Cache, unix_ms};
 use tracing::Instrument;
 
 use crate::observe::ShortKey;
@@ -160,10 +161,6 @@ struct Stamped<T> {
     /// How long the load that wrote it took.
     load_ms: u32,
     value: T,
-}
-
-fn unix_ms(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 fn decode_stamped<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<Stamped<T>> {
@@ -313,12 +310,13 @@ impl Cache {
         E: Into<BoxError>,
     {
         let completed = self.inner.flights.completed();
-        let found = self.read_stamped::<T>(key, policy).await?.filter(|stamped| !is_stale(&stamped.value));
+        let (found, seen) = self.read_stamped::<T>(key, policy).await?;
+        let found = found.filter(|stamped| !is_stale(&stamped.value));
         let found = classify(found, policy, unix_ms(SystemTime::now()), super::early::uniform());
         let hit = matches!(found, Found::RefreshEarly(_) | Found::Fresh(_) | Found::Revalidate(_));
         self.count_read(hit);
         tracing::debug!(key = %super::ShortKey(key), state = found.name(), "cache read with a load policy");
-        let flight = Flight { key, policy: policy.clone(), is_stale, completed };
+        let flight = Flight { key, policy: policy.clone(), is_stale, completed, seen };
         let value = match found {
             Found::RefreshEarly(value) => {
                 self.refresh_behind(key, policy.clone(), load);
@@ -351,23 +349,27 @@ impl Cache {
 
     /// The stamped value under `key`, read with the policy's tags' versions in one round trip; a
     /// miss for a backend failure, an undecodable value (both counted and logged) or an
-    /// invalidated tag.
-    async fn read_stamped<T: DeserializeOwned>(&self, key: &str, policy: &LoadPolicy) -> Result<Option<Stamped<T>>> {
-        let bytes = match self.get_current_quietly(key, &policy.tag_names()).await {
-            Ok(found) => found,
+    /// invalidated tag. With the versions the read saw (see [`Seen`]).
+    async fn read_stamped<T: DeserializeOwned>(
+        &self,
+        key: &str,
+        policy: &LoadPolicy,
+    ) -> Result<(Option<Stamped<T>>, Seen)> {
+        let (bytes, seen) = match self.get_current_quietly_seen(key, &policy.tag_names()).await {
+            Ok((found, versions)) => (found, Seen(Some(versions))),
             Err(e) if e.is_backend_failure() => {
                 self.note_backend_failure("get", key, &e, "cache read failed; loading the value instead");
-                None
+                (None, Seen(None))
             }
             Err(e) => return Err(e),
         };
-        let Some(bytes) = bytes else { return Ok(None) };
+        let Some(bytes) = bytes else { return Ok((None, seen)) };
         match decode_stamped(key, &bytes) {
-            Ok(stamped) => Ok(Some(stamped)),
+            Ok(stamped) => Ok((Some(stamped), seen)),
             Err(e) => {
                 self.inner.counters.errors.fetch_add(1, Relaxed);
                 tracing::warn!(key = %ShortKey(key), error = %e, "a cached value does not decode; loading it again");
-                Ok(None)
+                Ok((None, seen))
             }
         }
     }
@@ -382,11 +384,12 @@ impl Cache {
         Fut: Future<Output = std::result::Result<Loaded<T>, E>> + Send + 'static,
         E: Into<BoxError>,
     {
-        let Flight { key, policy, is_stale, completed } = flight;
+        let Flight { key, policy, is_stale, completed, seen } = flight;
         let limit = policy.wait_limit(stale.is_some());
         let has_stale = stale.is_some();
         let flight = {
             let (cache, key) = (self.clone(), key.to_owned());
+            let flight_key = seen.flight_key(&key, &policy);
             async move {
                 let inner = &cache.inner;
                 let usable = |bytes: &Bytes, fresh_now: bool| {
@@ -397,7 +400,7 @@ impl Cache {
                 };
                 inner
                     .flights
-                    .run(&key, || async {
+                    .run(&flight_key, || async {
                         // Another load of this key finished since our read: use its value (when
                         // it has no tags to check again).
                         if inner.flights.completed() != completed
@@ -411,7 +414,11 @@ impl Cache {
                         // stale value at hand nobody waits, and the refresh lock keeps it to one.
                         let lease = if has_stale { Leased::None } else { cache.lease(&key).await? };
                         let lease = match lease {
-                            Leased::Loaded(bytes) if usable(&bytes, false) => return Ok(bytes),
+                            Leased::Loaded(bytes)
+                                if usable(&bytes, false) && seen.stored_after(&key, &bytes, &policy) =>
+                            {
+                                return Ok(bytes);
+                            }
                             Leased::Granted(lease) => Some(lease),
                             Leased::Loaded(_) | Leased::None => None,
                         };
@@ -556,6 +563,40 @@ struct Flight<'k, S> {
     policy: LoadPolicy,
     is_stale: S,
     completed: u64,
+    seen: Seen,
+}
+
+/// The versions of a policy's tags that the read before a load saw, in the policy's order
+/// (`None`: the read failed). A caller whose read saw a tag's newer version (it began after an
+/// invalidation) must not be handed a value loaded under an older one: not by joining a load
+/// that began before the invalidation, nor by waiting on another process's lease.
+struct Seen(Option<Vec<Option<u64>>>);
+
+impl Seen {
+    /// The key of the load's flight: `key`, with the versions seen when the policy has tags, so
+    /// that only callers that saw the same versions share a load.
+    fn flight_key(&self, key: &str, policy: &LoadPolicy) -> String {
+        let Some(versions) = self.0.as_ref().filter(|_| !policy.tags.is_empty()) else { return key.to_owned() };
+        let mut flight = String::with_capacity(key.len() + 17 * versions.len() + 6);
+        flight.push_str(key);
+        flight.push_str("\ntags");
+        for version in versions {
+            let _ = write!(flight, ":{:x}", version.unwrap_or(0));
+        }
+        flight
+    }
+
+    /// Whether `bytes`, stored under `key` by another load (a lease holder's), may stand for a
+    /// load of this caller's: with no tags, always; with tags, if it recorded every tag at the
+    /// version this caller's read saw (or at a first version drawn by a write where the read saw
+    /// none), so that no invalidation came between that read and its load.
+    fn stored_after(&self, key: &str, bytes: &[u8], policy: &LoadPolicy) -> bool {
+        if policy.tags.is_empty() {
+            return true;
+        }
+        let Some(seen) = &self.0 else { return false };
+        Cache::records_versions_seen(key, bytes, &policy.tag_names(), seen)
+    }
 }
 
 /// Takes a key off this process's refreshes when its refresh ends (or is dropped).

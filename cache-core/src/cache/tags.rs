@@ -13,9 +13,16 @@
 //! Versions are bookkeeping: read through the fail-safe but not counted as hits or misses. When
 //! they cannot be read (the backend is down), a tagged read is a miss and a tagged write writes
 //! nothing, so a value can never outlive an invalidation that the backend did not see.
+//!
+//! A version read is kept in process where that is safe ([`kept`](super::kept): always on a
+//! backend no other process writes, under the backend's watch on a shared one), so that a
+//! tagged read whose tags are all known reads the value alone; an invalidation through the
+//! facade forgets it.
 
 use crate::observe::ShortKey;
 use std::sync::atomic::Ordering::Relaxed;
+
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -23,18 +30,25 @@ use serde::de::DeserializeOwned;
 
 use super::Cache;
 use super::envelope::{self, Envelope};
+use super::kept::Guard;
+use super::tag_version::{
+    VersionKeys, by_an_invalidation, decode_version, drawn_by_a_write, drawn_by_an_invalidation, invalidated_since,
+    version_key,
+};
 use crate::observe::span::{self, in_operation, operation_span};
 use crate::{CacheError, Result, Ttl, codec};
 
-/// What a tag's version key starts with.
-const VERSION_PREFIX: &str = "tag-version:";
-
-/// The key of a tag's version.
-pub(crate) fn version_key(tag: &str) -> String {
-    let mut key = String::with_capacity(VERSION_PREFIX.len() + tag.len());
-    key.push_str(VERSION_PREFIX);
-    key.push_str(tag);
-    key
+/// The tags of a value computed after a [`get_bytes_tagged_seen`](Cache::get_bytes_tagged_seen)
+/// read, for its [`set_bytes_tagged_seen`](Cache::set_bytes_tagged_seen).
+#[derive(Debug, Clone, Copy)]
+pub struct TagsSeen<'a> {
+    /// Each tag, with the version the read saw (`0`: none), or `None` for a tag not read then
+    /// (one the computation named, such as a handler's `Cache-Tag`): read at the write.
+    pub tags: &'a [(&'a str, Option<u64>)],
+    /// When the computation began (a handler's render): a tag read at the write that was
+    /// invalidated since then makes the write store nothing, as the value may have been
+    /// computed from data older than the invalidation.
+    pub computed_since: SystemTime,
 }
 
 impl Cache {
@@ -115,14 +129,38 @@ impl Cache {
     }
 
     /// The stored bytes under `key` as they are (an envelope whole) if every tag they record is
-    /// current, read with the versions of `tags` in one round trip; not counted, a backend
-    /// failure returned as it is.
-    pub(crate) async fn get_current_quietly(&self, key: &str, tags: &[&str]) -> Result<Option<Bytes>> {
-        Ok(self.get_current_seen(key, tags).await?.0.map(|current| current.stored))
+    /// current, read with the versions of `tags` in one round trip, and the versions of `tags` it
+    /// read, in their order (`None`: a tag without one); not counted, a backend failure returned
+    /// as it is.
+    pub(crate) async fn get_current_quietly_seen(
+        &self,
+        key: &str,
+        tags: &[&str],
+    ) -> Result<(Option<Bytes>, Vec<Option<u64>>)> {
+        let (found, versions) = self.get_current_seen(key, tags).await?;
+        Ok((found.map(|current| current.stored), versions))
     }
 
-    /// [`get_current_quietly`](Cache::get_current_quietly), and the versions of `tags` it read
-    /// (`None`: a tag without one).
+    /// Whether the envelope `bytes` recorded each of `tags` at the version in `seen` (in their
+    /// order), or, where `seen` has none, at a first version drawn by a write: no invalidation of
+    /// them came between the read that saw `seen` and the load of the value. `false` for what is
+    /// not an envelope, or lacks a tag.
+    pub(crate) fn records_versions_seen(key: &str, bytes: &[u8], tags: &[&str], seen: &[Option<u64>]) -> bool {
+        if tags.len() != seen.len() || !envelope::is_envelope(bytes) {
+            return false;
+        }
+        let Ok(envelope) = envelope::decode(key, bytes) else { return false };
+        tags.iter().zip(seen).all(|(tag, seen)| {
+            envelope
+                .tags
+                .iter()
+                .find(|(recorded, _)| recorded == tag)
+                .is_some_and(|&(_, recorded)| !Cache::invalidated_between(&[seen.unwrap_or(0)], &[recorded]))
+        })
+    }
+
+    /// What is stored under `key` if every tag it records is current (with where its value
+    /// starts), and the versions of `tags` read with it (`None`: a tag without one).
     ///
     /// Every hit of the HTTP layer comes here (its entries carry their view's tags), so the keys
     /// are written into one buffer and the envelope is decoded once: the keys' five allocations
@@ -135,7 +173,14 @@ impl Cache {
                 None => (None, Vec::new()),
             });
         }
+        // Every tag's version kept in process: the value is read alone.
+        if let Some(versions) = self.kept_versions_of(tags) {
+            let Some(bytes) = self.read(key).await? else { return Ok((None, versions)) };
+            let current = self.keep_if_current(key, bytes, Known { tags, versions: &versions }).await;
+            return Ok((current, versions));
+        }
         let version_keys = VersionKeys::new(tags);
+        let guards = self.tag_guards(version_keys.iter(tags));
         let (mut inline, spilled): ([&str; INLINE_KEYS], Vec<&str>);
         let keys: &[&str] = if tags.len() < INLINE_KEYS {
             inline = [key; INLINE_KEYS];
@@ -151,6 +196,7 @@ impl Cache {
         // shrink it, a `realloc` on every read.
         let mut versions = Vec::with_capacity(tags.len());
         versions.extend(found.map(|v| v.and_then(|b| decode_version(&b))));
+        self.keep_tag_versions(tags, &versions, guards);
         let Some(bytes) = bytes else { return Ok((None, versions)) };
         let current = self.keep_if_current(key, bytes, Known { tags, versions: &versions }).await;
         Ok((current, versions))
@@ -177,13 +223,14 @@ impl Cache {
         Ok((found, versions))
     }
 
-    /// Stores `value` under `key` with `tags`, each with the version a read saw before `value`
-    /// was computed ([`get_bytes_tagged_seen`](Cache::get_bytes_tagged_seen)), or `None` for a
-    /// tag not read then (its current version is read now, as [`set_bytes_tagged`](Cache::set_bytes_tagged)
-    /// does). A tag seen without a version (`Some(0)`) gets one now, or the one another value's
-    /// first write made meanwhile; if an invalidation made it, nothing is stored. Returns whether
-    /// it stored: not then, nor when the versions cannot be read or made (the backend failed), as
-    /// for `set_bytes_tagged`.
+    /// Stores `value` under `key` with `tags_seen.tags`, each with the version a read saw before
+    /// `value` was computed ([`get_bytes_tagged_seen`](Cache::get_bytes_tagged_seen)), or `None`
+    /// for a tag not read then (its current version is read now, as
+    /// [`set_bytes_tagged`](Cache::set_bytes_tagged) does, and if an invalidation drew it after
+    /// `tags_seen.computed_since`, nothing is stored). A tag seen without a version (`Some(0)`) gets
+    /// one now, or the one another value's first write made meanwhile; if an invalidation made
+    /// it, nothing is stored. Returns whether it stored: not then, nor when the versions cannot
+    /// be read or made (the backend failed), as for `set_bytes_tagged`.
     ///
     /// As for [`get_bytes_tagged_seen`](Cache::get_bytes_tagged_seen), a backend failure is
     /// returned whatever `CACHE_IGNORE_ERRORS` says (counted in [`Cache::stats`]); `Ok(false)`
@@ -193,19 +240,26 @@ impl Cache {
         key: &str,
         value: &[u8],
         ttl: Ttl,
-        tags: &[(&str, Option<u64>)],
+        tags_seen: TagsSeen<'_>,
     ) -> Result<bool> {
+        let tags = tags_seen.tags;
         let unread: Vec<&str> = tags.iter().filter(|(_, seen)| seen.is_none()).map(|(tag, _)| *tag).collect();
         let mut current = self.tag_versions_or_failure(&unread, true).await?.into_iter();
         let mut recorded: Vec<(&str, u64)> = Vec::with_capacity(tags.len());
         for &(tag, seen) in tags {
             let version = match seen {
-                None => current.next().flatten().unwrap_or(0),
+                None => match current.next().flatten().unwrap_or(0) {
+                    version if invalidated_since(version, tags_seen.computed_since) => return Ok(false),
+                    version => version,
+                },
                 Some(0) => {
                     let drawn = drawn_by_a_write();
                     let key = version_key(tag);
                     match self.internal_add(&key, &drawn, Ttl::Never).await {
-                        Ok(true) => drawn,
+                        Ok(true) => {
+                            self.kept_tag_versions().forget(tag);
+                            drawn
+                        }
                         // Another writer made it first: another value's first write (take its
                         // version), or an invalidation since the read (store nothing).
                         Ok(false) => match self.internal_get::<u64>(&key).await {
@@ -244,14 +298,19 @@ impl Cache {
         let first = tags.first().copied().unwrap_or("");
         in_operation(operation_span!("invalidate_tags", self, first, tags = tags.len()), span::done, async {
             let keys: Vec<String> = tags.iter().map(|t| version_key(t)).collect();
-            let items: Vec<(&str, u64)> = keys.iter().map(|k| (k.as_str(), drawn_by_an_invalidation())).collect();
-            match items.as_slice() {
+            let now = SystemTime::now();
+            let items: Vec<(&str, u64)> = keys.iter().map(|k| (k.as_str(), drawn_by_an_invalidation(now))).collect();
+            let written = match items.as_slice() {
                 [] => Ok(()),
                 [(key, version)] => {
                     self.store_bytes(key, self.inner.config.codec.encode(key, version)?, Ttl::Never).await
                 }
                 _ => self.set_many_unobserved(&items, Ttl::Never).await,
-            }
+            };
+            // After the write, whether it succeeded or not: a read of the old version before it
+            // keeps nothing (see `kept`).
+            tags.iter().for_each(|tag| self.kept_tag_versions().forget(tag));
+            written
         })
         .await
     }
@@ -260,8 +319,10 @@ impl Cache {
     /// of values.
     pub async fn invalidate_tag(&self, tag: &str) -> Result<()> {
         in_operation(operation_span!("invalidate_tag", self, tag), span::done, async {
-            let (key, fresh) = (version_key(tag), drawn_by_an_invalidation());
-            self.store_bytes(&key, self.inner.config.codec.encode(&key, &fresh)?, Ttl::Never).await
+            let (key, fresh) = (version_key(tag), drawn_by_an_invalidation(SystemTime::now()));
+            let written = self.store_bytes(&key, self.inner.config.codec.encode(&key, &fresh)?, Ttl::Never).await;
+            self.kept_tag_versions().forget(tag);
+            written
         })
         .await
     }
@@ -282,8 +343,12 @@ impl Cache {
         if tags.is_empty() {
             return Ok(Vec::new());
         }
+        if let Some(versions) = self.kept_versions_of(tags) {
+            return Ok(versions);
+        }
         let keys: Vec<String> = tags.iter().map(|t| version_key(t)).collect();
         let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let guards = self.tag_guards(refs.iter().copied());
         let raw = match self.read_many(&refs).await {
             Ok(raw) => raw,
             Err(e) => {
@@ -299,11 +364,16 @@ impl Cache {
             }
         };
         let mut versions: Vec<Option<u64>> = raw.into_iter().map(|v| v.and_then(|b| decode_version(&b))).collect();
+        self.keep_tag_versions(tags, &versions, guards);
         if create {
-            for (key, version) in keys.iter().zip(versions.iter_mut()).filter(|(_, v)| v.is_none()) {
+            for ((tag, key), version) in tags.iter().zip(&keys).zip(versions.iter_mut()).filter(|(_, v)| v.is_none()) {
                 let drawn = drawn_by_a_write();
                 *version = match self.internal_add(key, &drawn, Ttl::Never).await {
-                    Ok(true) => Some(drawn),
+                    Ok(true) => {
+                        // This process may keep a version the backend has lost (evicted).
+                        self.kept_tag_versions().forget(tag);
+                        Some(drawn)
+                    }
                     // Another writer drew first: use theirs.
                     Ok(false) => self.internal_get::<u64>(key).await.ok().flatten(),
                     Err(e) => return Err(e),
@@ -311,6 +381,37 @@ impl Cache {
             }
         }
         Ok(versions)
+    }
+
+    /// The versions of `tags` if this process keeps every one of them (see [`kept`](super::kept)).
+    fn kept_versions_of(&self, tags: &[&str]) -> Option<Vec<Option<u64>>> {
+        let kept = self.kept_tag_versions();
+        let mut versions = Vec::with_capacity(tags.len());
+        for tag in tags {
+            versions.push(Some(kept.with(tag, |version| *version)?));
+        }
+        Some(versions)
+    }
+
+    /// What to keep the versions about to be read under `version_keys` with, taken before the
+    /// read; `None` when the backend lets none be kept now (a shared one that gives no watch).
+    fn tag_guards<'a>(&self, mut version_keys: impl Iterator<Item = &'a str>) -> Option<Vec<Option<Guard>>> {
+        let (kept, backend) = (self.kept_tag_versions(), self.inner.backend.as_ref());
+        let first = kept.guard(backend, version_keys.next()?)?;
+        let mut guards = Vec::with_capacity(version_keys.size_hint().0 + 1);
+        guards.push(Some(first));
+        guards.extend(version_keys.map(|key| kept.guard(backend, key)));
+        Some(guards)
+    }
+
+    /// Keeps the `versions` of `tags` read under `guards` (those the tags have).
+    fn keep_tag_versions(&self, tags: &[&str], versions: &[Option<u64>], guards: Option<Vec<Option<Guard>>>) {
+        let kept = self.kept_tag_versions();
+        for ((tag, version), guard) in tags.iter().zip(versions).zip(guards.into_iter().flatten()) {
+            if let (Some(version), Some(guard)) = (version, guard) {
+                kept.keep(tag, *version, guard);
+            }
+        }
     }
 
     /// The value inside a stored envelope if all its tags are current; a plain value as it is.
@@ -399,106 +500,3 @@ impl Known<'_> {
 /// How many keys a tagged read passes to `get_many` from the stack (a value's and its tags'
 /// versions): more spill into a `Vec`.
 const INLINE_KEYS: usize = 8;
-
-/// The version keys of some tags (see [`version_key`]), written into one buffer.
-struct VersionKeys(String);
-
-impl VersionKeys {
-    fn new(tags: &[&str]) -> VersionKeys {
-        let mut buffer = String::with_capacity(tags.iter().map(|t| VERSION_PREFIX.len() + t.len()).sum());
-        for tag in tags {
-            buffer.push_str(VERSION_PREFIX);
-            buffer.push_str(tag);
-        }
-        VersionKeys(buffer)
-    }
-
-    /// The keys, in the order of `tags` (those it was made from).
-    fn iter<'a>(&'a self, tags: &'a [&str]) -> impl Iterator<Item = &'a str> {
-        let mut start = 0;
-        tags.iter().map(move |tag| {
-            let end = start + VERSION_PREFIX.len() + tag.len();
-            let key = &self.0[start..end];
-            start = end;
-            key
-        })
-    }
-}
-
-/// A tag's version as stored: an integer, which the codec writes as decimal text. Read here
-/// without the codec when it is the plain digits of a `u64` (what the codec decodes the same:
-/// 600 instructions a read less); anything else goes through it. `None` for what is not a
-/// version (read as "none").
-///
-/// A version drawn at random has 19 or 20 digits: the first 19 cannot overflow a `u64` and are
-/// summed unchecked, one digit at a time (a checked multiply and add per digit was 390
-/// instructions a hit).
-fn decode_version(bytes: &[u8]) -> Option<u64> {
-    if bytes.is_empty() || bytes.len() > 20 {
-        return codec::decode::<u64>("tag", bytes).ok();
-    }
-    let (head, tail) = bytes.split_at(bytes.len().min(19));
-    let mut n = 0u64;
-    for &byte in head {
-        let digit = byte.wrapping_sub(b'0');
-        if digit > 9 {
-            return codec::decode::<u64>("tag", bytes).ok();
-        }
-        n = n * 10 + u64::from(digit);
-    }
-    match tail {
-        [] => Some(n),
-        // Over `u64::MAX` is not a `u64` for the codec either.
-        [last] if last.is_ascii_digit() => n.checked_mul(10)?.checked_add(u64::from(last - b'0')),
-        _ => codec::decode::<u64>("tag", bytes).ok(),
-    }
-}
-
-/// A new version for a tag that has none, drawn by a write: odd (never the `0` of "none"), with
-/// bit 1 clear.
-fn drawn_by_a_write() -> u64 {
-    (rand::random::<u64>() & !2) | 1
-}
-
-/// A new version drawn by an invalidation: odd, with bit 1 set, so that a write that saw the tag
-/// without a version can tell an invalidation since from another value's first write.
-fn drawn_by_an_invalidation() -> u64 {
-    rand::random::<u64>() | 3
-}
-
-/// Whether `version` was drawn by an invalidation.
-fn by_an_invalidation(version: u64) -> bool {
-    version & 2 != 0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_version_reads_as_the_codec_reads_it() {
-        let stored = |n: u64| codec::encode("tag", &n).unwrap();
-        for n in [0, 1, 7, 1 << 40, u64::MAX / 10, u64::MAX - 1, u64::MAX] {
-            assert_eq!(decode_version(&stored(n)), Some(n), "{n}");
-        }
-        let texts = [
-            "0001",
-            "18446744073709551615",
-            "18446744073709551616",
-            "99999999999999999999",
-            "00000000000000000001",
-            "1234567890123456789x",
-            "123456789012345678x9",
-            "+1",
-            " 1",
-            "1 ",
-            "-1",
-            "",
-            "x",
-        ];
-        for text in texts {
-            let codec = codec::decode::<u64>("tag", text.as_bytes()).ok();
-            assert_eq!(decode_version(text.as_bytes()), codec, "{text:?}");
-        }
-    }
-}

@@ -7,10 +7,8 @@
 mod call;
 mod options;
 mod slot;
-mod versions;
 
 pub use options::Condition;
-pub(crate) use versions::{Versions, for_backend as versions_for_backend};
 
 use std::borrow::Cow;
 
@@ -180,7 +178,7 @@ impl Memoized {
         let key = self.version_key();
         let deleted = self.cache.internal_delete(&key).await;
         // After the delete, whether it succeeded or not: a call that read the version before it
-        // keeps nothing (see Versions::keep).
+        // keeps nothing (see KeptVersions::keep).
         self.cache.versions().forget(&self.function);
         deleted?;
         self.event(EventKind::Invalidate, &key, None);
@@ -238,12 +236,12 @@ impl Memoized {
     /// is no hit or miss in the stats, and a backend failure is an error (whatever
     /// `CACHE_IGNORE_ERRORS` says) on which the call runs the function uncached.
     ///
-    /// A version read or drawn is kept in process ([`Versions`]: on a shared backend, only under
+    /// A version read or drawn is kept in process ([`KeptVersions`](crate::cache::KeptVersions): on a shared backend, only under
     /// the backend's watch on the version key), and the backend is asked only when the process
     /// does not know it.
     async fn version(&self, create: bool) -> Result<Option<String>> {
         let known = self.cache.versions();
-        if let Some(version) = known.with(&self.function, str::to_owned) {
+        if let Some(version) = known.with(&self.function, |v| v.to_string()) {
             return Ok(Some(version));
         }
         let key = self.version_key();
@@ -252,7 +250,7 @@ impl Memoized {
         };
         let version = self.stored_version(&key, create).await?;
         if let Some(version) = &version {
-            known.keep(&self.function, version, guard);
+            known.keep(&self.function, version.as_str().into(), guard);
         }
         Ok(version)
     }

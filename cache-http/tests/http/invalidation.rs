@@ -71,6 +71,42 @@ async fn tag_headers_are_stripped_unless_the_layer_keeps_them(cache: Cache) {
     assert_eq!(server.get("/stripped").await.x_cache(), "MISS", "a stripped Surrogate-Key still tags the entry");
 }
 
+async fn a_handlers_tag_invalidated_during_its_render_keeps_the_render_out_of_the_cache(cache: Cache) {
+    let (calls, gate) = (Calls::default(), Arc::new(tokio::sync::Semaphore::new(0)));
+    let g = gate.clone();
+    let slow = counted_async(&calls, move |n| {
+        let gate = g.clone();
+        async move {
+            if n == 1 {
+                gate.acquire().await.unwrap().forget(); // it has read its data
+            }
+            ([("surrogate-key", "report")], format!("render {n}"))
+        }
+    });
+    let server = Server::start(Router::new().route("/report", slow).layer(CacheLayer::new(cache.clone()))).await;
+    let rendering = tokio::spawn(Reply::of(server.request(reqwest::Method::GET, "/report")));
+    wait_until("the render has started", || calls.get() == 1).await;
+    cache.invalidate_tag("report").await.unwrap(); // the data changed
+    gate.add_permits(1);
+    let first = rendering.await.unwrap();
+    assert_eq!((first.x_cache(), first.text()), ("MISS", "render 1"));
+    // At once: the first render may still be being stored.
+    let next = server.get("/report").await;
+    assert_eq!((next.x_cache(), next.text()), ("MISS", "render 2"), "the render from before the invalidation");
+    // Renders that began within a second of the invalidation are not kept either (the clocks of
+    // a fleet's processes may disagree by that much); a later one is.
+    let mut later = server.get("/report").await;
+    for _ in 0..250 {
+        if later.x_cache() == "HIT" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        later = server.get("/report").await;
+    }
+    assert_eq!(later.x_cache(), "HIT", "a render begun after the invalidation is kept");
+    assert_ne!(later.text(), "render 1");
+}
+
 async fn a_route_tags_all_its_entries(cache: Cache) {
     let layer = CacheLayer::new(cache.clone()).tags(["catalog"]);
     let app = Router::new().route("/items/{id}", get(|Path(id): Path<u32>| async move { format!("item {id}") }));
@@ -205,6 +241,7 @@ on_every_backend!(
     a_view_deleted_during_its_render_is_not_served_from_that_render,
     one_tag_invalidation_makes_every_entry_with_the_tag_miss_and_no_other,
     tag_headers_are_stripped_unless_the_layer_keeps_them,
+    a_handlers_tag_invalidated_during_its_render_keeps_the_render_out_of_the_cache,
     a_route_tags_all_its_entries,
     delete_cached_removes_every_variant_user_and_method_of_a_url,
     delete_cached_of_a_path_reaches_every_query_and_of_a_url_only_its_own,

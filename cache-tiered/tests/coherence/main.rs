@@ -21,10 +21,11 @@
 //!   value for the 60 s tier life; the run fails if one is not seen within 10 s), and must have
 //!   noticed the loss.
 //!
-//! And the memoize case (`memoize.rs`): A's `delete_memoized_all` is seen by B's next call once
-//! its invalidation arrives, with no stale result, over the same backends and channels.
+//! And the generation cases (`generations.rs`): A's `delete_memoized_all`, or its
+//! `invalidate_tag`, is seen by B's next call once its invalidation arrives, with no stale
+//! result, over the same backends and channels.
 
-mod memoize;
+mod generations;
 mod reader;
 mod scenario;
 
@@ -66,20 +67,25 @@ fn main() {
         Err(_) => 2,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build().unwrap();
-    match std::env::var(ROLE) {
-        Ok(role) if role == memoize::READER => return runtime.block_on(memoize::reader()),
-        Ok(_) => return runtime.block_on(reader::run()),
-        Err(_) => {}
+    if let Ok(role) = std::env::var(ROLE) {
+        return match generations::Via::of_role(&role) {
+            Some(via) => runtime.block_on(generations::reader(via)),
+            None => runtime.block_on(reader::run()),
+        };
     }
     let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     // Each case over each kind, named as a test and chosen by the arguments as `cargo test` would.
-    let cases: [(&str, Writer); 2] = [
+    let cases: [(&str, Writer); 3] = [
         ("a_write_or_delete_in_one_process_is_seen_by_another_and_never_after_its_invalidation", |kind| {
             Box::pin(writer(kind))
         }),
         (
             "a_delete_memoized_all_in_one_process_is_seen_by_the_next_call_of_another_once_its_invalidation_arrives",
-            |kind| Box::pin(memoize::writer(kind)),
+            |kind| Box::pin(generations::writer(kind, generations::Via::Memoize)),
+        ),
+        (
+            "an_invalidate_tag_in_one_process_is_seen_by_the_next_read_of_another_once_its_invalidation_arrives",
+            |kind| Box::pin(generations::writer(kind, generations::Via::Tag)),
         ),
     ];
     for (case, test) in cases {

@@ -117,6 +117,7 @@ run![
     invalidating_a_tag_misses_its_values_only,
     get_tagged_checks_the_tags_it_is_given,
     a_lost_tag_version_misses_its_values,
+    a_tag_invalidated_through_one_cache_is_seen_through_another,
     loaded_values_carry_the_policys_tags,
     a_watch_turns_on_every_write_of_its_key,
 ];

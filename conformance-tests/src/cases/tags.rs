@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use cachette_core::{LoadPolicy, Ttl};
+use cachette_core::{Cache, LoadPolicy, Ttl};
 
 use crate::Ctx;
 
@@ -39,13 +39,36 @@ pub async fn get_tagged_checks_the_tags_it_is_given(ctx: Ctx) {
     assert_eq!(cache.get_tagged::<u32>("missing", &["a"]).await.unwrap(), None);
 }
 
-/// A tag whose version is gone (evicted, deleted) makes its values misses: an eviction never
-/// brings an invalidated value back.
+/// A tag whose version is gone (evicted, deleted) before this process read it makes its values
+/// misses: an eviction never brings an invalidated value back. (A version the process has read
+/// may be kept in process, where the facade sees every change of it; the values that recorded it
+/// then stay as valid as they were, since no invalidation happened.)
 pub async fn a_lost_tag_version_misses_its_values(ctx: Ctx) {
     let cache = ctx.typed().await;
     cache.set_tagged("k", "v", Ttl::Default, &["t"]).await.unwrap();
     cache.backend().delete("tag-version:t").await.unwrap();
     assert_eq!(cache.get::<String>("k").await.unwrap(), None);
+}
+
+/// A tag's version read through one [`Cache`] (which may keep it in process) does not outlive
+/// an invalidation, or a delete of the version key, made through another `Cache` on the same
+/// backend.
+pub async fn a_tag_invalidated_through_one_cache_is_seen_through_another(ctx: Ctx) {
+    let backend = ctx.cache().await;
+    let (a, b) = (Cache::new(backend.clone(), ctx.config()), Cache::new(backend, ctx.config()));
+    let read = |cache: &Cache| {
+        let cache = cache.clone();
+        async move { cache.get_tagged::<String>("k", &["t"]).await.unwrap() }
+    };
+    a.set_tagged("k", "v", Ttl::Default, &["t"]).await.unwrap();
+    assert_eq!(read(&b).await.as_deref(), Some("v"));
+    assert_eq!(read(&b).await.as_deref(), Some("v"), "read again, with the version it read");
+    a.invalidate_tag("t").await.unwrap();
+    assert_eq!(read(&b).await, None, "invalidated through the other cache");
+    b.set_tagged("k", "w", Ttl::Default, &["t"]).await.unwrap();
+    assert_eq!((read(&a).await.as_deref(), read(&b).await.as_deref()), (Some("w"), Some("w")));
+    a.delete("tag-version:t").await.unwrap();
+    assert_eq!(read(&b).await, None, "the version deleted through the other cache");
 }
 
 /// Values loaded by `get_or_set_with` under a policy's tags are invalidated with them.
