@@ -243,6 +243,15 @@
 //! tags, and a hit checks them in the round trip that reads the entry (a handler's own tags, which
 //! the lookup cannot know, in a second one).
 //!
+//! An invalidation wins over a render it overlaps: the versions an entry records are those its
+//! request's lookup read before the render, so an invalidation during the render makes the entry
+//! a miss. A handler's own tags are only known once it has answered; their versions are read when
+//! the entry is stored, and an entry whose handler tag was invalidated after its render began is
+//! not stored, nor handed to the requests that waited for it (they look again). As versions drawn
+//! by different processes are compared by their clocks, "after" allows a second of disagreement
+//! between them: a render that begins within a second of an invalidation of one of its handler's
+//! tags is served but not stored, and the next request renders again.
+//!
 //! Every entry also carries the tags of its view — its path's, and its URL's when it has a query —
 //! so that [`ViewCache::delete_cached`] deletes every entry of a view: each `Vary` variant, each
 //! user's, the `HEAD` and the `GET`, without knowing their keys, also in one write. A URL without

@@ -13,7 +13,7 @@ use cachette_redis_cluster::RedisClusterCache;
 /// One TLS cluster of 3 masters for this test binary.
 fn cluster() -> ClusterTarget {
     static CLUSTER: OnceLock<ClusterTopology> = OnceLock::new();
-    CLUSTER.get_or_init(|| ClusterTopology::start_with(3, 0, RedisOptions::new().tls())).target()
+    CLUSTER.get_or_init(|| ClusterTopology::start_with(3, 0, RedisOptions::new().tls()).cleaned_up_at_exit()).target()
 }
 
 fn with_options(mut config: Config, options: &str) -> Config {

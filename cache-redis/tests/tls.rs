@@ -14,7 +14,9 @@ use cachette_redis::RedisCache;
 fn server() -> &'static RedisServer {
     static SERVER: OnceLock<RedisServer> = OnceLock::new();
     // 127.0.0.2 too, which the certificate does not name (the name-mismatch test).
-    SERVER.get_or_init(|| RedisServer::start_with(RedisOptions::new().tls().conf("bind 127.0.0.1 127.0.0.2")))
+    SERVER.get_or_init(|| {
+        RedisServer::start_with(RedisOptions::new().tls().conf("bind 127.0.0.1 127.0.0.2")).cleaned_up_at_exit()
+    })
 }
 
 cachette_conformance::conformance_suite!(mutual_tls, |mut config: Config| async move {

@@ -12,27 +12,31 @@ mod hooks;
 mod kept;
 mod lease;
 mod load;
+mod load_policy;
 mod stale;
+mod stats;
 mod tag_version;
 mod tags;
 
 pub use early::early_refresh_due;
 pub use lease::{Lease, Leased};
 pub(crate) use load::{Loaded, run_loader};
-pub use stale::LoadPolicy;
+pub use load_policy::LoadPolicy;
+pub use stats::CacheStats;
+use stats::Counters;
 pub use tags::TagsSeen;
 
 use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::fail_safe::{BreakerStats, FailSafe};
+use crate::fail_safe::FailSafe;
 use crate::memoize::VERSION_KEY_PREFIX;
 use crate::observe::span::{self, in_operation, operation_span};
 use crate::observe::{self, Hooks, ShortKey};
@@ -111,51 +115,9 @@ struct Inner {
     kept: Arc<Kept>,
 }
 
-#[derive(Default)]
-struct Counters {
-    hits: AtomicU64,
-    misses: AtomicU64,
-    errors: AtomicU64,
-    loads: AtomicU64,
-    stale: AtomicU64,
-    refreshes: AtomicU64,
-}
-
 /// Milliseconds since the Unix epoch (0 before it), as envelopes and tag versions store times.
 fn unix_ms(t: std::time::SystemTime) -> u64 {
     t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-/// A snapshot of a [`Cache`]'s counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-// Read back by `cachectl` from an application's stats (observe::AppStats): a field missing
-// from an older producer reads as 0.
-#[serde(default)]
-#[non_exhaustive]
-pub struct CacheStats {
-    /// Reads that found a value.
-    pub hits: u64,
-    /// Reads that found nothing (or, with `CACHE_IGNORE_ERRORS`, failed).
-    pub misses: u64,
-    /// Backend failures and undecodable values seen, whether returned or ignored.
-    pub errors: u64,
-    /// Loader runs of `get_or_set` / `memoize`.
-    pub loads: u64,
-    /// Stale values returned by `get_or_set_with`: within the stale-while-revalidate window, or
-    /// in place of a loader that failed or missed its deadline (stale-if-error).
-    pub stale: u64,
-    /// Background refreshes of stale values started by `get_or_set_with`.
-    pub refreshes: u64,
-    /// The circuit breaker in front of the backend (see [`crate::fail_safe`]).
-    pub breaker: BreakerStats,
-}
-
-impl CacheStats {
-    /// `hits / (hits + misses)`, or 0 before any read.
-    pub fn hit_ratio(&self) -> f64 {
-        let reads = self.hits + self.misses;
-        if reads == 0 { 0.0 } else { self.hits as f64 / reads as f64 }
-    }
 }
 
 impl fmt::Debug for Cache {
@@ -225,20 +187,6 @@ impl Cache {
     /// The configuration this cache was built with.
     pub fn config(&self) -> &Config {
         &self.inner.config
-    }
-
-    /// The counters so far.
-    pub fn stats(&self) -> CacheStats {
-        let c = &self.inner.counters;
-        CacheStats {
-            hits: c.hits.load(Relaxed),
-            misses: c.misses.load(Relaxed),
-            errors: c.errors.load(Relaxed),
-            loads: c.loads.load(Relaxed),
-            stale: c.stale.load(Relaxed),
-            refreshes: c.refreshes.load(Relaxed),
-            breaker: self.inner.fail_safe.stats(),
-        }
     }
 
     /// The value under `key` decoded as `T`, or `None`.

@@ -263,6 +263,14 @@ impl<K: ServerKind> KeepForProcess for Server<K> {
     }
 }
 
+impl<K: ServerKind> Server<K> {
+    /// This server, for a `static` of a test binary: a `static` is never dropped, so the server
+    /// is killed and its directory removed when the process exits instead.
+    pub fn cleaned_up_at_exit(self) -> Self {
+        self.keep_for_process()
+    }
+}
+
 /// What the file at `path` holds past its first `offset` bytes.
 fn read_from(path: &Path, offset: u64) -> String {
     let bytes = std::fs::read(path).unwrap_or_default();

@@ -177,6 +177,14 @@ impl KeepForProcess for ClusterTopology {
     }
 }
 
+impl ClusterTopology {
+    /// This cluster, for a `static` of a test binary: a `static` is never dropped, so its nodes
+    /// are killed and their directories removed when the process exits instead.
+    pub fn cleaned_up_at_exit(self) -> Self {
+        self.keep_for_process()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
