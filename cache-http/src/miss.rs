@@ -226,7 +226,7 @@ impl Call {
                 let ttl = store.backend_ttl();
                 let (entry, place) = store.entry(&head, bytes);
                 let entry = Prepared::new(entry);
-                let storing = leader.publish_and_hold(place.outcome(&entry));
+                let storing = leader.publish_and_hold(place.outcome(&entry, missed.failed));
                 let rendered = Served::Rendered { stored: !missed.failed, forced: self.force };
                 let response = self.serve(&entry, now, rendered);
                 let write = Write { entry, ttl, skip: missed.failed, place, lease: missed.lease };
@@ -258,7 +258,7 @@ impl Call {
                 let ttl = store.backend_ttl();
                 let (entry, place) = store.entry(&head, bytes);
                 let entry = Prepared::new(entry);
-                let storing = leader.publish_and_hold(place.outcome(&entry));
+                let storing = leader.publish_and_hold(place.outcome(&entry, skip));
                 state.store_behind(Write { entry, ttl, skip, place, lease }, storing);
             }
             _ => leader.publish(Outcome::NotStorable),

@@ -56,11 +56,13 @@ pub(crate) struct Place {
 }
 
 impl Place {
-    /// What the render of an entry stored here hands its followers: the entry, or, when a tag of
-    /// it is read only at the store, the entry until its store says whether it was kept (see
-    /// [`Outcome::Unverified`]).
-    pub(crate) fn outcome(&self, entry: &Arc<Prepared>) -> Outcome {
-        if self.tags.iter().any(|(_, seen)| seen.is_none()) {
+    /// What the render of an entry stored here hands its followers: the entry; or, when a tag of
+    /// it is read only at the store, [`Outcome::Unverified`] (they wait for the store and look
+    /// again). Not when the write is skipped (`skip`: the request's lookup failed, the backend is
+    /// down): no store can then keep the entry past an invalidation, and the followers are served
+    /// the render as before, rather than each rendering their own during an outage.
+    pub(crate) fn outcome(&self, entry: &Arc<Prepared>, skip: bool) -> Outcome {
+        if !skip && self.tags.iter().any(|(_, seen)| seen.is_none()) {
             Outcome::Unverified
         } else {
             Outcome::Entry(entry.clone())

@@ -79,3 +79,35 @@ async fn a_dead_redis_is_tried_until_the_breaker_opens_and_then_left_alone() {
     let redis = cachette_redis::RedisCache::new(&config).unwrap();
     twenty_requests_leave_the_backend_alone_once_the_breaker_opens(Arc::new(redis), config).await;
 }
+
+/// While the backend is down, concurrent requests for one page still share one render: the
+/// followers are handed the leader's response, as they are when the backend is up.
+#[tokio::test]
+async fn concurrent_requests_while_the_backend_is_down_share_one_render() {
+    let config = Config::default();
+    let cache = Cache::new(Arc::new(Stalled), config.clone());
+    let (calls, gate) = (Calls::default(), Arc::new(tokio::sync::Semaphore::new(0)));
+    let g = gate.clone();
+    let slow = crate::support::counted_async(&calls, move |n| {
+        let gate = g.clone();
+        async move {
+            gate.acquire().await.unwrap().forget();
+            format!("render {n}")
+        }
+    });
+    let layer = CacheLayer::new(cache);
+    let server = Server::start(Router::new().route("/page", slow).layer(layer.clone())).await;
+    let requests: Vec<_> = (0..10)
+        .map(|_| tokio::spawn(crate::support::Reply::of(server.request(reqwest::Method::GET, "/page"))))
+        .collect();
+    crate::support::wait_until("the render has started", || calls.get() == 1).await;
+    // The others have failed their lookups (the deadline) and joined the render.
+    crate::support::wait_until("every lookup has failed", || layer.stats().errors == 10).await;
+    tokio::time::sleep(Duration::from_millis(100)).await; // from its failure to its join
+    gate.add_permits(10);
+    for request in requests {
+        let reply = request.await.unwrap();
+        assert_eq!((reply.status, reply.text()), (200, "render 1"));
+    }
+    assert_eq!(calls.get(), 1, "one render for the ten requests");
+}
