@@ -87,14 +87,7 @@ async fn concurrent_requests_while_the_backend_is_down_share_one_render() {
     let config = Config::default();
     let cache = Cache::new(Arc::new(Stalled), config.clone());
     let (calls, gate) = (Calls::default(), Arc::new(tokio::sync::Semaphore::new(0)));
-    let g = gate.clone();
-    let slow = crate::support::counted_async(&calls, move |n| {
-        let gate = g.clone();
-        async move {
-            gate.acquire().await.unwrap().forget();
-            format!("render {n}")
-        }
-    });
+    let slow = crate::support::held_render(&calls, &gate, |_| true, |n| format!("render {n}"));
     let layer = CacheLayer::new(cache);
     let server = Server::start(Router::new().route("/page", slow).layer(layer.clone())).await;
     let requests: Vec<_> = (0..10)

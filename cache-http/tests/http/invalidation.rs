@@ -12,7 +12,7 @@ use cachette_core::{BaseCache, Cache};
 use cachette_http::{CacheLayer, CacheTags, MAX_VARIANTS, ViewCache};
 use http::header;
 
-use crate::support::{Calls, Reply, Server, counted, counted_async, counted_with, wait_until};
+use crate::support::{Calls, Reply, Server, counted, counted_with, held_render, wait_until};
 
 /// `GET path` with these `(name, value)` headers: its `X-Cache`.
 async fn x_cache(server: &Server, path: &str, headers: &[(&str, &str)]) -> String {
@@ -73,16 +73,8 @@ async fn tag_headers_are_stripped_unless_the_layer_keeps_them(cache: Cache) {
 
 async fn a_handlers_tag_invalidated_during_its_render_keeps_the_render_out_of_the_cache(cache: Cache) {
     let (calls, gate) = (Calls::default(), Arc::new(tokio::sync::Semaphore::new(0)));
-    let g = gate.clone();
-    let slow = counted_async(&calls, move |n| {
-        let gate = g.clone();
-        async move {
-            if n == 1 {
-                gate.acquire().await.unwrap().forget(); // it has read its data
-            }
-            ([("surrogate-key", "report")], format!("render {n}"))
-        }
-    });
+    // The first render has read its data, and waits.
+    let slow = held_render(&calls, &gate, |n| n == 1, |n| ([("surrogate-key", "report")], format!("render {n}")));
     let server = Server::start(Router::new().route("/report", slow).layer(CacheLayer::new(cache.clone()))).await;
     let rendering = tokio::spawn(Reply::of(server.request(reqwest::Method::GET, "/report")));
     wait_until("the render has started", || calls.get() == 1).await;
@@ -213,14 +205,7 @@ async fn a_url_past_the_variant_bound_renders_new_variants_without_storing_them(
 
 async fn a_view_deleted_during_its_render_is_not_served_from_that_render(cache: Cache) {
     let (calls, gate) = (Calls::default(), Arc::new(tokio::sync::Semaphore::new(0)));
-    let g = gate.clone();
-    let slow = counted_async(&calls, move |n| {
-        let gate = g.clone();
-        async move {
-            gate.acquire().await.unwrap().forget();
-            format!("render {n}")
-        }
-    });
+    let slow = held_render(&calls, &gate, |_| true, |n| format!("render {n}"));
     let server = Server::start(Router::new().route("/report", slow).layer(CacheLayer::new(cache.clone()))).await;
     let rendering = tokio::spawn(Reply::of(server.request(reqwest::Method::GET, "/report")));
     wait_until("the render has started", || calls.get() == 1).await;

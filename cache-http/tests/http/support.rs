@@ -146,6 +146,29 @@ where
     get(move || respond(calls.hit()))
 }
 
+/// A route that counts its calls and answers `respond(the call's number)`; a call that `held`
+/// picks first waits for a permit of `gate` (the test then acts while the render is under way).
+pub(crate) fn held_render<R>(
+    calls: &Calls,
+    gate: &Arc<tokio::sync::Semaphore>,
+    held: impl Fn(usize) -> bool + Clone + Send + Sync + 'static,
+    respond: impl Fn(usize) -> R + Clone + Send + Sync + 'static,
+) -> MethodRouter
+where
+    R: IntoResponse + Send + 'static,
+{
+    let gate = gate.clone();
+    counted_async(calls, move |n| {
+        let (gate, held, respond) = (gate.clone(), held.clone(), respond.clone());
+        async move {
+            if held(n) {
+                gate.acquire().await.unwrap().forget();
+            }
+            respond(n)
+        }
+    })
+}
+
 /// Gets a route that answers `respond(the call's number)` twice through a layer over `cache` with
 /// the default options; how many times its handler ran (2: the response was not stored).
 pub(crate) async fn renders_of_two_gets<R>(
