@@ -407,7 +407,7 @@ impl Cache {
     }
 
     /// The memoized functions' versions this process keeps.
-    pub(crate) fn versions(&self) -> &KeptVersions<Box<str>> {
+    pub(crate) fn kept_function_versions(&self) -> &KeptVersions<Box<str>> {
         &self.inner.kept.functions
     }
 

@@ -11,7 +11,7 @@ use super::unix_ms;
 use crate::codec;
 
 /// What a tag's version key starts with.
-pub(super) const VERSION_PREFIX: &str = "tag-version:";
+const VERSION_PREFIX: &str = "tag-version:";
 
 /// The tag whose version `key` is, if it is a tag's version key.
 pub(crate) fn tag_of_version_key(key: &str) -> Option<&str> {

@@ -346,8 +346,8 @@ impl Cache {
         if let Some(versions) = self.kept_versions_of(tags) {
             return Ok(versions);
         }
-        let keys: Vec<String> = tags.iter().map(|t| version_key(t)).collect();
-        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let version_keys = VersionKeys::new(tags);
+        let refs: Vec<&str> = version_keys.iter(tags).collect();
         let guards = self.tag_guards(refs.iter().copied());
         let raw = match self.read_many(&refs).await {
             Ok(raw) => raw,
@@ -366,7 +366,7 @@ impl Cache {
         let mut versions: Vec<Option<u64>> = raw.into_iter().map(|v| v.and_then(|b| decode_version(&b))).collect();
         self.keep_tag_versions(tags, &versions, guards);
         if create {
-            for ((tag, key), version) in tags.iter().zip(&keys).zip(versions.iter_mut()).filter(|(_, v)| v.is_none()) {
+            for ((tag, key), version) in tags.iter().zip(&refs).zip(versions.iter_mut()).filter(|(_, v)| v.is_none()) {
                 let drawn = drawn_by_a_write();
                 *version = match self.internal_add(key, &drawn, Ttl::Never).await {
                     Ok(true) => {

@@ -143,7 +143,7 @@ impl Memoized {
     /// callers (like the `#[memoize]` attribute) whose loader must take the arguments by value.
     pub async fn key<A: Serialize + ?Sized>(&self, args: &A) -> Result<String> {
         let id = self.args_id(args)?;
-        if let Some(key) = self.cache.versions().with(&self.function, |v| self.result_key(v, &id)) {
+        if let Some(key) = self.cache.kept_function_versions().with(&self.function, |v| self.result_key(v, &id)) {
             return Ok(key);
         }
         let version = self.version(true).await?.unwrap_or_default();
@@ -179,7 +179,7 @@ impl Memoized {
         let deleted = self.cache.internal_delete(&key).await;
         // After the delete, whether it succeeded or not: a call that read the version before it
         // keeps nothing (see KeptVersions::keep).
-        self.cache.versions().forget(&self.function);
+        self.cache.kept_function_versions().forget(&self.function);
         deleted?;
         self.event(EventKind::Invalidate, &key, None);
         Ok(())
@@ -240,7 +240,7 @@ impl Memoized {
     /// the backend's watch on the version key), and the backend is asked only when the process
     /// does not know it.
     async fn version(&self, create: bool) -> Result<Option<String>> {
-        let known = self.cache.versions();
+        let known = self.cache.kept_function_versions();
         if let Some(version) = known.with(&self.function, |v| v.to_string()) {
             return Ok(Some(version));
         }
