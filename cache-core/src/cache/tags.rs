@@ -154,8 +154,8 @@ impl Cache {
             envelope
                 .tags
                 .iter()
-                .find(|(recorded, _)| recorded == tag)
-                .is_some_and(|&(_, recorded)| !Cache::invalidated_between(&[seen.unwrap_or(0)], &[recorded]))
+                .find(|(recorded, _)| *recorded == tag.as_bytes())
+                .is_some_and(|(_, recorded)| !Cache::invalidated_between(&[seen.unwrap_or(0)], &[recorded]))
         })
     }
 
@@ -445,11 +445,15 @@ impl Cache {
     /// by the read that found it compared at once, the others read now (one round trip).
     async fn tags_current(&self, envelope: &Envelope<'_>, known: Known<'_>) -> bool {
         let mut unknown: Vec<&str> = Vec::new();
-        for &(tag, recorded) in &envelope.tags {
+        for (tag, recorded) in envelope.tags.iter() {
             match known.version(tag) {
                 Some(current) if current != Some(recorded) => return false,
                 Some(_) => {}
-                None => unknown.push(tag),
+                // A damaged name (not UTF-8) has no version to compare: not current.
+                None => match std::str::from_utf8(tag) {
+                    Ok(tag) => unknown.push(tag),
+                    Err(_) => return false,
+                },
             }
         }
         if unknown.is_empty() {
@@ -462,7 +466,7 @@ impl Cache {
             _ => return false,
         };
         let recorded = envelope.tags.iter().filter(|(tag, _)| known.version(tag).is_none());
-        recorded.zip(read).all(|(&(_, recorded), current)| current == Some(recorded))
+        recorded.zip(read).all(|((_, recorded), current)| current == Some(recorded))
     }
 }
 
@@ -491,8 +495,8 @@ impl Known<'_> {
     const NONE: Known<'static> = Known { tags: &[], versions: &[] };
 
     /// The version the read found for `tag` (`Some(None)`: none), or `None` if it did not read it.
-    fn version(&self, tag: &str) -> Option<Option<u64>> {
-        let i = self.tags.iter().position(|t| *t == tag)?;
+    fn version(&self, tag: &[u8]) -> Option<Option<u64>> {
+        let i = self.tags.iter().position(|t| t.as_bytes() == tag)?;
         Some(self.versions.get(i).copied().flatten())
     }
 }
