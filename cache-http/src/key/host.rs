@@ -98,11 +98,55 @@ pub(super) fn without_web_port(authority: &str) -> &str {
 
 /// Appends the normalised `authority` (`host[:port]`) to `key`; `false` if it is not one.
 ///
-/// On every request that uses the cache (twice: for its key and its view's tag), so written
+/// On every request that uses the cache, with the `Host` its client sent: nearly always already
+/// normal, which one pass over its bytes tells ([`already_normal`]); other spellings are
+/// normalised by [`normalise`].
+fn write_authority(key: &mut String, authority: &str, scheme: Option<&str>) -> bool {
+    match already_normal(authority, scheme) {
+        Some(normal) => {
+            key.push_str(normal);
+            true
+        }
+        None => normalise(key, authority, scheme),
+    }
+}
+
+/// What [`normalise`] would write for `authority`, when that is a part of it as written: a
+/// lower-case registered name without a trailing dot, and a port spelled as its number (dropped
+/// when it is the scheme's default). `None` for every other spelling.
+///
+/// One pass over the bytes instead of splitting, parsing and lower-casing a copy: the origin of
+/// `hit_path`'s request (`Host: 127.0.0.1:8080`) went from 715 to 470 instructions (callgrind).
+/// Its output is the general path's wherever it answers (tested on every mix of spellings).
+fn already_normal<'a>(authority: &'a str, scheme: Option<&str>) -> Option<&'a str> {
+    let bytes = authority.as_bytes();
+    let host_len = bytes.iter().position(|&b| !LOWER_NAME_BYTES[usize::from(b)]).unwrap_or(bytes.len());
+    let (host, rest) = bytes.split_at(host_len);
+    if host.is_empty() || host.ends_with(b".") {
+        return None;
+    }
+    let Some(digits) = rest.strip_prefix(b":") else { return rest.is_empty().then_some(authority) };
+    // The number's own spelling: 1 to 5 digits, no leading zero, at most 65,535.
+    if digits.is_empty() || digits.len() > 5 || digits[0] == b'0' {
+        return None;
+    }
+    let mut number = 0u32;
+    for &digit in digits {
+        if !digit.is_ascii_digit() {
+            return None;
+        }
+        number = number * 10 + u32::from(digit - b'0');
+    }
+    let number = u16::try_from(number).ok()?;
+    Some(if Some(number) == scheme.and_then(default_port) { &authority[..host_len] } else { authority })
+}
+
+/// [`write_authority`] for any spelling. On every request whose `Host` is not [`already_normal`]
+/// (and on each view's host an invalidation names), so written
 /// without `fmt` or a `char` at a time: the host is copied and lower-cased in place, and a port
 /// is copied as written unless its spelling is not the number's own (`:080`). A `write!` of the
 /// port and a lower-casing `extend` were 2,000 of the 29,400 instructions of a hit.
-fn write_authority(key: &mut String, authority: &str, scheme: Option<&str>) -> bool {
+fn normalise(key: &mut String, authority: &str, scheme: Option<&str>) -> bool {
     let Some((host, port)) = split_port(authority) else { return false };
     let literal = host.starts_with('[');
     // `good.example.` is the same name as `good.example` (a fully qualified one).
@@ -177,6 +221,18 @@ const NAME_BYTES: [bool; 256] = {
     table
 };
 
+/// The bytes of a registered name that normalising leaves as they are: [`NAME_BYTES`] but upper
+/// case letters.
+const LOWER_NAME_BYTES: [bool; 256] = {
+    let mut table = NAME_BYTES;
+    let mut b = b'A';
+    while b <= b'Z' {
+        table[b as usize] = false;
+        b += 1;
+    }
+    table
+};
+
 /// Whether `host` is a host of RFC 3986 §3.2.2: a registered name (unreserved characters,
 /// percent-escapes, sub-delimiters) or an IP literal in brackets. Nothing else may reach the key:
 /// no `/`, `@`, space or line break.
@@ -244,6 +300,32 @@ mod tests {
         assert_eq!(host("https://good.example:443/p").as_deref(), Some("good.example"));
         assert_eq!(host("http://good.example:8080/p").as_deref(), Some("good.example:8080"));
         assert_eq!(host("/p"), None);
+    }
+
+    #[test]
+    fn an_authority_already_normal_is_written_as_normalising_writes_it() {
+        let hosts = ["a", "A", "ab.c", "Ab.c", "a.", ".", "", "[::1]", "a%2F", "a%2f", "x-y_z~", "a!$&'()*+,;=", "a b"];
+        let ports = [None, Some(""), Some("0"), Some("00"), Some("80"), Some("080"), Some("443"), Some("8080")];
+        let more = [Some("65535"), Some("65536"), Some("99999"), Some("123456"), Some("8x"), Some("1:2")];
+        let mut fast = 0;
+        for host in hosts {
+            for port in ports.iter().chain(&more) {
+                let authority = match port {
+                    Some(port) => format!("{host}:{port}"),
+                    None => host.to_owned(),
+                };
+                for scheme in [None, Some("http"), Some("https"), Some("HTTP"), Some("ftp")] {
+                    let mut general = String::new();
+                    let normal = normalise(&mut general, &authority, scheme);
+                    if let Some(written) = already_normal(&authority, scheme) {
+                        fast += 1;
+                        assert!(normal, "{authority:?} is not an authority");
+                        assert_eq!(written, general, "{authority:?} with {scheme:?}");
+                    }
+                }
+            }
+        }
+        assert!(fast >= 100, "the fast path was taken {fast} times");
     }
 
     #[test]
