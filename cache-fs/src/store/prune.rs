@@ -1,7 +1,6 @@
 //! Whole-directory work, all under the lock: pruning to the threshold, `clear`, and emptying a
 //! directory whose mode was repaired.
 
-use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -9,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use cachette_core::Result;
 
-use super::journal::Record;
+use super::journal::{EntryPaths, Record, newest_of_each_entry};
 use super::lock::{Head, Locked};
 use super::{ENTRY_SUFFIX, Store, TEMP_PREFIX, io_error, now_ms};
 use crate::files::{self, Opened};
@@ -96,11 +95,9 @@ impl Store {
         let dir = &self.settings.dir;
         let state_error = |e| io_error(dir, e);
         let Some(records) = locked.records(&head).map_err(state_error)? else { return Ok(false) };
-        let mut newest: HashMap<[u8; 32], usize> = HashMap::with_capacity(records.len());
-        for (i, record) in records.iter().enumerate() {
-            newest.insert(record.stem, i);
-        }
-        if (newest.len() as u64) < head.count {
+        let newest = newest_of_each_entry(&records);
+        let named = newest.iter().filter(|&&newest| newest).count();
+        if (named as u64) < head.count {
             // Entries the journal does not name (written by a version of this crate without it):
             // which are the oldest only a scan can tell.
             return Ok(false);
@@ -109,10 +106,11 @@ impl Store {
         let now = now_ms();
         let mut remaining = head.count;
         // A file that is gone (deleted since) was counted out when it went.
-        let removed = |record: &Record| u64::from(fs::remove_file(record.path(dir)).is_ok());
-        let mut kept = Vec::with_capacity(newest.len());
-        for (i, record) in records.into_iter().enumerate() {
-            if newest.get(&record.stem) != Some(&i) {
+        let mut paths = EntryPaths::new(dir);
+        let mut removed = |record: &Record| u64::from(fs::remove_file(paths.of(record)).is_ok());
+        let mut kept = Vec::with_capacity(named);
+        for (record, newest) in records.into_iter().zip(newest) {
+            if !newest {
                 continue;
             }
             if record.is_expired(now) {
