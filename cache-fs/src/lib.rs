@@ -67,7 +67,7 @@
 //! recently written. A bounded cache keeps a write journal in the state file (40 bytes per write,
 //! under the same lock: which file was written, in what order, until when), so a prune reads the
 //! journal rather than every entry's header, and removes files without looking at the others.
-//! One prune in 32, and any the journal cannot account for (entries written by an earlier version
+//! One prune in 128, and any the journal cannot account for (entries written by an earlier version
 //! of this crate, or by a process that died between its rename and its record), scans the
 //! directory instead: it also removes damaged entries and dead temporary files, corrects the
 //! count, and writes the journal anew. Pruning runs once per `threshold / 10` new entries, so the

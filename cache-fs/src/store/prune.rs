@@ -23,9 +23,14 @@ const STALE_TEMP_AGE: Duration = Duration::from_secs(600);
 const PRUNE_TARGET_PERCENT: u64 = 90;
 /// One prune in this many scans the directory even when the journal would do: it corrects the
 /// count if a process died between a rename and its count update, finds entries the journal does
-/// not know of, and removes damaged entries and dead temporary files. Amortised, a third of a
-/// header read per write (a scan reads every header, once per `32 * threshold / 10` writes).
-const SCAN_EVERY_PRUNES: u64 = 32;
+/// not know of, and removes damaged entries and dead temporary files. Amortised, a twelfth of a
+/// header read per write (a scan reads every header, once per `128 * threshold / 10` writes).
+/// One in 32 was a third of a header read per write: 1.2 µs of a 16 µs write at CACHE_THRESHOLD,
+/// 100,000 entries on tmpfs, once the journal's own work was 1.3 µs (perf,
+/// examples/set_at_threshold.rs), and more on a disk whose page cache does not hold the headers.
+/// What a scan corrects arises only from a process that died mid-write or an earlier version of
+/// this crate; 128 prunes is 12.8 times the threshold in writes.
+const SCAN_EVERY_PRUNES: u64 = 128;
 
 /// A file of the directory that is FileSystemCache's.
 enum DirFile {
