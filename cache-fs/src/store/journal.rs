@@ -24,6 +24,8 @@ use super::lock::{HEAD_LEN, Head, Locked};
 /// The bytes of a record: the 32 hex digits of the entry file's name, and its expiry (unix ms, 0
 /// for never).
 const RECORD_LEN: u64 = 40;
+/// Records read or written per system call: 40 KiB.
+const CHUNK_RECORDS: usize = 1024;
 
 /// One write of an entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,28 +173,52 @@ impl Locked<'_> {
 
     /// The journal's records, oldest first; `None` if one is not a record (the journal is then
     /// of no use, and a scan rebuilds it).
+    ///
+    /// Read and decoded a chunk at a time into a vector of the right size: reading the whole
+    /// journal into a zeroed buffer, then collecting through `Option` (which grows its vector by
+    /// doubling, copying as it goes) was half of the 0.5 µs the journal's reading cost each write
+    /// at CACHE_THRESHOLD, 100,000 entries on tmpfs (perf, examples/set_at_threshold.rs).
     pub(super) fn records(&self, head: &Head) -> io::Result<Option<Vec<Record>>> {
         // Never allocate from a length the file claims: a damaged head could claim anything.
         let stored = self.state.metadata()?.len().saturating_sub(HEAD_LEN);
         let len = head.records.checked_mul(RECORD_LEN).filter(|&n| n <= stored).and_then(|n| usize::try_from(n).ok());
         let Some(len) = len else { return Ok(None) };
-        let mut bytes = Vec::new();
-        if bytes.try_reserve_exact(len).is_err() {
+        let mut records = Vec::new();
+        if records.try_reserve_exact(len / RECORD_LEN as usize).is_err() {
             return Ok(None);
         }
-        bytes.resize(len, 0);
-        match self.state.read_exact_at(&mut bytes, HEAD_LEN) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
-            Err(e) => return Err(e),
+        let mut chunk = vec![0u8; CHUNK_RECORDS * RECORD_LEN as usize];
+        let mut done = 0;
+        while done < len {
+            let bytes = &mut chunk[..(len - done).min(CHUNK_RECORDS * RECORD_LEN as usize)];
+            match self.state.read_exact_at(bytes, HEAD_LEN + done as u64) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+                Err(e) => return Err(e),
+            }
+            for bytes in bytes.chunks_exact(RECORD_LEN as usize) {
+                let Some(record) = Record::decode(bytes) else { return Ok(None) };
+                records.push(record);
+            }
+            done += bytes.len();
         }
-        Ok(bytes.chunks_exact(RECORD_LEN as usize).map(Record::decode).collect())
+        Ok(Some(records))
     }
 
-    /// Replaces the journal with `records` and writes `head` (whose `records` it sets).
+    /// Replaces the journal with `records` and writes `head` (whose `records` it sets), encoding
+    /// a chunk at a time (collecting through `flat_map` was 0.1 µs per write at CACHE_THRESHOLD,
+    /// 100,000 entries, measured as `records`).
     pub(super) fn rewrite(&self, mut head: Head, records: &[Record]) -> io::Result<()> {
-        let bytes: Vec<u8> = records.iter().flat_map(|r| r.encode()).collect();
-        self.state.write_all_at(&bytes, HEAD_LEN)?;
+        let mut bytes = Vec::with_capacity(CHUNK_RECORDS * RECORD_LEN as usize);
+        let mut offset = HEAD_LEN;
+        for chunk in records.chunks(CHUNK_RECORDS) {
+            bytes.clear();
+            for record in chunk {
+                bytes.extend_from_slice(&record.encode());
+            }
+            self.state.write_all_at(&bytes, offset)?;
+            offset += bytes.len() as u64;
+        }
         head.records = records.len() as u64;
         self.set_head(&head)?;
         // Whatever followed (a longer journal) goes, so the file does not keep its largest size.
