@@ -12,7 +12,6 @@
 
 use std::collections::HashSet;
 use std::ffi::OsStr;
-use std::hash::{BuildHasher, Hasher, RandomState};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
@@ -99,68 +98,17 @@ impl EntryPaths {
 /// lookup per record) were 1.3 µs of a 21 µs write at CACHE_THRESHOLD, 100,000 entries (perf,
 /// examples/set_at_threshold.rs; a prune goes through every record once per `threshold / 10`
 /// writes).
+///
+/// Hashed with foldhash, seeded at random for each prune: entry names derive from keys a client
+/// may choose, and an unseeded hash would let one aim keys at colliding stems (SipHash, seeded
+/// too, costs several times more on 32 bytes).
 pub(super) fn newest_of_each_entry(records: &[Record]) -> Vec<bool> {
-    let mut seen = HashSet::with_capacity_and_hasher(records.len(), StemHash::new());
+    let mut seen = HashSet::with_capacity_and_hasher(records.len(), foldhash::fast::RandomState::default());
     let mut newest = vec![false; records.len()];
     for (i, record) in records.iter().enumerate().rev() {
         newest[i] = seen.insert(record.stem);
     }
     newest
-}
-
-/// Hashes a stem (BLAKE3 hex digits, evenly spread already) by folding its words with a
-/// multiply, from a random seed per prune: entry names derive from keys a client may choose, so
-/// an unseeded hash would let one craft keys whose stems collide in the set (std's SipHash is
-/// seeded too, but costs several times more on 32 bytes).
-#[derive(Clone, Copy)]
-struct StemHash {
-    seed: u64,
-}
-
-impl StemHash {
-    fn new() -> StemHash {
-        StemHash { seed: RandomState::new().build_hasher().finish() | 1 }
-    }
-}
-
-impl BuildHasher for StemHash {
-    type Hasher = FoldHasher;
-
-    fn build_hasher(&self) -> FoldHasher {
-        FoldHasher { state: self.seed }
-    }
-}
-
-struct FoldHasher {
-    state: u64,
-}
-
-impl FoldHasher {
-    fn fold(&mut self, word: u64) {
-        const K: u64 = 0x9e37_79b9_7f4a_7c15;
-        let product = u128::from(self.state ^ word) * u128::from(K ^ self.state.rotate_left(32));
-        self.state = (product as u64) ^ ((product >> 64) as u64);
-    }
-}
-
-impl Hasher for FoldHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut words = bytes.chunks_exact(8);
-        for word in &mut words {
-            self.fold(u64::from_le_bytes(word.try_into().expect("8 bytes")));
-        }
-        let mut last = [0u8; 8];
-        last[..words.remainder().len()].copy_from_slice(words.remainder());
-        self.fold(u64::from_le_bytes(last) ^ (words.remainder().len() as u64) << 56);
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.fold(n as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.state
-    }
 }
 
 impl Locked<'_> {
