@@ -60,11 +60,11 @@ impl Record {
     }
 }
 
-/// Whether every byte is a hex digit, looking at all 32 without stopping at the first that is
-/// not: a loop the compiler vectorises. Every record of the journal is checked at each prune, and
+/// Whether every byte is a hex digit (an entry file's stem, in the journal or the directory),
+/// looking at all 32 without stopping at the first that is not: a loop the compiler vectorises. Every record of the journal is checked at each prune, and
 /// `iter().all(is_ascii_hexdigit)` (a branch per byte) was 4.3% of a write at CACHE_THRESHOLD,
 /// 100,000 entries (perf, examples/set_at_threshold.rs).
-fn all_hex(stem: &[u8; 32]) -> bool {
+pub(super) fn all_hex(stem: &[u8; 32]) -> bool {
     stem.iter().fold(true, |ok, &b| ok & (b.is_ascii_digit() | matches!(b | 0x20, b'a'..=b'f')))
 }
 

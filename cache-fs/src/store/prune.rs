@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use cachette_core::Result;
 
-use super::journal::{EntryPaths, Record, newest_of_each_entry};
+use super::journal::{EntryPaths, Record, all_hex, newest_of_each_entry};
 use super::lock::{Head, Locked};
 use super::{ENTRY_SUFFIX, Store, TEMP_PREFIX, io_error, now_ms};
 use crate::files::{self, Opened};
@@ -205,7 +205,7 @@ impl Store {
 }
 
 pub(super) fn is_entry_name(name: &str) -> bool {
-    name.strip_suffix(ENTRY_SUFFIX).is_some_and(|stem| stem.len() == 32 && stem.bytes().all(|b| b.is_ascii_hexdigit()))
+    name.strip_suffix(ENTRY_SUFFIX).and_then(|stem| <&[u8; 32]>::try_from(stem.as_bytes()).ok()).is_some_and(all_hex)
 }
 
 /// The header and modification time of an entry file, reading only the header; `None` if gone.
