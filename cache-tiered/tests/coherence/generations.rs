@@ -35,7 +35,9 @@ use std::time::Duration;
 use cachette_core::{BaseCache, Bytes, Cache, Config, LoadPolicy, Ttl};
 
 use crate::scenario::{self, Kind, Scenario};
-use crate::{Event, end_reader, exit_with_the_writer, now_nanos, start_reader, summary};
+use crate::{
+    Event, assert_coherent, end_reader, exit_with_the_writer, now_nanos, report_reader, start_reader, summary,
+};
 
 /// A's invalidations.
 const FORGETS: u64 = 200;
@@ -123,8 +125,7 @@ pub(crate) async fn writer(kind: Kind, via: Via) {
         kind.name(),
         summary(windows),
     );
-    assert_eq!(stale, Event::Stale(0), "no call returned a result older than one B had already seen or been told of");
-    assert!(matches!(losses, Event::Losses(n) if n >= 1), "B noticed that its channel was killed");
+    assert_coherent(stale, losses, "no call returned a result older than one B had already seen or been told of");
 }
 
 /// Process B: prints `seen <i> <nanos>` the first time a call returns generation `i`, and at the
@@ -161,9 +162,5 @@ pub(crate) async fn reader(via: Via) {
             })
         })
         .collect();
-    for task in tasks {
-        task.await.unwrap();
-    }
-    println!("stale {}", stale.load(Ordering::SeqCst));
-    println!("losses {}", tier.channel_losses());
+    report_reader(tasks, &stale, || tier.channel_losses()).await;
 }

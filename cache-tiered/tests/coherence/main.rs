@@ -33,6 +33,7 @@ use std::future::Future;
 use std::io::{BufRead, BufReader};
 use std::pin::Pin;
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -166,6 +167,23 @@ async fn end_reader(b: Child, lifeline: Option<ChildStdin>, events: &Events) -> 
     reports
 }
 
+/// What every case asks of B's last reports: no stale result (`what` says which), and the killed
+/// channel noticed.
+fn assert_coherent(stale: Event, losses: Event, what: &str) {
+    assert_eq!(stale, Event::Stale(0), "{what}");
+    assert!(matches!(losses, Event::Losses(n) if n >= 1), "B noticed that its channel was killed");
+}
+
+/// In process B: waits for its reading `tasks`, then reports its `stale` count and its tier's
+/// channel losses, counted once the tasks are done (what [`end_reader`] reads).
+async fn report_reader(tasks: Vec<tokio::task::JoinHandle<()>>, stale: &AtomicU64, losses: impl FnOnce() -> u64) {
+    for task in tasks {
+        task.await.unwrap();
+    }
+    println!("stale {}", stale.load(Ordering::SeqCst));
+    println!("losses {}", losses());
+}
+
 /// In process B: exits when the writer closes its standard input (its end, or its death).
 fn exit_with_the_writer() {
     std::thread::spawn(|| {
@@ -223,6 +241,5 @@ async fn writer(kind: Kind) {
         summary(writes),
         summary(deletes),
     );
-    assert_eq!(stale, Event::Stale(0), "no read after an invalidation arrived returned the old value");
-    assert!(matches!(losses, Event::Losses(n) if n >= 1), "B noticed that its channel was killed");
+    assert_coherent(stale, losses, "no read after an invalidation arrived returned the old value");
 }

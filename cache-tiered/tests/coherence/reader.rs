@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use cachette_core::{BaseCache, Config};
 
-use crate::{DELETE_EVERY, WRITES, exit_with_the_writer, now_nanos, ops_through_write, scenario};
+use crate::{DELETE_EVERY, WRITES, exit_with_the_writer, now_nanos, ops_through_write, report_reader, scenario};
 
 /// Concurrent reading tasks.
 const READERS: usize = 4;
@@ -62,9 +62,5 @@ pub(crate) async fn run() {
             })
         })
         .collect();
-    for task in tasks {
-        task.await.unwrap();
-    }
-    println!("stale {}", stale.load(Ordering::SeqCst));
-    println!("losses {}", cache.channel_losses());
+    report_reader(tasks, &stale, || cache.channel_losses()).await;
 }
